@@ -1,0 +1,133 @@
+/* canon_backend.h — the engine plugin ABI.
+ *
+ * An engine is a shared object exporting one symbol:
+ *
+ *     const canon_backend *canon_backend_entry(void);
+ *
+ * The returned struct starts with version fields, capability bits and the
+ * name; function slots follow and are only ever appended (a newer minor
+ * version adds slots at the end, and struct_size tells the core which slots
+ * exist).  The core refuses a plugin whose abi_major differs from its own
+ * or whose abi_minor is newer than the core's, before calling any slot.
+ *
+ * An engine owns scheduling and data movement only.  Everything that
+ * touches rows — running the kernels of a task, splitting a task's output
+ * into exchange buckets, concatenating buckets — is done by calling back
+ * into the core through the canon_host table handed to `open`, so every
+ * engine computes with the same kernels and gets the same answer.
+ *
+ * A job is a physical plan: stages numbered 0..n-1 in dependency order
+ * (every input of stage s is a stage < s); the last stage is the root.
+ * Stage s has P(s) partitions; task (s, p) takes, for each input i of s,
+ * the concatenation — in source-partition order — of bucket p of every
+ * output partition of input stage i, and produces one output batch.  A leaf
+ * stage (no inputs) reads its source slice p.  The result of the job is the
+ * root stage's outputs in partition order.  Engines must keep that order:
+ * it is what makes ordered results independent of the partition count.
+ */
+#ifndef CANON_BACKEND_H
+#define CANON_BACKEND_H
+
+#include "canon.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define CANON_BACKEND_ABI_MAJOR 1
+#define CANON_BACKEND_ABI_MINOR 0
+
+/* Capability bits an engine declares (conformance cases can require them). */
+#define CANON_CAP_PARTITIONS   (1u << 0)  /* honours a partitions=N option */
+#define CANON_CAP_PARALLEL     (1u << 1)  /* runs tasks concurrently */
+#define CANON_CAP_ISOLATION    (1u << 2)  /* user code runs in other processes */
+#define CANON_CAP_DISTRIBUTED  (1u << 3)  /* spans several machines */
+#define CANON_CAP_TRANSFORM    (1u << 4)  /* runs user transforms */
+
+typedef struct canon_job canon_job;  /* opaque: a physical plan being run */
+
+/* One engine option from the engine string "name:key=value,...". */
+typedef struct canon_option {
+  const char *key;
+  const char *value;
+} canon_option;
+
+/* Exchange kinds, as reported by host->stage_input_exchange. */
+typedef enum canon_exchange_kind {
+  CANON_EXCHANGE_HASH = 1,    /* rows hashed by keys into P(s) buckets */
+  CANON_EXCHANGE_RANGE,       /* rows split by sort-key ranges */
+  CANON_EXCHANGE_GATHER,      /* everything into one bucket, order kept */
+  CANON_EXCHANGE_REBALANCE,   /* even split by global row position */
+  CANON_EXCHANGE_BROADCAST    /* every bucket gets every row */
+} canon_exchange_kind;
+
+/* The core's services, handed to the engine.  Versioned like the backend:
+ * slots are only appended. */
+typedef struct canon_host {
+  uint32_t abi_major;
+  uint32_t abi_minor;
+  uint32_t struct_size;
+
+  /* Job shape. */
+  int (*num_stages)(const canon_job *job);
+  int (*stage_num_partitions)(const canon_job *job, int stage);
+  int (*stage_num_inputs)(const canon_job *job, int stage);
+  int (*stage_input)(const canon_job *job, int stage, int input);
+  int (*stage_input_exchange)(const canon_job *job, int stage, int input);
+  /* A short description such as "aggregate#4 final", for logs and errors. */
+  const char *(*stage_name)(const canon_job *job, int stage);
+
+  /* Before splitting the outputs of input stage i for stage s, the engine
+   * calls exchange_prepare once with every output partition of that input
+   * (in partition order); the core computes what the split needs (range
+   * boundaries from samples, row offsets for rebalancing). */
+  int (*exchange_prepare)(canon_job *job, int stage, int input,
+                          canon_table *const *child_outputs, int n,
+                          canon_error *err);
+  /* Split output partition `child_part` of input i of stage s into P(s)
+   * buckets (buckets[k] receives a new table, possibly empty). */
+  int (*exchange_split)(const canon_job *job, int stage, int input,
+                        int child_part, const canon_table *child_output,
+                        canon_table **buckets, canon_error *err);
+  /* Concatenate tables of one schema in order into a new table. */
+  canon_table *(*concat)(canon_table *const *parts, int n, canon_error *err);
+
+  /* Run task (s, p).  inputs[i] is the task's input for input i (ignored
+   * for leaf stages).  *out receives the task's output. */
+  int (*run_task)(const canon_job *job, int stage, int part,
+                  canon_table *const *inputs, canon_table **out,
+                  canon_error *err);
+
+  void (*table_free)(canon_table *t);
+  int64_t (*table_num_rows)(const canon_table *t);
+  /* Bytes held by the table's buffers (for statistics). */
+  int64_t (*table_bytes)(const canon_table *t);
+} canon_host;
+
+typedef struct canon_backend {
+  uint32_t abi_major;      /* CANON_BACKEND_ABI_MAJOR */
+  uint32_t abi_minor;      /* CANON_BACKEND_ABI_MINOR */
+  uint32_t struct_size;    /* sizeof(canon_backend) as the plugin knew it */
+  uint32_t capabilities;   /* CANON_CAP_* bits */
+  const char *name;        /* "serial" */
+  const char *description; /* one line for `canon engines` */
+
+  /* Open an engine instance with the options of the engine string.
+   * Unknown options are an error (CANON_ERR_CONFIG) naming the option. */
+  int (*open)(const canon_host *host, const canon_option *options,
+              int num_options, void **state, canon_error *err);
+  void (*close)(void *state);
+  /* The number of partitions the core should plan for. */
+  int (*default_partitions)(void *state);
+  /* Run a job; on success *results receives a malloc'd array of *num_results
+   * tables: the root stage's outputs in partition order (owned by caller). */
+  int (*execute)(void *state, canon_job *job, canon_table ***results,
+                 int *num_results, canon_error *err);
+} canon_backend;
+
+typedef const canon_backend *(*canon_backend_entry_fn)(void);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* CANON_BACKEND_H */

@@ -1,0 +1,720 @@
+/* aggregate.c — hash aggregation in two phases (SEMANTICS §5).
+ *
+ * canon__agg_partial reduces one partition to one row per group: the key
+ * values, then one string column "__state<i>" per aggregate holding its
+ * partial state as bytes.  canon__agg_final takes the partial rows of every
+ * partition (concatenated, in any order), groups them by key again, merges
+ * the states and finishes them.  Every state merges exactly (counts, 128-bit
+ * integer sums, superaccumulators, min/max under the total order), so the
+ * answer does not depend on how rows were split or ordered.
+ *
+ * State layouts (little-endian, readable by any process on any machine):
+ *   count, count(*)      i64 count
+ *   sum of int64         i128 sum (two's complement), i64 non-NULL count
+ *   sum/mean (xsum)      i64 non-NULL count, then canon__xsum_serialize bytes
+ *   min, max             u8 has_value, then when set the value: bool u8,
+ *                        date i32, int64/timestamp i64, float64 IEEE bits
+ *                        (u64), string its bytes (the rest of the state)
+ *
+ * Superaccumulators are ~600 bytes, so with many groups an array of them
+ * would be large and cache-hostile; above AG_XSUM_ARRAY_MAX groups the rows
+ * are put in group order first (a stable counting sort) and each group is
+ * summed with one accumulator on the stack.
+ *
+ * Sections: specs and byte helpers; partial; final.
+ */
+#include "kernels.h"
+
+#include <stdio.h>
+
+#define AG_XSUM_ARRAY_MAX 4096
+
+__extension__ typedef __int128 ag_i128;
+__extension__ typedef unsigned __int128 ag_u128;
+
+typedef enum ag_kind { AG_COUNT, AG_SUM_I64, AG_XSUM, AG_MINMAX } ag_kind;
+
+/* What one aggregate needs to know. */
+typedef struct ag_spec {
+  const canon_expr *e;
+  ag_kind kind;
+  bool has_arg;        /* false for count(*) */
+  bool is_max;
+  bool is_mean;
+  canon_type in_type;  /* argument type */
+  canon_type out_type; /* result type */
+} ag_spec;
+
+/* ---- specs and byte helpers -------------------------------------------- */
+
+static void ag_put64(uint8_t *p, uint64_t v) {
+  for (int k = 0; k < 8; k++) p[k] = (uint8_t)(v >> (8 * k));
+}
+
+static uint64_t ag_get64(const uint8_t *p) {
+  uint64_t v = 0;
+  for (int k = 0; k < 8; k++) v |= (uint64_t)p[k] << (8 * k);
+  return v;
+}
+
+static double ag_f64(uint64_t b) {
+  double d;
+  memcpy(&d, &b, sizeof d);
+  return d;
+}
+
+/* The value an aggregate reports for a double: never -0.0, one NaN. */
+static double ag_canon_f64(double d) {
+  if (d != d) return ag_f64(UINT64_C(0x7ff8000000000000));
+  return d == 0 ? 0.0 : d;
+}
+
+static int ag_spec_init(const canon_expr *e, int i, ag_spec *s, canon_error *err) {
+  memset(s, 0, sizeof *s);
+  s->e = e;
+  if (!e || e->kind != CANON__E_AGG)
+    return canon__seterr(err, CANON_ERR_INVALID, "aggregate output %d is not an aggregate call", i);
+  s->has_arg = e->fn != CANON__A_COUNT_STAR;
+  if (s->has_arg && (e->nargs < 1 || !e->args[0]))
+    return canon__seterr(err, CANON_ERR_INVALID, "aggregate output %d has no argument", i);
+  s->in_type = s->has_arg ? e->args[0]->type : CANON_INT64;
+  s->out_type = e->type;
+  bool numeric = s->in_type == CANON_INT64 || s->in_type == CANON_FLOAT64;
+  switch (e->fn) {
+  case CANON__A_COUNT_STAR:
+  case CANON__A_COUNT: s->kind = AG_COUNT; return 0;
+  case CANON__A_SUM:
+    if (!numeric) break;
+    s->kind = s->in_type == CANON_INT64 ? AG_SUM_I64 : AG_XSUM;
+    return 0;
+  case CANON__A_MEAN:
+    if (!numeric) break;
+    s->kind = AG_XSUM;
+    s->is_mean = true;
+    return 0;
+  case CANON__A_MIN:
+  case CANON__A_MAX:
+    if (s->in_type <= CANON_TYPE_INVALID || s->in_type >= CANON_TYPE__COUNT) break;
+    s->kind = AG_MINMAX;
+    s->is_max = e->fn == CANON__A_MAX;
+    return 0;
+  default: break;
+  }
+  char *txt = canon_expr_to_string(e);
+  canon__seterr(err, CANON_ERR_TYPE, "unsupported aggregate %s", txt ? txt : "call");
+  free(txt);
+  return CANON_ERR_TYPE;
+}
+
+static int ag_specs(canon_expr *const *aggs, int naggs, ag_spec **out, canon_error *err) {
+  *out = canon__calloc(naggs ? (size_t)naggs : 1, sizeof **out);
+  if (!*out) return canon__nomem(err);
+  for (int i = 0; i < naggs; i++) {
+    int rc = ag_spec_init(aggs[i], i, &(*out)[i], err);
+    if (rc) return rc;
+  }
+  return 0;
+}
+
+/* Rows in group order: order[start[g] .. start[g+1]) are the rows of group
+ * g, in input order (rows with group -1 left out). */
+typedef struct ag_csr {
+  int64_t *start;
+  int64_t *order;
+} ag_csr;
+
+static int ag_csr_build(ag_csr *c, const int64_t *gid, int64_t n, int64_t ngroups) {
+  c->start = canon__calloc((size_t)ngroups + 1, sizeof *c->start);
+  c->order = canon__reallocarray(NULL, n ? (size_t)n : 1, sizeof *c->order);
+  if (!c->start || !c->order) return CANON_ERR_NOMEM;
+  for (int64_t i = 0; i < n; i++)
+    if (gid[i] >= 0) c->start[gid[i] + 1]++;
+  for (int64_t g = 0; g < ngroups; g++) c->start[g + 1] += c->start[g];
+  int64_t *pos = canon__reallocarray(NULL, (size_t)ngroups + 1, sizeof *pos);
+  if (!pos) return CANON_ERR_NOMEM;
+  memcpy(pos, c->start, ((size_t)ngroups + 1) * sizeof *pos);
+  for (int64_t i = 0; i < n; i++)
+    if (gid[i] >= 0) c->order[pos[gid[i]]++] = i;
+  free(pos);
+  return 0;
+}
+
+static void ag_csr_free(ag_csr *c) {
+  free(c->start);
+  free(c->order);
+  c->start = c->order = NULL;
+}
+
+/* Shared state of one run: the grouping of the input rows. */
+typedef struct ag_run {
+  int64_t n;
+  const int64_t *gid;  /* NULL: no keys, every row in group 0 */
+  int64_t ngroups;
+  ag_csr csr;          /* built on first need */
+} ag_run;
+
+#define AG_GID(r, i) ((r)->gid ? (r)->gid[i] : 0)
+
+static int ag_run_csr(ag_run *r) {
+  if (r->csr.order) return 0;
+  if (r->gid) return ag_csr_build(&r->csr, r->gid, r->n, r->ngroups);
+  /* No keys: one group holding every row. */
+  r->csr.start = canon__calloc(2, sizeof *r->csr.start);
+  r->csr.order = canon__reallocarray(NULL, r->n ? (size_t)r->n : 1, sizeof *r->csr.order);
+  if (!r->csr.start || !r->csr.order) return CANON_ERR_NOMEM;
+  r->csr.start[1] = r->n;
+  for (int64_t i = 0; i < r->n; i++) r->csr.order[i] = i;
+  return 0;
+}
+
+/* ---- superaccumulator groups (partial and final) ------------------------ */
+
+/* How rows feed an accumulator and how a finished one is emitted. */
+typedef struct ag_xs_job {
+  const ag_spec *spec;
+  const canon__column *col;  /* partial: the argument; final: the states */
+  bool final;
+  canon__colbuilder *out;
+  int state_index;
+  canon_error *err;
+} ag_xs_job;
+
+static int ag_corrupt(canon_error *err, int i, int64_t row) {
+  return canon__seterr(err, CANON_ERR_PARSE, "corrupt partial state in column __state%d, row %lld",
+                       i, (long long)row);
+}
+
+/* Feed row i into (acc, count). */
+static int ag_xs_feed(const ag_xs_job *j, canon__xsum *acc, int64_t *count, int64_t i) {
+  const canon__column *c = j->col;
+  if (!canon__valid(c, i)) {
+    if (j->final) return ag_corrupt(j->err, j->state_index, i);
+    return 0;
+  }
+  if (!j->final) {
+    if (j->spec->in_type == CANON_INT64) canon__xsum_add_i64(acc, canon__i64(c)[i]);
+    else canon__xsum_add(acc, canon__f64(c)[i]);
+    ++*count;
+    return 0;
+  }
+  size_t len;
+  const uint8_t *p = (const uint8_t *)canon__str(c, i, &len);
+  int64_t pc;
+  if (len < 8 || (pc = (int64_t)ag_get64(p)) < 0 || pc > INT64_MAX - *count ||
+      canon__xsum_add_serialized(acc, p + 8, len - 8) != (int64_t)(len - 8))
+    return ag_corrupt(j->err, j->state_index, i);
+  *count += pc;
+  return 0;
+}
+
+/* Emit one group's accumulator: a serialized state (partial) or the sum or
+ * mean, NULL for a group without values (final). */
+static int ag_xs_emit(const ag_xs_job *j, const canon__xsum *acc, int64_t count) {
+  if (!j->final) {
+    uint8_t buf[8 + CANON__XSUM_MAX_BYTES];
+    ag_put64(buf, (uint64_t)count);
+    size_t len = 8 + canon__xsum_serialize(acc, buf + 8);
+    return canon__cb_str(j->out, (const char *)buf, len);
+  }
+  if (!count) return canon__cb_null(j->out);
+  double v = j->spec->is_mean ? canon__xsum_div_round(acc, count) : canon__xsum_round(acc);
+  return canon__cb_f64(j->out, v);
+}
+
+static int ag_xs_run(ag_run *r, const ag_xs_job *j) {
+  int rc = 0;
+  if (r->ngroups <= AG_XSUM_ARRAY_MAX) {
+    /* Few groups: one pass over the rows into an array of accumulators. */
+    size_t ng = r->ngroups ? (size_t)r->ngroups : 1;
+    canon__xsum *acc = canon__reallocarray(NULL, ng, sizeof *acc);
+    int64_t *cnt = canon__calloc(ng, sizeof *cnt);
+    if (!acc || !cnt) {
+      rc = CANON_ERR_NOMEM;
+    } else {
+      for (size_t g = 0; g < ng; g++) canon__xsum_init(&acc[g]);
+      for (int64_t i = 0; i < r->n && !rc; i++) {
+        int64_t g = AG_GID(r, i);
+        if (g >= 0) rc = ag_xs_feed(j, &acc[g], &cnt[g], i);
+      }
+      for (int64_t g = 0; g < r->ngroups && !rc; g++) rc = ag_xs_emit(j, &acc[g], cnt[g]);
+    }
+    free(acc);
+    free(cnt);
+    return rc;
+  }
+  /* Many groups: one group at a time, in group order. */
+  if ((rc = ag_run_csr(r)) != 0) return rc;
+  canon__xsum acc;
+  for (int64_t g = 0; g < r->ngroups && !rc; g++) {
+    canon__xsum_init(&acc);
+    int64_t cnt = 0;
+    for (int64_t k = r->csr.start[g]; k < r->csr.start[g + 1] && !rc; k++)
+      rc = ag_xs_feed(j, &acc, &cnt, r->csr.order[k]);
+    if (!rc) rc = ag_xs_emit(j, &acc, cnt);
+  }
+  return rc;
+}
+
+/* ---- partial ------------------------------------------------------------ */
+
+/* Serialize value i of c (non-NULL) as a min/max value. */
+static int ag_mm_put(canon__colbuilder *out, const canon__column *c, int64_t i) {
+  uint8_t buf[9];
+  buf[0] = 1;
+  size_t len = 1;
+  switch (c->type) {
+  case CANON_BOOL: buf[len++] = canon__u8(c)[i] != 0; break;
+  case CANON_DATE: {
+    uint32_t v = (uint32_t)canon__i32(c)[i];
+    for (int k = 0; k < 4; k++) buf[len++] = (uint8_t)(v >> (8 * k));
+    break;
+  }
+  case CANON_FLOAT64: {
+    uint64_t b;
+    memcpy(&b, &canon__f64(c)[i], 8);
+    ag_put64(buf + 1, b);
+    len = 9;
+    break;
+  }
+  case CANON_STRING: {
+    size_t sl;
+    const char *s = canon__str(c, i, &sl);
+    /* has_value byte then the bytes: append in one piece. */
+    char *tmp = canon__malloc(sl + 1);
+    if (!tmp) return CANON_ERR_NOMEM;
+    tmp[0] = 1;
+    if (sl) memcpy(tmp + 1, s, sl);
+    int rc = canon__cb_str(out, tmp, sl + 1);
+    free(tmp);
+    return rc;
+  }
+  default: /* int64, timestamp */
+    ag_put64(buf + 1, (uint64_t)canon__i64(c)[i]);
+    len = 9;
+    break;
+  }
+  return canon__cb_str(out, (const char *)buf, len);
+}
+
+/* Partial states of aggregate s over argument column c into out. */
+static int ag_partial_one(ag_run *r, const ag_spec *s, int idx, const canon__column *c,
+                          canon__colbuilder *out, canon_error *err) {
+  size_t ng = r->ngroups ? (size_t)r->ngroups : 1;
+  int rc = 0;
+  switch (s->kind) {
+  case AG_COUNT: {
+    int64_t *cnt = canon__calloc(ng, sizeof *cnt);
+    if (!cnt) return CANON_ERR_NOMEM;
+    for (int64_t i = 0; i < r->n; i++) {
+      int64_t g = AG_GID(r, i);
+      if (g >= 0 && (!c || canon__valid(c, i))) cnt[g]++;
+    }
+    uint8_t buf[8];
+    for (int64_t g = 0; g < r->ngroups && !rc; g++) {
+      ag_put64(buf, (uint64_t)cnt[g]);
+      rc = canon__cb_str(out, (const char *)buf, 8);
+    }
+    free(cnt);
+    return rc;
+  }
+  case AG_SUM_I64: {
+    ag_u128 *sum = canon__calloc(ng, sizeof *sum);
+    int64_t *cnt = canon__calloc(ng, sizeof *cnt);
+    if (!sum || !cnt) rc = CANON_ERR_NOMEM;
+    const int64_t *v = canon__i64(c);
+    for (int64_t i = 0; i < r->n && !rc; i++) {
+      int64_t g = AG_GID(r, i);
+      if (g < 0 || !canon__valid(c, i)) continue;
+      /* Wrapping unsigned arithmetic is the two's complement sum; 2^64
+       * rows of int64 cannot overflow 128 bits. */
+      sum[g] += (ag_u128)(ag_i128)v[i];
+      cnt[g]++;
+    }
+    uint8_t buf[24];
+    for (int64_t g = 0; g < r->ngroups && !rc; g++) {
+      ag_put64(buf, (uint64_t)sum[g]);
+      ag_put64(buf + 8, (uint64_t)(sum[g] >> 64));
+      ag_put64(buf + 16, (uint64_t)cnt[g]);
+      rc = canon__cb_str(out, (const char *)buf, 24);
+    }
+    free(sum);
+    free(cnt);
+    return rc;
+  }
+  case AG_XSUM: {
+    ag_xs_job j = {.spec = s, .col = c, .final = false, .out = out, .state_index = idx, .err = err};
+    return ag_xs_run(r, &j);
+  }
+  case AG_MINMAX: {
+    int64_t *best = canon__reallocarray(NULL, ng, sizeof *best);
+    if (!best) return CANON_ERR_NOMEM;
+    for (size_t g = 0; g < ng; g++) best[g] = -1;
+    for (int64_t i = 0; i < r->n; i++) {
+      int64_t g = AG_GID(r, i);
+      if (g < 0 || !canon__valid(c, i)) continue;
+      /* Strictly better only: the first of equal values stays (equal
+       * values differ at most as -0.0/0.0 or NaN payloads, both
+       * canonicalized at the end). */
+      if (best[g] < 0) {
+        best[g] = i;
+      } else {
+        int cmp = canon__cmp_values(c, i, c, best[g]);
+        if (s->is_max ? cmp > 0 : cmp < 0) best[g] = i;
+      }
+    }
+    for (int64_t g = 0; g < r->ngroups && !rc; g++)
+      rc = best[g] < 0 ? canon__cb_str(out, "\0", 1) : ag_mm_put(out, c, best[g]);
+    free(best);
+    return rc;
+  }
+  }
+  return canon__seterr(err, CANON_ERR_INTERNAL, "unknown aggregate state kind");
+}
+
+/* Builders and schema of an output table; freed by ag_out_reset. */
+typedef struct ag_out {
+  int ncols;
+  canon__colbuilder *cb;
+  int ninit;
+} ag_out;
+
+static int ag_out_init(ag_out *o, const canon_type *types, int ncols, int64_t rows) {
+  o->ncols = ncols;
+  o->ninit = 0;
+  o->cb = canon__calloc(ncols ? (size_t)ncols : 1, sizeof *o->cb);
+  if (!o->cb) return CANON_ERR_NOMEM;
+  for (int k = 0; k < ncols; k++) {
+    if (canon__cb_init(&o->cb[k], types[k], rows) != 0) return CANON_ERR_NOMEM;
+    o->ninit++;
+  }
+  return 0;
+}
+
+static void ag_out_reset(ag_out *o) {
+  for (int k = 0; k < o->ninit; k++) canon__cb_reset(&o->cb[k]);
+  free(o->cb);
+  o->cb = NULL;
+  o->ninit = 0;
+}
+
+/* Finish the builders into a table with schema s. */
+static canon_table *ag_out_finish(ag_out *o, const canon_schema *s, int64_t rows,
+                                  canon_error *err) {
+  canon__column **cols = canon__calloc(o->ncols ? (size_t)o->ncols : 1, sizeof *cols);
+  if (!cols) {
+    canon__nomem(err);
+    return NULL;
+  }
+  for (int k = 0; k < o->ncols; k++) {
+    cols[k] = canon__cb_finish(&o->cb[k]);
+    if (!cols[k]) {
+      for (int m = 0; m < k; m++) canon__column_unref(cols[m]);
+      free(cols);
+      canon__nomem(err);
+      return NULL;
+    }
+  }
+  canon_table *t = canon__table_make(s, cols, rows, err);
+  free(cols);
+  return t;
+}
+
+/* Group the rows of t by columns cols[0..nkeys) (no keys: one group). */
+static int ag_group(const canon_table *t, const int *cols, int nkeys, bool drop_null_keys,
+                    ag_run *r, int64_t **gid, int64_t **first, canon_error *err) {
+  memset(r, 0, sizeof *r);
+  r->n = t->nrows;
+  *gid = NULL;
+  *first = NULL;
+  if (nkeys == 0) {
+    r->ngroups = 1;
+    return 0;
+  }
+  *gid = canon__reallocarray(NULL, r->n ? (size_t)r->n : 1, sizeof **gid);
+  if (!*gid) return canon__nomem(err);
+  int rc = canon__group_rows(t, cols, nkeys, drop_null_keys, *gid, &r->ngroups, first, err);
+  r->gid = *gid;
+  return rc;
+}
+
+/* Partial aggregation of one partition; see kernels.h. */
+canon_table *canon__agg_partial(const canon_table *in, const int *keys, int nkeys,
+                                canon_expr *const *aggs, int naggs, bool drop_null_keys,
+                                canon_error *err) {
+  canon_table *res = NULL;
+  ag_spec *specs = NULL;
+  ag_run run;
+  memset(&run, 0, sizeof run);
+  int64_t *gid = NULL, *first = NULL;
+  canon_schema *schema = NULL;
+  canon_type *types = NULL;
+  ag_out out = {0};
+  canon__column *arg = NULL;
+  int ncols = nkeys + naggs, rc;
+
+  if ((rc = ag_specs(aggs, naggs, &specs, err)) != 0) goto done;
+  for (int k = 0; k < nkeys; k++)
+    if (keys[k] < 0 || keys[k] >= in->schema->n) {
+      rc = canon__seterr(err, CANON_ERR_INVALID, "aggregate key index %d out of range", keys[k]);
+      goto done;
+    }
+  if ((rc = ag_group(in, keys, nkeys, drop_null_keys, &run, &gid, &first, err)) != 0) goto done;
+
+  schema = canon_schema_new();
+  types = canon__calloc(ncols ? (size_t)ncols : 1, sizeof *types);
+  if (!schema || !types) goto oom;
+  for (int k = 0; k < nkeys; k++) {
+    types[k] = in->schema->types[keys[k]];
+    if ((rc = canon_schema_add(schema, in->schema->names[keys[k]], types[k], err)) != 0) goto done;
+  }
+  for (int i = 0; i < naggs; i++) {
+    char name[32];
+    snprintf(name, sizeof name, "__state%d", i);
+    types[nkeys + i] = CANON_STRING;
+    if ((rc = canon_schema_add(schema, name, CANON_STRING, err)) != 0) goto done;
+  }
+  if (ag_out_init(&out, types, ncols, run.ngroups) != 0) goto oom;
+
+  for (int k = 0; k < nkeys; k++)
+    for (int64_t g = 0; g < run.ngroups; g++)
+      if (canon__cb_from(&out.cb[k], in->cols[keys[k]], first[g]) != 0) goto oom;
+
+  for (int i = 0; i < naggs; i++) {
+    if (specs[i].has_arg) {
+      arg = canon__expr_eval(aggs[i]->args[0], in, err);
+      if (!arg) {
+        rc = err && err->code ? err->code : CANON_ERR_INTERNAL;
+        goto done;
+      }
+      if (arg->type != specs[i].in_type || arg->length != in->nrows) {
+        rc = canon__seterr(err, CANON_ERR_INTERNAL, "aggregate argument %d evaluated wrongly", i);
+        goto done;
+      }
+    }
+    rc = ag_partial_one(&run, &specs[i], i, arg, &out.cb[nkeys + i], err);
+    canon__column_unref(arg);
+    arg = NULL;
+    if (rc == CANON_ERR_NOMEM) goto oom;
+    if (rc) goto done;
+  }
+  res = ag_out_finish(&out, schema, run.ngroups, err);
+  goto done;
+oom:
+  rc = canon__nomem(err);
+done:
+  canon__column_unref(arg);
+  ag_out_reset(&out);
+  ag_csr_free(&run.csr);
+  canon_schema_free(schema);
+  free(types);
+  free(specs);
+  free(gid);
+  free(first);
+  return res;
+}
+
+/* ---- final -------------------------------------------------------------- */
+
+/* Width of a min/max value of type t after the has_value byte (0: any). */
+static size_t ag_mm_width(canon_type t) {
+  switch (t) {
+  case CANON_BOOL: return 1;
+  case CANON_DATE: return 4;
+  case CANON_STRING: return 0;
+  default: return 8;
+  }
+}
+
+/* Compare two min/max values (the bytes after has_value) in the §2 order. */
+static int ag_mm_cmp(canon_type t, const uint8_t *a, size_t la, const uint8_t *b, size_t lb) {
+  switch (t) {
+  case CANON_BOOL: return (a[0] != 0) - (b[0] != 0);
+  case CANON_DATE: {
+    int32_t x = (int32_t)((uint32_t)a[0] | (uint32_t)a[1] << 8 | (uint32_t)a[2] << 16 |
+                          (uint32_t)a[3] << 24);
+    int32_t y = (int32_t)((uint32_t)b[0] | (uint32_t)b[1] << 8 | (uint32_t)b[2] << 16 |
+                          (uint32_t)b[3] << 24);
+    return (x > y) - (x < y);
+  }
+  case CANON_FLOAT64: return canon__cmp_f64(ag_f64(ag_get64(a)), ag_f64(ag_get64(b)));
+  case CANON_STRING: {
+    int c = memcmp(a, b, la < lb ? la : lb);
+    if (c) return c < 0 ? -1 : 1;
+    return (la > lb) - (la < lb);
+  }
+  default: {
+    int64_t x = (int64_t)ag_get64(a), y = (int64_t)ag_get64(b);
+    return (x > y) - (x < y);
+  }
+  }
+}
+
+/* Append a min/max value (bytes after has_value) to out, canonical. */
+static int ag_mm_emit(canon__colbuilder *out, canon_type t, const uint8_t *v, size_t len) {
+  switch (t) {
+  case CANON_BOOL: return canon__cb_bool(out, v[0] != 0);
+  case CANON_DATE:
+    return canon__cb_i32(out, (int32_t)((uint32_t)v[0] | (uint32_t)v[1] << 8 |
+                                        (uint32_t)v[2] << 16 | (uint32_t)v[3] << 24));
+  case CANON_FLOAT64: return canon__cb_f64(out, ag_canon_f64(ag_f64(ag_get64(v))));
+  case CANON_STRING: return canon__cb_str(out, (const char *)v, len);
+  default: return canon__cb_i64(out, (int64_t)ag_get64(v));
+  }
+}
+
+/* Merge and finish aggregate s from state column c into out. */
+static int ag_final_one(ag_run *r, const ag_spec *s, int idx, const canon__column *c,
+                        canon__colbuilder *out, canon_error *err) {
+  size_t ng = r->ngroups ? (size_t)r->ngroups : 1;
+  int rc = 0;
+  switch (s->kind) {
+  case AG_XSUM: {
+    ag_xs_job j = {.spec = s, .col = c, .final = true, .out = out, .state_index = idx, .err = err};
+    return ag_xs_run(r, &j);
+  }
+  case AG_COUNT:
+  case AG_SUM_I64: {
+    size_t want = s->kind == AG_COUNT ? 8 : 24;
+    ag_u128 *sum = canon__calloc(ng, sizeof *sum);
+    int64_t *cnt = canon__calloc(ng, sizeof *cnt);
+    if (!sum || !cnt) rc = CANON_ERR_NOMEM;
+    for (int64_t i = 0; i < r->n && !rc; i++) {
+      int64_t g = AG_GID(r, i);
+      size_t len;
+      const uint8_t *p = canon__valid(c, i) ? (const uint8_t *)canon__str(c, i, &len) : NULL;
+      if (!p || len != want) {
+        rc = ag_corrupt(err, idx, i);
+        break;
+      }
+      int64_t pc = (int64_t)ag_get64(p + want - 8);
+      if (pc < 0 || pc > INT64_MAX - cnt[g]) {
+        rc = ag_corrupt(err, idx, i);
+        break;
+      }
+      cnt[g] += pc;
+      if (s->kind == AG_SUM_I64) sum[g] += (ag_u128)ag_get64(p) | (ag_u128)ag_get64(p + 8) << 64;
+    }
+    for (int64_t g = 0; g < r->ngroups && !rc; g++) {
+      if (s->kind == AG_COUNT) {
+        rc = canon__cb_i64(out, cnt[g]);
+      } else if (!cnt[g]) {
+        rc = canon__cb_null(out);
+      } else {
+        /* The exact sum must fit int64 only at the end (§5). */
+        ag_i128 v = (ag_i128)sum[g];
+        if (v > INT64_MAX || v < INT64_MIN) {
+          char *txt = canon_expr_to_string(s->e);
+          rc = canon__seterr(err, CANON_ERR_OVERFLOW, "integer overflow in %s", txt ? txt : "sum");
+          free(txt);
+        } else {
+          rc = canon__cb_i64(out, (int64_t)v);
+        }
+      }
+    }
+    free(sum);
+    free(cnt);
+    return rc;
+  }
+  case AG_MINMAX: {
+    int64_t *best = canon__reallocarray(NULL, ng, sizeof *best);
+    if (!best) return CANON_ERR_NOMEM;
+    for (size_t g = 0; g < ng; g++) best[g] = -1;
+    size_t w = ag_mm_width(s->in_type);
+    for (int64_t i = 0; i < r->n && !rc; i++) {
+      int64_t g = AG_GID(r, i);
+      size_t len;
+      const uint8_t *p = canon__valid(c, i) ? (const uint8_t *)canon__str(c, i, &len) : NULL;
+      if (!p || len < 1 || p[0] > 1 || (p[0] == 0 && len != 1) ||
+          (p[0] == 1 && w && len != 1 + w)) {
+        rc = ag_corrupt(err, idx, i);
+        break;
+      }
+      if (!p[0]) continue;
+      if (best[g] < 0) {
+        best[g] = i;
+        continue;
+      }
+      size_t lb;
+      const uint8_t *b = (const uint8_t *)canon__str(c, best[g], &lb);
+      int cmp = ag_mm_cmp(s->in_type, p + 1, len - 1, b + 1, lb - 1);
+      if (s->is_max ? cmp > 0 : cmp < 0) best[g] = i;
+    }
+    for (int64_t g = 0; g < r->ngroups && !rc; g++) {
+      if (best[g] < 0) {
+        rc = canon__cb_null(out);
+      } else {
+        size_t len;
+        const uint8_t *p = (const uint8_t *)canon__str(c, best[g], &len);
+        rc = ag_mm_emit(out, s->in_type, p + 1, len - 1);
+      }
+    }
+    free(best);
+    return rc;
+  }
+  }
+  return canon__seterr(err, CANON_ERR_INTERNAL, "unknown aggregate state kind");
+}
+
+/* Append key value `row` of c to out; float keys canonical (§3). */
+static int ag_key_emit(canon__colbuilder *out, const canon__column *c, int64_t row) {
+  if (c->type == CANON_FLOAT64 && canon__valid(c, row))
+    return canon__cb_f64(out, ag_canon_f64(canon__f64(c)[row]));
+  return canon__cb_from(out, c, row);
+}
+
+/* Final aggregation of concatenated partials; see kernels.h. */
+canon_table *canon__agg_final(const canon_table *partials, int nkeys, canon_expr *const *aggs,
+                              int naggs, const canon_schema *out_schema, canon_error *err) {
+  canon_table *res = NULL;
+  ag_spec *specs = NULL;
+  ag_run run;
+  memset(&run, 0, sizeof run);
+  int64_t *gid = NULL, *first = NULL;
+  int *keycols = NULL;
+  ag_out out = {0};
+  int ncols = nkeys + naggs, rc;
+  const canon_schema *ps = partials->schema;
+
+  if ((rc = ag_specs(aggs, naggs, &specs, err)) != 0) goto done;
+  if (ps->n != ncols || !out_schema || out_schema->n != ncols) {
+    rc = canon__seterr(err, CANON_ERR_INTERNAL,
+                       "final aggregation expects %d key and %d state columns", nkeys, naggs);
+    goto done;
+  }
+  for (int k = 0; k < ncols; k++) {
+    bool key = k < nkeys;
+    canon_type want_in = key ? out_schema->types[k] : CANON_STRING;
+    canon_type want_out = key ? ps->types[k] : specs[k - nkeys].out_type;
+    if (ps->types[k] != want_in || out_schema->types[k] != want_out) {
+      rc = canon__seterr(err, CANON_ERR_INTERNAL,
+                         "final aggregation: column %d of the partials or output has the wrong type", k);
+      goto done;
+    }
+  }
+  keycols = canon__calloc(nkeys ? (size_t)nkeys : 1, sizeof *keycols);
+  if (!keycols) goto oom;
+  for (int k = 0; k < nkeys; k++) keycols[k] = k;
+  if ((rc = ag_group(partials, keycols, nkeys, false, &run, &gid, &first, err)) != 0) goto done;
+  if (ag_out_init(&out, out_schema->types, ncols, run.ngroups) != 0) goto oom;
+
+  for (int k = 0; k < nkeys; k++)
+    for (int64_t g = 0; g < run.ngroups; g++)
+      if (ag_key_emit(&out.cb[k], partials->cols[k], first[g]) != 0) goto oom;
+  for (int i = 0; i < naggs; i++) {
+    rc = ag_final_one(&run, &specs[i], i, partials->cols[nkeys + i], &out.cb[nkeys + i], err);
+    if (rc == CANON_ERR_NOMEM) goto oom;
+    if (rc) goto done;
+  }
+  res = ag_out_finish(&out, out_schema, run.ngroups, err);
+  goto done;
+oom:
+  rc = canon__nomem(err);
+done:
+  ag_out_reset(&out);
+  ag_csr_free(&run.csr);
+  free(specs);
+  free(keycols);
+  free(gid);
+  free(first);
+  return res;
+}

@@ -1,0 +1,323 @@
+/* exactsum.c — the superaccumulator behind sum and mean (SEMANTICS §5).
+ *
+ * Every finite double is m * 2^e with an integer m < 2^53 and e >= -1074, so
+ * the exact sum of any number of doubles is an integer N times 2^-1074.  We
+ * keep N as a fixed-point big integer in CANON__XSUM_LIMBS signed 64-bit
+ * limbs, each standing for a 32-bit digit: limb i weighs 2^(32 i) units of
+ * 2^-1074.  The digits used by doubles reach bit 2097; the limbs above leave
+ * about 200 bits of headroom, far more than 2^64 additions of DBL_MAX need.
+ *
+ * An add touches at most three limbs and never propagates carries: a limb
+ * can absorb 2^30 adds of a 32-bit chunk before it could overflow, so
+ * carries are propagated ("normalized") every XS_CARRY_EVERY adds and before
+ * any read.  Normalized form: limbs 0..L-2 in [0, 2^32), the top limb signed
+ * (it carries the sign, two's complement style).
+ *
+ * Reading rounds exactly once: the magnitude is turned into plain 32-bit
+ * digits and the nearest double (ties to even) is assembled bit by bit, so
+ * nothing depends on the FPU, libm or the rounding mode.  Division by a
+ * count is a long division of the digits, with the remainder folded into a
+ * sticky bit, followed by the same single rounding.
+ *
+ * Sections: adding; normalization and merge; rounding; serialization.
+ */
+#include "kernels.h"
+
+#define XS_L CANON__XSUM_LIMBS
+/* Digits of a magnitude: the XS_L limbs, plus one more for the top limb's
+ * high half, plus two zero digits below for the 64 extra quotient bits of a
+ * division. */
+#define XS_DIV_EXTRA 2
+#define XS_DIGITS (XS_L + 1 + XS_DIV_EXTRA)
+/* Adds between carry propagations: each add moves a limb by < 2^32, so 2^30
+ * of them keep |limb| < 2^62 + 2^32. */
+#define XS_CARRY_EVERY ((int64_t)1 << 30)
+
+__extension__ typedef unsigned __int128 xs_u128;
+
+static const uint64_t XS_QNAN_BITS = 0x7ff8000000000000ULL;
+static const uint64_t XS_PINF_BITS = 0x7ff0000000000000ULL;
+static const uint64_t XS_NINF_BITS = 0xfff0000000000000ULL;
+
+static double bits_to_double(uint64_t b) {
+  double d;
+  memcpy(&d, &b, sizeof d);
+  return d;
+}
+
+static uint64_t double_to_bits(double d) {
+  uint64_t b;
+  memcpy(&b, &d, sizeof b);
+  return b;
+}
+
+/* ---- adding ------------------------------------------------------------- */
+
+void canon__xsum_init(canon__xsum *x) { memset(x, 0, sizeof *x); }
+
+static void xs_normalize(canon__xsum *x);
+
+/* Add (or subtract, when neg) m * 2^pos units of 2^-1074.  m < 2^64 shifted
+ * by < 32 bits spans at most three 32-bit digits. */
+static inline void xs_add_mag(canon__xsum *x, uint64_t m, int pos, bool neg) {
+  int k = pos >> 5;
+  xs_u128 w = (xs_u128)m << (pos & 31);
+  int64_t a = (int64_t)(uint32_t)w;
+  int64_t b = (int64_t)(uint32_t)(w >> 32);
+  int64_t c = (int64_t)(uint64_t)(w >> 64);
+  if (neg) {
+    x->limb[k] -= a;
+    x->limb[k + 1] -= b;
+    x->limb[k + 2] -= c;
+  } else {
+    x->limb[k] += a;
+    x->limb[k + 1] += b;
+    x->limb[k + 2] += c;
+  }
+  if (++x->nadds >= XS_CARRY_EVERY) xs_normalize(x);
+}
+
+/* Add one double exactly; NaN and the infinities only set flags. */
+void canon__xsum_add(canon__xsum *x, double v) {
+  uint64_t bits = double_to_bits(v);
+  unsigned e = (unsigned)(bits >> 52) & 0x7ff;
+  uint64_t m = bits & ((UINT64_C(1) << 52) - 1);
+  bool neg = (bits >> 63) != 0;
+  if (e == 0x7ff) {
+    if (m) x->has_nan = 1;
+    else if (neg) x->has_ninf = 1;
+    else x->has_pinf = 1;
+    return;
+  }
+  if (e == 0) {
+    /* Subnormal (or zero): m units of 2^-1074. */
+    if (!m) return;
+    xs_add_mag(x, m, 0, neg);
+    return;
+  }
+  /* Normal: (2^52 + m) * 2^(e-1075) = (2^52 + m) * 2^(e-1) units. */
+  xs_add_mag(x, m | (UINT64_C(1) << 52), (int)e - 1, neg);
+}
+
+/* Add an int64 exactly: |v| < 2^64 placed at the units digit 2^0, which is
+ * bit 1074 of the accumulator. */
+void canon__xsum_add_i64(canon__xsum *x, int64_t v) {
+  if (!v) return;
+  bool neg = v < 0;
+  uint64_t m = neg ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
+  xs_add_mag(x, m, 1074, neg);
+}
+
+/* ---- normalization and merge -------------------------------------------- */
+
+/* Propagate carries so limbs 0..L-2 are in [0, 2^32).  The arithmetic shift
+ * of a negative limb is floor division by 2^32 (gcc and clang define >> on
+ * negative values that way). */
+static void xs_normalize(canon__xsum *x) {
+  int64_t carry = 0;
+  for (int i = 0; i < XS_L - 1; i++) {
+    int64_t v = x->limb[i] + carry;
+    carry = v >> 32;
+    x->limb[i] = v & 0xffffffff;
+  }
+  x->limb[XS_L - 1] += carry;
+  x->nadds = 0;
+}
+
+/* Add y into x; exact, so any merge order gives the same sum. */
+void canon__xsum_merge(canon__xsum *x, const canon__xsum *y) {
+  canon__xsum t = *y;
+  xs_normalize(&t);
+  xs_normalize(x);
+  for (int i = 0; i < XS_L; i++) x->limb[i] += t.limb[i];
+  /* Each limb now holds at most two normalized digits: count that as two
+   * adds of headroom. */
+  x->nadds = 2;
+  x->has_nan |= t.has_nan;
+  x->has_pinf |= t.has_pinf;
+  x->has_ninf |= t.has_ninf;
+}
+
+/* The magnitude of x as plain digits d[XS_DIV_EXTRA ..] (the extra low
+ * digits zeroed); returns whether the sum is negative. */
+static bool xs_magnitude(const canon__xsum *x, uint32_t d[XS_DIGITS]) {
+  canon__xsum t = *x;
+  xs_normalize(&t);
+  bool neg = t.limb[XS_L - 1] < 0;
+  if (neg) {
+    /* -N: negate every limb and propagate again; the top limb turns >= 0. */
+    for (int i = 0; i < XS_L; i++) t.limb[i] = -t.limb[i];
+    xs_normalize(&t);
+  }
+  memset(d, 0, XS_DIGITS * sizeof *d);
+  for (int i = 0; i < XS_L - 1; i++) d[XS_DIV_EXTRA + i] = (uint32_t)t.limb[i];
+  uint64_t top = (uint64_t)t.limb[XS_L - 1];
+  d[XS_DIV_EXTRA + XS_L - 1] = (uint32_t)top;
+  d[XS_DIV_EXTRA + XS_L] = (uint32_t)(top >> 32);
+  return neg;
+}
+
+/* ---- rounding ----------------------------------------------------------- */
+
+static inline int xs_bit(const uint32_t *d, int i) { return (int)((d[i >> 5] >> (i & 31)) & 1); }
+
+/* Bits [lo, lo+n) of the digit string d (n <= 64, lo >= 0): the (up to)
+ * three digits holding them, shifted down. */
+static uint64_t xs_bits(const uint32_t *d, int nd, int lo, int n) {
+  int k = lo >> 5;
+  xs_u128 w = 0;
+  for (int j = 2; j >= 0; j--) w = (w << 32) | (k + j < nd ? d[k + j] : 0);
+  w >>= lo & 31;
+  return n >= 64 ? (uint64_t)w : (uint64_t)w & ((UINT64_C(1) << n) - 1);
+}
+
+/* Whether any bit below position p is set. */
+static bool xs_any_below(const uint32_t *d, int p) {
+  int full = p >> 5;
+  for (int i = 0; i < full; i++)
+    if (d[i]) return true;
+  int rest = p & 31;
+  return rest && (d[full] & ((UINT32_C(1) << rest) - 1));
+}
+
+/* Round the digit string d (nd digits; value = d * 2^-(1074+fbits), plus a
+ * nonzero tail below it when sticky) to the nearest double, ties to even.
+ * The bits of the result are assembled directly: with q units of 2^-1074
+ * and q < 2^53, the IEEE encoding of q * 2^-1074 is q itself, subnormals
+ * included, and each further binade adds one to the exponent field. */
+static double xs_round_digits(const uint32_t *d, int nd, int fbits, bool sticky, bool neg) {
+  int top = nd - 1;
+  while (top >= 0 && !d[top]) top--;
+  if (top < 0) return 0.0;  /* a tail below 2^-1074-fbits rounds to +0 */
+  int p = top * 32 + 31 - __builtin_clz(d[top]);  /* highest set bit */
+  int lsb = p - 52 > fbits ? p - 52 : fbits;       /* weight of the result's ulp */
+  uint64_t m = xs_bits(d, nd, lsb, p - lsb + 1);
+  if (lsb > 0) {
+    bool half = xs_bit(d, lsb - 1);
+    bool rest = sticky || xs_any_below(d, lsb - 1);
+    if (half && (rest || (m & 1))) m++;
+  }
+  int s = lsb - fbits;  /* the result is m * 2^s units of 2^-1074 */
+  uint64_t bits;
+  if (s == 0) {
+    bits = m;  /* m <= 2^53: subnormal or the lowest normal binades */
+  } else {
+    if (m == UINT64_C(1) << 53) {
+      m >>= 1;
+      s++;
+    }
+    if (s + 1 >= 0x7ff) return bits_to_double(neg ? XS_NINF_BITS : XS_PINF_BITS);
+    bits = ((uint64_t)(s + 1) << 52) | (m - (UINT64_C(1) << 52));
+  }
+  if (bits >= UINT64_C(0x7ff) << 52) return bits_to_double(neg ? XS_NINF_BITS : XS_PINF_BITS);
+  if (neg && bits) bits |= UINT64_C(1) << 63;
+  return bits_to_double(bits);
+}
+
+/* The special result the NaN/inf flags force, or 0 when the sum is finite
+ * (then *special is false). */
+static double xs_special(const canon__xsum *x, bool *special) {
+  *special = true;
+  if (x->has_nan || (x->has_pinf && x->has_ninf)) return bits_to_double(XS_QNAN_BITS);
+  if (x->has_pinf) return bits_to_double(XS_PINF_BITS);
+  if (x->has_ninf) return bits_to_double(XS_NINF_BITS);
+  *special = false;
+  return 0.0;
+}
+
+/* The exact sum rounded once to double; never -0.0, NaN canonical. */
+double canon__xsum_round(const canon__xsum *x) {
+  bool special;
+  double r = xs_special(x, &special);
+  if (special) return r;
+  uint32_t d[XS_DIGITS];
+  bool neg = xs_magnitude(x, d);
+  return xs_round_digits(d + XS_DIV_EXTRA, XS_DIGITS - XS_DIV_EXTRA, 0, false, neg);
+}
+
+/* The exact sum divided by n (> 0) and rounded once.  The magnitude,
+ * scaled by 2^64 (the two zero low digits), is divided digit by digit; the
+ * quotient keeps at least 64 bits below 2^-1074, enough to hold the rounding
+ * bit, and a nonzero remainder becomes the sticky bit. */
+double canon__xsum_div_round(const canon__xsum *x, int64_t n) {
+  bool special;
+  double r = xs_special(x, &special);
+  if (special) return r;
+  if (n <= 0) return bits_to_double(XS_QNAN_BITS);
+  uint32_t d[XS_DIGITS];
+  bool neg = xs_magnitude(x, d);
+  uint64_t rem = 0;
+  for (int i = XS_DIGITS - 1; i >= 0; i--) {
+    xs_u128 cur = ((xs_u128)rem << 32) | d[i];
+    d[i] = (uint32_t)(cur / (uint64_t)n);
+    rem = (uint64_t)(cur % (uint64_t)n);
+  }
+  return xs_round_digits(d, XS_DIGITS, 32 * XS_DIV_EXTRA, rem != 0, neg);
+}
+
+/* ---- serialization ------------------------------------------------------ */
+
+/* Layout (little-endian, the same on every machine):
+ *   u8 flags   bit0 NaN seen, bit1 +inf, bit2 -inf, bit3 negative sum
+ *   u8 lo      index of the first magnitude digit written
+ *   u8 count   number of digits written
+ *   count x u32  magnitude digits lo .. lo+count-1 (all others zero)
+ * The magnitude has XS_L + 1 digits (the top limb's high half is the last);
+ * a zero sum writes no digits. */
+size_t canon__xsum_serialize(const canon__xsum *x, uint8_t *buf) {
+  uint32_t d[XS_DIGITS];
+  bool neg = xs_magnitude(x, d);
+  const uint32_t *mag = d + XS_DIV_EXTRA;
+  int nd = XS_L + 1, lo = 0, hi = nd - 1;
+  while (lo < nd && !mag[lo]) lo++;
+  while (hi >= lo && !mag[hi]) hi--;
+  int count = hi >= lo ? hi - lo + 1 : 0;
+  if (!count) lo = 0;
+  buf[0] = (uint8_t)((x->has_nan ? 1 : 0) | (x->has_pinf ? 2 : 0) | (x->has_ninf ? 4 : 0) |
+                     (neg && count ? 8 : 0));
+  buf[1] = (uint8_t)lo;
+  buf[2] = (uint8_t)count;
+  uint8_t *p = buf + 3;
+  for (int i = 0; i < count; i++, p += 4) {
+    uint32_t v = mag[lo + i];
+    p[0] = (uint8_t)v;
+    p[1] = (uint8_t)(v >> 8);
+    p[2] = (uint8_t)(v >> 16);
+    p[3] = (uint8_t)(v >> 24);
+  }
+  return (size_t)(p - buf);
+}
+
+/* Parse a serialized sum and add it into x (exact, like a merge); returns
+ * the bytes consumed, or -1 (x untouched) when the bytes are not a valid
+ * encoding. */
+int64_t canon__xsum_add_serialized(canon__xsum *x, const uint8_t *buf, size_t len) {
+  if (len < 3) return -1;
+  unsigned flags = buf[0], lo = buf[1], count = buf[2];
+  if (flags & ~15u) return -1;
+  /* Real sums stay far below the top limb (|sum| < 2^1100 needs at most
+   * digit 67); refusing digits there keeps merges of corrupt states from
+   * overflowing a limb. */
+  if (lo + count > XS_L - 1) return -1;
+  if (len - 3 < (size_t)count * 4) return -1;
+  /* Each digit moves one limb by < 2^32: the same headroom as one add. */
+  if (x->nadds >= XS_CARRY_EVERY - 1) xs_normalize(x);
+  const uint8_t *p = buf + 3;
+  for (unsigned i = 0; i < count; i++, p += 4) {
+    int64_t v = (int64_t)((uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
+                          (uint32_t)p[3] << 24);
+    x->limb[lo + i] += flags & 8 ? -v : v;
+  }
+  x->nadds++;
+  x->has_nan |= (flags & 1) != 0;
+  x->has_pinf |= (flags & 2) != 0;
+  x->has_ninf |= (flags & 4) != 0;
+  return (int64_t)(3 + (size_t)count * 4);
+}
+
+/* Read a serialized sum into x; returns the bytes consumed, or -1 when the
+ * bytes are not a valid encoding. */
+int64_t canon__xsum_deserialize(canon__xsum *x, const uint8_t *buf, size_t len) {
+  canon__xsum_init(x);
+  return canon__xsum_add_serialized(x, buf, len);
+}

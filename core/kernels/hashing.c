@@ -1,0 +1,341 @@
+/* hashing.c — the fixed row hash and hash grouping (SEMANTICS §3).
+ *
+ * The row hash decides which bucket of a hash exchange a row goes to, so it
+ * must be the same function on every engine, process and machine: it reads
+ * values only through their canonical bits (little-endian for string
+ * bytes), never through pointers, seeds or the host's byte order.  Changing
+ * it changes how data is partitioned, never a result.
+ *
+ * Per value a 64-bit "pre-hash" is taken: the canonical bits of a
+ * fixed-width value (-0.0 as 0.0, every NaN as one quiet NaN, dates sign
+ * extended), a mixed hash of a string's bytes, or a fixed constant for NULL.
+ * Columns are folded in left to right with a strong bijective mixer, so one
+ * int64 key never collides with another.
+ *
+ * Grouping hashes every row first (one tight loop per column) and then
+ * probes an open-addressing table of (hash, group id) slots; the table is
+ * indexed by the hash's high bits, because the rows of one exchange bucket
+ * share their hash modulo the bucket count, i.e. often the low bits.
+ */
+#include "kernels.h"
+
+/* Odd multipliers drawn at random (balanced bit counts); nothing special
+ * beyond being fixed forever. */
+#define H_K1 UINT64_C(0xd1a6e55e9b9b1325)
+#define H_K2 UINT64_C(0xcf0c26ef4243ed53)
+#define H_K3 UINT64_C(0x5e6a0a2edd70e34d)
+#define H_K4 UINT64_C(0x4de45321ad915a37)
+#define H_SEED UINT64_C(0xaed09b824ca87fc3)
+#define H_NULL UINT64_C(0x1ff135342e825ce1)
+#define H_QNAN UINT64_C(0x7ff8000000000000)
+
+/* Bijective multiply-xorshift finalizer: every input bit reaches every
+ * output bit. */
+static inline uint64_t h_mix(uint64_t x) {
+  x ^= x >> 31;
+  x *= H_K1;
+  x ^= x >> 29;
+  x *= H_K2;
+  x ^= x >> 32;
+  return x;
+}
+
+/* Fold one column's pre-hash into the running row hash. */
+static inline uint64_t h_fold(uint64_t h, uint64_t p) { return h_mix((h ^ p) * H_K3); }
+
+static inline uint64_t h_rotl(uint64_t x, int r) { return (x << r) | (x >> (64 - r)); }
+
+/* Up to 8 bytes as a little-endian word, zero padded. */
+static inline uint64_t h_load(const uint8_t *p, size_t n) {
+  uint64_t w = 0;
+  memcpy(&w, p, n);
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+  w = __builtin_bswap64(w);
+  if (n < 8) w >>= 8 * (8 - n);
+#endif
+  return w;
+}
+
+/* Hash of a byte string: word-at-a-time multiply-rotate, then the length
+ * and the finalizer (so "ab" and "ab\0" differ). */
+static uint64_t h_bytes(const char *s, size_t n) {
+  const uint8_t *p = (const uint8_t *)s;
+  uint64_t h = H_SEED ^ ((uint64_t)n * H_K4);
+  size_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    h ^= h_load(p + i, 8) * H_K3;
+    h = h_rotl(h, 31) * H_K4;
+  }
+  if (i < n) {
+    h ^= h_load(p + i, n - i) * H_K3;
+    h = h_rotl(h, 31) * H_K4;
+  }
+  return h_mix(h ^ (uint64_t)n);
+}
+
+static inline uint64_t h_f64_bits(double d) {
+  if (d != d) return H_QNAN;
+  if (d == 0) return 0;
+  uint64_t b;
+  memcpy(&b, &d, sizeof b);
+  return b;
+}
+
+/* Pre-hash of value i of column c. */
+static inline uint64_t h_value(const canon__column *c, int64_t i) {
+  if (!canon__valid(c, i)) return H_NULL;
+  switch (c->type) {
+  case CANON_BOOL: return canon__u8(c)[i] != 0;
+  case CANON_DATE: return (uint64_t)(int64_t)canon__i32(c)[i];
+  case CANON_INT64:
+  case CANON_TIMESTAMP: return (uint64_t)canon__i64(c)[i];
+  case CANON_FLOAT64: return h_f64_bits(canon__f64(c)[i]);
+  case CANON_STRING: {
+    size_t len;
+    const char *s = canon__str(c, i, &len);
+    return h_bytes(s, len);
+  }
+  default: return 0;
+  }
+}
+
+/* Hash of the key columns of one row. */
+uint64_t canon__hash_row(const canon_table *t, const int *cols, int ncols, int64_t row) {
+  uint64_t h = H_SEED;
+  for (int k = 0; k < ncols; k++) h = h_fold(h, h_value(t->cols[cols[k]], row));
+  return h;
+}
+
+/* Fold column c into out[0..n): one loop per type so the inner loops are
+ * branch-light; columns without a validity bitmap skip the NULL test. */
+static void h_fold_column(const canon__column *c, int64_t n, uint64_t *out) {
+  bool nulls = c->validity != NULL;
+#define H_LOOP(EXPR)                                                      \
+  for (int64_t i = 0; i < n; i++) {                                       \
+    uint64_t p = (nulls && !canon__valid(c, i)) ? H_NULL : (EXPR);        \
+    out[i] = h_fold(out[i], p);                                           \
+  }
+  switch (c->type) {
+  case CANON_BOOL: {
+    const uint8_t *v = canon__u8(c);
+    H_LOOP((uint64_t)(v[i] != 0));
+    break;
+  }
+  case CANON_DATE: {
+    const int32_t *v = canon__i32(c);
+    H_LOOP((uint64_t)(int64_t)v[i]);
+    break;
+  }
+  case CANON_INT64:
+  case CANON_TIMESTAMP: {
+    const int64_t *v = canon__i64(c);
+    H_LOOP((uint64_t)v[i]);
+    break;
+  }
+  case CANON_FLOAT64: {
+    const double *v = canon__f64(c);
+    H_LOOP(h_f64_bits(v[i]));
+    break;
+  }
+  default:
+    for (int64_t i = 0; i < n; i++) out[i] = h_fold(out[i], h_value(c, i));
+    break;
+  }
+#undef H_LOOP
+}
+
+/* Hashes of every row, computed column by column. */
+void canon__hash_rows(const canon_table *t, const int *cols, int ncols, uint64_t *out) {
+  int64_t n = t->nrows;
+  for (int64_t i = 0; i < n; i++) out[i] = H_SEED;
+  for (int k = 0; k < ncols; k++) h_fold_column(t->cols[cols[k]], n, out);
+}
+
+/* ---- grouping ----------------------------------------------------------- */
+
+typedef struct h_slot {
+  uint64_t hash;
+  int64_t gid;  /* -1: empty */
+  int64_t row;  /* the group's first row (saves a dependent load) */
+} h_slot;
+
+typedef struct h_group_ctx {
+  const canon_table *t;
+  const int *cols;
+  int ncols;
+  const uint64_t *hashes;
+  h_slot *slots;
+  int shift;          /* slot index = hash >> shift */
+  uint64_t mask;
+  int64_t ngroups, capgroups;
+  int64_t *first;
+  /* One fixed-width key column: its pre-hash is a bijection of the
+   * canonical value and the fold a bijection of the pre-hash, so equal
+   * hashes mean equal keys, except that NULL's constant may equal some
+   * value's bits: then validity alone is compared (of `nullable`, the key
+   * column when it has NULLs). */
+  bool hash_decides;
+  const canon__column *nullable;
+} h_group_ctx;
+
+/* §3 equality of the keys of rows a and b.  Fixed-width types are compared
+ * inline (same rule as canon__key_equal: NULL = NULL, NaN = NaN,
+ * -0.0 = 0.0) because this runs once per row; strings go through
+ * canon__key_equal. */
+static bool h_rows_equal(const h_group_ctx *g, int64_t a, int64_t b) {
+  for (int k = 0; k < g->ncols; k++) {
+    const canon__column *c = g->t->cols[g->cols[k]];
+    bool va = canon__valid(c, a), vb = canon__valid(c, b);
+    if (va != vb) return false;
+    if (!va) continue;
+    switch (c->type) {
+    case CANON_BOOL:
+      if ((canon__u8(c)[a] != 0) != (canon__u8(c)[b] != 0)) return false;
+      break;
+    case CANON_DATE:
+      if (canon__i32(c)[a] != canon__i32(c)[b]) return false;
+      break;
+    case CANON_INT64:
+    case CANON_TIMESTAMP:
+      if (canon__i64(c)[a] != canon__i64(c)[b]) return false;
+      break;
+    case CANON_FLOAT64:
+      if (canon__cmp_f64(canon__f64(c)[a], canon__f64(c)[b]) != 0) return false;
+      break;
+    default:
+      if (!canon__key_equal(c, a, c, b)) return false;
+      break;
+    }
+  }
+  return true;
+}
+
+/* Keys of rows a and b equal, given that their hashes are equal. */
+static inline bool h_same_key(const h_group_ctx *g, int64_t a, int64_t b) {
+  if (!g->hash_decides) return h_rows_equal(g, a, b);
+  return !g->nullable || canon__valid(g->nullable, a) == canon__valid(g->nullable, b);
+}
+
+static int h_table_alloc(h_group_ctx *g, int bits) {
+  size_t cap = (size_t)1 << bits;
+  h_slot *s = canon__reallocarray(NULL, cap, sizeof *s);
+  if (!s) return CANON_ERR_NOMEM;
+  for (size_t i = 0; i < cap; i++) s[i].gid = -1;
+  free(g->slots);
+  g->slots = s;
+  g->shift = 64 - bits;
+  g->mask = cap - 1;
+  return 0;
+}
+
+static inline void h_place(h_group_ctx *g, uint64_t hash, int64_t gid) {
+  uint64_t i = hash >> g->shift;
+  while (g->slots[i].gid >= 0) i = (i + 1) & g->mask;
+  g->slots[i].hash = hash;
+  g->slots[i].gid = gid;
+  g->slots[i].row = g->first[gid];
+}
+
+/* Double the table (load stays <= 1/2) and re-place every group. */
+static int h_grow(h_group_ctx *g) {
+  int bits = 64 - g->shift + 1;
+  if (bits > 62) return CANON_ERR_NOMEM;
+  int rc = h_table_alloc(g, bits);
+  if (rc) return rc;
+  for (int64_t k = 0; k < g->ngroups; k++) h_place(g, g->hashes[g->first[k]], k);
+  return 0;
+}
+
+/* Group id of row i, adding a group when its key is new. */
+static inline int64_t h_find_or_add(h_group_ctx *g, int64_t i, int *rc) {
+  uint64_t h = g->hashes[i];
+  uint64_t s = h >> g->shift;
+  for (;;) {
+    h_slot *sl = &g->slots[s];
+    if (sl->gid < 0) break;
+    if (sl->hash == h && h_same_key(g, sl->row, i)) return sl->gid;
+    s = (s + 1) & g->mask;
+  }
+  if (g->ngroups == g->capgroups) {
+    int64_t ncap = g->capgroups ? g->capgroups * 2 : 1024;
+    int64_t *nf = canon__reallocarray(g->first, (size_t)ncap, sizeof *nf);
+    if (!nf) {
+      *rc = CANON_ERR_NOMEM;
+      return -1;
+    }
+    g->first = nf;
+    g->capgroups = ncap;
+  }
+  int64_t gid = g->ngroups++;
+  g->first[gid] = i;
+  g->slots[s].hash = h;
+  g->slots[s].gid = gid;
+  g->slots[s].row = i;
+  if ((uint64_t)g->ngroups * 2 > g->mask + 1 && (*rc = h_grow(g)) != 0) return -1;
+  return gid;
+}
+
+/* Prefetch where value `row` of c lives (a string's offset and bytes). */
+static inline void h_prefetch_key(const canon__column *c, int64_t row) {
+  size_t w = canon__type_width(c->type);
+  const uint8_t *v = c->values->data + (size_t)row * w;
+  __builtin_prefetch(v);
+  if (c->type == CANON_STRING) __builtin_prefetch(c->strdata->data + *(const int64_t *)v);
+}
+
+/* Group ids in order of first appearance; see kernels.h. */
+int canon__group_rows(const canon_table *t, const int *cols, int ncols, bool drop_null_keys,
+                      int64_t *group_of_row, int64_t *ngroups, int64_t **first_rows,
+                      canon_error *err) {
+  int64_t n = t->nrows;
+  *ngroups = 0;
+  *first_rows = NULL;
+  h_group_ctx g = {.t = t, .cols = cols, .ncols = ncols};
+  int rc = 0;
+  g.hashes = canon__reallocarray(NULL, n ? (size_t)n : 1, sizeof *g.hashes);
+  if (!g.hashes) return canon__nomem(err);
+  canon__hash_rows(t, cols, ncols, (uint64_t *)g.hashes);
+  g.hash_decides = ncols == 1 && t->cols[cols[0]]->type != CANON_STRING;
+  if (g.hash_decides && t->cols[cols[0]]->validity) g.nullable = t->cols[cols[0]];
+
+  /* Mark the rows to drop (any NULL key) with -1, the others with 0. */
+  memset(group_of_row, 0, (size_t)n * sizeof *group_of_row);
+  if (drop_null_keys)
+    for (int k = 0; k < ncols; k++) {
+      const canon__column *c = t->cols[cols[k]];
+      if (!c->validity) continue;
+      for (int64_t i = 0; i < n; i++)
+        if (!canon__valid(c, i)) group_of_row[i] = -1;
+    }
+
+  /* Start small: few groups is the common case; growth re-places groups,
+   * not rows. */
+  if ((rc = h_table_alloc(&g, 12)) != 0) goto done;
+  for (int64_t i = 0; i < n; i++) {
+    /* Fetch the slot a few rows ahead: with many groups the probe is a
+     * cache miss per row otherwise. */
+    if (i + 16 < n) __builtin_prefetch(&g.slots[g.hashes[i + 16] >> g.shift]);
+    if (i + 8 < n && !g.hash_decides) {
+      /* Second stage: the slot of row i+8 is in cache by now; fetch the
+       * first key of the row it points to (the equality test's miss). */
+      const h_slot *sl = &g.slots[g.hashes[i + 8] >> g.shift];
+      if (sl->gid >= 0) h_prefetch_key(t->cols[cols[0]], sl->row);
+    }
+    if (group_of_row[i] < 0) continue;
+    int64_t gid = h_find_or_add(&g, i, &rc);
+    if (rc) goto done;
+    group_of_row[i] = gid;
+  }
+
+done:
+  free((void *)g.hashes);
+  free(g.slots);
+  if (rc) {
+    free(g.first);
+    return canon__nomem(err);
+  }
+  if (!g.first && (g.first = canon__malloc(sizeof *g.first)) == NULL) return canon__nomem(err);
+  *ngroups = g.ngroups;
+  *first_rows = g.first;
+  return 0;
+}

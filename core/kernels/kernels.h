@@ -1,0 +1,185 @@
+/* kernels.h — the kernel library every engine shares.
+ *
+ * Kernels work on whole tables (one task's input) and know nothing about
+ * engines.  Sections: value order and equality (compare.c); hashing and
+ * grouping (hashing.c); sort (sort.c); exact sums (exactsum.c); aggregation
+ * (aggregate.c); exchange splits (partition.c); values as text (values.c);
+ * CSV (csv_read.c, csv_write.c).
+ */
+#ifndef CANON_KERNELS_H
+#define CANON_KERNELS_H
+
+#include "../src/internal.h"
+
+/* ---- order and equality (SEMANTICS §2, §3) ----------------------------- */
+
+/* Total order of two non-NULL doubles: -inf < ... < -0.0 = 0.0 < ... < +inf
+ * < NaN, all NaNs equal.  Returns <0, 0, >0. */
+static inline int canon__cmp_f64(double a, double b) {
+  bool an = a != a, bn = b != b;
+  if (an || bn) return (int)an - (int)bn;
+  return (a > b) - (a < b);
+}
+/* Compare value i of column a with value j of column b (same type, both
+ * non-NULL) in the total order of §2. */
+int canon__cmp_values(const canon__column *a, int64_t i,
+                      const canon__column *b, int64_t j);
+/* §3 key equality including NULLs (NULL = NULL). */
+bool canon__key_equal(const canon__column *a, int64_t i,
+                      const canon__column *b, int64_t j);
+
+/* ---- hashing and grouping ---------------------------------------------- */
+
+/* Hash of the key columns of row i; equal keys under §3 hash equally
+ * (NaN canonical, -0.0 as 0.0, NULL its own value).  The function is fixed:
+ * it decides which bucket a row goes to on every engine. */
+uint64_t canon__hash_row(const canon_table *t, const int *cols, int ncols, int64_t row);
+/* Hashes of every row. */
+void canon__hash_rows(const canon_table *t, const int *cols, int ncols, uint64_t *out);
+
+/* Assign each row a group id (0.. in order of first appearance) by §3
+ * equality of the key columns.  *ngroups receives the count and *first_rows
+ * (malloc'd, ngroups entries) the first row of each group.  With
+ * drop_null_keys, rows with any NULL key get group id -1. */
+int canon__group_rows(const canon_table *t, const int *cols, int ncols,
+                      bool drop_null_keys, int64_t *group_of_row,
+                      int64_t *ngroups, int64_t **first_rows, canon_error *err);
+
+/* ---- sort -------------------------------------------------------------- */
+
+typedef struct canon__sortcol {
+  int col;            /* column index */
+  bool descending;
+  bool nulls_first;
+} canon__sortcol;
+
+/* Stable sort: fills perm[0..nrows) with the row order. */
+int canon__sort_indices(const canon_table *t, const canon__sortcol *keys, int nkeys,
+                        int64_t *perm, canon_error *err);
+/* Compare row i of a with row j of b under the sort keys (same layout). */
+int canon__cmp_rows(const canon_table *a, int64_t i, const canon_table *b, int64_t j,
+                    const canon__sortcol *keys, int nkeys);
+/* A stably sorted copy of t. */
+canon_table *canon__sort_table(const canon_table *t, const canon__sortcol *keys,
+                               int nkeys, canon_error *err);
+
+/* ---- exact sums -------------------------------------------------------- */
+
+/* A superaccumulator: the exact sum of any number of doubles (and int64
+ * values), rounded once when read.  Merging two is exact too, so partial
+ * sums give the same answer whatever the partitioning. */
+#define CANON__XSUM_LIMBS 72
+typedef struct canon__xsum {
+  int64_t limb[CANON__XSUM_LIMBS];  /* 32-bit digits with carry headroom */
+  int64_t nadds;                    /* adds since the last carry propagation */
+  uint8_t has_nan, has_pinf, has_ninf;
+} canon__xsum;
+
+void canon__xsum_init(canon__xsum *x);
+void canon__xsum_add(canon__xsum *x, double v);
+void canon__xsum_add_i64(canon__xsum *x, int64_t v);
+void canon__xsum_merge(canon__xsum *x, const canon__xsum *y);
+/* The exact sum rounded to nearest (ties to even), NaN/inf rules of §5. */
+double canon__xsum_round(const canon__xsum *x);
+/* The exact sum divided by n (> 0), rounded once. */
+double canon__xsum_div_round(const canon__xsum *x, int64_t n);
+/* Serialize into buf (at least CANON__XSUM_MAX_BYTES): a fixed
+ * little-endian layout any process can read.  Returns the bytes written. */
+#define CANON__XSUM_MAX_BYTES (3 + 4 * (CANON__XSUM_LIMBS + 1))
+size_t canon__xsum_serialize(const canon__xsum *x, uint8_t *buf);
+/* Read a serialized sum into x; returns the bytes consumed, -1 if invalid. */
+int64_t canon__xsum_deserialize(canon__xsum *x, const uint8_t *buf, size_t len);
+/* Add a serialized sum into x (an exact merge without the copy); returns
+ * the bytes consumed, -1 if invalid (x then unchanged). */
+int64_t canon__xsum_add_serialized(canon__xsum *x, const uint8_t *buf, size_t len);
+
+/* ---- aggregation ------------------------------------------------------- */
+
+/* Partial aggregation of one partition.  `aggs` are bound CANON__E_AGG
+ * expressions over `in`'s schema.  Output: the key columns (names and types
+ * of in's key columns), then one column "__state<i>" of type string per
+ * aggregate holding its serialized partial state.  Without keys the output
+ * has exactly one row, even for empty input. */
+canon_table *canon__agg_partial(const canon_table *in, const int *keys, int nkeys,
+                                canon_expr *const *aggs, int naggs,
+                                bool drop_null_keys, canon_error *err);
+/* Final aggregation of concatenated partial tables: merge the states of each
+ * key and produce the result with schema `out` (keys, then aggregates).
+ * Without keys: exactly one row. */
+canon_table *canon__agg_final(const canon_table *partials, int nkeys,
+                              canon_expr *const *aggs, int naggs,
+                              const canon_schema *out, canon_error *err);
+
+/* ---- exchange splits --------------------------------------------------- */
+
+/* Split t into n buckets by hash of the key columns (bucket = hash % n). */
+int canon__split_hash(const canon_table *t, const int *cols, int ncols, int n,
+                      canon_table **buckets, canon_error *err);
+/* Split t into n buckets by sort-key ranges: `bounds` holds n-1 boundary
+ * rows (same layout as t's key columns, ascending under keys); a row goes
+ * to the first bucket whose boundary is >= the row. */
+int canon__split_range(const canon_table *t, const canon__sortcol *keys, int nkeys,
+                       const canon_table *bounds, int n, canon_table **buckets,
+                       canon_error *err);
+/* Rows of a partition whose first row has global position `offset` in a
+ * whole of `total` rows, split evenly into n buckets by position. */
+int canon__split_rebalance(const canon_table *t, int64_t offset, int64_t total,
+                           int n, canon_table **buckets, canon_error *err);
+
+/* ---- values as text (values.c) ----------------------------------------- */
+
+/* Strict parse of text as type t (SEMANTICS §4 casts, §10 CSV):
+ *   int64: optional sign and decimal digits, range checked;
+ *   float64: decimal or exponent form, "NaN", "inf", "-inf" (also "+inf",
+ *            "Infinity", case-insensitive);
+ *   bool: "true"/"false";  date: YYYY-MM-DD;  timestamp:
+ *   YYYY-MM-DD[T ]HH:MM:SS[.f{1,6}]Z;  string: the bytes as they are.
+ * `trim_spaces` allows ASCII spaces around the text (casts do).  Returns 0
+ * or CANON_ERR_CAST with a message saying why (err may be NULL). */
+int canon__parse_value(canon_type t, const char *s, size_t n, bool trim_spaces,
+                       canon__value *out, canon_error *err);
+/* Shortest decimal text that reads back as exactly d ("NaN", "inf", "-inf",
+ * "-0.0" style for zero: "0.0"/"-0.0"; integers keep a ".0"). */
+size_t canon__format_f64(double d, char *buf, size_t cap);
+/* Text of value i of column c as CSV writes it (no quoting; NULL -> ""). */
+size_t canon__format_cell(const canon__column *c, int64_t i, char *buf, size_t cap);
+/* Calendar helpers: days since epoch <-> y/m/d (proleptic Gregorian). */
+int32_t canon__days_from_civil(int64_t y, unsigned m, unsigned d);
+void canon__civil_from_days(int64_t days, int64_t *y, unsigned *m, unsigned *d);
+
+/* ---- CSV (csv_read.c, csv_write.c) ------------------------------------- */
+
+/* A byte range of a CSV file holding whole records. */
+typedef struct canon__csv_range {
+  int64_t begin;       /* byte offset of the first record */
+  int64_t end;         /* one past the last byte */
+  int64_t first_line;  /* 1-based line number of the first record */
+} canon__csv_range;
+
+/* Infer a schema from the header and up to sample_rows records:
+ * per column the narrowest of bool, int64, float64, date, timestamp,
+ * string that parses every non-empty sampled value. */
+canon_schema *canon__csv_infer(const char *path, char delim, int64_t sample_rows,
+                               canon_error *err);
+/* Check the header against the schema and cut the records after it into n
+ * ranges of about equal size on record boundaries (quote-aware).  *ranges is
+ * malloc'd with n entries (some may be empty). */
+int canon__csv_split(const char *path, char delim, const canon_schema *schema,
+                     int n, canon__csv_range **ranges, canon_error *err);
+/* Parse the records of a range with the schema. Errors name file:line:col. */
+canon_table *canon__csv_read_range(const char *path, char delim,
+                                   const canon_schema *schema,
+                                   const canon__csv_range *range, canon_error *err);
+/* Parse CSV text in memory: `has_header` says whether the first record is a
+ * header (then checked against schema).  `origin` names it in errors. */
+canon_table *canon__csv_parse_buffer(const char *buf, size_t len, const char *origin,
+                                     char delim, const canon_schema *schema,
+                                     bool has_header, canon_error *err);
+/* Write tables (same schema) as one CSV document: header then rows. */
+int canon__csv_write(FILE *f, canon_table *const *parts, int n, canon_error *err);
+/* Write atomically to path: temporary file in the same directory (mode
+ * 0600 -> 0644 on rename), fsync, rename; nothing left behind on error. */
+int canon__csv_write_atomic(const char *path, canon_table *const *parts, int n,
+                            canon_error *err);
+
+#endif /* CANON_KERNELS_H */

@@ -1,0 +1,116 @@
+/* partition.c — splitting a task's output into exchange buckets.
+ *
+ * Every split keeps the rows of a bucket in their input order, so an
+ * exchange that concatenates buckets in source-partition order preserves
+ * (source partition, row position) order: the tie-break of stable sort. */
+#include "kernels.h"
+
+/* Make n tables from t given each row's bucket (bucket[i] in 0..n). */
+static int split_by(const canon_table *t, const int32_t *bucket, int n, canon_table **buckets,
+                    canon_error *err) {
+  int64_t *counts = canon__calloc((size_t)n, sizeof *counts);
+  int64_t *idx = canon__reallocarray(NULL, (size_t)t->nrows, sizeof *idx);
+  int64_t *start = canon__calloc((size_t)n + 1, sizeof *start);
+  int rc = 0;
+  for (int k = 0; k < n; k++) buckets[k] = NULL;
+  if (!counts || !idx || !start) {
+    rc = canon__nomem(err);
+    goto done;
+  }
+  for (int64_t i = 0; i < t->nrows; i++) counts[bucket[i]]++;
+  for (int k = 0; k < n; k++) start[k + 1] = start[k] + counts[k];
+  memcpy(counts, start, (size_t)n * sizeof *counts);
+  for (int64_t i = 0; i < t->nrows; i++) idx[counts[bucket[i]]++] = i;
+  for (int k = 0; k < n; k++) {
+    buckets[k] = canon__table_take(t, idx + start[k], start[k + 1] - start[k], err);
+    if (!buckets[k]) {
+      rc = err ? err->code : CANON_ERR_NOMEM;
+      for (int j = 0; j < k; j++) canon_table_free(buckets[j]), buckets[j] = NULL;
+      goto done;
+    }
+  }
+done:
+  free(counts);
+  free(idx);
+  free(start);
+  return rc;
+}
+
+int canon__split_hash(const canon_table *t, const int *cols, int ncols, int n,
+                      canon_table **buckets, canon_error *err) {
+  uint64_t *h = canon__reallocarray(NULL, (size_t)t->nrows, sizeof *h);
+  int32_t *b = canon__reallocarray(NULL, (size_t)t->nrows, sizeof *b);
+  int rc;
+  if (!h || !b) {
+    rc = canon__nomem(err);
+  } else {
+    canon__hash_rows(t, cols, ncols, h);
+    for (int64_t i = 0; i < t->nrows; i++) b[i] = (int32_t)(h[i] % (uint64_t)n);
+    rc = split_by(t, b, n, buckets, err);
+  }
+  free(h);
+  free(b);
+  return rc;
+}
+
+int canon__split_range(const canon_table *t, const canon__sortcol *keys, int nkeys,
+                       const canon_table *bounds, int n, canon_table **buckets,
+                       canon_error *err) {
+  int32_t *b = canon__reallocarray(NULL, (size_t)t->nrows, sizeof *b);
+  if (!b) return canon__nomem(err);
+  /* bounds has the key columns only, at positions 0..nkeys-1. */
+  canon__sortcol *bk = canon__calloc((size_t)nkeys, sizeof *bk);
+  if (!bk) {
+    free(b);
+    return canon__nomem(err);
+  }
+  for (int k = 0; k < nkeys; k++) bk[k] = keys[k], bk[k].col = k;
+  int64_t nb = bounds ? bounds->nrows : 0;
+  for (int64_t i = 0; i < t->nrows; i++) {
+    /* First boundary >= row: binary search over the sorted boundaries.
+     * Rows equal to a boundary go to that boundary's bucket, so equal keys
+     * always share a bucket. */
+    int64_t lo = 0, hi = nb;
+    while (lo < hi) {
+      int64_t mid = (lo + hi) / 2;
+      int c = 0;
+      for (int k = 0; k < nkeys && c == 0; k++) {
+        canon__sortcol one[1] = {keys[k]};
+        canon__sortcol other[1] = {bk[k]};
+        /* Compare row i (column keys[k].col) with boundary mid (column k). */
+        const canon__column *ca = t->cols[one[0].col], *cb = bounds->cols[other[0].col];
+        bool va = canon__valid(ca, i), vb = canon__valid(cb, mid);
+        if (!va || !vb) {
+          if (va != vb) c = (va ? 1 : -1) * (keys[k].nulls_first ? 1 : -1);
+        } else {
+          c = canon__cmp_values(ca, i, cb, mid);
+          if (keys[k].descending) c = -c;
+        }
+      }
+      if (c <= 0)
+        hi = mid;
+      else
+        lo = mid + 1;
+    }
+    b[i] = (int32_t)(lo < n ? lo : n - 1);
+  }
+  int rc = split_by(t, b, n, buckets, err);
+  free(b);
+  free(bk);
+  return rc;
+}
+
+int canon__split_rebalance(const canon_table *t, int64_t offset, int64_t total, int n,
+                           canon_table **buckets, canon_error *err) {
+  int32_t *b = canon__reallocarray(NULL, (size_t)t->nrows, sizeof *b);
+  if (!b) return canon__nomem(err);
+  for (int64_t i = 0; i < t->nrows; i++) {
+    /* Global position g goes to bucket floor(g * n / total); 128-bit
+     * product so huge tables cannot overflow. */
+    __extension__ unsigned __int128 g = (unsigned __int128)(offset + i) * (unsigned)n;
+    b[i] = (int32_t)(g / (unsigned __int128)(total ? total : 1));
+  }
+  int rc = split_by(t, b, n, buckets, err);
+  free(b);
+  return rc;
+}

@@ -1,0 +1,432 @@
+/* host.c — the core's side of the engine ABI: the canon_host table engines
+ * call, and the task runner that applies a stage's pipeline of kernels.
+ *
+ * Sections: running operators; exchanges; the host table. */
+#include "physical.h"
+
+#include <stdio.h>
+
+const char *canon__exchange_name(int kind);
+
+/* ---- running operators --------------------------------------------------- */
+
+static canon_table *op_scan_table(const canon_df *d, int part, int nparts, canon_error *err) {
+  int64_t n = d->table->nrows;
+  /* Partition p holds rows [p*n/P, (p+1)*n/P): contiguous, in order. */
+  __extension__ unsigned __int128 a = (unsigned __int128)n * (unsigned)part;
+  __extension__ unsigned __int128 b = (unsigned __int128)n * (unsigned)(part + 1);
+  int64_t lo = (int64_t)(a / (unsigned)nparts), hi = (int64_t)(b / (unsigned)nparts);
+  return canon__table_slice(d->table, lo, hi - lo, err);
+}
+
+static canon_table *op_select(const canon_df *d, const canon_table *in, canon_error *err) {
+  canon__column **cols = canon__calloc((size_t)d->nexprs, sizeof *cols);
+  if (!cols) {
+    canon__nomem(err);
+    return NULL;
+  }
+  canon_table *out = NULL;
+  for (int i = 0; i < d->nexprs; i++)
+    if (!(cols[i] = canon__expr_eval(d->bound[i], in, err))) goto done;
+  out = canon__table_make(d->schema, cols, in->nrows, err);
+done:
+  for (int i = 0; i < d->nexprs; i++) canon__column_unref(cols[i]);
+  free(cols);
+  return out;
+}
+
+static canon_table *op_filter(const canon_df *d, const canon_table *in, canon_error *err) {
+  canon__column *p = canon__expr_eval(d->bound[0], in, err);
+  if (!p) return NULL;
+  int64_t *idx = canon__reallocarray(NULL, (size_t)in->nrows, sizeof *idx);
+  canon_table *out = NULL;
+  if (!idx) {
+    canon__nomem(err);
+  } else {
+    /* Keep exactly the rows whose predicate is TRUE (NULL is not). */
+    int64_t n = 0;
+    const uint8_t *v = canon__u8(p);
+    for (int64_t i = 0; i < in->nrows; i++)
+      if (v[i] && canon__valid(p, i)) idx[n++] = i;
+    out = n == in->nrows ? canon__table_share(in, err) : canon__table_take(in, idx, n, err);
+  }
+  free(idx);
+  canon__column_unref(p);
+  return out;
+}
+
+static canon_table *op_assign(const canon_df *d, const canon_table *in, canon_error *err) {
+  int nout = d->schema->n;
+  canon__column **cols = canon__calloc((size_t)nout, sizeof *cols);
+  if (!cols) {
+    canon__nomem(err);
+    return NULL;
+  }
+  canon_table *out = NULL;
+  for (int i = 0; i < d->nexprs; i++) {
+    canon__column *c = canon__expr_eval(d->bound[i], in, err);
+    if (!c) goto done;
+    cols[canon_schema_find(d->schema, d->names[i])] = c;
+  }
+  for (int j = 0; j < nout; j++)
+    if (!cols[j]) cols[j] = canon__column_ref(in->cols[canon_schema_find(in->schema, d->schema->names[j])]);
+  out = canon__table_make(d->schema, cols, in->nrows, err);
+done:
+  for (int j = 0; j < nout; j++) canon__column_unref(cols[j]);
+  free(cols);
+  return out;
+}
+
+static canon_table *op_agg_partial(const canon_df *d, const canon_table *in, canon_error *err) {
+  int keys[d->nkeys ? d->nkeys : 1];
+  for (int i = 0; i < d->nkeys; i++) keys[i] = canon_schema_find(in->schema, d->keys[i]);
+  return canon__agg_partial(in, keys, d->nkeys, d->bound, d->nexprs, d->drop_null_keys, err);
+}
+
+static canon_table *op_sort(const canon_df *d, const canon_table *in, canon_error *err) {
+  canon__sortcol keys[d->nsort];
+  for (int i = 0; i < d->nsort; i++) {
+    keys[i].col = canon_schema_find(in->schema, d->sort[i].column);
+    keys[i].descending = d->sort[i].descending != 0;
+    keys[i].nulls_first = d->sort[i].nulls_first != 0;
+  }
+  return canon__sort_table(in, keys, d->nsort, err);
+}
+
+/* "k=A, j=NULL": the key values of a group, for error messages. */
+static void describe_group(const canon_table *t, const int *keys, int nkeys, int64_t row,
+                           char *buf, size_t cap) {
+  size_t at = 0;
+  buf[0] = '\0';
+  for (int k = 0; k < nkeys && at < cap; k++) {
+    char val[64];
+    const canon__column *c = t->cols[keys[k]];
+    if (canon__valid(c, row))
+      canon__format_cell(c, row, val, sizeof val);
+    else
+      snprintf(val, sizeof val, "NULL");
+    int n = snprintf(buf + at, cap - at, "%s%s=%s", k ? ", " : "", t->schema->names[keys[k]], val);
+    if (n < 0) break;
+    at += (size_t)n;
+  }
+}
+
+/* Call the transform on one group (rows idx[0..n) of in) and append its
+ * output to `out`. */
+static int call_transform(const canon_df *d, const canon__transform_entry *tf,
+                          const canon_table *in, const int64_t *idx, int64_t n,
+                          const canon__sortcol *presort, const int *keys, canon_builder *b,
+                          canon_table **part_out, canon_error *err) {
+  canon_table *g = canon__table_take(in, idx, n, err);
+  if (!g) return err ? err->code : CANON_ERR_NOMEM;
+  if (d->nsort) {
+    canon_table *sorted = canon__sort_table(g, presort, d->nsort, err);
+    canon_table_free(g);
+    if (!(g = sorted)) return err ? err->code : CANON_ERR_NOMEM;
+  }
+  canon_error uerr;
+  canon_error_clear(&uerr);
+  char group[256];
+  if (d->nkeys)
+    describe_group(in, keys, d->nkeys, idx[0], group, sizeof group);
+  else
+    snprintf(group, sizeof group, "partition rows %lld", (long long)n);
+  int rc = tf->fn(g, b, tf->user_data, &uerr);
+  canon_table_free(g);
+  if (rc != 0) {
+    return canon__seterr(err, CANON_ERR_TRANSFORM, "transform '%s' (transform node %d) failed on group (%s): %s",
+                         d->transform, canon_df_id(d), group,
+                         uerr.message[0] ? uerr.message : "the function returned an error");
+  }
+  canon_table *o = canon_builder_finish(b, &uerr);
+  if (!o)
+    return canon__seterr(err, uerr.code == CANON_ERR_NOMEM ? CANON_ERR_NOMEM : CANON_ERR_TRANSFORM,
+                         "transform '%s' (transform node %d) on group (%s): %s", d->transform,
+                         canon_df_id(d), group, uerr.message);
+  *part_out = o;
+  return 0;
+}
+
+static canon_table *op_transform(const canon_df *d, const canon_table *in, canon_error *err) {
+  const canon__transform_entry *tf = canon__transform_find(d->transform);
+  if (!tf) {
+    canon__seterr(err, CANON_ERR_NOT_FOUND,
+                  "transform '%s' (transform node %d) is not registered in this process",
+                  d->transform, canon_df_id(d));
+    return NULL;
+  }
+  int keys[d->nkeys ? d->nkeys : 1];
+  for (int i = 0; i < d->nkeys; i++) keys[i] = canon_schema_find(in->schema, d->keys[i]);
+  canon__sortcol presort[d->nsort ? d->nsort : 1];
+  for (int i = 0; i < d->nsort; i++) {
+    presort[i].col = canon_schema_find(in->schema, d->sort[i].column);
+    presort[i].descending = d->sort[i].descending != 0;
+    presort[i].nulls_first = d->sort[i].nulls_first != 0;
+  }
+  canon_builder *b = canon_builder_new(d->schema, err);
+  int64_t *group_of = NULL, *first = NULL, *idx = NULL, *start = NULL, ngroups = 0;
+  canon_table **parts = NULL;
+  canon_table *out = NULL;
+  if (!b) return NULL;
+  if (in->nrows == 0) {
+    /* Empty groups are never passed. */
+    out = canon__table_empty(d->schema, err);
+    goto done;
+  }
+  idx = canon__reallocarray(NULL, (size_t)in->nrows, sizeof *idx);
+  if (!idx) goto oom;
+  if (d->nkeys) {
+    group_of = canon__reallocarray(NULL, (size_t)in->nrows, sizeof *group_of);
+    if (!group_of) goto oom;
+    if (canon__group_rows(in, keys, d->nkeys, false, group_of, &ngroups, &first, err)) goto done;
+    /* Bucket rows by group, keeping input order within each group. */
+    start = canon__calloc((size_t)ngroups + 1, sizeof *start);
+    if (!start) goto oom;
+    for (int64_t i = 0; i < in->nrows; i++) start[group_of[i] + 1]++;
+    for (int64_t g = 0; g < ngroups; g++) start[g + 1] += start[g];
+    int64_t *fill = canon__reallocarray(NULL, (size_t)ngroups, sizeof *fill);
+    if (!fill) goto oom;
+    memcpy(fill, start, (size_t)ngroups * sizeof *fill);
+    for (int64_t i = 0; i < in->nrows; i++) idx[fill[group_of[i]]++] = i;
+    free(fill);
+  } else {
+    ngroups = 1;
+    start = canon__calloc(2, sizeof *start);
+    if (!start) goto oom;
+    start[1] = in->nrows;
+    for (int64_t i = 0; i < in->nrows; i++) idx[i] = i;
+  }
+  parts = canon__calloc((size_t)ngroups, sizeof *parts);
+  if (!parts) goto oom;
+  for (int64_t g = 0; g < ngroups; g++)
+    if (call_transform(d, tf, in, idx + start[g], start[g + 1] - start[g], presort, keys, b,
+                       &parts[g], err))
+      goto done;
+  out = canon__table_concat(parts, (int)ngroups, err);
+  goto done;
+oom:
+  canon__nomem(err);
+done:
+  if (parts)
+    for (int64_t g = 0; g < ngroups; g++) canon_table_free(parts[g]);
+  free(parts);
+  free(group_of);
+  free(first);
+  free(idx);
+  free(start);
+  canon_builder_free(b);
+  return out;
+}
+
+/* Apply one operator to the current table. */
+static canon_table *apply_op(const canon_job *job, const canon__stage *st, const canon__op *op,
+                             int part, canon_table *cur, canon_error *err) {
+  const canon_df *d = op->node;
+  (void)job;
+  switch (op->kind) {
+  case CANON__OP_SCAN_CSV:
+    return canon__csv_read_range(d->path, d->delimiter, d->csv_schema, &st->ranges[part], err);
+  case CANON__OP_SCAN_TABLE: return op_scan_table(d, part, st->nparts, err);
+  case CANON__OP_SELECT: return op_select(d, cur, err);
+  case CANON__OP_FILTER: return op_filter(d, cur, err);
+  case CANON__OP_ASSIGN: return op_assign(d, cur, err);
+  case CANON__OP_AGG_PARTIAL: return op_agg_partial(d, cur, err);
+  case CANON__OP_AGG_FINAL:
+    return canon__agg_final(cur, d->nkeys, d->bound, d->nexprs, d->schema, err);
+  case CANON__OP_SORT: return op_sort(d, cur, err);
+  case CANON__OP_LIMIT:
+    return canon__table_slice(cur, 0, cur->nrows < d->n ? cur->nrows : d->n, err);
+  case CANON__OP_TRANSFORM: return op_transform(d, cur, err);
+  }
+  canon__seterr(err, CANON_ERR_INTERNAL, "unknown operator %d", op->kind);
+  return NULL;
+}
+
+int canon__run_task(const canon_job *job, int stage, int part, canon_table *const *inputs,
+                    canon_table **out, canon_error *err) {
+  *out = NULL;
+  if (stage < 0 || stage >= job->nstages || part < 0 || part >= job->stages[stage].nparts)
+    return canon__seterr(err, CANON_ERR_INTERNAL, "no task (%d, %d)", stage, part);
+  const canon__stage *st = &job->stages[stage];
+  canon_table *cur = NULL;
+  if (st->ninputs) {
+    if (!inputs || !inputs[0]) return canon__seterr(err, CANON_ERR_INTERNAL, "task without input");
+    if (!(cur = canon__table_share(inputs[0], err))) return err ? err->code : CANON_ERR_NOMEM;
+  }
+  for (int i = 0; i < st->nops; i++) {
+    canon_table *next = apply_op(job, st, &st->ops[i], part, cur, err);
+    canon_table_free(cur);
+    cur = next;
+    if (!cur) {
+      if (err && err->code == CANON_OK) canon__nomem(err);
+      /* Name the plan node unless the message already does. */
+      if (err && !strstr(err->message, " node "))
+        canon__errprefix(err, "%s node %d", canon__node_kind_name(st->ops[i].node->kind),
+                         canon_df_id(st->ops[i].node));
+      return err ? err->code : CANON_ERR_INTERNAL;
+    }
+  }
+  *out = cur;
+  return 0;
+}
+
+/* ---- exchanges ------------------------------------------------------------ */
+
+#define RANGE_SAMPLES_PER_PART 128
+
+/* Sample the key columns of every producer output, sort the sample and
+ * take nparts-1 evenly spaced boundary rows.  Any boundaries give the same
+ * result (equal keys always share a bucket); good ones balance the work. */
+static int prepare_range(canon__xin *x, int nparts, canon_table *const *outs, int n,
+                         canon_error *err) {
+  canon_table **samples = canon__calloc((size_t)n, sizeof *samples);
+  if (!samples) return canon__nomem(err);
+  int rc = 0;
+  canon_table *all = NULL, *sorted = NULL;
+  canon__sortcol *bk = canon__calloc((size_t)x->nkeys, sizeof *bk);
+  if (!bk) {
+    rc = canon__nomem(err);
+    goto done;
+  }
+  for (int k = 0; k < x->nkeys; k++) bk[k] = x->sort[k], bk[k].col = k;
+  for (int p = 0; p < n; p++) {
+    const canon_table *t = outs[p];
+    int64_t m = t->nrows < RANGE_SAMPLES_PER_PART ? t->nrows : RANGE_SAMPLES_PER_PART;
+    int64_t idx[RANGE_SAMPLES_PER_PART];
+    for (int64_t i = 0; i < m; i++) idx[i] = (int64_t)(((__int128)i * t->nrows) / m);
+    canon_table *rows = canon__table_take(t, idx, m, err);
+    if (!rows) {
+      rc = err ? err->code : CANON_ERR_NOMEM;
+      goto done;
+    }
+    /* Keep only the key columns, in key order. */
+    canon_schema *ks = canon_schema_new();
+    canon__column **kc = canon__calloc((size_t)x->nkeys, sizeof *kc);
+    if (!ks || !kc) {
+      canon_schema_free(ks);
+      free(kc);
+      canon_table_free(rows);
+      rc = canon__nomem(err);
+      goto done;
+    }
+    for (int k = 0; k < x->nkeys; k++) {
+      char nm[16];
+      snprintf(nm, sizeof nm, "k%d", k);
+      canon_schema_add(ks, nm, rows->schema->types[x->sort[k].col], NULL);
+      kc[k] = canon__column_ref(rows->cols[x->sort[k].col]);
+    }
+    samples[p] = canon__table_make(ks, kc, m, err);
+    canon_schema_free(ks);
+    free(kc);
+    canon_table_free(rows);
+    if (!samples[p]) {
+      rc = err ? err->code : CANON_ERR_NOMEM;
+      goto done;
+    }
+  }
+  if (!(all = canon__table_concat(samples, n, err)) ||
+      !(sorted = canon__sort_table(all, bk, x->nkeys, err))) {
+    rc = err ? err->code : CANON_ERR_NOMEM;
+    goto done;
+  }
+  {
+    int64_t nb = nparts - 1, m = sorted->nrows;
+    int64_t *idx = canon__calloc((size_t)(nb ? nb : 1), sizeof *idx);
+    if (!idx) {
+      rc = canon__nomem(err);
+      goto done;
+    }
+    int64_t got = 0;
+    for (int64_t b = 1; m > 0 && b <= nb; b++) idx[got++] = (b * m) / nparts;
+    canon_table_free(x->bounds);
+    x->bounds = canon__table_take(sorted, idx, got, err);
+    free(idx);
+    if (!x->bounds) rc = err ? err->code : CANON_ERR_NOMEM;
+  }
+done:
+  for (int p = 0; p < n; p++) canon_table_free(samples[p]);
+  free(samples);
+  free(bk);
+  canon_table_free(all);
+  canon_table_free(sorted);
+  return rc;
+}
+
+static int host_exchange_prepare(canon_job *job, int stage, int input,
+                                 canon_table *const *outs, int n, canon_error *err) {
+  canon__stage *st = &job->stages[stage];
+  canon__xin *x = &st->in[input];
+  if (x->kind == CANON_EXCHANGE_RANGE) return prepare_range(x, st->nparts, outs, n, err);
+  if (x->kind == CANON_EXCHANGE_REBALANCE) {
+    free(x->offsets);
+    x->offsets = canon__calloc((size_t)n, sizeof *x->offsets);
+    if (!x->offsets) return canon__nomem(err);
+    int64_t total = 0;
+    for (int p = 0; p < n; p++) {
+      x->offsets[p] = total;
+      total += outs[p]->nrows;
+    }
+    x->total = total;
+  }
+  return 0;
+}
+
+static int host_exchange_split(const canon_job *job, int stage, int input, int child_part,
+                               const canon_table *t, canon_table **buckets, canon_error *err) {
+  const canon__stage *st = &job->stages[stage];
+  const canon__xin *x = &st->in[input];
+  int n = st->nparts;
+  switch (x->kind) {
+  case CANON_EXCHANGE_HASH: return canon__split_hash(t, x->keys, x->nkeys, n, buckets, err);
+  case CANON_EXCHANGE_RANGE:
+    if (!x->bounds) return canon__seterr(err, CANON_ERR_INTERNAL, "range exchange not prepared");
+    return canon__split_range(t, x->sort, x->nkeys, x->bounds, n, buckets, err);
+  case CANON_EXCHANGE_REBALANCE:
+    if (!x->offsets) return canon__seterr(err, CANON_ERR_INTERNAL, "rebalance not prepared");
+    return canon__split_rebalance(t, x->offsets[child_part], x->total, n, buckets, err);
+  case CANON_EXCHANGE_GATHER:
+  case CANON_EXCHANGE_BROADCAST:
+    for (int k = 0; k < n; k++) {
+      buckets[k] = (k == 0 || x->kind == CANON_EXCHANGE_BROADCAST)
+                       ? canon__table_share(t, err)
+                       : canon__table_empty(t->schema, err);
+      if (!buckets[k]) {
+        for (int j = 0; j < k; j++) canon_table_free(buckets[j]), buckets[j] = NULL;
+        return err ? err->code : CANON_ERR_NOMEM;
+      }
+    }
+    return 0;
+  }
+  return canon__seterr(err, CANON_ERR_INTERNAL, "unknown exchange %d", x->kind);
+}
+
+/* ---- the host table -------------------------------------------------------- */
+
+static int host_num_stages(const canon_job *job) { return job->nstages; }
+static int host_stage_num_partitions(const canon_job *job, int s) { return job->stages[s].nparts; }
+static int host_stage_num_inputs(const canon_job *job, int s) { return job->stages[s].ninputs; }
+static int host_stage_input(const canon_job *job, int s, int i) { return job->stages[s].in[i].stage; }
+static int host_stage_input_exchange(const canon_job *job, int s, int i) {
+  return job->stages[s].in[i].kind;
+}
+static const char *host_stage_name(const canon_job *job, int s) { return job->stages[s].name; }
+static int64_t host_table_num_rows(const canon_table *t) { return t->nrows; }
+
+const canon_host canon__host = {
+  .abi_major = CANON_BACKEND_ABI_MAJOR,
+  .abi_minor = CANON_BACKEND_ABI_MINOR,
+  .struct_size = sizeof(canon_host),
+  .num_stages = host_num_stages,
+  .stage_num_partitions = host_stage_num_partitions,
+  .stage_num_inputs = host_stage_num_inputs,
+  .stage_input = host_stage_input,
+  .stage_input_exchange = host_stage_input_exchange,
+  .stage_name = host_stage_name,
+  .exchange_prepare = host_exchange_prepare,
+  .exchange_split = host_exchange_split,
+  .concat = canon__table_concat,
+  .run_task = canon__run_task,
+  .table_free = canon_table_free,
+  .table_num_rows = host_table_num_rows,
+  .table_bytes = canon__table_bytes,
+};

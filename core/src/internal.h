@@ -1,0 +1,327 @@
+/* internal.h — the core's shared internal definitions.
+ *
+ * Sections: errors; buffers and columns (Arrow layout); schemas and tables;
+ * column builders; expressions; logical plan nodes; sessions.  Names shared
+ * across files use the canon__ prefix; nothing here is exported.
+ */
+#ifndef CANON_INTERNAL_H
+#define CANON_INTERNAL_H
+
+#include "canon.h"
+#include "canon_backend.h"
+
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define CANON__PRINTF(a, b) __attribute__((format(printf, a, b)))
+
+/* ---- errors ------------------------------------------------------------ */
+
+/* Fill err (if non-NULL) with code and a printf-style message; returns code. */
+int canon__seterr(canon_error *err, int code, const char *fmt, ...) CANON__PRINTF(3, 4);
+/* Prefix an existing message: "<prefix>: <old message>". */
+void canon__errprefix(canon_error *err, const char *fmt, ...) CANON__PRINTF(2, 3);
+#define canon__nomem(err) canon__seterr((err), CANON_ERR_NOMEM, "out of memory")
+
+/* Checked allocation helpers (NULL on failure or size overflow). */
+void *canon__malloc(size_t n);
+void *canon__calloc(size_t n, size_t size);
+void *canon__realloc(void *p, size_t n);
+void *canon__reallocarray(void *p, size_t n, size_t size);
+char *canon__strdup(const char *s);
+char *canon__strndup(const char *s, size_t n);
+char *canon__asprintf(const char *fmt, ...) CANON__PRINTF(1, 2);
+
+/* ---- buffers ----------------------------------------------------------- */
+
+/* A reference-counted, 64-byte aligned byte buffer. */
+typedef struct canon__buffer {
+  long refs;        /* atomic */
+  size_t size;      /* bytes in use */
+  size_t cap;       /* bytes allocated */
+  uint8_t *data;
+} canon__buffer;
+
+canon__buffer *canon__buffer_new(size_t cap);
+canon__buffer *canon__buffer_ref(canon__buffer *b);
+void canon__buffer_unref(canon__buffer *b);
+/* Grow capacity to at least `cap` (only while the buffer is unshared). */
+int canon__buffer_reserve(canon__buffer *b, size_t cap);
+
+/* ---- columns ----------------------------------------------------------- */
+
+/* An immutable column in Arrow layout:
+ *   validity: bitmap, LSB first, bit set = valid; NULL when no NULLs.
+ *   values:   bool -> uint8 per value (0/1; packed only on Arrow export);
+ *             int64, timestamp -> int64; float64 -> double; date -> int32;
+ *             string -> int64 offsets, length+1 entries.
+ *   strdata:  string bytes (strings only).
+ * Columns are reference counted, so projections copy nothing. */
+typedef struct canon__column {
+  long refs;
+  canon_type type;
+  int64_t length;
+  int64_t null_count;
+  canon__buffer *validity;
+  canon__buffer *values;
+  canon__buffer *strdata;
+} canon__column;
+
+canon__column *canon__column_ref(canon__column *c);
+void canon__column_unref(canon__column *c);
+/* A column of `n` NULLs of type t. */
+canon__column *canon__column_nulls(canon_type t, int64_t n);
+
+static inline bool canon__valid(const canon__column *c, int64_t i) {
+  return !c->validity || ((c->validity->data[i >> 3] >> (i & 7)) & 1);
+}
+static inline const int64_t *canon__i64(const canon__column *c) {
+  return (const int64_t *)c->values->data;
+}
+static inline const int32_t *canon__i32(const canon__column *c) {
+  return (const int32_t *)c->values->data;
+}
+static inline const double *canon__f64(const canon__column *c) {
+  return (const double *)c->values->data;
+}
+static inline const uint8_t *canon__u8(const canon__column *c) {
+  return (const uint8_t *)c->values->data;
+}
+static inline const char *canon__str(const canon__column *c, int64_t i, size_t *len) {
+  const int64_t *off = (const int64_t *)c->values->data;
+  *len = (size_t)(off[i + 1] - off[i]);
+  return (const char *)c->strdata->data + off[i];
+}
+/* Size in bytes of one value slot for fixed-width types (string: 8). */
+size_t canon__type_width(canon_type t);
+
+/* ---- schemas and tables ------------------------------------------------ */
+
+struct canon_schema {
+  int n;
+  int cap;
+  char **names;
+  canon_type *types;
+};
+
+canon_schema *canon__schema_copy(const canon_schema *s);
+bool canon__schema_equal(const canon_schema *a, const canon_schema *b);
+
+/* A table (also the unit of data a task consumes and produces). */
+struct canon_table {
+  canon_schema *schema;
+  int64_t nrows;
+  canon__column **cols;  /* schema->n columns, each of length nrows */
+};
+
+/* Make a table from a schema (copied) and columns (references moved in). */
+canon_table *canon__table_make(const canon_schema *s, canon__column **cols,
+                               int64_t nrows, canon_error *err);
+/* An empty table with the schema. */
+canon_table *canon__table_empty(const canon_schema *s, canon_error *err);
+/* Rows idx[0..n) of t, in that order, into a new table. */
+canon_table *canon__table_take(const canon_table *t, const int64_t *idx,
+                               int64_t n, canon_error *err);
+/* Rows [start, start+n). */
+canon_table *canon__table_slice(const canon_table *t, int64_t start, int64_t n,
+                                canon_error *err);
+canon_table *canon__table_concat(canon_table *const *parts, int n, canon_error *err);
+/* A new table sharing the columns of t (cheap copy). */
+canon_table *canon__table_share(const canon_table *t, canon_error *err);
+int64_t canon__table_bytes(const canon_table *t);
+
+/* ---- column builders --------------------------------------------------- */
+
+typedef struct canon__colbuilder {
+  canon_type type;
+  int64_t length;
+  int64_t null_count;
+  canon__buffer *validity;  /* allocated on the first NULL */
+  canon__buffer *values;
+  canon__buffer *strdata;
+} canon__colbuilder;
+
+int canon__cb_init(canon__colbuilder *b, canon_type t, int64_t expected);
+void canon__cb_reset(canon__colbuilder *b);  /* frees everything */
+int canon__cb_null(canon__colbuilder *b);
+int canon__cb_bool(canon__colbuilder *b, bool v);
+int canon__cb_i64(canon__colbuilder *b, int64_t v);   /* int64, timestamp */
+int canon__cb_i32(canon__colbuilder *b, int32_t v);   /* date */
+int canon__cb_f64(canon__colbuilder *b, double v);
+int canon__cb_str(canon__colbuilder *b, const char *s, size_t len);
+/* Append value i of column c (same type). */
+int canon__cb_from(canon__colbuilder *b, const canon__column *c, int64_t i);
+/* Finish into a column (NULL on OOM); the builder is reset. */
+canon__column *canon__cb_finish(canon__colbuilder *b);
+
+struct canon_builder {
+  canon_schema *schema;
+  canon__colbuilder *cols;
+  /* The first append that failed (type mismatch, bad column, no memory):
+   * sticky until finish, so a caller that ignores return codes still gets
+   * an error instead of silently shorter output. */
+  int failed_code;
+  int failed_col;
+};
+
+/* ---- expressions ------------------------------------------------------- */
+
+typedef enum canon__expr_kind {
+  CANON__E_COL = 1,
+  CANON__E_LIT,
+  CANON__E_CALL,
+  CANON__E_AGG
+} canon__expr_kind;
+
+/* Scalar functions (CANON__E_CALL) and aggregate functions (CANON__E_AGG).
+ * The JSON name of each is in canon__fn_names (expr.c). */
+typedef enum canon__fn {
+  CANON__F_ADD = 1, CANON__F_SUB, CANON__F_MUL, CANON__F_DIV, CANON__F_TRY_DIV,
+  CANON__F_IDIV, CANON__F_MOD, CANON__F_NEG,
+  CANON__F_EQ, CANON__F_NE, CANON__F_LT, CANON__F_LE, CANON__F_GT, CANON__F_GE,
+  CANON__F_AND, CANON__F_OR, CANON__F_NOT, CANON__F_IS_NULL, CANON__F_IS_NOT_NULL,
+  CANON__F_COALESCE, CANON__F_CAST, CANON__F_TRY_CAST,
+  /* aggregates */
+  CANON__A_COUNT_STAR, CANON__A_COUNT, CANON__A_SUM, CANON__A_MEAN,
+  CANON__A_MIN, CANON__A_MAX,
+  CANON__FN__COUNT
+} canon__fn;
+
+/* A literal value. */
+typedef struct canon__value {
+  canon_type type;
+  bool is_null;
+  union {
+    bool b;
+    int64_t i;    /* int64, timestamp */
+    int32_t d;    /* date */
+    double f;
+  } v;
+  char *s;        /* string bytes (owned), NUL-terminated for convenience */
+  size_t slen;
+} canon__value;
+
+struct canon_expr {
+  long refs;
+  canon__expr_kind kind;
+  canon__fn fn;          /* CALL / AGG */
+  char *name;            /* COL: column name */
+  canon__value lit;      /* LIT */
+  canon_type cast_to;    /* CAST / TRY_CAST target */
+  int nargs;
+  canon_expr **args;
+  /* Set by binding (canon__expr_bind returns a bound copy): */
+  int col;               /* COL: column index in the input schema */
+  canon_type type;       /* result type */
+};
+
+canon_expr *canon__expr_new(canon__expr_kind kind);
+/* Name of a function as written in plan JSON ("add", "sum", ...), or NULL. */
+const char *canon__fn_name(canon__fn fn);
+canon__fn canon__fn_from_name(const char *name);  /* 0 when unknown */
+/* Type-check `e` against `s` and return a bound deep copy (col indices and
+ * result types filled).  `allow_agg`: aggregate calls allowed at the top
+ * (under an aggregate no aggregate may nest). */
+canon_expr *canon__expr_bind(const canon_expr *e, const canon_schema *s,
+                             bool allow_agg, canon_error *err);
+/* Evaluate a bound scalar expression over the rows of t into a new column
+ * of t->nrows values.  Errors name the expression. */
+canon__column *canon__expr_eval(const canon_expr *bound, const canon_table *t,
+                                canon_error *err);
+/* Deep-copy an (unbound) expression. */
+canon_expr *canon__expr_copy(const canon_expr *e);
+void canon__value_reset(canon__value *v);
+int canon__value_copy(canon__value *dst, const canon__value *src);
+
+/* ---- logical plan ------------------------------------------------------ */
+
+typedef enum canon__node_kind {
+  CANON__N_READ_CSV = 1,
+  CANON__N_TABLE,      /* in-memory table */
+  CANON__N_SELECT,
+  CANON__N_FILTER,
+  CANON__N_ASSIGN,
+  CANON__N_AGGREGATE,
+  CANON__N_SORT,
+  CANON__N_LIMIT,
+  CANON__N_TRANSFORM,
+  CANON__N__COUNT
+} canon__node_kind;
+
+/* A logical plan node: what the user sees as a canon_df. */
+struct canon_df {
+  int id;                       /* unique in the session, from 1 */
+  int origin_id;                /* the id a plan JSON gave it (0: none); errors
+                                   name this one when set */
+  canon__node_kind kind;
+  canon_session *session;
+  int ninputs;
+  canon_df *inputs[2];
+  canon_schema *schema;         /* output schema, known at build time */
+
+  /* READ_CSV */
+  char *path;
+  canon_schema *csv_schema;     /* declared or inferred */
+  bool schema_inferred;
+  char delimiter;
+  /* TABLE */
+  canon_table *table;
+  /* SELECT, ASSIGN, AGGREGATE (outputs), FILTER (exprs[0] = predicate).
+   * exprs are unbound as the user gave them; bound holds the bound copies
+   * against the input schema. */
+  int nexprs;
+  canon_expr **exprs;
+  canon_expr **bound;
+  char **names;
+  /* AGGREGATE keys, TRANSFORM by-keys */
+  int nkeys;
+  char **keys;
+  bool drop_null_keys;
+  /* SORT keys, TRANSFORM presort */
+  int nsort;
+  canon_sort_key *sort;         /* column strings owned */
+  /* LIMIT n, TRANSFORM num */
+  int64_t n;
+  /* TRANSFORM */
+  char *transform;
+};
+
+/* Kind name as in plan JSON ("read_csv", "filter", ...). */
+const char *canon__node_kind_name(canon__node_kind k);
+canon__node_kind canon__node_kind_from_name(const char *name);
+
+/* Allocate a node in session s with the next id (inputs not yet set). */
+canon_df *canon__node_new(canon_session *s, canon__node_kind kind, canon_error *err);
+
+/* ---- sessions and transforms -------------------------------------------- */
+
+typedef struct canon__transform_entry {
+  char *name;
+  canon_transform_fn fn;
+  void *user_data;
+} canon__transform_entry;
+
+/* Look a registered transform up by name (NULL if absent). */
+const canon__transform_entry *canon__transform_find(const char *name);
+
+typedef struct canon__loaded_backend canon__loaded_backend;
+
+struct canon_session {
+  char *engine_string;
+  const canon_backend *backend;
+  void *backend_state;
+  void *dl_handle;
+  int next_id;
+  int nnodes, capnodes;
+  canon_df **nodes;             /* every node made in the session */
+  int nstrings, capstrings;
+  char **strings;               /* strings handed out (sink paths) */
+};
+
+/* Keep a malloc'd string alive until the session closes. */
+const char *canon__session_keep_string(canon_session *s, char *str);
+
+#endif /* CANON_INTERNAL_H */

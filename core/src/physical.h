@@ -1,0 +1,66 @@
+/* physical.h — the physical plan: stages cut at exchanges (physical.c),
+ * and the task runner engines call through canon_host (host.c). */
+#ifndef CANON_PHYSICAL_H
+#define CANON_PHYSICAL_H
+
+#include "kernels.h"
+
+/* One step of a stage's pipeline. */
+typedef enum canon__op_kind {
+  CANON__OP_SCAN_CSV = 1,   /* leaf: parse byte range p of the file */
+  CANON__OP_SCAN_TABLE,     /* leaf: slice p of an in-memory table */
+  CANON__OP_SELECT,
+  CANON__OP_FILTER,
+  CANON__OP_ASSIGN,
+  CANON__OP_AGG_PARTIAL,    /* aggregate, before the exchange */
+  CANON__OP_AGG_FINAL,      /* aggregate, after the exchange */
+  CANON__OP_SORT,           /* stable local sort */
+  CANON__OP_LIMIT,          /* first n rows of the task's input */
+  CANON__OP_TRANSFORM       /* user function per group or per partition */
+} canon__op_kind;
+
+typedef struct canon__op {
+  canon__op_kind kind;
+  canon_df *node;           /* the logical node it implements */
+} canon__op;
+
+/* An exchange feeding input i of a stage. */
+typedef struct canon__xin {
+  int stage;                /* producing stage */
+  canon_exchange_kind kind;
+  int nkeys;
+  int *keys;                /* HASH: key columns in the producer's output */
+  canon__sortcol *sort;     /* RANGE: sort keys over the producer's output */
+  canon_table *bounds;      /* RANGE: boundary rows (from exchange_prepare) */
+  int64_t *offsets;         /* REBALANCE: first global row of each producer part */
+  int64_t total;            /* REBALANCE: rows in all producer parts */
+} canon__xin;
+
+typedef struct canon__stage {
+  int nparts;
+  int ninputs;
+  canon__xin in[2];
+  int nops, capops;
+  canon__op *ops;
+  canon__csv_range *ranges; /* SCAN_CSV leaf: one range per partition */
+  char name[96];
+} canon__stage;
+
+struct canon_job {
+  canon_session *session;
+  int nstages, capstages;
+  canon__stage *stages;
+};
+
+/* Plan `root` for `nparts` partitions.  Reads CSV headers to cut byte
+ * ranges; fails on a mismatched header. */
+canon_job *canon__job_new(canon_df *root, int nparts, canon_error *err);
+void canon__job_free(canon_job *job);
+/* Print the stages as an indented tree (or Graphviz). */
+void canon__job_print(const canon_job *job, FILE *out, bool dot);
+
+/* host.c: run the pipeline of task (stage, part). */
+int canon__run_task(const canon_job *job, int stage, int part, canon_table *const *inputs,
+                    canon_table **out, canon_error *err);
+
+#endif

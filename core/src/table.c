@@ -1,0 +1,348 @@
+/* table.c — tables: construction, row selection (take/slice), concatenation
+ * and the public read accessors.
+ *
+ * A table is a schema plus one immutable column per field.  Selecting rows
+ * gathers values into new buffers; selecting columns shares them. */
+#include "internal.h"
+
+#include <stdio.h>
+
+canon_table *canon__table_make(const canon_schema *s, canon__column **cols, int64_t nrows,
+                               canon_error *err) {
+  canon_table *t = canon__calloc(1, sizeof *t);
+  if (!t) goto oom;
+  t->schema = canon__schema_copy(s);
+  t->cols = canon__calloc((size_t)s->n, sizeof *t->cols);
+  if (!t->schema || !t->cols) goto oom;
+  t->nrows = nrows;
+  for (int i = 0; i < s->n; i++) {
+    t->cols[i] = cols[i];
+    cols[i] = NULL;
+  }
+  return t;
+oom:
+  for (int i = 0; i < s->n; i++) canon__column_unref(cols[i]), cols[i] = NULL;
+  if (t) {
+    canon_schema_free(t->schema);
+    free(t->cols);
+    free(t);
+  }
+  canon__nomem(err);
+  return NULL;
+}
+
+void canon_table_free(canon_table *t) {
+  if (!t) return;
+  if (t->schema)
+    for (int i = 0; i < t->schema->n; i++)
+      if (t->cols) canon__column_unref(t->cols[i]);
+  free(t->cols);
+  canon_schema_free(t->schema);
+  free(t);
+}
+
+canon_table *canon__table_empty(const canon_schema *s, canon_error *err) {
+  canon__column **cols = canon__calloc((size_t)s->n, sizeof *cols);
+  if (!cols) {
+    canon__nomem(err);
+    return NULL;
+  }
+  for (int i = 0; i < s->n; i++) {
+    canon__colbuilder b;
+    if (canon__cb_init(&b, s->types[i], 0) != 0 || !(cols[i] = canon__cb_finish(&b))) {
+      for (int j = 0; j < i; j++) canon__column_unref(cols[j]);
+      free(cols);
+      canon__nomem(err);
+      return NULL;
+    }
+  }
+  canon_table *t = canon__table_make(s, cols, 0, err);
+  free(cols);
+  return t;
+}
+
+/* Gather rows idx[0..n) of c (idx NULL: rows start..start+n) into a new
+ * column.  Fixed-width values are copied directly; strings in two passes. */
+static canon__column *gather(const canon__column *c, const int64_t *idx, int64_t start,
+                             int64_t n) {
+  canon__column *out = canon__calloc(1, sizeof *out);
+  if (!out) return NULL;
+  out->refs = 1;
+  out->type = c->type;
+  out->length = n;
+  size_t w = canon__type_width(c->type);
+#define ROW(k) (idx ? idx[k] : start + (k))
+  if (c->validity) {
+    int64_t nulls = 0;
+    out->validity = canon__buffer_new((size_t)(n / 8 + 1));
+    if (!out->validity) goto oom;
+    memset(out->validity->data, 0, (size_t)(n / 8 + 1));
+    out->validity->size = (size_t)(n + 7) / 8;
+    for (int64_t k = 0; k < n; k++) {
+      if (canon__valid(c, ROW(k)))
+        out->validity->data[k >> 3] |= (uint8_t)(1u << (k & 7));
+      else
+        nulls++;
+    }
+    out->null_count = nulls;
+    if (!nulls) {
+      canon__buffer_unref(out->validity);
+      out->validity = NULL;
+    }
+  }
+  if (c->type == CANON_STRING) {
+    const int64_t *off = (const int64_t *)c->values->data;
+    size_t total = 0;
+    for (int64_t k = 0; k < n; k++) total += (size_t)(off[ROW(k) + 1] - off[ROW(k)]);
+    out->values = canon__buffer_new((size_t)(n + 1) * 8);
+    out->strdata = canon__buffer_new(total);
+    if (!out->values || !out->strdata) goto oom;
+    int64_t *noff = (int64_t *)out->values->data;
+    uint8_t *dst = out->strdata->data;
+    int64_t at = 0;
+    noff[0] = 0;
+    for (int64_t k = 0; k < n; k++) {
+      int64_t r = ROW(k), len = off[r + 1] - off[r];
+      memcpy(dst + at, c->strdata->data + off[r], (size_t)len);
+      at += len;
+      noff[k + 1] = at;
+    }
+    out->values->size = (size_t)(n + 1) * 8;
+    out->strdata->size = (size_t)at;
+  } else {
+    out->values = canon__buffer_new((size_t)n * w);
+    if (!out->values) goto oom;
+    if (!idx) {
+      memcpy(out->values->data, c->values->data + (size_t)start * w, (size_t)n * w);
+    } else if (w == 8) {
+      const uint64_t *src = (const uint64_t *)c->values->data;
+      uint64_t *dst = (uint64_t *)out->values->data;
+      for (int64_t k = 0; k < n; k++) dst[k] = src[idx[k]];
+    } else if (w == 4) {
+      const uint32_t *src = (const uint32_t *)c->values->data;
+      uint32_t *dst = (uint32_t *)out->values->data;
+      for (int64_t k = 0; k < n; k++) dst[k] = src[idx[k]];
+    } else {
+      const uint8_t *src = c->values->data;
+      uint8_t *dst = out->values->data;
+      for (int64_t k = 0; k < n; k++) dst[k] = src[idx[k]];
+    }
+    out->values->size = (size_t)n * w;
+  }
+#undef ROW
+  return out;
+oom:
+  canon__column_unref(out);
+  return NULL;
+}
+
+static canon_table *select_rows(const canon_table *t, const int64_t *idx, int64_t start,
+                                int64_t n, canon_error *err) {
+  int nc = t->schema->n;
+  canon__column **cols = canon__calloc((size_t)nc, sizeof *cols);
+  if (!cols) {
+    canon__nomem(err);
+    return NULL;
+  }
+  for (int i = 0; i < nc; i++) {
+    cols[i] = gather(t->cols[i], idx, start, n);
+    if (!cols[i]) {
+      for (int j = 0; j < i; j++) canon__column_unref(cols[j]);
+      free(cols);
+      canon__nomem(err);
+      return NULL;
+    }
+  }
+  canon_table *out = canon__table_make(t->schema, cols, n, err);
+  free(cols);
+  return out;
+}
+
+canon_table *canon__table_take(const canon_table *t, const int64_t *idx, int64_t n,
+                               canon_error *err) {
+  return select_rows(t, idx, 0, n, err);
+}
+
+canon_table *canon__table_slice(const canon_table *t, int64_t start, int64_t n,
+                                canon_error *err) {
+  if (start < 0 || n < 0 || start + n > t->nrows) {
+    canon__seterr(err, CANON_ERR_INTERNAL, "slice [%lld, +%lld) outside %lld rows",
+                  (long long)start, (long long)n, (long long)t->nrows);
+    return NULL;
+  }
+  if (start == 0 && n == t->nrows) return canon__table_share(t, err);
+  return select_rows(t, NULL, start, n, err);
+}
+
+canon_table *canon__table_share(const canon_table *t, canon_error *err) {
+  canon__column **cols = canon__calloc((size_t)t->schema->n, sizeof *cols);
+  if (!cols) {
+    canon__nomem(err);
+    return NULL;
+  }
+  for (int i = 0; i < t->schema->n; i++) cols[i] = canon__column_ref(t->cols[i]);
+  canon_table *out = canon__table_make(t->schema, cols, t->nrows, err);
+  free(cols);
+  return out;
+}
+
+/* Concatenate column i of every part. */
+static canon__column *concat_col(canon_table *const *parts, int n, int i, int64_t total) {
+  canon__column *out = canon__calloc(1, sizeof *out);
+  if (!out) return NULL;
+  canon_type ty = parts[0]->cols[i]->type;
+  size_t w = canon__type_width(ty);
+  out->refs = 1;
+  out->type = ty;
+  out->length = total;
+  int64_t nulls = 0;
+  for (int p = 0; p < n; p++) nulls += parts[p]->cols[i]->null_count;
+  out->null_count = nulls;
+  if (nulls) {
+    out->validity = canon__buffer_new((size_t)(total / 8 + 1));
+    if (!out->validity) goto oom;
+    memset(out->validity->data, 0, (size_t)(total / 8 + 1));
+    out->validity->size = (size_t)(total + 7) / 8;
+    int64_t at = 0;
+    for (int p = 0; p < n; p++) {
+      const canon__column *c = parts[p]->cols[i];
+      for (int64_t k = 0; k < c->length; k++, at++)
+        if (canon__valid(c, k)) out->validity->data[at >> 3] |= (uint8_t)(1u << (at & 7));
+    }
+  }
+  if (ty == CANON_STRING) {
+    size_t bytes = 0;
+    for (int p = 0; p < n; p++) bytes += parts[p]->cols[i]->strdata->size;
+    out->values = canon__buffer_new((size_t)(total + 1) * 8);
+    out->strdata = canon__buffer_new(bytes);
+    if (!out->values || !out->strdata) goto oom;
+    int64_t *off = (int64_t *)out->values->data;
+    int64_t at = 0, base = 0;
+    off[0] = 0;
+    for (int p = 0; p < n; p++) {
+      const canon__column *c = parts[p]->cols[i];
+      const int64_t *co = (const int64_t *)c->values->data;
+      memcpy(out->strdata->data + base, c->strdata->data, (size_t)co[c->length]);
+      for (int64_t k = 0; k < c->length; k++) off[++at] = base + co[k + 1];
+      base += co[c->length];
+    }
+    out->values->size = (size_t)(total + 1) * 8;
+    out->strdata->size = (size_t)base;
+  } else {
+    out->values = canon__buffer_new((size_t)total * w);
+    if (!out->values) goto oom;
+    size_t at = 0;
+    for (int p = 0; p < n; p++) {
+      const canon__column *c = parts[p]->cols[i];
+      memcpy(out->values->data + at, c->values->data, (size_t)c->length * w);
+      at += (size_t)c->length * w;
+    }
+    out->values->size = at;
+  }
+  return out;
+oom:
+  canon__column_unref(out);
+  return NULL;
+}
+
+canon_table *canon__table_concat(canon_table *const *parts, int n, canon_error *err) {
+  if (n <= 0) {
+    canon__seterr(err, CANON_ERR_INTERNAL, "concat of no tables");
+    return NULL;
+  }
+  for (int p = 1; p < n; p++)
+    if (!canon__schema_equal(parts[0]->schema, parts[p]->schema)) {
+      canon__seterr(err, CANON_ERR_INTERNAL, "concat of tables with different schemas");
+      return NULL;
+    }
+  if (n == 1) return canon__table_share(parts[0], err);
+  int64_t total = 0;
+  for (int p = 0; p < n; p++) total += parts[p]->nrows;
+  int nc = parts[0]->schema->n;
+  canon__column **cols = canon__calloc((size_t)nc, sizeof *cols);
+  if (!cols) {
+    canon__nomem(err);
+    return NULL;
+  }
+  for (int i = 0; i < nc; i++)
+    if (!(cols[i] = concat_col(parts, n, i, total))) {
+      for (int j = 0; j < i; j++) canon__column_unref(cols[j]);
+      free(cols);
+      canon__nomem(err);
+      return NULL;
+    }
+  canon_table *out = canon__table_make(parts[0]->schema, cols, total, err);
+  free(cols);
+  return out;
+}
+
+int64_t canon__table_bytes(const canon_table *t) {
+  int64_t b = 0;
+  for (int i = 0; i < t->schema->n; i++) {
+    const canon__column *c = t->cols[i];
+    b += (int64_t)c->values->size;
+    if (c->validity) b += (int64_t)c->validity->size;
+    if (c->strdata) b += (int64_t)c->strdata->size;
+  }
+  return b;
+}
+
+/* ---- public accessors ---------------------------------------------------- */
+
+int64_t canon_table_num_rows(const canon_table *t) { return t ? t->nrows : 0; }
+int canon_table_num_columns(const canon_table *t) { return t ? t->schema->n : 0; }
+const canon_schema *canon_table_schema(const canon_table *t) { return t ? t->schema : NULL; }
+
+const char *canon_table_column_name(const canon_table *t, int col) {
+  return canon_schema_field_name(t->schema, col);
+}
+
+canon_type canon_table_column_type(const canon_table *t, int col) {
+  return canon_schema_field_type(t->schema, col);
+}
+
+int canon_table_find_column(const canon_table *t, const char *name) {
+  return canon_schema_find(t->schema, name);
+}
+
+static bool in_range(const canon_table *t, int col, int64_t row) {
+  return t && col >= 0 && col < t->schema->n && row >= 0 && row < t->nrows;
+}
+
+int canon_table_is_null(const canon_table *t, int col, int64_t row) {
+  if (!in_range(t, col, row)) return 1;
+  return !canon__valid(t->cols[col], row);
+}
+
+int canon_table_get_bool(const canon_table *t, int col, int64_t row) {
+  if (!in_range(t, col, row) || t->cols[col]->type != CANON_BOOL) return 0;
+  return canon__u8(t->cols[col])[row] != 0;
+}
+
+int64_t canon_table_get_int64(const canon_table *t, int col, int64_t row) {
+  if (!in_range(t, col, row)) return 0;
+  const canon__column *c = t->cols[col];
+  switch (c->type) {
+  case CANON_INT64:
+  case CANON_TIMESTAMP: return canon__i64(c)[row];
+  case CANON_DATE: return canon__i32(c)[row];
+  case CANON_BOOL: return canon__u8(c)[row];
+  default: return 0;
+  }
+}
+
+double canon_table_get_float64(const canon_table *t, int col, int64_t row) {
+  if (!in_range(t, col, row)) return 0.0;
+  const canon__column *c = t->cols[col];
+  if (c->type == CANON_FLOAT64) return canon__f64(c)[row];
+  if (c->type == CANON_INT64) return (double)canon__i64(c)[row];
+  return 0.0;
+}
+
+const char *canon_table_get_string(const canon_table *t, int col, int64_t row, size_t *len) {
+  size_t dummy;
+  if (!len) len = &dummy;
+  *len = 0;
+  if (!in_range(t, col, row) || t->cols[col]->type != CANON_STRING) return NULL;
+  return canon__str(t->cols[col], row, len);
+}

@@ -1,0 +1,125 @@
+/* Tests of schemas, the table builder and row selection (table.c). */
+#include "testutil.h"
+
+#include "kernels.h"
+
+Test(table, schema_parse_and_errors) {
+  canon_error err;
+  canon_schema *s = canon_schema_parse(" a : int64, b:string ,c:date", &err);
+  cr_assert(s, "%s", err.message);
+  cr_assert_eq(canon_schema_num_fields(s), 3);
+  cr_assert_str_eq(canon_schema_field_name(s, 1), "b");
+  cr_assert_eq(canon_schema_field_type(s, 2), CANON_DATE);
+  char *txt = canon_schema_to_string(s);
+  cr_assert_str_eq(txt, "a:int64,b:string,c:date");
+  free(txt);
+  canon_schema_free(s);
+  cr_assert_null(canon_schema_parse("a:int32", &err));
+  cr_assert(strstr(err.message, "unknown type 'int32'"), "%s", err.message);
+  cr_assert_null(canon_schema_parse("a:int64,a:string", &err));
+  cr_assert(strstr(err.message, "duplicate column name 'a'"), "%s", err.message);
+  cr_assert_null(canon_schema_parse("a", &err));
+  cr_assert_null(canon_schema_parse("", &err));
+}
+
+Test(table, builder_roundtrip_and_nulls) {
+  canon_error err;
+  canon_schema *s = canon_schema_parse("b:bool,i:int64,f:float64,s:string,d:date,t:timestamp", &err);
+  canon_builder *b = canon_builder_new(s, &err);
+  cr_assert(b);
+  for (int r = 0; r < 100; r++) {
+    if (r % 7 == 3) {
+      for (int c = 0; c < 6; c++) cr_assert_eq(canon_builder_append_null(b, c), 0);
+      continue;
+    }
+    char txt[32];
+    snprintf(txt, sizeof txt, "row%d", r);
+    cr_assert_eq(canon_builder_append_bool(b, 0, r & 1), 0);
+    cr_assert_eq(canon_builder_append_int64(b, 1, (int64_t)r * 1000000007LL), 0);
+    cr_assert_eq(canon_builder_append_float64(b, 2, r / 3.0), 0);
+    cr_assert_eq(canon_builder_append_string(b, 3, txt, strlen(txt)), 0);
+    cr_assert_eq(canon_builder_append_date(b, 4, r - 50), 0);
+    cr_assert_eq(canon_builder_append_timestamp(b, 5, (int64_t)r * -86400000000LL), 0);
+  }
+  canon_table *t = canon_builder_finish(b, &err);
+  cr_assert(t, "%s", err.message);
+  cr_assert_eq(canon_table_num_rows(t), 100);
+  for (int r = 0; r < 100; r++) {
+    bool null = r % 7 == 3;
+    for (int c = 0; c < 6; c++) cr_assert_eq(canon_table_is_null(t, c, r), null);
+    if (null) continue;
+    cr_assert_eq(canon_table_get_bool(t, 0, r), r & 1);
+    cr_assert_eq(canon_table_get_int64(t, 1, r), (int64_t)r * 1000000007LL);
+    cr_assert_eq(canon_table_get_float64(t, 2, r), r / 3.0);
+    size_t len;
+    const char *str = canon_table_get_string(t, 3, r, &len);
+    char txt[32];
+    snprintf(txt, sizeof txt, "row%d", r);
+    cr_assert_eq(len, strlen(txt));
+    cr_assert_eq(memcmp(str, txt, len), 0);
+    cr_assert_eq(canon_table_get_int64(t, 4, r), r - 50);
+  }
+  /* take / slice / concat keep values and NULLs. */
+  int64_t idx[] = {99, 3, 0, 3};
+  canon_table *tk = canon__table_take(t, idx, 4, &err);
+  cr_assert(tk);
+  cr_assert_eq(canon_table_get_int64(tk, 1, 0), 99 * 1000000007LL);
+  cr_assert(canon_table_is_null(tk, 3, 1));
+  cr_assert(canon_table_is_null(tk, 3, 3));
+  canon_table *sl = canon__table_slice(t, 10, 20, &err);
+  cr_assert_eq(canon_table_num_rows(sl), 20);
+  cr_assert(canon_table_is_null(sl, 0, 7)); /* row 17 */
+  canon_table *parts[] = {tk, sl, tk};
+  canon_table *cat = canon__table_concat(parts, 3, &err);
+  cr_assert_eq(canon_table_num_rows(cat), 28);
+  size_t len;
+  cr_assert(canon_table_is_null(cat, 3, 4)); /* row 10 is a NULL row */
+  const char *str = canon_table_get_string(cat, 3, 5, &len);
+  cr_assert_eq(len, 5);
+  cr_assert_eq(memcmp(str, "row11", 5), 0);
+  cr_assert(canon_table_is_null(cat, 1, 25));
+  canon_table_free(tk);
+  canon_table_free(sl);
+  canon_table_free(cat);
+  canon_table_free(t);
+  canon_builder_free(b);
+  canon_schema_free(s);
+}
+
+Test(table, builder_type_mismatch_is_sticky) {
+  canon_error err;
+  canon_schema *s = canon_schema_parse("a:int64", &err);
+  canon_builder *b = canon_builder_new(s, &err);
+  cr_assert_eq(canon_builder_append_string(b, 0, "x", 1), CANON_ERR_TYPE);
+  cr_assert_eq(canon_builder_append_int64(b, 5, 1), CANON_ERR_TYPE);
+  /* Even if the caller ignored those return codes, finish refuses. */
+  cr_assert_null(canon_builder_finish(b, &err));
+  cr_assert(strstr(err.message, "'a'"), "%s", err.message);
+  /* The builder is usable again afterwards. */
+  cr_assert_eq(canon_builder_append_int64(b, 0, 7), 0);
+  canon_table *t = canon_builder_finish(b, &err);
+  cr_assert(t, "%s", err.message);
+  cr_assert_eq(canon_table_get_int64(t, 0, 0), 7);
+  canon_table_free(t);
+  canon_builder_free(b);
+  canon_schema_free(s);
+}
+
+Test(table, builder_unequal_lengths) {
+  canon_error err;
+  canon_schema *s = canon_schema_parse("a:int64,b:int64", &err);
+  canon_builder *b = canon_builder_new(s, &err);
+  canon_builder_append_int64(b, 0, 1);
+  cr_assert_null(canon_builder_finish(b, &err));
+  cr_assert(strstr(err.message, "different lengths"), "%s", err.message);
+  canon_builder_free(b);
+  canon_schema_free(s);
+}
+
+Test(table, error_names_are_stable) {
+  cr_assert_str_eq(canon_errcode_name(CANON_ERR_DIV_ZERO), "division_by_zero");
+  cr_assert_str_eq(canon_errcode_name(CANON_ERR_OVERFLOW), "integer_overflow");
+  cr_assert_str_eq(canon_errcode_name(9999), "unknown_error");
+  for (int c = 0; c < CANON_ERR__COUNT; c++)
+    cr_assert_str_neq(canon_errcode_name(c), "unknown_error", "code %d has no name", c);
+}
