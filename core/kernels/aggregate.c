@@ -221,8 +221,59 @@ static int ag_xs_emit(const ag_xs_job *j, const canon__xsum *acc, int64_t count)
   return canon__cb_f64(j->out, v);
 }
 
+/* Partial sums over many groups: scatter the non-NULL values into group
+ * order first (the writes stream through the store buffer), then sum each
+ * group's run sequentially with one accumulator. */
+static int ag_xs_partial_scatter(ag_run *r, const ag_xs_job *j) {
+  const canon__column *c = j->col;
+  size_t ng = (size_t)r->ngroups;
+  int64_t *start = canon__calloc(ng + 1, sizeof *start);
+  int64_t *pos = canon__reallocarray(NULL, ng + 1, sizeof *pos);
+  uint64_t *vals = NULL;
+  int rc = 0;
+  if (!start || !pos) goto oom;
+  for (int64_t i = 0; i < r->n; i++) {
+    int64_t g = AG_GID(r, i);
+    if (g >= 0 && canon__valid(c, i)) start[g + 1]++;
+  }
+  for (size_t g = 0; g < ng; g++) start[g + 1] += start[g];
+  memcpy(pos, start, (ng + 1) * sizeof *pos);
+  vals = canon__reallocarray(NULL, start[ng] ? (size_t)start[ng] : 1, sizeof *vals);
+  if (!vals) goto oom;
+  /* int64 and float64 values are both 8 bytes: move them as bits. */
+  const uint64_t *raw = (const uint64_t *)c->values->data;
+  for (int64_t i = 0; i < r->n; i++) {
+    int64_t g = AG_GID(r, i);
+    if (g >= 0 && canon__valid(c, i)) vals[pos[g]++] = raw[i];
+  }
+  bool ints = j->spec->in_type == CANON_INT64;
+  canon__xsum acc;
+  for (size_t g = 0; g < ng && !rc; g++) {
+    canon__xsum_init(&acc);
+    for (int64_t k = start[g]; k < start[g + 1]; k++) {
+      if (ints) {
+        canon__xsum_add_i64(&acc, (int64_t)vals[k]);
+      } else {
+        double d;
+        memcpy(&d, &vals[k], sizeof d);
+        canon__xsum_add(&acc, d);
+      }
+    }
+    rc = ag_xs_emit(j, &acc, start[g + 1] - start[g]);
+  }
+  goto done;
+oom:
+  rc = CANON_ERR_NOMEM;
+done:
+  free(start);
+  free(pos);
+  free(vals);
+  return rc;
+}
+
 static int ag_xs_run(ag_run *r, const ag_xs_job *j) {
   int rc = 0;
+  if (!j->final && r->ngroups > AG_XSUM_ARRAY_MAX) return ag_xs_partial_scatter(r, j);
   if (r->ngroups <= AG_XSUM_ARRAY_MAX) {
     /* Few groups: one pass over the rows into an array of accumulators. */
     size_t ng = r->ngroups ? (size_t)r->ngroups : 1;

@@ -19,9 +19,12 @@
  * but line breaks follows it to the end of the input: trailing blank lines
  * are ignored.  Text after the last line break is a record like any other.
  *
- * Error positions are origin:line:column, 1-based; the line counts physical
- * lines (a newline inside quotes advances it) and the column is the field's
- * position in its record.
+ * Error positions are origin:line:column, 1-based: the line counts physical
+ * lines (a newline inside quotes advances it) and the column counts
+ * characters on that line up to the point of the error: the start of a
+ * bad value (its opening quote if quoted), the bad byte of invalid UTF-8,
+ * where a missing field was due, or the first extra field.  Messages also
+ * name the column by its schema name.
  */
 #include "kernels.h"
 

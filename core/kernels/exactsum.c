@@ -246,11 +246,22 @@ double canon__xsum_div_round(const canon__xsum *x, int64_t n) {
   if (n <= 0) return bits_to_double(XS_QNAN_BITS);
   uint32_t d[XS_DIGITS];
   bool neg = xs_magnitude(x, d);
-  uint64_t rem = 0;
-  for (int i = XS_DIGITS - 1; i >= 0; i--) {
-    xs_u128 cur = ((xs_u128)rem << 32) | d[i];
-    d[i] = (uint32_t)(cur / (uint64_t)n);
-    rem = (uint64_t)(cur % (uint64_t)n);
+  uint64_t rem = 0, un = (uint64_t)n;
+  int top = XS_DIGITS - 1;
+  while (top >= 0 && !d[top]) top--;
+  if (un <= UINT32_MAX) {
+    /* rem < n < 2^32, so each step fits 64-bit division. */
+    for (int i = top; i >= 0; i--) {
+      uint64_t cur = (rem << 32) | d[i];
+      d[i] = (uint32_t)(cur / un);
+      rem = cur % un;
+    }
+  } else {
+    for (int i = top; i >= 0; i--) {
+      xs_u128 cur = ((xs_u128)rem << 32) | d[i];
+      d[i] = (uint32_t)(cur / un);
+      rem = (uint64_t)(cur % un);
+    }
   }
   return xs_round_digits(d, XS_DIGITS, 32 * XS_DIV_EXTRA, rem != 0, neg);
 }

@@ -6,7 +6,6 @@
 
 #include <stdio.h>
 
-const char *canon__exchange_name(int kind);
 
 /* ---- running operators --------------------------------------------------- */
 
@@ -220,9 +219,10 @@ done:
 
 /* Apply one operator to the current table. */
 static canon_table *apply_op(const canon_job *job, const canon__stage *st, const canon__op *op,
-                             int part, canon_table *cur, canon_error *err) {
+                             int part, canon_table *cur, canon_table *const *inputs,
+                             canon_error *err) {
   const canon_df *d = op->node;
-  (void)job;
+  (void)job, (void)inputs;
   switch (op->kind) {
   case CANON__OP_SCAN_CSV:
     return canon__csv_read_range(d->path, d->delimiter, d->csv_schema, &st->ranges[part], err);
@@ -249,12 +249,14 @@ int canon__run_task(const canon_job *job, int stage, int part, canon_table *cons
     return canon__seterr(err, CANON_ERR_INTERNAL, "no task (%d, %d)", stage, part);
   const canon__stage *st = &job->stages[stage];
   canon_table *cur = NULL;
-  if (st->ninputs) {
+  /* A pipeline starts from a scan, or else from input 0; operators that
+   * consume a second input (joins) take it from `inputs`. */
+  if (st->ninputs && st->ops[0].kind != CANON__OP_SCAN_CSV && st->ops[0].kind != CANON__OP_SCAN_TABLE) {
     if (!inputs || !inputs[0]) return canon__seterr(err, CANON_ERR_INTERNAL, "task without input");
     if (!(cur = canon__table_share(inputs[0], err))) return err ? err->code : CANON_ERR_NOMEM;
   }
   for (int i = 0; i < st->nops; i++) {
-    canon_table *next = apply_op(job, st, &st->ops[i], part, cur, err);
+    canon_table *next = apply_op(job, st, &st->ops[i], part, cur, inputs, err);
     canon_table_free(cur);
     cur = next;
     if (!cur) {

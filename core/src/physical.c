@@ -32,7 +32,7 @@ void canon__job_free(canon_job *job) {
   free(job);
 }
 
-static int new_stage(canon_job *job, int nparts, canon_error *err) {
+int canon__new_stage(canon_job *job, int nparts, canon_error *err) {
   if (job->nstages == job->capstages) {
     int nc = job->capstages ? job->capstages * 2 : 8;
     canon__stage *n = canon__reallocarray(job->stages, (size_t)nc, sizeof *n);
@@ -46,7 +46,7 @@ static int new_stage(canon_job *job, int nparts, canon_error *err) {
   return job->nstages++;
 }
 
-static int add_op(canon_job *job, int s, canon__op_kind kind, canon_df *node, canon_error *err) {
+int canon__add_op(canon_job *job, int s, canon__op_kind kind, canon_df *node, canon_error *err) {
   canon__stage *st = &job->stages[s];
   if (st->nops == st->capops) {
     int nc = st->capops ? st->capops * 2 : 4;
@@ -62,9 +62,9 @@ static int add_op(canon_job *job, int s, canon__op_kind kind, canon_df *node, ca
 }
 
 /* A new stage reading stage `from` through an exchange of `kind`. */
-static int exchange_stage(canon_job *job, int from, canon_exchange_kind kind, int nparts,
+int canon__exchange_stage(canon_job *job, int from, canon_exchange_kind kind, int nparts,
                           canon_error *err) {
-  int s = new_stage(job, nparts, err);
+  int s = canon__new_stage(job, nparts, err);
   if (s < 0) return s;
   canon__stage *st = &job->stages[s];
   st->ninputs = 1;
@@ -73,7 +73,7 @@ static int exchange_stage(canon_job *job, int from, canon_exchange_kind kind, in
   return s;
 }
 
-static int *key_indices(const canon_schema *s, char *const *names, int n, canon_error *err) {
+int *canon__key_indices(const canon_schema *s, char *const *names, int n, canon_error *err) {
   int *k = canon__calloc((size_t)(n ? n : 1), sizeof *k);
   if (!k) {
     canon__nomem(err);
@@ -83,7 +83,7 @@ static int *key_indices(const canon_schema *s, char *const *names, int n, canon_
   return k;
 }
 
-static canon__sortcol *sort_cols(const canon_schema *s, const canon_sort_key *keys, int n,
+canon__sortcol *canon__sort_cols(const canon_schema *s, const canon_sort_key *keys, int n,
                                  canon_error *err) {
   canon__sortcol *k = canon__calloc((size_t)(n ? n : 1), sizeof *k);
   if (!k) {
@@ -99,29 +99,29 @@ static canon__sortcol *sort_cols(const canon_schema *s, const canon_sort_key *ke
 }
 
 /* Plan node d; returns the stage whose output is d's result, or < 0. */
-static int plan_node(canon_job *job, canon_df *d, int P, canon_error *err) {
+int canon__plan_node(canon_job *job, canon_df *d, int P, canon_error *err) {
   int s, t;
   switch (d->kind) {
   case CANON__N_READ_CSV:
-    if ((s = new_stage(job, P, err)) < 0) return s;
+    if ((s = canon__new_stage(job, P, err)) < 0) return s;
     if (canon__csv_split(d->path, d->delimiter, d->csv_schema, P, &job->stages[s].ranges, err))
       return -1;
-    return add_op(job, s, CANON__OP_SCAN_CSV, d, err) ? -1 : s;
+    return canon__add_op(job, s, CANON__OP_SCAN_CSV, d, err) ? -1 : s;
   case CANON__N_TABLE:
-    if ((s = new_stage(job, P, err)) < 0) return s;
-    return add_op(job, s, CANON__OP_SCAN_TABLE, d, err) ? -1 : s;
+    if ((s = canon__new_stage(job, P, err)) < 0) return s;
+    return canon__add_op(job, s, CANON__OP_SCAN_TABLE, d, err) ? -1 : s;
   case CANON__N_SELECT:
   case CANON__N_FILTER:
   case CANON__N_ASSIGN: {
-    if ((s = plan_node(job, d->inputs[0], P, err)) < 0) return s;
+    if ((s = canon__plan_node(job, d->inputs[0], P, err)) < 0) return s;
     canon__op_kind k = d->kind == CANON__N_SELECT ? CANON__OP_SELECT
                        : d->kind == CANON__N_FILTER ? CANON__OP_FILTER : CANON__OP_ASSIGN;
-    return add_op(job, s, k, d, err) ? -1 : s;
+    return canon__add_op(job, s, k, d, err) ? -1 : s;
   }
   case CANON__N_AGGREGATE:
-    if ((s = plan_node(job, d->inputs[0], P, err)) < 0) return s;
-    if (add_op(job, s, CANON__OP_AGG_PARTIAL, d, err)) return -1;
-    t = exchange_stage(job, s, d->nkeys ? CANON_EXCHANGE_HASH : CANON_EXCHANGE_GATHER,
+    if ((s = canon__plan_node(job, d->inputs[0], P, err)) < 0) return s;
+    if (canon__add_op(job, s, CANON__OP_AGG_PARTIAL, d, err)) return -1;
+    t = canon__exchange_stage(job, s, d->nkeys ? CANON_EXCHANGE_HASH : CANON_EXCHANGE_GATHER,
                        d->nkeys ? P : 1, err);
     if (t < 0) return t;
     if (d->nkeys) {
@@ -131,46 +131,46 @@ static int plan_node(canon_job *job, canon_df *d, int P, canon_error *err) {
       if (!(x->keys = canon__calloc((size_t)d->nkeys, sizeof *x->keys))) return -canon__nomem(err);
       for (int i = 0; i < d->nkeys; i++) x->keys[i] = i;
     }
-    return add_op(job, t, CANON__OP_AGG_FINAL, d, err) ? -1 : t;
+    return canon__add_op(job, t, CANON__OP_AGG_FINAL, d, err) ? -1 : t;
   case CANON__N_SORT: {
-    if ((s = plan_node(job, d->inputs[0], P, err)) < 0) return s;
-    t = exchange_stage(job, s, P > 1 ? CANON_EXCHANGE_RANGE : CANON_EXCHANGE_GATHER, P, err);
+    if ((s = canon__plan_node(job, d->inputs[0], P, err)) < 0) return s;
+    t = canon__exchange_stage(job, s, P > 1 ? CANON_EXCHANGE_RANGE : CANON_EXCHANGE_GATHER, P, err);
     if (t < 0) return t;
     canon__xin *x = &job->stages[t].in[0];
     x->nkeys = d->nsort;
-    if (!(x->sort = sort_cols(d->inputs[0]->schema, d->sort, d->nsort, err))) return -1;
-    return add_op(job, t, CANON__OP_SORT, d, err) ? -1 : t;
+    if (!(x->sort = canon__sort_cols(d->inputs[0]->schema, d->sort, d->nsort, err))) return -1;
+    return canon__add_op(job, t, CANON__OP_SORT, d, err) ? -1 : t;
   }
   case CANON__N_LIMIT:
-    if ((s = plan_node(job, d->inputs[0], P, err)) < 0) return s;
+    if ((s = canon__plan_node(job, d->inputs[0], P, err)) < 0) return s;
     if (job->stages[s].nparts > 1) {
-      if (add_op(job, s, CANON__OP_LIMIT, d, err)) return -1;
-      if ((s = exchange_stage(job, s, CANON_EXCHANGE_GATHER, 1, err)) < 0) return s;
+      if (canon__add_op(job, s, CANON__OP_LIMIT, d, err)) return -1;
+      if ((s = canon__exchange_stage(job, s, CANON_EXCHANGE_GATHER, 1, err)) < 0) return s;
     }
-    return add_op(job, s, CANON__OP_LIMIT, d, err) ? -1 : s;
+    return canon__add_op(job, s, CANON__OP_LIMIT, d, err) ? -1 : s;
   case CANON__N_TRANSFORM:
-    if ((s = plan_node(job, d->inputs[0], P, err)) < 0) return s;
+    if ((s = canon__plan_node(job, d->inputs[0], P, err)) < 0) return s;
     if (d->nkeys) {
-      if ((t = exchange_stage(job, s, CANON_EXCHANGE_HASH, P, err)) < 0) return t;
+      if ((t = canon__exchange_stage(job, s, CANON_EXCHANGE_HASH, P, err)) < 0) return t;
       canon__xin *x = &job->stages[t].in[0];
       x->nkeys = d->nkeys;
-      if (!(x->keys = key_indices(d->inputs[0]->schema, d->keys, d->nkeys, err))) return -1;
+      if (!(x->keys = canon__key_indices(d->inputs[0]->schema, d->keys, d->nkeys, err))) return -1;
       s = t;
     } else if (d->n > 0) {
       if (d->n > 1 << 20) {
         canon__seterr(err, CANON_ERR_INVALID, "partition num %lld is too large", (long long)d->n);
         return -1;
       }
-      if ((s = exchange_stage(job, s, CANON_EXCHANGE_REBALANCE, (int)d->n, err)) < 0) return s;
+      if ((s = canon__exchange_stage(job, s, CANON_EXCHANGE_REBALANCE, (int)d->n, err)) < 0) return s;
     }
-    return add_op(job, s, CANON__OP_TRANSFORM, d, err) ? -1 : s;
+    return canon__add_op(job, s, CANON__OP_TRANSFORM, d, err) ? -1 : s;
   default:
     canon__seterr(err, CANON_ERR_INTERNAL, "cannot plan node kind %d", d->kind);
     return -1;
   }
 }
 
-static const char *op_name(canon__op_kind k) {
+const char *canon__op_name(canon__op_kind k) {
   switch (k) {
   case CANON__OP_SCAN_CSV: return "scan_csv";
   case CANON__OP_SCAN_TABLE: return "scan_table";
@@ -209,7 +209,7 @@ canon_job *canon__job_new(canon_df *root, int nparts, canon_error *err) {
     return NULL;
   }
   job->session = root->session;
-  if (plan_node(job, root, nparts, err) < 0) {
+  if (canon__plan_node(job, root, nparts, err) < 0) {
     if (err && err->code == CANON_OK) canon__nomem(err);
     canon__job_free(job);
     return NULL;
@@ -220,7 +220,7 @@ canon_job *canon__job_new(canon_df *root, int nparts, canon_error *err) {
     size_t at = 0;
     for (int i = 0; i < st->nops && at < sizeof st->name; i++) {
       int n = snprintf(st->name + at, sizeof st->name - at, "%s%s#%d", i ? " > " : "",
-                       op_name(st->ops[i].kind), canon_df_id(st->ops[i].node));
+                       canon__op_name(st->ops[i].kind), canon_df_id(st->ops[i].node));
       if (n < 0) break;
       at += (size_t)n;
     }
@@ -235,7 +235,7 @@ void canon__job_print(const canon_job *job, FILE *out, bool dot) {
       const canon__stage *st = &job->stages[s];
       fprintf(out, "  s%d [label=\"stage %d (%d partitions)\\n", s, s, st->nparts);
       for (int i = 0; i < st->nops; i++)
-        fprintf(out, "%s#%d\\n", op_name(st->ops[i].kind), canon_df_id(st->ops[i].node));
+        fprintf(out, "%s#%d\\n", canon__op_name(st->ops[i].kind), canon_df_id(st->ops[i].node));
       fprintf(out, "\"];\n");
       for (int i = 0; i < st->ninputs; i++)
         fprintf(out, "  s%d -> s%d [label=\"%s\"];\n", st->in[i].stage, s,
@@ -256,7 +256,7 @@ void canon__job_print(const canon_job *job, FILE *out, bool dot) {
     fprintf(out, "%*sstage %d: %d partition%s\n", dd * 2, "", s, st->nparts,
             st->nparts == 1 ? "" : "s");
     for (int i = st->nops - 1; i >= 0; i--)
-      fprintf(out, "%*s%s #%d\n", dd * 2 + 2, "", op_name(st->ops[i].kind),
+      fprintf(out, "%*s%s #%d\n", dd * 2 + 2, "", canon__op_name(st->ops[i].kind),
               canon_df_id(st->ops[i].node));
     for (int i = st->ninputs - 1; i >= 0 && sp < 63; i--) {
       const canon__xin *x = &st->in[i];

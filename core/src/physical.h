@@ -52,6 +52,25 @@ struct canon_job {
   canon__stage *stages;
 };
 
+/* Planning helpers for operator files (physical.c):
+ * canon__plan_node plans node d and returns the stage whose output is d's
+ * result (< 0 on error); canon__new_stage adds a stage; canon__add_op
+ * appends an operator to stage s's pipeline; canon__exchange_stage adds a
+ * stage whose input 0 is stage `from` through an exchange (set its keys /
+ * sort in job->stages[t].in[0] afterwards; a second input can be added as
+ * in[1] with ninputs = 2). */
+int canon__plan_node(canon_job *job, canon_df *d, int P, canon_error *err);
+int canon__new_stage(canon_job *job, int nparts, canon_error *err);
+int canon__add_op(canon_job *job, int s, canon__op_kind kind, canon_df *node, canon_error *err);
+int canon__exchange_stage(canon_job *job, int from, canon_exchange_kind kind, int nparts,
+                          canon_error *err);
+/* Column indices of `names` in s; sort keys resolved against s. */
+int *canon__key_indices(const canon_schema *s, char *const *names, int n, canon_error *err);
+canon__sortcol *canon__sort_cols(const canon_schema *s, const canon_sort_key *keys, int n,
+                                 canon_error *err);
+const char *canon__op_name(canon__op_kind k);
+const char *canon__exchange_name(int kind);
+
 /* Plan `root` for `nparts` partitions.  Reads CSV headers to cut byte
  * ranges; fails on a mismatched header. */
 canon_job *canon__job_new(canon_df *root, int nparts, canon_error *err);
