@@ -1,0 +1,74 @@
+#!/usr/bin/env bash
+# End-to-end tests of the canon tool and the examples, as a user runs them.
+# Usage: cli_test.sh BUILD_DIR SOURCE_DIR
+set -u
+build=$1
+src=$2
+canon="$build/tools/canon"
+export CANON_BACKEND_PATH="$build/backends"
+unset CANON_ENGINE CANON_CONFIG
+tmp=$(mktemp -d /tmp/canon-cli-XXXXXX)
+trap 'rm -rf "$tmp"' EXIT
+fails=0
+check() { # check NAME CONDITION...
+  local name=$1
+  shift
+  if "$@"; then echo "ok   $name"; else echo "FAIL $name"; fails=$((fails + 1)); fi
+}
+
+# Examples give identical output on every engine setting.
+for ex in null_semantics groupby_median map_values; do
+  "$build/examples/$ex" --engine serial >"$tmp/$ex.1" 2>&1
+  for e in serial:partitions=2 serial:partitions=7; do
+    "$build/examples/$ex" --engine "$e" >"$tmp/$ex.n" 2>&1
+    check "$ex same with $e" cmp -s "$tmp/$ex.1" "$tmp/$ex.n"
+  done
+  CANON_ENGINE=serial:partitions=3 "$build/examples/$ex" >"$tmp/$ex.env" 2>&1
+  check "$ex same with CANON_ENGINE" cmp -s "$tmp/$ex.1" "$tmp/$ex.env"
+done
+check "null_semantics keeps the NULL group last" grep -qx ',2,1,7' "$tmp/null_semantics.1"
+
+# canon run: the documented example plan, at several partition counts.
+cd "$src"
+"$canon" run examples/plans/sales.json --output - >"$tmp/run1.csv"
+check "run exits 0" test $? -eq 0
+for p in 2 3 8; do
+  "$canon" run examples/plans/sales.json --engine serial:partitions=$p --output - >"$tmp/runp.csv"
+  check "run same at partitions=$p" cmp -s "$tmp/run1.csv" "$tmp/runp.csv"
+done
+check "run header" grep -q '^region,orders,units,revenue,avg_price$' "$tmp/run1.csv"
+"$canon" run examples/plans/sales.json --output "$tmp/out.csv"
+check "run --output writes the file" cmp -s "$tmp/run1.csv" "$tmp/out.csv"
+check "no temp file left" test "$(ls -A "$tmp" | grep -c '^\.')" -eq 0
+
+# canon explain and engines.
+"$canon" explain examples/plans/sales.json --engine serial:partitions=4 >"$tmp/explain.txt"
+check "explain shows exchanges" grep -q 'exchange hash' "$tmp/explain.txt"
+"$canon" explain examples/plans/sales.json --dot >"$tmp/plan.dot"
+check "explain --dot is graphviz" grep -q '^digraph logical' "$tmp/plan.dot"
+"$canon" engines >"$tmp/engines.txt"
+check "engines lists serial" grep -q '^serial .*abi 1\.0' "$tmp/engines.txt"
+
+# Errors: non-zero exit and one line naming the place.
+expect_error() { # expect_error NAME PATTERN COMMAND...
+  local name=$1 pattern=$2
+  shift 2
+  "$@" >"$tmp/stdout" 2>"$tmp/stderr"
+  local rc=$?
+  check "$name fails" test $rc -ne 0
+  check "$name message" grep -q -- "$pattern" "$tmp/stderr"
+  check "$name one line" test "$(wc -l <"$tmp/stderr")" -eq 1
+}
+printf '{"canon_plan": 1,\n "nodes": [}\n' >"$tmp/bad.json"
+expect_error "bad JSON" "bad.json:2:" "$canon" run "$tmp/bad.json"
+sed -E 's/("col":[[:space:]]*)"units"/\1"unitz"/' examples/plans/sales.json >"$tmp/badcol.json"
+expect_error "unknown column" "unknown column 'unitz'" "$canon" run "$tmp/badcol.json"
+expect_error "unknown engine" "unknown engine 'warp'; available: serial" "$canon" run examples/plans/sales.json --engine warp
+expect_error "missing plan" "nope.json" "$canon" run "$tmp/nope.json"
+printf 'region,product,units,price\nnorth,a,1,2.0\nsouth,b,x,1.0\n' >"$tmp/bad.csv"
+sed "s|examples/data/sales.csv|$tmp/bad.csv|" examples/plans/sales.json >"$tmp/badcsv.json"
+expect_error "bad CSV value" "bad.csv:3:9" "$canon" run "$tmp/badcsv.json" --output "$tmp/never.csv"
+check "failed run leaves no output" test ! -e "$tmp/never.csv"
+
+echo "$fails failed"
+exit $((fails > 0))
