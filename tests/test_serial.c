@@ -361,3 +361,51 @@ Test(serial, empty_inputs) {
   free(csv);
   canon_session_close(s);
 }
+
+Test(serial, inferred_schema_and_arrow_in_and_out) {
+  char *dir = tu_tmpdir();
+  free(write_sales(dir));
+  char path[600];
+  snprintf(path, sizeof path, "%s/sales.csv", dir);
+  canon_error err;
+  for (int i = 0; i < NPARTS; i++) {
+    char engine[64];
+    snprintf(engine, sizeof engine, "serial:partitions=%d", PARTS[i]);
+    canon_session *s = tu_open(engine);
+    /* No schema given: inferred from a sample of the file. */
+    canon_df *df = canon_read_csv(s, path, NULL, &err);
+    cr_assert(df, "%s", err.message);
+    char *sch = canon_schema_to_string(canon_df_schema(df));
+    cr_assert_str_eq(sch, "region:string,item:string,units:int64,price:float64");
+    free(sch);
+    /* Export through the Arrow C Data Interface, import as a new source. */
+    struct ArrowSchema as;
+    struct ArrowArray aa;
+    cr_assert_eq(canon_export_arrow(df, &as, &aa, &err), 0, "%s", err.message);
+    cr_assert_eq(aa.length, 10);
+    canon_df *back = canon_from_arrow(s, &as, &aa, &err);
+    cr_assert(back, "%s", err.message);
+    as.release(&as);
+    char *csv = tu_collect_csv(back);
+    cr_assert_str_eq(csv, SALES);
+    free(csv);
+    /* And as a stream. */
+    struct ArrowArrayStream st;
+    cr_assert_eq(canon_export_arrow_stream(df, &st, &err), 0, "%s", err.message);
+    struct ArrowSchema ss;
+    struct ArrowArray sa;
+    cr_assert_eq(st.get_schema(&st, &ss), 0);
+    cr_assert_str_eq(ss.format, "+s");
+    cr_assert_eq(ss.n_children, 4);
+    cr_assert_eq(st.get_next(&st, &sa), 0);
+    cr_assert_eq(sa.length, 10);
+    sa.release(&sa);
+    cr_assert_eq(st.get_next(&st, &sa), 0);
+    cr_assert_null(sa.release, "end of stream");
+    ss.release(&ss);
+    st.release(&st);
+    canon_session_close(s);
+  }
+  tu_rmdir(dir);
+  free(dir);
+}

@@ -53,41 +53,40 @@ int canon__split_hash(const canon_table *t, const int *cols, int ncols, int n,
   return rc;
 }
 
+/* Compare row i of t with boundary row b of bounds (whose column k holds
+ * sort key k) under the sort keys. */
+static int cmp_to_bound(const canon_table *t, int64_t i, const canon_table *bounds, int64_t b,
+                        const canon__sortcol *keys, int nkeys) {
+  for (int k = 0; k < nkeys; k++) {
+    const canon__column *ca = t->cols[keys[k].col], *cb = bounds->cols[k];
+    bool va = canon__valid(ca, i), vb = canon__valid(cb, b);
+    int c;
+    if (!va || !vb) {
+      if (va == vb) continue;
+      c = (va ? 1 : -1) * (keys[k].nulls_first ? 1 : -1);
+    } else {
+      c = canon__cmp_values(ca, i, cb, b);
+      if (keys[k].descending) c = -c;
+    }
+    if (c) return c;
+  }
+  return 0;
+}
+
 int canon__split_range(const canon_table *t, const canon__sortcol *keys, int nkeys,
                        const canon_table *bounds, int n, canon_table **buckets,
                        canon_error *err) {
   int32_t *b = canon__reallocarray(NULL, (size_t)t->nrows, sizeof *b);
   if (!b) return canon__nomem(err);
-  /* bounds has the key columns only, at positions 0..nkeys-1. */
-  canon__sortcol *bk = canon__calloc((size_t)nkeys, sizeof *bk);
-  if (!bk) {
-    free(b);
-    return canon__nomem(err);
-  }
-  for (int k = 0; k < nkeys; k++) bk[k] = keys[k], bk[k].col = k;
   int64_t nb = bounds ? bounds->nrows : 0;
   for (int64_t i = 0; i < t->nrows; i++) {
-    /* First boundary >= row: binary search over the sorted boundaries.
+    /* First boundary >= row, by binary search over the sorted boundaries.
      * Rows equal to a boundary go to that boundary's bucket, so equal keys
      * always share a bucket. */
     int64_t lo = 0, hi = nb;
     while (lo < hi) {
       int64_t mid = (lo + hi) / 2;
-      int c = 0;
-      for (int k = 0; k < nkeys && c == 0; k++) {
-        canon__sortcol one[1] = {keys[k]};
-        canon__sortcol other[1] = {bk[k]};
-        /* Compare row i (column keys[k].col) with boundary mid (column k). */
-        const canon__column *ca = t->cols[one[0].col], *cb = bounds->cols[other[0].col];
-        bool va = canon__valid(ca, i), vb = canon__valid(cb, mid);
-        if (!va || !vb) {
-          if (va != vb) c = (va ? 1 : -1) * (keys[k].nulls_first ? 1 : -1);
-        } else {
-          c = canon__cmp_values(ca, i, cb, mid);
-          if (keys[k].descending) c = -c;
-        }
-      }
-      if (c <= 0)
+      if (cmp_to_bound(t, i, bounds, mid, keys, nkeys) <= 0)
         hi = mid;
       else
         lo = mid + 1;
@@ -96,7 +95,6 @@ int canon__split_range(const canon_table *t, const canon__sortcol *keys, int nke
   }
   int rc = split_by(t, b, n, buckets, err);
   free(b);
-  free(bk);
   return rc;
 }
 
