@@ -326,6 +326,10 @@ Test(arrow, import_rejects_hostile_input) {
   o.a.n_children = 2;
   import_fails(&o, CANON_ERR_PARSE, "malformed");
 
+  one_col_init(&o, "l", "v", 3, 0, 0, NULL, vals, NULL);
+  o.a.null_count = 1; /* struct nulls announced, no bitmap */
+  import_fails(&o, CANON_ERR_PARSE, "no validity bitmap");
+
   /* An already released array is refused without a second release. */
   one_col_init(&o, "l", "v", 3, 0, 0, NULL, vals, NULL);
   o.a.release = NULL;

@@ -36,9 +36,22 @@ Test(config, chain_order) {
   const char *src;
   canon_config *c = canon_config_new();
   char *e = canon_config_resolve_engine(c, &src, &err);
-  /* Until a threads plugin exists, the default falls back to serial. */
-  cr_assert_str_eq(e, "serial");
+  /* The default is threads, falling back to serial where no threads plugin
+   * can be found. */
+  canon__plugin p;
+  bool have_threads = canon__plugin_load("threads", false, &p, NULL) == 0;
+  if (have_threads) canon__plugin_unload(&p);
+  cr_assert_str_eq(e, have_threads ? "threads" : "serial");
   cr_assert_str_eq(src, "default");
+  free(e);
+  /* Without any plugin directory that has threads, serial is the default. */
+  const char *old = getenv("CANON_BACKEND_PATH");
+  char *saved = old ? strdup(old) : NULL;
+  setenv("CANON_BACKEND_PATH", "/nonexistent", 1);
+  e = canon_config_resolve_engine(c, &src, &err);
+  if (saved) setenv("CANON_BACKEND_PATH", saved, 1);
+  free(saved);
+  cr_assert(e);
   free(e);
 
   char *dir = tu_tmpdir();

@@ -444,12 +444,12 @@ Test(plan_json, error_version) {
 }
 
 Test(plan_json, error_unknown_op_fn_type_direction) {
-  load_fails(PJ_HEAD ", {\"id\": 2, \"op\": \"join\", \"input\": 1}], \"root\": 2}",
-             CANON_ERR_PLAN, "plan.json: $.nodes[1].op: unknown op \"join\"");
+  load_fails(PJ_HEAD ", {\"id\": 2, \"op\": \"pivot\", \"input\": 1}], \"root\": 2}",
+             CANON_ERR_PLAN, "plan.json: $.nodes[1].op: unknown op \"pivot\"");
   load_fails(PJ_HEAD ", {\"id\": 2, \"op\": \"select\", \"input\": 1, \"columns\": [{\"name\": "
-                     "\"p\", \"expr\": {\"fn\": \"pow\", \"args\": [{\"col\": \"a\"}]}}]}], "
+                     "\"p\", \"expr\": {\"fn\": \"power\", \"args\": [{\"col\": \"a\"}]}}]}], "
                      "\"root\": 2}",
-             CANON_ERR_PLAN, "plan.json: $.nodes[1].columns[0].expr.fn: unknown fn \"pow\"");
+             CANON_ERR_PLAN, "plan.json: $.nodes[1].columns[0].expr.fn: unknown fn \"power\"");
   load_fails(PJ_HEAD ", {\"id\": 2, \"op\": \"select\", \"input\": 1, \"columns\": [{\"name\": "
                      "\"p\", \"expr\": {\"fn\": \"cast\", \"to\": \"decimal\", \"args\": "
                      "[{\"col\": \"a\"}]}}]}], \"root\": 2}",

@@ -47,25 +47,30 @@ static inline char *tu_collect_csv(canon_df *df) {
 }
 
 /* Sort the lines after the header so unordered results compare. */
+static inline int tu_cmp_lines(const void *a, const void *b) {
+  return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
 static inline char *tu_sorted_lines(const char *csv) {
   char *copy = strdup(csv);
-  char *lines[4096];
-  int n = 0;
-  for (char *save = NULL, *l = strtok_r(copy, "\n", &save); l && n < 4096; l = strtok_r(NULL, "\n", &save))
-    lines[n++] = l;
-  for (int i = 2; i < n; i++)
-    for (int j = i; j > 1 && strcmp(lines[j - 1], lines[j]) > 0; j--) {
-      char *t = lines[j];
-      lines[j] = lines[j - 1];
-      lines[j - 1] = t;
+  size_t n = 0, cap = 64;
+  char **lines = malloc(cap * sizeof *lines);
+  cr_assert(copy && lines);
+  for (char *save = NULL, *l = strtok_r(copy, "\n", &save); l; l = strtok_r(NULL, "\n", &save)) {
+    if (n == cap) {
+      cap *= 2;
+      lines = realloc(lines, cap * sizeof *lines);
+      cr_assert(lines);
     }
-  size_t cap = strlen(csv) + 2;
-  char *out = malloc(cap);
-  out[0] = '\0';
-  for (int i = 0; i < n; i++) {
-    strcat(out, lines[i]);
-    strcat(out, "\n");
+    lines[n++] = l;
   }
+  if (n > 2) qsort(lines + 1, n - 1, sizeof *lines, tu_cmp_lines);
+  size_t len = strlen(csv) + 2;
+  char *out = malloc(len);
+  size_t at = 0;
+  for (size_t i = 0; i < n; i++) at += (size_t)snprintf(out + at, len - at, "%s\n", lines[i]);
+  out[at] = '\0';
+  free(lines);
   free(copy);
   return out;
 }

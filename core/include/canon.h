@@ -218,9 +218,10 @@ CANON_API int canon_table_export_arrow(const canon_table *t,
 CANON_API int canon_table_export_arrow_stream(const canon_table *t,
                                               struct ArrowArrayStream *out,
                                               canon_error *err);
-/* Import a struct array (moved: the array's release is called by canon when
- * the table no longer needs it; the schema is only read). Supported child
- * formats: b, l, g, u, U, tdD, tsu:UTC (and tsu: with an empty zone). */
+/* Import a struct array by copying it into a new table.  The array is moved
+ * in: its release callback is called before this returns, on success and on
+ * failure alike; the schema is only read.  Supported child formats: b, l,
+ * g, u, U, tdD, tsu:UTC (and tsu: with an empty zone). */
 CANON_API canon_table *canon_table_import_arrow(struct ArrowSchema *schema,
                                                 struct ArrowArray *array,
                                                 canon_error *err);
@@ -254,6 +255,8 @@ CANON_API void canon_session_close(canon_session *s);
 /* The engine's name and the engine string the session was opened with. */
 CANON_API const char *canon_session_engine_name(const canon_session *s);
 CANON_API const char *canon_session_engine_string(const canon_session *s);
+/* The engine's CANON_CAP_* capability bits (canon_backend.h); 0 for NULL. */
+CANON_API unsigned canon_session_capabilities(const canon_session *s);
 
 /* ---- user transforms --------------------------------------------------- */
 
@@ -311,6 +314,42 @@ CANON_API canon_expr *canon_is_not_null(canon_expr *a);
 CANON_API canon_expr *canon_coalesce(canon_expr **args, int n);
 CANON_API canon_expr *canon_cast(canon_expr *a, canon_type to);
 CANON_API canon_expr *canon_try_cast(canon_expr *a, canon_type to);
+
+/* Scalar functions (docs/semantics.md has the exact rules).  NULL in, NULL
+ * out, unless said otherwise.
+ * Strings: positions and lengths count Unicode code points; case mapping
+ * is ASCII only (bytes >= 0x80 unchanged); trim removes ASCII spaces. */
+CANON_API canon_expr *canon_length(canon_expr *s);  /* int64: code points */
+CANON_API canon_expr *canon_lower(canon_expr *s);
+CANON_API canon_expr *canon_upper(canon_expr *s);
+/* SQL substring(s FROM start FOR len): 1-based; negative len is an error. */
+CANON_API canon_expr *canon_substring(canon_expr *s, canon_expr *start, canon_expr *len);
+CANON_API canon_expr *canon_substring_from(canon_expr *s, canon_expr *start);
+/* concat of n >= 1 strings; NULL if any is NULL (SQL ||); owns all args. */
+CANON_API canon_expr *canon_concat(canon_expr **args, int n);
+CANON_API canon_expr *canon_starts_with(canon_expr *s, canon_expr *prefix);
+CANON_API canon_expr *canon_contains(canon_expr *s, canon_expr *sub);
+CANON_API canon_expr *canon_trim(canon_expr *s);
+CANON_API canon_expr *canon_ltrim(canon_expr *s);
+CANON_API canon_expr *canon_rtrim(canon_expr *s);
+/* Numbers: int64 arguments of float functions are converted to float64. */
+CANON_API canon_expr *canon_abs(canon_expr *x);    /* abs(INT64_MIN): overflow error */
+CANON_API canon_expr *canon_round(canon_expr *x, canon_expr *digits); /* half away from 0 */
+CANON_API canon_expr *canon_floor(canon_expr *x);
+CANON_API canon_expr *canon_ceil(canon_expr *x);
+CANON_API canon_expr *canon_sqrt(canon_expr *x);
+CANON_API canon_expr *canon_pow(canon_expr *x, canon_expr *y);
+CANON_API canon_expr *canon_ln(canon_expr *x);
+CANON_API canon_expr *canon_exp(canon_expr *x);
+/* Conditionals: a NULL condition counts as false (SQL CASE).  Only the rows
+ * a branch supplies are evaluated in it, so skipped rows raise no errors. */
+CANON_API canon_expr *canon_if_else(canon_expr *cond, canon_expr *a, canon_expr *b);
+/* CASE WHEN conds[0] THEN vals[0] ... ELSE otherwise END, n >= 1; owns all
+ * of them (otherwise may be canon_lit_null(type)). */
+CANON_API canon_expr *canon_case_when(canon_expr **conds, canon_expr **vals, int n,
+                                      canon_expr *otherwise);
+/* x IN (values[0..n)), n >= 1, SQL three-valued; owns x and the values. */
+CANON_API canon_expr *canon_in_list(canon_expr *x, canon_expr **values, int n);
 
 /* Aggregate calls, usable only as outputs of canon_aggregate. */
 CANON_API canon_expr *canon_count_star(void);
@@ -374,6 +413,110 @@ CANON_API canon_df *canon_transform(canon_df *in, const char *name,
                                     const char *out_schema,
                                     const canon_partition_spec *spec,
                                     canon_error *err);
+
+/* ---- missing values, row selection, columns, layout ------------------- */
+
+typedef enum canon_dropna_how { CANON_DROPNA_ANY = 0, CANON_DROPNA_ALL = 1 } canon_dropna_how;
+
+/* Drop rows with NULLs in `subset` (nsubset == 0: every column).  ANY drops
+ * a row holding a NULL there, ALL a row whose subset values are all NULL;
+ * thresh >= 0 overrides how: keep rows with at least thresh non-NULL values
+ * in the subset (thresh < 0: not given).  NaN is not NULL.  Keeps order. */
+CANON_API canon_df *canon_dropna(canon_df *in, int how, const char *const *subset,
+                                 int nsubset, int64_t thresh, canon_error *err);
+/* Replace NULLs of columns[i] by values[i], a non-NULL literal of exactly
+ * the column's type (moved in).  NaN is left alone.  Keeps order. */
+CANON_API canon_df *canon_fillna(canon_df *in, const char *const *columns,
+                                 canon_expr **values, int n, canon_error *err);
+/* The first n rows of each group of `by` (nby == 0: of everything) under
+ * the stable `presort` (npresort == 0: input order).  Without keys the
+ * output is in presort (else input) order; with keys its order is
+ * unspecified. */
+CANON_API canon_df *canon_take(canon_df *in, int64_t n, const canon_sort_key *presort,
+                               int npresort, const char *const *by, int nby,
+                               canon_error *err);
+/* A reproducible sample: exactly one of fraction in [0, 1] or n >= 0 (pass
+ * a negative value for the other).  Row g (global position) is kept for
+ * fraction f iff splitmix64_g(seed) < f * 2^64; with n, the n rows with the
+ * smallest such values, in input order.  Independent of the engine and the
+ * partition count (docs/semantics.md). */
+CANON_API canon_df *canon_sample(canon_df *in, double fraction, int64_t n, uint64_t seed,
+                                 canon_error *err);
+/* Rename from[i] to to[i]; other columns keep their names and places. */
+CANON_API canon_df *canon_rename(canon_df *in, const char *const *from,
+                                 const char *const *to, int n, canon_error *err);
+/* Drop the named columns (at least one column must remain). */
+CANON_API canon_df *canon_drop(canon_df *in, const char *const *columns, int n,
+                               canon_error *err);
+/* Cast columns[i] to types[i] in place (strict casts, docs/semantics.md §4;
+ * try_cast != 0: NULL where a strict cast would fail). */
+CANON_API canon_df *canon_cast_columns(canon_df *in, const char *const *columns,
+                                       const canon_type *types, int n, int try_cast,
+                                       canon_error *err);
+/* Redistribute rows: evenly by position into num partitions (num 0: the
+ * engine's count), or by hash of the `by` keys.  Output order undefined. */
+CANON_API canon_df *canon_repartition(canon_df *in, int num, const char *const *by,
+                                      int nby, canon_error *err);
+/* Materialize once: the first result asked for through the returned df (or
+ * any plan built on it) computes it and keeps the rows in the session; later
+ * plans read them like an in-memory table.  Freed when the session closes. */
+CANON_API canon_df *canon_persist(canon_df *in, canon_error *err);
+
+/* ---- joins, set operations, distinct (docs/semantics.md §6, §7) -------- */
+
+typedef enum canon_join_type {
+  CANON_JOIN_INNER = 1,
+  CANON_JOIN_LEFT,
+  CANON_JOIN_RIGHT,
+  CANON_JOIN_FULL,
+  CANON_JOIN_SEMI,   /* left rows that have a match (EXISTS); left columns only */
+  CANON_JOIN_ANTI,   /* left rows that have none, NULL keys included; left columns */
+  CANON_JOIN_CROSS   /* every pair; takes no keys */
+} canon_join_type;
+
+/* How the join moves data.  The result never depends on it. */
+typedef enum canon_join_strategy {
+  CANON_JOIN_AUTO = 0,    /* broadcast a small in-memory right table, else hash */
+  CANON_JOIN_BROADCAST,   /* send the whole right side to every left partition
+                             (inner, left, semi, anti; right and full use hash) */
+  CANON_JOIN_HASH         /* hash-partition both sides on the keys */
+} canon_join_strategy;
+
+typedef struct canon_join_options {
+  int nulls_equal;            /* NULL keys match each other (IS NOT DISTINCT FROM) */
+  const char *left_suffix;    /* appended to clashing non-key names (NULL: ""); */
+  const char *right_suffix;   /* with neither given a clash is an error */
+  canon_join_strategy strategy;
+  int64_t broadcast_max_rows; /* AUTO: largest right table broadcast; 0 = 10000,
+                                 < 0 = never */
+} canon_join_options;
+
+/* Join on left_keys[i] = right_keys[i] (right_keys NULL: the same names).
+ * Key pairs must have the same type.  Output: the left columns, then the
+ * right columns, except that a key named the same on both sides appears
+ * once (left value; right value for unmatched right rows).  opts may be
+ * NULL.  Output order is unspecified. */
+CANON_API canon_df *canon_join(canon_df *left, canon_df *right, canon_join_type how,
+                               const char *const *left_keys,
+                               const char *const *right_keys, int nkeys,
+                               const canon_join_options *opts, canon_error *err);
+/* Set operations: the inputs' columns must have the same types by position;
+ * names come from `a`.  union_all keeps order (all of a, then all of b);
+ * the others compare whole rows with NULL = NULL, NaN = NaN, -0.0 = 0.0,
+ * give float values canonically (+0.0, one NaN) and leave order unspecified.
+ * The _all variants keep multiplicity: intersect_all min(m, n) copies,
+ * except_all max(m - n, 0). */
+CANON_API canon_df *canon_union_all(canon_df *a, canon_df *b, canon_error *err);
+CANON_API canon_df *canon_union(canon_df *a, canon_df *b, canon_error *err);
+CANON_API canon_df *canon_intersect(canon_df *a, canon_df *b, canon_error *err);
+CANON_API canon_df *canon_intersect_all(canon_df *a, canon_df *b, canon_error *err);
+CANON_API canon_df *canon_except(canon_df *a, canon_df *b, canon_error *err);
+CANON_API canon_df *canon_except_all(canon_df *a, canon_df *b, canon_error *err);
+/* One row per distinct value of `subset` (NULL / n == 0: every column): the
+ * first in input order where that is defined.  Key float values come out
+ * canonical; other columns are the kept row's.  Output order unspecified. */
+CANON_API canon_df *canon_distinct(canon_df *in, const char *const *subset, int n,
+                                   canon_error *err);
 
 CANON_API const canon_schema *canon_df_schema(const canon_df *df);
 /* The plan node's id (unique within the session; named in errors). */

@@ -58,7 +58,10 @@ typedef enum canon_exchange_kind {
   CANON_EXCHANGE_RANGE,       /* rows split by sort-key ranges */
   CANON_EXCHANGE_GATHER,      /* everything into one bucket, order kept */
   CANON_EXCHANGE_REBALANCE,   /* even split by global row position */
-  CANON_EXCHANGE_BROADCAST    /* every bucket gets every row */
+  CANON_EXCHANGE_BROADCAST,   /* every bucket gets every row */
+  CANON_EXCHANGE_FORWARD      /* producer partition k goes whole to one bucket
+                                 (offset + k), order kept: union_all.  Like
+                                 every kind, split only via exchange_split */
 } canon_exchange_kind;
 
 /* The core's services, handed to the engine.  Versioned like the backend:

@@ -155,16 +155,11 @@ typedef struct ag_run {
 
 #define AG_GID(r, i) ((r)->gid ? (r)->gid[i] : 0)
 
+/* Build the group-order index (only needed with keys: without keys there
+ * is one group, which the accumulator-array path handles). */
 static int ag_run_csr(ag_run *r) {
   if (r->csr.order) return 0;
-  if (r->gid) return ag_csr_build(&r->csr, r->gid, r->n, r->ngroups);
-  /* No keys: one group holding every row. */
-  r->csr.start = canon__calloc(2, sizeof *r->csr.start);
-  r->csr.order = canon__reallocarray(NULL, r->n ? (size_t)r->n : 1, sizeof *r->csr.order);
-  if (!r->csr.start || !r->csr.order) return CANON_ERR_NOMEM;
-  r->csr.start[1] = r->n;
-  for (int64_t i = 0; i < r->n; i++) r->csr.order[i] = i;
-  return 0;
+  return ag_csr_build(&r->csr, r->gid, r->n, r->ngroups);
 }
 
 /* ---- superaccumulator groups (partial and final) ------------------------ */

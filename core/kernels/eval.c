@@ -533,6 +533,7 @@ static canon__column *ev_call(const canon_expr *e, canon__column *const *a, int6
   case CANON__F_CAST:
   case CANON__F_TRY_CAST: return canon__ev_cast(e, a[0], n, err);
   default:
+    if (canon__fn_is_ext(e->fn)) return canon__ev_fn(e, a, n, err);
     canon__ev_error(err, CANON_ERR_INTERNAL, e, "unknown function");
     return NULL;
   }
@@ -573,6 +574,8 @@ static canon__column *ev_node(const canon_expr *e, const canon_table *t, canon_e
     return NULL;
   }
   if (n == 0) return ev_empty(e->type, err);
+  /* Conditionals evaluate each argument only on the rows that need it. */
+  if (e->fn == CANON__F_IF_ELSE || e->fn == CANON__F_CASE_WHEN) return canon__ev_case(e, t, err);
 
   canon__column *local[2] = {NULL, NULL};
   canon__column **a = e->nargs <= 2 ? local : canon__calloc((size_t)e->nargs, sizeof *a);

@@ -34,4 +34,17 @@ int canon__ev_error(canon_error *err, int code, const canon_expr *e, const char 
 canon__column *canon__ev_cast(const canon_expr *e, canon__column *in, int64_t n,
                               canon_error *err);
 
+/* The functions of expr_fn.c over their evaluated arguments a[] (n rows):
+ * eval_fn.c dispatches to strings (eval_fn_str.c) and numbers
+ * (eval_fn_num.c) and does in_list. */
+canon__column *canon__ev_fn(const canon_expr *e, canon__column *const *a, int64_t n,
+                            canon_error *err);
+canon__column *canon__ev_str(const canon_expr *e, canon__column *const *a, int64_t n,
+                             canon_error *err);
+canon__column *canon__ev_num(const canon_expr *e, canon__column *const *a, int64_t n,
+                             canon_error *err);
+/* if_else / case_when over table t (t->nrows > 0), each argument evaluated
+ * only on the rows that reach it (eval_fn.c). */
+canon__column *canon__ev_case(const canon_expr *e, const canon_table *t, canon_error *err);
+
 #endif /* CANON_EVAL_INTERNAL_H */

@@ -161,9 +161,11 @@ static bool xs_magnitude(const canon__xsum *x, uint32_t d[XS_DIGITS]) {
 
 static inline int xs_bit(const uint32_t *d, int i) { return (int)((d[i >> 5] >> (i & 31)) & 1); }
 
-/* Bits [lo, lo+n) of the digit string d (n <= 64, lo >= 0): the (up to)
- * three digits holding them, shifted down. */
+/* Bits [lo, lo+n) of the digit string d (n <= 64, lo >= 0; n <= 0 when
+ * the value lies wholly below lo): the (up to) three digits holding them,
+ * shifted down. */
 static uint64_t xs_bits(const uint32_t *d, int nd, int lo, int n) {
+  if (n <= 0) return 0;
   int k = lo >> 5;
   xs_u128 w = 0;
   for (int j = 2; j >= 0; j--) w = (w << 32) | (k + j < nd ? d[k + j] : 0);

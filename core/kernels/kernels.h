@@ -126,6 +126,49 @@ int canon__split_range(const canon_table *t, const canon__sortcol *keys, int nke
 int canon__split_rebalance(const canon_table *t, int64_t offset, int64_t total,
                            int n, canon_table **buckets, canon_error *err);
 
+/* ---- joins, set operations, distinct (join.c, setops.c) ---------------- */
+
+/* One partition's join.  Output column c takes its value from left column
+ * out_left[c] and/or right column out_right[c] (-1: none); with both set
+ * (a merged key) the left value, or the right one where there is no left
+ * row.  Keys match by §3 equality except that a NULL key never matches
+ * unless nulls_equal.  Right and full joins emit unmatched right rows last;
+ * semi and anti emit left rows only; cross takes no keys. */
+typedef struct canon__join_spec {
+  int type;                     /* canon_join_type */
+  int nkeys;
+  const int *lkeys, *rkeys;     /* key columns in left / right */
+  bool nulls_equal;
+  const canon_schema *out;
+  const int *out_left, *out_right;
+} canon__join_spec;
+canon_table *canon__join(const canon_table *left, const canon_table *right,
+                         const canon__join_spec *spec, canon_error *err);
+
+typedef enum canon__setop_kind {
+  CANON__SET_UNION = 1,
+  CANON__SET_INTERSECT,
+  CANON__SET_INTERSECT_ALL,
+  CANON__SET_EXCEPT,
+  CANON__SET_EXCEPT_ALL
+} canon__setop_kind;
+/* Set operation over whole rows of a and b (same column types; the output
+ * has schema `out`), §3 equality, float values canonical.  Each distinct
+ * row of a comes out 1 (union, intersect, except) or min(m, n) / max(m - n,
+ * 0) times (the _all forms), m and n its counts in a and b. */
+canon_table *canon__setop(const canon_table *a, const canon_table *b, canon__setop_kind op,
+                          const canon_schema *out, canon_error *err);
+/* The first row (in input order) of each distinct value of the key
+ * columns, in order of first appearance; key float values canonical. */
+canon_table *canon__distinct(const canon_table *t, const int *keys, int nkeys,
+                             canon_error *err);
+/* t with the schema `s` (same types, other names), sharing the columns. */
+canon_table *canon__table_relabel(const canon_table *t, const canon_schema *s,
+                                  canon_error *err);
+/* FORWARD exchange: all of t into bucket `to`, the other n-1 empty. */
+int canon__split_forward(const canon_table *t, int to, int n, canon_table **buckets,
+                         canon_error *err);
+
 /* ---- values as text (values.c) ----------------------------------------- */
 
 /* Strict parse of text as type t (SEMANTICS §4 casts, §10 CSV):

@@ -413,6 +413,10 @@ static canon_table *ax_import(const struct ArrowSchema *schema, const struct Arr
     return NULL;
   }
   const void *pvalid = array->null_count != 0 ? array->buffers[0] : NULL;
+  if (array->null_count > 0 && !pvalid) {
+    canon__seterr(err, CANON_ERR_PARSE, "arrow import: struct has nulls but no validity bitmap");
+    return NULL;
+  }
   canon_schema *s = canon_schema_new();
   canon__column **cols = canon__calloc(nc ? (size_t)nc : 1, sizeof *cols);
   canon_table *t = NULL;

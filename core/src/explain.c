@@ -2,6 +2,8 @@
  * Graphviz, and the physical plan (stages and exchanges) for the session's
  * engine. */
 #include "physical.h"
+#include "rowops.h"
+#include "joins.h"
 
 #include <stdio.h>
 
@@ -45,6 +47,14 @@ static void describe(const canon_df *d, FILE *out) {
       fprintf(out, "]");
     }
     if (d->n) fprintf(out, " num %lld", (long long)d->n);
+    break;
+  case CANON__N_DROPNA: case CANON__N_FILLNA: case CANON__N_TAKE: case CANON__N_SAMPLE:
+  case CANON__N_RENAME: case CANON__N_DROP: case CANON__N_CAST: case CANON__N_REPARTITION:
+  case CANON__N_PERSIST:
+    canon__rowops_describe(d, out);
+    break;
+  case CANON__N_JOIN: case CANON__N_DISTINCT:
+    canon__joins_describe(d, out);
     break;
   default: break;
   }

@@ -82,12 +82,38 @@ static const ex_fninfo ex_fns[CANON__FN__COUNT] = {
   [CANON__A_MEAN] = {"mean", "mean", EX_FUNC, 1},
   [CANON__A_MIN] = {"min", "min", EX_FUNC, 1},
   [CANON__A_MAX] = {"max", "max", EX_FUNC, 1},
+  /* expr_fn.c checks the arity of the -1 entries exactly */
+  [CANON__F_LENGTH] = {"length", "length", EX_FUNC, 1},
+  [CANON__F_LOWER] = {"lower", "lower", EX_FUNC, 1},
+  [CANON__F_UPPER] = {"upper", "upper", EX_FUNC, 1},
+  [CANON__F_SUBSTRING] = {"substring", "substring", EX_FUNC, -1},
+  [CANON__F_CONCAT] = {"concat", "concat", EX_FUNC, -1},
+  [CANON__F_STARTS_WITH] = {"starts_with", "starts_with", EX_FUNC, 2},
+  [CANON__F_CONTAINS] = {"contains", "contains", EX_FUNC, 2},
+  [CANON__F_TRIM] = {"trim", "trim", EX_FUNC, 1},
+  [CANON__F_LTRIM] = {"ltrim", "ltrim", EX_FUNC, 1},
+  [CANON__F_RTRIM] = {"rtrim", "rtrim", EX_FUNC, 1},
+  [CANON__F_ABS] = {"abs", "abs", EX_FUNC, 1},
+  [CANON__F_ROUND] = {"round", "round", EX_FUNC, 2},
+  [CANON__F_FLOOR] = {"floor", "floor", EX_FUNC, 1},
+  [CANON__F_CEIL] = {"ceil", "ceil", EX_FUNC, 1},
+  [CANON__F_SQRT] = {"sqrt", "sqrt", EX_FUNC, 1},
+  [CANON__F_POW] = {"pow", "pow", EX_FUNC, 2},
+  [CANON__F_LN] = {"ln", "ln", EX_FUNC, 1},
+  [CANON__F_EXP] = {"exp", "exp", EX_FUNC, 1},
+  [CANON__F_IF_ELSE] = {"if_else", "if_else", EX_FUNC, 3},
+  [CANON__F_CASE_WHEN] = {"case_when", "case_when", EX_FUNC, -1},
+  [CANON__F_IN_LIST] = {"in_list", "in_list", EX_FUNC, -1},
 };
 
 static bool ex_fn_valid(canon__fn fn) { return fn > 0 && fn < CANON__FN__COUNT; }
+/* Aggregates follow the original scalars; later scalar additions (expr_fn.c)
+ * are excluded by canon__fn_is_ext rather than assumed to come first. */
 static bool ex_fn_is_agg(canon__fn fn) {
-  return fn >= CANON__A_COUNT_STAR && fn < CANON__FN__COUNT;
+  return fn >= CANON__A_COUNT_STAR && fn < CANON__FN__COUNT && !canon__fn_is_ext(fn);
 }
+/** Whether fn is an aggregate function. */
+bool canon__fn_is_agg(canon__fn fn) { return ex_fn_is_agg(fn); }
 static bool ex_type_valid(canon_type t) { return t > CANON_TYPE_INVALID && t < CANON_TYPE__COUNT; }
 
 /** The plan JSON name of a function ("add", "sum", ...), or NULL. */
@@ -686,7 +712,9 @@ static canon_type ex_result_type(const canon_expr *e, const canon_expr *b, canon
     return CANON_TYPE_INVALID;
   case CANON__A_MIN:
   case CANON__A_MAX: return t0;
-  default: break;
+  default:
+    if (canon__fn_is_ext(e->fn)) return canon__fn_ext_type(e, b, err);
+    break;
   }
   ex_type_error(err, e, "cannot apply %s to %s and %s", sym, tn(t0), tn(t1));
   return CANON_TYPE_INVALID;

@@ -3,6 +3,7 @@
  *
  * Sections: running operators; exchanges; the host table. */
 #include "physical.h"
+#include "rowops.h"
 
 #include <stdio.h>
 
@@ -237,6 +238,11 @@ static canon_table *apply_op(const canon_job *job, const canon__stage *st, const
   case CANON__OP_LIMIT:
     return canon__table_slice(cur, 0, cur->nrows < d->n ? cur->nrows : d->n, err);
   case CANON__OP_TRANSFORM: return op_transform(d, cur, err);
+  case CANON__OP_DROPNA: case CANON__OP_FILLNA: case CANON__OP_TAKE: case CANON__OP_SAMPLE:
+  case CANON__OP_SAMPLE_PICK: case CANON__OP_SAMPLE_FINAL: case CANON__OP_PASS:
+    return canon__rowops_run(st, op, part, cur, err);
+  case CANON__OP_JOIN: case CANON__OP_UNION_ALL: case CANON__OP_SETOP: case CANON__OP_DISTINCT:
+    return canon__run_binary_op(op, cur, inputs, err);
   }
   canon__seterr(err, CANON_ERR_INTERNAL, "unknown operator %d", op->kind);
   return NULL;
@@ -398,6 +404,8 @@ static int host_exchange_split(const canon_job *job, int stage, int input, int c
       }
     }
     return 0;
+  case CANON_EXCHANGE_FORWARD:
+    return canon__split_forward(t, x->forward_offset + child_part, n, buckets, err);
   }
   return canon__seterr(err, CANON_ERR_INTERNAL, "unknown exchange %d", x->kind);
 }

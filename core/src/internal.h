@@ -187,6 +187,12 @@ typedef enum canon__fn {
   /* aggregates */
   CANON__A_COUNT_STAR, CANON__A_COUNT, CANON__A_SUM, CANON__A_MEAN,
   CANON__A_MIN, CANON__A_MAX,
+  /* scalar functions (expr_fn.c, kernels/eval_fn*.c); CANON__F_LENGTH ..
+   * CANON__F_IN_LIST are scalars although they follow the aggregates */
+  CANON__F_LENGTH, CANON__F_LOWER, CANON__F_UPPER, CANON__F_SUBSTRING, CANON__F_CONCAT,
+  CANON__F_STARTS_WITH, CANON__F_CONTAINS, CANON__F_TRIM, CANON__F_LTRIM, CANON__F_RTRIM,
+  CANON__F_ABS, CANON__F_ROUND, CANON__F_FLOOR, CANON__F_CEIL, CANON__F_SQRT, CANON__F_POW,
+  CANON__F_LN, CANON__F_EXP, CANON__F_IF_ELSE, CANON__F_CASE_WHEN, CANON__F_IN_LIST,
   CANON__FN__COUNT
 } canon__fn;
 
@@ -235,6 +241,18 @@ canon__column *canon__expr_eval(const canon_expr *bound, const canon_table *t,
 canon_expr *canon__expr_copy(const canon_expr *e);
 void canon__value_reset(canon__value *v);
 int canon__value_copy(canon__value *dst, const canon__value *src);
+/* Whether fn is an aggregate (CANON__E_AGG) function. */
+bool canon__fn_is_agg(canon__fn fn);
+/* The functions of expr_fn.c (length .. in_list): */
+bool canon__fn_is_ext(canon__fn fn);
+/* Their result type given bound arguments (b), after checking arity and
+ * argument types; CANON_TYPE_INVALID after reporting an error about e. */
+canon_type canon__fn_ext_type(const canon_expr *e, const canon_expr *b, canon_error *err);
+/* Their arity for plan JSON: [*lo, *hi], *hi -1 = no limit. */
+void canon__fn_ext_arity(canon__fn fn, int *lo, int *hi);
+/* A call node of fn over args[0..n) (moved in; freed on failure) without
+ * checks (binding checks); NULL on OOM. */
+canon_expr *canon__fn_ext_call(canon__fn fn, canon_expr **args, int n);
 
 /* ---- logical plan ------------------------------------------------------ */
 
@@ -248,6 +266,12 @@ typedef enum canon__node_kind {
   CANON__N_SORT,
   CANON__N_LIMIT,
   CANON__N_TRANSFORM,
+  /* plan_rowops.c, plan_take_sample.c */
+  CANON__N_DROPNA, CANON__N_FILLNA, CANON__N_TAKE, CANON__N_SAMPLE, CANON__N_RENAME,
+  CANON__N_DROP, CANON__N_CAST, CANON__N_REPARTITION, CANON__N_PERSIST,
+  /* joins, set operations, distinct (plan_join.c, plan_setops.c) */
+  CANON__N_JOIN, CANON__N_UNION_ALL, CANON__N_UNION, CANON__N_INTERSECT,
+  CANON__N_INTERSECT_ALL, CANON__N_EXCEPT, CANON__N_EXCEPT_ALL, CANON__N_DISTINCT,
   CANON__N__COUNT
 } canon__node_kind;
 
@@ -287,6 +311,21 @@ struct canon_df {
   int64_t n;
   /* TRANSFORM */
   char *transform;
+  /* DROPNA how (canon_dropna_how) and thresh (< 0: not given); SAMPLE
+   * fraction (< 0: sample n rows) and seed (plan_rowops.c, plan_take_sample.c) */
+  int how;
+  int64_t thresh;
+  double fraction;
+  uint64_t seed;
+  /* JOIN (plan_join.c): left keys in keys, the right key paired with each
+   * in rkeys (nkeys entries); suffixes NULL when not given.  DISTINCT
+   * subset in keys. */
+  char **rkeys;
+  int join_type;                /* canon_join_type */
+  bool nulls_equal;
+  char *left_suffix, *right_suffix;
+  int join_strategy;            /* canon_join_strategy */
+  int64_t broadcast_max_rows;
 };
 
 /* Kind name as in plan JSON ("read_csv", "filter", ...). */

@@ -12,6 +12,7 @@
  *   transform  with keys: HASH by keys; with num: REBALANCE to num parts
  * A DAG node used twice is planned twice (each use gets its own stages). */
 #include "physical.h"
+#include "rowops.h"
 
 #include <stdio.h>
 
@@ -57,6 +58,7 @@ int canon__add_op(canon_job *job, int s, canon__op_kind kind, canon_df *node, ca
   }
   st->ops[st->nops].kind = kind;
   st->ops[st->nops].node = node;
+  st->ops[st->nops].input = 0;
   st->nops++;
   return 0;
 }
@@ -164,6 +166,14 @@ int canon__plan_node(canon_job *job, canon_df *d, int P, canon_error *err) {
       if ((s = canon__exchange_stage(job, s, CANON_EXCHANGE_REBALANCE, (int)d->n, err)) < 0) return s;
     }
     return canon__add_op(job, s, CANON__OP_TRANSFORM, d, err) ? -1 : s;
+  case CANON__N_DROPNA: case CANON__N_FILLNA: case CANON__N_TAKE: case CANON__N_SAMPLE:
+  case CANON__N_RENAME: case CANON__N_DROP: case CANON__N_CAST: case CANON__N_REPARTITION:
+  case CANON__N_PERSIST:
+    return canon__plan_rowops(job, d, P, err);
+  case CANON__N_JOIN: case CANON__N_UNION_ALL: case CANON__N_UNION: case CANON__N_INTERSECT:
+  case CANON__N_INTERSECT_ALL: case CANON__N_EXCEPT: case CANON__N_EXCEPT_ALL:
+  case CANON__N_DISTINCT:
+    return canon__plan_binary(job, d, P, err);
   default:
     canon__seterr(err, CANON_ERR_INTERNAL, "cannot plan node kind %d", d->kind);
     return -1;
@@ -182,6 +192,13 @@ const char *canon__op_name(canon__op_kind k) {
   case CANON__OP_SORT: return "sort";
   case CANON__OP_LIMIT: return "limit";
   case CANON__OP_TRANSFORM: return "transform";
+  case CANON__OP_DROPNA: case CANON__OP_FILLNA: case CANON__OP_TAKE: case CANON__OP_SAMPLE:
+  case CANON__OP_SAMPLE_PICK: case CANON__OP_SAMPLE_FINAL: case CANON__OP_PASS:
+    return canon__rowops_op_name(k);
+  case CANON__OP_JOIN: return "join";
+  case CANON__OP_UNION_ALL: return "union_all";
+  case CANON__OP_SETOP: return "setop";
+  case CANON__OP_DISTINCT: return "distinct";
   }
   return "?";
 }
@@ -193,6 +210,7 @@ const char *canon__exchange_name(int kind) {
   case CANON_EXCHANGE_GATHER: return "gather";
   case CANON_EXCHANGE_REBALANCE: return "rebalance";
   case CANON_EXCHANGE_BROADCAST: return "broadcast";
+  case CANON_EXCHANGE_FORWARD: return "forward";
   }
   return "?";
 }

@@ -16,12 +16,26 @@ typedef enum canon__op_kind {
   CANON__OP_AGG_FINAL,      /* aggregate, after the exchange */
   CANON__OP_SORT,           /* stable local sort */
   CANON__OP_LIMIT,          /* first n rows of the task's input */
-  CANON__OP_TRANSFORM       /* user function per group or per partition */
+  CANON__OP_TRANSFORM,      /* user function per group or per partition */
+  /* rowops.h: */
+  CANON__OP_DROPNA,
+  CANON__OP_FILLNA,
+  CANON__OP_TAKE,           /* first n rows per group under presort */
+  CANON__OP_SAMPLE,         /* fraction sample (after a REBALANCE) */
+  CANON__OP_SAMPLE_PICK,    /* n smallest hashes of a partition, positions kept */
+  CANON__OP_SAMPLE_FINAL,   /* n smallest hashes overall, positions dropped */
+  CANON__OP_PASS,           /* identity (repartition) */
+  /* physical_join.c: */
+  CANON__OP_JOIN,           /* hash join; right side from inputs[op.input] */
+  CANON__OP_UNION_ALL,      /* input 0 then input 1 (one is empty per task) */
+  CANON__OP_SETOP,          /* union/intersect/except over inputs 0 and 1 */
+  CANON__OP_DISTINCT        /* first row per key */
 } canon__op_kind;
 
 typedef struct canon__op {
   canon__op_kind kind;
   canon_df *node;           /* the logical node it implements */
+  int input;                /* JOIN, SETOP: the stage input holding the right side */
 } canon__op;
 
 /* An exchange feeding input i of a stage. */
@@ -34,6 +48,7 @@ typedef struct canon__xin {
   canon_table *bounds;      /* RANGE: boundary rows (from exchange_prepare) */
   int64_t *offsets;         /* REBALANCE: first global row of each producer part */
   int64_t total;            /* REBALANCE: rows in all producer parts */
+  int forward_offset;       /* FORWARD: producer part k goes to bucket offset + k */
 } canon__xin;
 
 typedef struct canon__stage {
@@ -70,6 +85,14 @@ canon__sortcol *canon__sort_cols(const canon_schema *s, const canon_sort_key *ke
                                  canon_error *err);
 const char *canon__op_name(canon__op_kind k);
 const char *canon__exchange_name(int kind);
+
+/* physical_join.c: planning and running joins, set operations, distinct.
+ * canon__plan_binary plans a JOIN, set-operation or DISTINCT node like
+ * canon__plan_node; canon__run_binary_op runs one of their operators on a
+ * task's current table `cur` and the stage inputs. */
+int canon__plan_binary(canon_job *job, canon_df *d, int P, canon_error *err);
+canon_table *canon__run_binary_op(const canon__op *op, const canon_table *cur,
+                                  canon_table *const *inputs, canon_error *err);
 
 /* Plan `root` for `nparts` partitions.  Reads CSV headers to cut byte
  * ranges; fails on a mismatched header. */

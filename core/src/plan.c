@@ -18,6 +18,15 @@ static const char *const kind_names[CANON__N__COUNT] = {
   [CANON__N_ASSIGN] = "assign",     [CANON__N_AGGREGATE] = "aggregate",
   [CANON__N_SORT] = "sort",         [CANON__N_LIMIT] = "limit",
   [CANON__N_TRANSFORM] = "transform",
+  [CANON__N_DROPNA] = "dropna",     [CANON__N_FILLNA] = "fillna",
+  [CANON__N_TAKE] = "take",         [CANON__N_SAMPLE] = "sample",
+  [CANON__N_RENAME] = "rename",     [CANON__N_DROP] = "drop",
+  [CANON__N_CAST] = "cast",         [CANON__N_REPARTITION] = "repartition",
+  [CANON__N_PERSIST] = "persist",
+  [CANON__N_JOIN] = "join",         [CANON__N_UNION_ALL] = "union_all",
+  [CANON__N_UNION] = "union",       [CANON__N_INTERSECT] = "intersect",
+  [CANON__N_INTERSECT_ALL] = "intersect_all", [CANON__N_EXCEPT] = "except",
+  [CANON__N_EXCEPT_ALL] = "except_all", [CANON__N_DISTINCT] = "distinct",
 };
 
 const char *canon__node_kind_name(canon__node_kind k) {

@@ -263,6 +263,13 @@ static int write_expr(pj_writer *w, const canon_expr *e, int level, cJSON **out)
                        (int)e->kind);
 }
 
+int canon__pj_write_expr(canon_error *err, const canon_expr *e, int level, cJSON **out) {
+  pj_writer w = {.err = err};
+  int rc = write_expr(&w, e, level, out);
+  free(w.scratch);
+  return rc;
+}
+
 /* [{"name": ..., "expr": EXPR}, ...] for select, assign and aggregate;
  * expression objects sit at nesting level 6 (root, nodes, node, array,
  * column object, expression). */
@@ -416,6 +423,14 @@ static int write_node_body(pj_writer *w, const canon_df *n, cJSON *o) {
     if (rc == 0) rc = write_sort_keys(w, p, "presort", n->sort, n->nsort);
     return rc;
   }
+  case CANON__N_DROPNA: case CANON__N_FILLNA: case CANON__N_TAKE: case CANON__N_SAMPLE:
+  case CANON__N_RENAME: case CANON__N_DROP: case CANON__N_CAST: case CANON__N_REPARTITION:
+  case CANON__N_PERSIST:
+    return canon__pj_write_rowops(w->err, n, o);
+  case CANON__N_JOIN: case CANON__N_UNION_ALL: case CANON__N_UNION: case CANON__N_INTERSECT:
+  case CANON__N_INTERSECT_ALL: case CANON__N_EXCEPT: case CANON__N_EXCEPT_ALL:
+  case CANON__N_DISTINCT:
+    return canon__pj_write_joins(w->err, n, o);
   default: break;
   }
   return canon__seterr(w->err, CANON_ERR_UNSUPPORTED,
@@ -432,9 +447,13 @@ static int write_node(pj_writer *w, const canon_df *n, cJSON *nodes) {
   int rc = attach(w, nodes, NULL, o);
   if (rc == 0) rc = add_int(w, o, "id", new_id(w, n));
   if (rc == 0) rc = add_string(w, o, "op", op);
-  if (rc == 0 && n->ninputs > 1)
-    rc = canon__seterr(w->err, CANON_ERR_UNSUPPORTED,
-                       "plan JSON cannot carry nodes with %d inputs yet", n->ninputs);
+  if (rc == 0 && n->ninputs > 1) {
+    /* Two-input ops: "inputs": [first, second]. */
+    cJSON *ins = add_array(w, o, "inputs");
+    for (int i = 0; ins && rc == 0 && i < n->ninputs; i++)
+      rc = add_int(w, ins, NULL, new_id(w, n->inputs[i]));
+    if (!ins) rc = CANON_ERR_NOMEM;
+  }
   if (rc == 0 && n->ninputs == 1) rc = add_int(w, o, "input", new_id(w, n->inputs[0]));
   return rc ? rc : write_node_body(w, n, o);
 }

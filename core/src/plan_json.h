@@ -45,6 +45,7 @@ typedef struct canon__pj_reader {
   canon_df **dfs;          /* node built for each index */
   const char *cur_op;      /* the node being built, for builder messages */
   int cur_id;
+  canon_df *in2;           /* a two-input node's second input ("inputs"[1]) */
 } canon__pj_reader;
 
 /* Append a printf-style piece to the path; returns the length to restore
@@ -96,5 +97,40 @@ int canon__pj_sort_keys(canon__pj_reader *r, const cJSON *obj, const char *key,
 /* obj.rows as a table of schema s. */
 int canon__pj_rows(canon__pj_reader *r, const cJSON *obj, const canon_schema *s,
                    canon_table **out);
+
+/* ---- dropna, fillna, take, sample, rename, drop, cast, repartition,
+ * persist (plan_json_rowops.c) ---------------------------------------- */
+
+/* plan_json.c: one expression object at nesting `level` (*out may be
+ * partial on error: the caller deletes it). */
+int canon__pj_write_expr(canon_error *err, const canon_expr *e, int level, cJSON **out);
+/* plan_json_read.c: a builder refused the current node (see its comment). */
+int canon__pj_builder_failed(canon__pj_reader *r, const char *sub);
+/* The op keys of node n into o. */
+int canon__pj_write_rowops(canon_error *err, const canon_df *n, cJSON *o);
+/* Readers, one per op, for the table in plan_json_read.c. */
+int canon__pj_read_dropna(canon__pj_reader *r, const cJSON *j, canon_df *in, canon_df **out);
+int canon__pj_read_fillna(canon__pj_reader *r, const cJSON *j, canon_df *in, canon_df **out);
+int canon__pj_read_take(canon__pj_reader *r, const cJSON *j, canon_df *in, canon_df **out);
+int canon__pj_read_sample(canon__pj_reader *r, const cJSON *j, canon_df *in, canon_df **out);
+int canon__pj_read_rename(canon__pj_reader *r, const cJSON *j, canon_df *in, canon_df **out);
+int canon__pj_read_drop(canon__pj_reader *r, const cJSON *j, canon_df *in, canon_df **out);
+int canon__pj_read_cast(canon__pj_reader *r, const cJSON *j, canon_df *in, canon_df **out);
+int canon__pj_read_repartition(canon__pj_reader *r, const cJSON *j, canon_df *in,
+                               canon_df **out);
+int canon__pj_read_persist(canon__pj_reader *r, const cJSON *j, canon_df *in, canon_df **out);
+
+/* ---- join, set operations, distinct (plan_json_join.c) ----------------- */
+
+/* The op keys of node n into o. */
+int canon__pj_write_joins(canon_error *err, const canon_df *n, cJSON *o);
+/* "inputs": [a, b] of $.nodes[idx]: both ids defined earlier. */
+int canon__pj_inputs(canon__pj_reader *r, const cJSON *j, int idx, canon_df **a,
+                     canon_df **b);
+/* Readers for the op table; two-input ops find their second input in
+ * r->in2. */
+int canon__pj_read_join(canon__pj_reader *r, const cJSON *j, canon_df *in, canon_df **out);
+int canon__pj_read_setop(canon__pj_reader *r, const cJSON *j, canon_df *in, canon_df **out);
+int canon__pj_read_distinct(canon__pj_reader *r, const cJSON *j, canon_df *in, canon_df **out);
 
 #endif /* CANON_PLAN_JSON_H */

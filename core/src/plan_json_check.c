@@ -261,7 +261,9 @@ static void fn_arity(canon__fn f, int *lo, int *hi) {
   case CANON__F_OR: *lo = *hi = 2; break;
   case CANON__F_COALESCE: *hi = -1; break;
   case CANON__A_COUNT_STAR: *lo = *hi = 0; break;
-  default: break;
+  default:
+    if (canon__fn_is_ext(f)) canon__fn_ext_arity(f, lo, hi);
+    break;
   }
 }
 
@@ -296,7 +298,10 @@ static canon_expr *make_call(canon__fn f, canon_expr **a, int n, canon_type to) 
   case CANON__A_MEAN: return canon_mean(a[0]);
   case CANON__A_MIN: return canon_min(a[0]);
   case CANON__A_MAX: return canon_max(a[0]);
-  default: break;
+  default:
+    /* Arity checked above; argument rules are checked at binding. */
+    if (canon__fn_is_ext(f)) return canon__fn_ext_call(f, a, n);
+    break;
   }
   for (int i = 0; i < n; i++) canon_expr_free(a[i]);
   return NULL;

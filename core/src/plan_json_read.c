@@ -42,6 +42,10 @@ static int builder_failed(canon__pj_reader *r, const char *sub) {
   return r->err->code ? r->err->code : CANON_ERR_PLAN;
 }
 
+int canon__pj_builder_failed(canon__pj_reader *r, const char *sub) {
+  return builder_failed(r, sub);
+}
+
 /* Output columns [{"name": .., "expr": ..}, ...] of select, assign and
  * aggregate. */
 typedef struct pj_outputs {
@@ -264,6 +268,7 @@ typedef struct pj_op {
   bool has_input;
   int nkeys;
   const char *keys[7];
+  bool two_inputs;  /* "inputs": [a, b]; the second arrives in r->in2 */
 } pj_op;
 
 static const pj_op ops[CANON__N__COUNT] = {
@@ -278,6 +283,27 @@ static const pj_op ops[CANON__N__COUNT] = {
   [CANON__N_LIMIT] = {op_limit, true, 4, {"id", "op", "input", "n"}},
   [CANON__N_TRANSFORM] = {op_transform, true, 6,
                           {"id", "op", "input", "name", "schema", "partition"}},
+  [CANON__N_DROPNA] = {canon__pj_read_dropna, true, 6,
+                       {"id", "op", "input", "how", "subset", "thresh"}},
+  [CANON__N_FILLNA] = {canon__pj_read_fillna, true, 4, {"id", "op", "input", "values"}},
+  [CANON__N_TAKE] = {canon__pj_read_take, true, 6, {"id", "op", "input", "n", "presort", "by"}},
+  [CANON__N_SAMPLE] = {canon__pj_read_sample, true, 6,
+                       {"id", "op", "input", "fraction", "n", "seed"}},
+  [CANON__N_RENAME] = {canon__pj_read_rename, true, 4, {"id", "op", "input", "columns"}},
+  [CANON__N_DROP] = {canon__pj_read_drop, true, 4, {"id", "op", "input", "columns"}},
+  [CANON__N_CAST] = {canon__pj_read_cast, true, 5, {"id", "op", "input", "columns", "try"}},
+  [CANON__N_REPARTITION] = {canon__pj_read_repartition, true, 5,
+                            {"id", "op", "input", "num", "by"}},
+  [CANON__N_PERSIST] = {canon__pj_read_persist, true, 3, {"id", "op", "input"}},
+  [CANON__N_JOIN] = {.read = canon__pj_read_join, .nkeys = 6, .two_inputs = true,
+                     .keys = {"id", "op", "inputs", "type", "keys", "options"}},
+  [CANON__N_UNION_ALL] = {canon__pj_read_setop, false, 3, {"id", "op", "inputs"}, true},
+  [CANON__N_UNION] = {canon__pj_read_setop, false, 3, {"id", "op", "inputs"}, true},
+  [CANON__N_INTERSECT] = {canon__pj_read_setop, false, 3, {"id", "op", "inputs"}, true},
+  [CANON__N_INTERSECT_ALL] = {canon__pj_read_setop, false, 3, {"id", "op", "inputs"}, true},
+  [CANON__N_EXCEPT] = {canon__pj_read_setop, false, 3, {"id", "op", "inputs"}, true},
+  [CANON__N_EXCEPT_ALL] = {canon__pj_read_setop, false, 3, {"id", "op", "inputs"}, true},
+  [CANON__N_DISTINCT] = {canon__pj_read_distinct, true, 4, {"id", "op", "input", "subset"}},
 };
 
 /* ---- node ids ---------------------------------------------------------- */
@@ -336,6 +362,7 @@ static int read_node(canon__pj_reader *r, const cJSON *j, int idx) {
     return canon__pj_fail_at(r, "id", CANON_ERR_PLAN,
                              "duplicate node id %d (also at $.nodes[%d])", id, (int)other);
   if (op->has_input && (rc = resolve_input(r, j, idx, &in))) return rc;
+  if (op->two_inputs && (rc = canon__pj_inputs(r, j, idx, &in, &r->in2))) return rc;
   r->cur_op = opname;
   r->cur_id = id;
   if ((rc = op->read(r, j, in, &df))) return rc;

@@ -3,6 +3,7 @@
  * Each plans the dataframe for the session's engine, hands the job to the
  * engine, and takes back the root stage's outputs in partition order. */
 #include "physical.h"
+#include "rowops.h"
 
 #include <stdio.h>
 
@@ -13,6 +14,8 @@ static int run_job(canon_df *df, canon_table ***parts, int *nparts, canon_error 
   if (!df) return canon__seterr(err, CANON_ERR_INVALID, "no dataframe (an earlier step failed)");
   canon_session *s = df->session;
   int P = s->backend->default_partitions(s->backend_state);
+  /* Persisted inputs are computed (once) before the plan that reads them. */
+  if (canon__persist_materialize(df, err)) return err ? err->code : CANON_ERR_NOMEM;
   canon_job *job = canon__job_new(df, P, err);
   if (!job) return err ? err->code : CANON_ERR_NOMEM;
   int rc = s->backend->execute(s->backend_state, job, parts, nparts, err);

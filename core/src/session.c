@@ -133,6 +133,10 @@ static void node_free(canon_df *n) {
   for (int i = 0; i < n->nsort; i++) free((char *)n->sort[i].column);
   free(n->sort);
   free(n->transform);
+  for (int i = 0; n->rkeys && i < n->nkeys; i++) free(n->rkeys[i]);
+  free(n->rkeys);
+  free(n->left_suffix);
+  free(n->right_suffix);
   free(n);
 }
 
@@ -154,6 +158,10 @@ const char *canon_session_engine_name(const canon_session *s) {
 
 const char *canon_session_engine_string(const canon_session *s) {
   return s ? s->engine_string : NULL;
+}
+
+unsigned canon_session_capabilities(const canon_session *s) {
+  return s && s->backend ? s->backend->capabilities : 0u;
 }
 
 const char *canon__session_keep_string(canon_session *s, char *str) {

@@ -1,11 +1,16 @@
-/* End-to-end tests on the serial engine at several partition counts: each
- * plan must give the same answer at partitions 1, 2, 3 and 8. */
+/* End-to-end tests on the serial engine at several partition counts, and on
+ * the threads engine at the same counts: each plan must give the same answer
+ * everywhere. */
 #include "testutil.h"
 
 #include <unistd.h>
 
 static const int PARTS[] = {1, 2, 3, 8};
 #define NPARTS 4
+/* Engine settings every plan runs on; %d is the partition count. */
+static const char *const ENGINES[] = {"serial:partitions=%d", "threads:workers=2,partitions=%d",
+                                      "threads:workers=3,partitions=%d"};
+#define NENGINES 3
 
 typedef canon_df *(*plan_fn)(canon_session *s, const char *dir);
 
@@ -13,9 +18,9 @@ typedef canon_df *(*plan_fn)(canon_session *s, const char *dir);
  * sorting lines when `unordered`).  Returns the CSV at partitions=1. */
 static char *run_everywhere(plan_fn plan, const char *dir, bool unordered) {
   char *first = NULL;
-  for (int i = 0; i < NPARTS; i++) {
+  for (int i = 0; i < NPARTS * NENGINES; i++) {
     char engine[64];
-    snprintf(engine, sizeof engine, "serial:partitions=%d", PARTS[i]);
+    snprintf(engine, sizeof engine, ENGINES[i / NPARTS], PARTS[i % NPARTS]);
     canon_session *s = tu_open(engine);
     char *csv = tu_collect_csv(plan(s, dir));
     if (unordered) {
@@ -27,7 +32,7 @@ static char *run_everywhere(plan_fn plan, const char *dir, bool unordered) {
     if (!first) {
       first = csv;
     } else {
-      cr_assert_str_eq(csv, first, "partitions=%d differs from partitions=1", PARTS[i]);
+      cr_assert_str_eq(csv, first, "%s differs from serial:partitions=1", engine);
       free(csv);
     }
   }
@@ -76,7 +81,7 @@ static canon_df *plan_groupby(canon_session *s, const char *dir) {
   return df;
 }
 
-Test(serial, groupby_keeps_null_group_at_every_partition_count) {
+Test(engines, groupby_keeps_null_group_at_every_partition_count) {
   char *dir = tu_tmpdir();
   free(write_sales(dir));
   char *csv = run_everywhere(plan_groupby, dir, true);
@@ -107,7 +112,7 @@ static canon_df *plan_pipeline(canon_session *s, const char *dir) {
   return df;
 }
 
-Test(serial, filter_assign_sort_select) {
+Test(engines, filter_assign_sort_select) {
   char *dir = tu_tmpdir();
   free(write_sales(dir));
   char *csv = run_everywhere(plan_pipeline, dir, false);
@@ -144,7 +149,7 @@ static canon_df *plan_stable(canon_session *s, const char *dir) {
   return canon_limit(canon_sort(df, k, 1, &err), 450, &err);
 }
 
-Test(serial, stable_sort_and_limit) {
+Test(engines, stable_sort_and_limit) {
   char *csv = run_everywhere(plan_stable, NULL, false);
   /* Check ties keep increasing positions. */
   int lastk = 99, lastpos = -1, lines = 0;
@@ -188,7 +193,7 @@ static canon_df *plan_transform(canon_session *s, const char *dir) {
   return df;
 }
 
-Test(serial, transform_per_group_with_presort) {
+Test(engines, transform_per_group_with_presort) {
   canon_error err;
   cr_assert_eq(canon_register_transform("rank_in_group", rank_in_group, NULL, &err), 0);
   char *dir = tu_tmpdir();
@@ -224,7 +229,7 @@ static canon_df *plan_num(canon_session *s, const char *dir) {
   return canon_transform(read_sales(s, dir), "count_rows", "n:int64", &spec, &err);
 }
 
-Test(serial, transform_num_partitions_is_deterministic) {
+Test(engines, transform_num_partitions_is_deterministic) {
   canon_error err;
   cr_assert_eq(canon_register_transform("count_rows", count_rows, NULL, &err), 0);
   char *dir = tu_tmpdir();
@@ -255,7 +260,7 @@ static int wrong_schema(const canon_table *g, canon_builder *out, void *user, ca
   return 0;
 }
 
-Test(serial, transform_errors_name_group_and_leave_no_file) {
+Test(engines, transform_errors_name_group_and_leave_no_file) {
   canon_error err;
   canon_register_transform("fail_on_south", fail_on_south, NULL, &err);
   canon_register_transform("wrong_schema", wrong_schema, NULL, &err);
@@ -263,9 +268,9 @@ Test(serial, transform_errors_name_group_and_leave_no_file) {
   free(write_sales(dir));
   char out[600];
   snprintf(out, sizeof out, "%s/out.csv", dir);
-  for (int i = 0; i < NPARTS; i++) {
+  for (int i = 0; i < NPARTS * NENGINES; i++) {
     char engine[64];
-    snprintf(engine, sizeof engine, "serial:partitions=%d", PARTS[i]);
+    snprintf(engine, sizeof engine, ENGINES[i / NPARTS], PARTS[i % NPARTS]);
     canon_session *s = tu_open(engine);
     const char *by[] = {"region"};
     canon_partition_spec spec = {.by = by, .num_by = 1};
@@ -290,7 +295,7 @@ Test(serial, transform_errors_name_group_and_leave_no_file) {
   free(dir);
 }
 
-Test(serial, write_csv_atomic_roundtrip) {
+Test(engines, write_csv_atomic_roundtrip) {
   char *dir = tu_tmpdir();
   free(write_sales(dir));
   canon_session *s = tu_open("serial:partitions=3");
@@ -310,7 +315,7 @@ Test(serial, write_csv_atomic_roundtrip) {
   free(dir);
 }
 
-Test(serial, errors_at_build_time_and_run_time) {
+Test(engines, errors_at_build_time_and_run_time) {
   canon_session *s = tu_open("serial:partitions=2");
   canon_error err;
   char *dir = tu_tmpdir();
@@ -344,7 +349,7 @@ Test(serial, errors_at_build_time_and_run_time) {
   free(dir);
 }
 
-Test(serial, empty_inputs) {
+Test(engines, empty_inputs) {
   canon_session *s = tu_open("serial:partitions=3");
   canon_error err;
   canon_table *t = canon_table_from_csv_text("k:string,v:int64", "", &err);
@@ -362,7 +367,7 @@ Test(serial, empty_inputs) {
   canon_session_close(s);
 }
 
-Test(serial, inferred_schema_and_arrow_in_and_out) {
+Test(engines, inferred_schema_and_arrow_in_and_out) {
   char *dir = tu_tmpdir();
   free(write_sales(dir));
   char path[600];
