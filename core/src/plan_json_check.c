@@ -375,6 +375,9 @@ static int read_call(canon__pj_reader *r, const cJSON *j, canon_expr **out) {
   if (rc) return rc;
   int n = args ? cJSON_GetArraySize(args) : 0, lo, hi;
   fn_arity(f, &lo, &hi);
+  if (hi > lo && (n < lo || n > hi))  /* a range, e.g. substring */
+    return canon__pj_fail(r, CANON_ERR_PLAN, "fn \"%s\" takes %d to %d arguments, got %d", name,
+                          lo, hi, n);
   if (n < lo || (hi >= 0 && n > hi))
     return canon__pj_fail(r, CANON_ERR_PLAN, "fn \"%s\" takes %s%d argument%s, got %d", name,
                           hi < 0 ? "at least " : "", lo, lo == 1 && hi >= 0 ? "" : "s", n);
