@@ -17,7 +17,7 @@ check() { # check NAME CONDITION...
 }
 
 # Examples give identical output on every engine setting.
-for ex in null_semantics groupby_median map_values; do
+for ex in null_semantics groupby_median map_values porting_from_pandas; do
   "$build/examples/$ex" --engine serial >"$tmp/$ex.1" 2>&1
   for e in serial:partitions=2 serial:partitions=7 threads threads:workers=2,partitions=5; do
     "$build/examples/$ex" --engine "$e" >"$tmp/$ex.n" 2>&1
