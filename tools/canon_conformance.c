@@ -306,11 +306,12 @@ int main(int argc, char **argv) {
   canon_error err;
   canon_error_clear(&err);
   canon_config *cfg = canon_config_new();
-  if (!cfg || canon_config_parse_args(cfg, &argc, argv, &err) != 0) {
-    fprintf(stderr, "canon-conformance: %s\n", err.message);
+  if (!cfg || canon_config_parse_args(cfg, &argc, argv, &err) != 0 ||
+      parse_args(argc, argv, &o) != 0) {
+    if (err.code) fprintf(stderr, "canon-conformance: %s\n", err.message);
+    canon_config_free(cfg);
     return 2;
   }
-  if (parse_args(argc, argv, &o)) return 2;
   const char *source = NULL;
   char *engine = o.list ? NULL : canon_config_resolve_engine(cfg, &source, &err);
   canon_config_free(cfg);

@@ -480,7 +480,7 @@ typedef enum canon_join_strategy {
   CANON_JOIN_BROADCAST,   /* send the whole right side to every left partition
                              (inner, left, semi, anti; right and full use hash) */
   CANON_JOIN_HASH         /* hash-partition both sides on the keys */
-} canon_join_strategy;
+} canon_join_strategy;  /* a cross join always broadcasts its right side */
 
 typedef struct canon_join_options {
   int nulls_equal;            /* NULL keys match each other (IS NOT DISTINCT FROM) */

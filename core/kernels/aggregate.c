@@ -24,6 +24,7 @@
  * Sections: specs and byte helpers; partial; final.
  */
 #include "kernels.h"
+#include "agg_ext.h"
 
 #include <stdio.h>
 
@@ -32,7 +33,9 @@
 __extension__ typedef __int128 ag_i128;
 __extension__ typedef unsigned __int128 ag_u128;
 
-typedef enum ag_kind { AG_COUNT, AG_SUM_I64, AG_XSUM, AG_MINMAX } ag_kind;
+/* AG_EXT: var, stddev, corr, median, quantile, quantile_disc,
+ * count_distinct, any, all (agg_ext.h) */
+typedef enum ag_kind { AG_COUNT, AG_SUM_I64, AG_XSUM, AG_MINMAX, AG_EXT } ag_kind;
 
 /* What one aggregate needs to know. */
 typedef struct ag_spec {
@@ -98,7 +101,12 @@ static int ag_spec_init(const canon_expr *e, int i, ag_spec *s, canon_error *err
     s->kind = AG_MINMAX;
     s->is_max = e->fn == CANON__A_MAX;
     return 0;
-  default: break;
+  default:
+    if (canon__aggx_handles(e->fn)) {
+      s->kind = AG_EXT;
+      return 0;
+    }
+    break;
   }
   char *txt = canon_expr_to_string(e);
   canon__seterr(err, CANON_ERR_TYPE, "unsupported aggregate %s", txt ? txt : "call");
@@ -413,6 +421,7 @@ static int ag_partial_one(ag_run *r, const ag_spec *s, int idx, const canon__col
     free(best);
     return rc;
   }
+  case AG_EXT: break; /* canon__aggx_partial, called by canon__agg_partial */
   }
   return canon__seterr(err, CANON_ERR_INTERNAL, "unknown aggregate state kind");
 }
@@ -526,6 +535,13 @@ canon_table *canon__agg_partial(const canon_table *in, const int *keys, int nkey
       if (canon__cb_from(&out.cb[k], in->cols[keys[k]], first[g]) != 0) goto oom;
 
   for (int i = 0; i < naggs; i++) {
+    if (specs[i].kind == AG_EXT) {
+      /* These evaluate their own arguments (corr has two). */
+      rc = canon__aggx_partial(aggs[i], in, run.gid, run.ngroups, &out.cb[nkeys + i], err);
+      if (rc == CANON_ERR_NOMEM) goto oom;
+      if (rc) goto done;
+      continue;
+    }
     if (specs[i].has_arg) {
       arg = canon__expr_eval(aggs[i]->args[0], in, err);
       if (!arg) {
@@ -614,6 +630,7 @@ static int ag_final_one(ag_run *r, const ag_spec *s, int idx, const canon__colum
   size_t ng = r->ngroups ? (size_t)r->ngroups : 1;
   int rc = 0;
   switch (s->kind) {
+  case AG_EXT: return canon__aggx_final(s->e, idx, c, r->gid, r->ngroups, out, err);
   case AG_XSUM: {
     ag_xs_job j = {.spec = s, .col = c, .final = true, .out = out, .state_index = idx, .err = err};
     return ag_xs_run(r, &j);

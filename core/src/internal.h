@@ -193,6 +193,9 @@ typedef enum canon__fn {
   CANON__F_STARTS_WITH, CANON__F_CONTAINS, CANON__F_TRIM, CANON__F_LTRIM, CANON__F_RTRIM,
   CANON__F_ABS, CANON__F_ROUND, CANON__F_FLOOR, CANON__F_CEIL, CANON__F_SQRT, CANON__F_POW,
   CANON__F_LN, CANON__F_EXP, CANON__F_IF_ELSE, CANON__F_CASE_WHEN, CANON__F_IN_LIST,
+  /* more aggregates (expr_agg.c, kernels/agg_moments.c, kernels/agg_values.c) */
+  CANON__A_VAR, CANON__A_STDDEV, CANON__A_CORR, CANON__A_MEDIAN, CANON__A_QUANTILE,
+  CANON__A_QUANTILE_DISC, CANON__A_COUNT_DISTINCT, CANON__A_ANY, CANON__A_ALL,
   CANON__FN__COUNT
 } canon__fn;
 
@@ -304,6 +307,14 @@ struct canon_df {
   int nkeys;
   char **keys;
   bool drop_null_keys;
+  /* AGGREGATE (plan_aggregate.c): the distinct aggregate calls of the
+   * outputs bound against the input (naggs), the schema of (keys, aggregate
+   * results) the final merge makes, and the outputs bound over it (nexprs;
+   * their aggregate calls read column `col` of that table). */
+  int naggs;
+  canon_expr **aggs;
+  canon_schema *agg_schema;
+  canon_expr **post;
   /* SORT keys, TRANSFORM presort */
   int nsort;
   canon_sort_key *sort;         /* column strings owned */

@@ -346,12 +346,21 @@ static int read_node(canon__pj_reader *r, const cJSON *j, int idx) {
   int rc = canon__pj_string(r, j, "op", true, &opname);
   if (rc) return rc;
   canon__node_kind kind = canon__node_kind_from_name(opname);
-  if ((int)kind <= 0 || kind >= CANON__N__COUNT || !ops[kind].read)
-    return canon__pj_fail_at(
-        r, "op", CANON_ERR_PLAN,
-        "unknown op %s (expected read_csv, table, select, filter, assign, "
-        "aggregate, sort, limit or transform)",
-        canon__pj_quote(opname, q, sizeof q));
+  if ((int)kind <= 0 || kind >= CANON__N__COUNT || !ops[kind].read) {
+    /* List the ops this reader knows, from the same table it dispatches on. */
+    char known[512];
+    size_t at = 0;
+    known[0] = '\0';
+    for (int k = 1; k < CANON__N__COUNT && at < sizeof known; k++)
+      if (ops[k].read) {
+        int n = snprintf(known + at, sizeof known - at, "%s%s", at ? ", " : "",
+                         canon__node_kind_name((canon__node_kind)k));
+        if (n < 0) break;
+        at += (size_t)n;
+      }
+    return canon__pj_fail_at(r, "op", CANON_ERR_PLAN, "unknown op %s (expected one of: %s)",
+                             canon__pj_quote(opname, q, sizeof q), known);
+  }
   const pj_op *op = &ops[kind];
   int id;
   canon_df *in = NULL, *df = NULL;
