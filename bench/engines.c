@@ -7,7 +7,8 @@
  * engine: a group-by (sum and mean of v by k, count by id) and a sort of all
  * rows by (k asc, v desc).  Prints one line per question and engine with the
  * best of R runs, the speedup over the first engine, and a checksum of the
- * answer that must agree across engines. */
+ * answer that must agree across engines.  A join question joins every row
+ * with a table of N/100 ids (hash strategy). */
 #include "canon.h"
 
 #include <stdio.h>
@@ -65,6 +66,16 @@ static uint64_t checksum(const canon_table *t) {
 
 typedef canon_df *(*question_fn)(canon_df *in, canon_error *err);
 
+/* The right side of the join question: one row per id (id, w). */
+static canon_table *dim_table;
+
+static canon_df *q_join(canon_df *in, canon_error *err) {
+  const char *keys[] = {"id"};
+  canon_join_options o = {.strategy = CANON_JOIN_HASH};
+  return canon_join(in, canon_from_table(canon_df_session(in), dim_table, err), CANON_JOIN_INNER,
+                    keys, NULL, 1, &o, err);
+}
+
 static canon_df *q_groupby(canon_df *in, canon_error *err) {
   const char *keys[] = {"k"};
   canon_expr *aggs[] = {canon_sum(canon_col("v")), canon_mean(canon_col("v")), canon_count_star()};
@@ -101,8 +112,20 @@ int main(int argc, char **argv) {
   canon_table *t = make_table(rows);
   printf("# %lld rows generated in %.2f s\n", (long long)rows, now() - t0);
   printf("%-12s %-22s %10s %9s %8s %18s\n", "question", "engine", "best_s", "speedup", "rows", "checksum");
+  {
+    canon_error err;
+    canon_schema *s = canon_schema_parse("id:int64,w:float64", &err);
+    canon_builder *b = canon_builder_new(s, &err);
+    for (int64_t i = 1; i <= (rows / 100 > 0 ? rows / 100 : 1); i++) {
+      canon_builder_append_int64(b, 0, i);
+      canon_builder_append_float64(b, 1, (double)i / 7.0);
+    }
+    dim_table = canon_builder_finish(b, &err);
+    canon_builder_free(b);
+    canon_schema_free(s);
+  }
   struct { const char *name; question_fn fn; } qs[] = {
-    {"groupby_k", q_groupby}, {"groupby_id", q_groupby_id}, {"sort", q_sort}};
+    {"groupby_k", q_groupby}, {"groupby_id", q_groupby_id}, {"sort", q_sort}, {"join", q_join}};
   for (size_t q = 0; q < sizeof qs / sizeof qs[0]; q++) {
     double base = 0;
     char *list = strdup(engines);
@@ -141,5 +164,6 @@ int main(int argc, char **argv) {
     free(list);
   }
   canon_table_free(t);
+  canon_table_free(dim_table);
   return 0;
 }

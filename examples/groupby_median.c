@@ -1,9 +1,9 @@
 /* groupby_median — group by a string column and aggregate a float column.
  *
  * Reads examples/data/measurements.csv, groups by city (the NULL city is a
- * group of its own) and computes the mean reading per city, sorted by city
- * with the NULL group last.  (The median aggregate arrives with the
- * operators work; this example will switch to it then.)
+ * group of its own) and computes the median and the mean reading per city,
+ * sorted by city with the NULL group last.  The median interpolates between
+ * the two middle readings of an even-sized group (SEMANTICS §5).
  *
  *   ./build/examples/groupby_median [--engine serial:partitions=7]
  */
@@ -34,10 +34,10 @@ int main(int argc, char **argv) {
   canon_df *df = canon_read_csv(s, argc > 1 ? argv[1] : EXAMPLES_DATA "/measurements.csv", &csv, &err);
 
   const char *keys[] = {"city"};
-  canon_expr *aggs[] = {canon_mean(canon_col("reading")), canon_count(canon_col("reading")),
-                        canon_count_star()};
-  const char *names[] = {"mean_reading", "readings", "rows"};
-  df = canon_aggregate(df, keys, 1, aggs, names, 3, &err);
+  canon_expr *aggs[] = {canon_median(canon_col("reading")), canon_mean(canon_col("reading")),
+                        canon_count(canon_col("reading")), canon_count_star()};
+  const char *names[] = {"median_reading", "mean_reading", "readings", "rows"};
+  df = canon_aggregate(df, keys, 1, aggs, names, 4, &err);
 
   canon_sort_key order[] = {{.column = "city"}};  /* ascending, NULLS LAST */
   df = canon_sort(df, order, 1, &err);

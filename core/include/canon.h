@@ -358,6 +358,23 @@ CANON_API canon_expr *canon_sum(canon_expr *a);
 CANON_API canon_expr *canon_mean(canon_expr *a);
 CANON_API canon_expr *canon_min(canon_expr *a);
 CANON_API canon_expr *canon_max(canon_expr *a);
+/* Sample variance (n-1), its square root, and Pearson correlation over the
+ * rows where x and y are both non-NULL: exact, rounded once (SEMANTICS §5). */
+CANON_API canon_expr *canon_var(canon_expr *a);
+CANON_API canon_expr *canon_stddev(canon_expr *a);
+CANON_API canon_expr *canon_corr(canon_expr *x, canon_expr *y);
+/* median = quantile(a, 0.5, "linear").  p is a number in [0, 1];
+ * interpolation is "linear", "lower", "higher", "midpoint" or "nearest"
+ * (NULL: "linear"); both are checked when the aggregate is built.
+ * quantile_disc is SQL percentile_disc and keeps the input type. */
+CANON_API canon_expr *canon_median(canon_expr *a);
+CANON_API canon_expr *canon_quantile(canon_expr *a, double p, const char *interpolation);
+CANON_API canon_expr *canon_quantile_disc(canon_expr *a, double p);
+/* Distinct non-NULL values (NaN once, -0.0 and 0.0 once); 0 when none. */
+CANON_API canon_expr *canon_count_distinct(canon_expr *a);
+/* SQL bool_or / bool_and over bool values (NULLs skipped; none: NULL). */
+CANON_API canon_expr *canon_any(canon_expr *a);
+CANON_API canon_expr *canon_all(canon_expr *a);
 
 /* ---- lazy dataframes --------------------------------------------------- */
 
@@ -404,6 +421,16 @@ CANON_API canon_df *canon_assign(canon_df *in, canon_expr **exprs,
 CANON_API canon_df *canon_aggregate(canon_df *in, const char *const *keys, int nkeys,
                                     canon_expr **aggs, const char *const *names,
                                     int n, canon_error *err);
+/* Options of canon_aggregate_opts (zero-initialize; NULL = defaults). */
+typedef struct canon_aggregate_options {
+  int drop_null_keys;  /* drop every row in which any key is NULL */
+} canon_aggregate_options;
+/* canon_aggregate with options.  Outputs may be any expression over
+ * aggregate calls and group keys, e.g. max(v) - min(v) or k + sum(v). */
+CANON_API canon_df *canon_aggregate_opts(canon_df *in, const char *const *keys, int nkeys,
+                                         canon_expr **aggs, const char *const *names, int n,
+                                         const canon_aggregate_options *opts,
+                                         canon_error *err);
 CANON_API canon_df *canon_sort(canon_df *in, const canon_sort_key *keys, int n,
                                canon_error *err);
 CANON_API canon_df *canon_limit(canon_df *in, int64_t n, canon_error *err);
@@ -521,6 +548,8 @@ CANON_API canon_df *canon_distinct(canon_df *in, const char *const *subset, int 
 CANON_API const canon_schema *canon_df_schema(const canon_df *df);
 /* The plan node's id (unique within the session; named in errors). */
 CANON_API int canon_df_id(const canon_df *df);
+/* The session a dataframe belongs to. */
+CANON_API canon_session *canon_df_session(const canon_df *df);
 
 /* ---- results ----------------------------------------------------------- */
 

@@ -564,6 +564,10 @@ static canon__column *ev_node(const canon_expr *e, const canon_table *t, canon_e
     return c;
   }
   case CANON__E_AGG:
+    /* In an aggregate's final step a call reads its result column
+     * (plan_aggregate.c sets col). */
+    if (e->col >= 0 && e->col < t->schema->n && t->schema->types[e->col] == e->type)
+      return canon__column_ref(t->cols[e->col]);
     canon__ev_error(err, CANON_ERR_INTERNAL, e, "aggregate evaluated as a scalar");
     return NULL;
   case CANON__E_CALL: break;

@@ -82,6 +82,16 @@ static const ex_fninfo ex_fns[CANON__FN__COUNT] = {
   [CANON__A_MEAN] = {"mean", "mean", EX_FUNC, 1},
   [CANON__A_MIN] = {"min", "min", EX_FUNC, 1},
   [CANON__A_MAX] = {"max", "max", EX_FUNC, 1},
+  /* expr_agg.c: quantile's p and method, quantile_disc's p are literals */
+  [CANON__A_VAR] = {"var", "var", EX_FUNC, 1},
+  [CANON__A_STDDEV] = {"stddev", "stddev", EX_FUNC, 1},
+  [CANON__A_CORR] = {"corr", "corr", EX_FUNC, 2},
+  [CANON__A_MEDIAN] = {"median", "median", EX_FUNC, 1},
+  [CANON__A_QUANTILE] = {"quantile", "quantile", EX_FUNC, 3},
+  [CANON__A_QUANTILE_DISC] = {"quantile_disc", "quantile_disc", EX_FUNC, 2},
+  [CANON__A_COUNT_DISTINCT] = {"count_distinct", "count_distinct", EX_FUNC, 1},
+  [CANON__A_ANY] = {"any", "any", EX_FUNC, 1},
+  [CANON__A_ALL] = {"all", "all", EX_FUNC, 1},
   /* expr_fn.c checks the arity of the -1 entries exactly */
   [CANON__F_LENGTH] = {"length", "length", EX_FUNC, 1},
   [CANON__F_LOWER] = {"lower", "lower", EX_FUNC, 1},
@@ -110,7 +120,7 @@ static bool ex_fn_valid(canon__fn fn) { return fn > 0 && fn < CANON__FN__COUNT; 
 /* Aggregates follow the original scalars; later scalar additions (expr_fn.c)
  * are excluded by canon__fn_is_ext rather than assumed to come first. */
 static bool ex_fn_is_agg(canon__fn fn) {
-  return fn >= CANON__A_COUNT_STAR && fn < CANON__FN__COUNT && !canon__fn_is_ext(fn);
+  return (fn >= CANON__A_COUNT_STAR && fn <= CANON__A_MAX) || canon__fn_is_agg_ext(fn);
 }
 /** Whether fn is an aggregate function. */
 bool canon__fn_is_agg(canon__fn fn) { return ex_fn_is_agg(fn); }
@@ -714,6 +724,7 @@ static canon_type ex_result_type(const canon_expr *e, const canon_expr *b, canon
   case CANON__A_MAX: return t0;
   default:
     if (canon__fn_is_ext(e->fn)) return canon__fn_ext_type(e, b, err);
+    if (canon__fn_is_agg_ext(e->fn)) return canon__agg_ext_type(e, b, err);
     break;
   }
   ex_type_error(err, e, "cannot apply %s to %s and %s", sym, tn(t0), tn(t1));
@@ -787,7 +798,8 @@ static canon_expr *ex_bind(const canon_expr *e, const canon_schema *s, ex_aggctx
                   f->nargs == 1 || f->nargs < 0 ? "" : "s", e->nargs);
     return NULL;
   }
-  if (agg && ctx != EX_AGG_TOP) {
+  /* Aggregate outputs may compute over aggregate calls (max(v) - min(v)). */
+  if (agg && ctx != EX_AGG_TOP && ctx != EX_AGG_BELOW) {
     char *txt = canon_expr_to_string(e);
     const char *why = ctx == EX_AGG_INSIDE  ? "cannot be nested inside another aggregate"
                       : ctx == EX_AGG_BELOW ? "must be the whole output expression"

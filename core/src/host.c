@@ -80,7 +80,7 @@ done:
 static canon_table *op_agg_partial(const canon_df *d, const canon_table *in, canon_error *err) {
   int keys[d->nkeys ? d->nkeys : 1];
   for (int i = 0; i < d->nkeys; i++) keys[i] = canon_schema_find(in->schema, d->keys[i]);
-  return canon__agg_partial(in, keys, d->nkeys, d->bound, d->nexprs, d->drop_null_keys, err);
+  return canon__agg_partial(in, keys, d->nkeys, d->aggs, d->naggs, d->drop_null_keys, err);
 }
 
 static canon_table *op_sort(const canon_df *d, const canon_table *in, canon_error *err) {
@@ -233,7 +233,7 @@ static canon_table *apply_op(const canon_job *job, const canon__stage *st, const
   case CANON__OP_ASSIGN: return op_assign(d, cur, err);
   case CANON__OP_AGG_PARTIAL: return op_agg_partial(d, cur, err);
   case CANON__OP_AGG_FINAL:
-    return canon__agg_final(cur, d->nkeys, d->bound, d->nexprs, d->schema, err);
+    return canon__aggregate_final(d, cur, err);
   case CANON__OP_SORT: return op_sort(d, cur, err);
   case CANON__OP_LIMIT:
     return canon__table_slice(cur, 0, cur->nrows < d->n ? cur->nrows : d->n, err);

@@ -256,6 +256,11 @@ void canon__fn_ext_arity(canon__fn fn, int *lo, int *hi);
 /* A call node of fn over args[0..n) (moved in; freed on failure) without
  * checks (binding checks); NULL on OOM. */
 canon_expr *canon__fn_ext_call(canon__fn fn, canon_expr **args, int n);
+/* The aggregates of expr_agg.c (var .. all), the same four entries: */
+bool canon__fn_is_agg_ext(canon__fn fn);
+canon_type canon__agg_ext_type(const canon_expr *e, const canon_expr *b, canon_error *err);
+void canon__agg_ext_arity(canon__fn fn, int *lo, int *hi);
+canon_expr *canon__agg_ext_call(canon__fn fn, canon_expr **args, int n);
 
 /* ---- logical plan ------------------------------------------------------ */
 
@@ -342,6 +347,14 @@ struct canon_df {
 /* Kind name as in plan JSON ("read_csv", "filter", ...). */
 const char *canon__node_kind_name(canon__node_kind k);
 canon__node_kind canon__node_kind_from_name(const char *name);
+
+/* Aggregate nodes (plan_aggregate.c): check the bound outputs of d (keys
+ * outside aggregate calls allowed) and set naggs, aggs, agg_schema, post;
+ * run the final stage over the concatenated partials; free those fields. */
+int canon__aggregate_bind(canon_df *d, const canon_schema *in, canon_error *err);
+canon_table *canon__aggregate_final(const canon_df *d, const canon_table *partials,
+                                    canon_error *err);
+void canon__aggregate_free(canon_df *d);
 
 /* Allocate a node in session s with the next id (inputs not yet set). */
 canon_df *canon__node_new(canon_session *s, canon__node_kind kind, canon_error *err);

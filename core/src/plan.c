@@ -40,6 +40,8 @@ canon__node_kind canon__node_kind_from_name(const char *name) {
 }
 
 const canon_schema *canon_df_schema(const canon_df *df) { return df ? df->schema : NULL; }
+canon_session *canon_df_session(const canon_df *df) { return df ? df->session : NULL; }
+
 int canon_df_id(const canon_df *df) { return df ? (df->origin_id ? df->origin_id : df->id) : 0; }
 
 /* Prefix err with the node's label: "filter node 4". */
@@ -304,13 +306,8 @@ canon_df *canon_aggregate(canon_df *in, const char *const *keys, int nkeys, cano
   if (take_exprs(d, aggs, names, n, err) || copy_keys(d, keys, nkeys, in->schema, "group key", err) ||
       bind_all(d, in->schema, true, err))
     goto fail;
-  for (int i = 0; i < n; i++)
-    if (d->bound[i]->kind != CANON__E_AGG) {
-      canon__seterr(err, CANON_ERR_PLAN,
-                    "aggregate output '%s' must be an aggregate call (count, sum, mean, min, max)",
-                    d->names[i]);
-      goto fail;
-    }
+  /* Outputs: expressions over aggregate calls and keys (plan_aggregate.c). */
+  if (canon__aggregate_bind(d, in->schema, err)) goto fail;
   if (n == 0 && nkeys == 0) {
     canon__seterr(err, CANON_ERR_INVALID, "aggregate needs keys or aggregates");
     goto fail;

@@ -263,6 +263,7 @@ static void fn_arity(canon__fn f, int *lo, int *hi) {
   case CANON__A_COUNT_STAR: *lo = *hi = 0; break;
   default:
     if (canon__fn_is_ext(f)) canon__fn_ext_arity(f, lo, hi);
+    if (canon__fn_is_agg_ext(f)) canon__agg_ext_arity(f, lo, hi);
     break;
   }
 }
@@ -301,6 +302,7 @@ static canon_expr *make_call(canon__fn f, canon_expr **a, int n, canon_type to) 
   default:
     /* Arity checked above; argument rules are checked at binding. */
     if (canon__fn_is_ext(f)) return canon__fn_ext_call(f, a, n);
+    if (canon__fn_is_agg_ext(f)) return canon__agg_ext_call(f, a, n);
     break;
   }
   for (int i = 0; i < n; i++) canon_expr_free(a[i]);

@@ -127,6 +127,7 @@ static void node_free(canon_df *n) {
   }
   free(n->exprs);
   free(n->bound);
+  canon__aggregate_free(n);
   free(n->names);
   for (int i = 0; i < n->nkeys; i++) free(n->keys[i]);
   free(n->keys);

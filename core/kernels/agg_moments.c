@@ -1,0 +1,269 @@
+/* agg_moments.c — var, stddev and corr, exact and rounded once (SEMANTICS
+ * §5), plus the dispatch and helpers shared with agg_values.c.
+ *
+ * Method.  With n values, S1 = Σx and S2 = Σx² kept exactly (bigint.c:
+ * every double is an integer times 2^-1074, every square or product an
+ * integer times 2^-2148), the sample variance is
+ *     var = (n·S2 − S1²) / (n·(n−1)),
+ * whose numerator is an exact integer in units of 2^-2148.  It is formed
+ * with big-integer products and divided by n and n−1 with the remainders
+ * kept as a sticky bit, then rounded once to the nearest double.  corr
+ * keeps Σx, Σy, Σx², Σy², Σxy over the rows where both are non-NULL and
+ * forms the covariance and both variances the same way, each rounded once,
+ * then c / (sqrt(vx) · sqrt(vy)) in float64.  int64 values enter exactly
+ * (an int64 square needs 126 bits, still one 128-bit product).
+ *
+ * State (little-endian): i64 count, u8 flags (bit0: a NaN or an infinity
+ * was seen), then the accumulators (2 for var/stddev: S1 S2; 5 for corr:
+ * Sx Sy Sxx Syy Sxy) as canon__wacc_serialize writes them.
+ *
+ * Sections: shared helpers and dispatch; accumulation; finishing. */
+#include "agg_ext.h"
+#include "bigint.h"
+
+#include <math.h>
+
+/* ---- shared helpers and dispatch ---------------------------------------- */
+
+/** Whether fn is handled by agg_moments.c or agg_values.c. */
+bool canon__aggx_handles(canon__fn fn) { return canon__aggm_handles(fn) || canon__aggv_handles(fn); }
+
+/** Partial states (see agg_ext.h). */
+int canon__aggx_partial(const canon_expr *e, const canon_table *in, const int64_t *gid,
+                        int64_t ngroups, canon__colbuilder *out, canon_error *err) {
+  if (canon__aggm_handles(e->fn)) return canon__aggm_partial(e, in, gid, ngroups, out, err);
+  return canon__aggv_partial(e, in, gid, ngroups, out, err);
+}
+
+/** Final results (see agg_ext.h). */
+int canon__aggx_final(const canon_expr *e, int idx, const canon__column *states,
+                      const int64_t *gid, int64_t ngroups, canon__colbuilder *out,
+                      canon_error *err) {
+  if (canon__aggm_handles(e->fn)) return canon__aggm_final(e, idx, states, gid, ngroups, out, err);
+  return canon__aggv_final(e, idx, states, gid, ngroups, out, err);
+}
+
+/** Group-order index of the rows (see agg_ext.h). */
+int canon__aggx_csr(const int64_t *gid, int64_t n, int64_t ngroups, int64_t **start,
+                    int64_t **order) {
+  *start = canon__calloc((size_t)ngroups + 1, sizeof **start);
+  *order = canon__reallocarray(NULL, n ? (size_t)n : 1, sizeof **order);
+  int64_t *pos = canon__reallocarray(NULL, (size_t)ngroups + 1, sizeof *pos);
+  if (!*start || !*order || !pos) {
+    free(pos);
+    return CANON_ERR_NOMEM;
+  }
+  for (int64_t i = 0; i < n; i++) {
+    int64_t g = gid ? gid[i] : 0;
+    if (g >= 0) (*start)[g + 1]++;
+  }
+  for (int64_t g = 0; g < ngroups; g++) (*start)[g + 1] += (*start)[g];
+  memcpy(pos, *start, ((size_t)ngroups + 1) * sizeof *pos);
+  for (int64_t i = 0; i < n; i++) {
+    int64_t g = gid ? gid[i] : 0;
+    if (g >= 0) (*order)[pos[g]++] = i;
+  }
+  free(pos);
+  return 0;
+}
+
+/** Report a state that does not parse. */
+int canon__aggx_corrupt(canon_error *err, int idx, int64_t row) {
+  return canon__seterr(err, CANON_ERR_PARSE, "corrupt partial state in column __state%d, row %lld",
+                       idx, (long long)row);
+}
+
+/** Never -0.0; NaN canonical. */
+double canon__aggx_canon_f64(double d) {
+  if (d != d) return NAN;
+  return d == 0 ? 0.0 : d;
+}
+
+/** Whether fn is var, stddev or corr. */
+bool canon__aggm_handles(canon__fn fn) {
+  return fn == CANON__A_VAR || fn == CANON__A_STDDEV || fn == CANON__A_CORR;
+}
+
+/* ---- accumulation -------------------------------------------------------- */
+
+/* One group's moments: count, whether a NaN/inf was seen, accumulators. */
+typedef struct am_state {
+  int64_t n;
+  bool special;
+  int nacc;              /* 2 (var, stddev) or 5 (corr) */
+  canon__wacc acc[5];    /* S1 S2, or Sx Sy Sxx Syy Sxy */
+} am_state;
+
+static void am_init(am_state *s, int nacc) {
+  s->n = 0;
+  s->special = false;
+  s->nacc = nacc;
+  for (int k = 0; k < nacc; k++) canon__wacc_init(&s->acc[k]);
+}
+
+/* Value i of a numeric column as exact parts; false for NaN/inf. */
+static bool am_parts(const canon__column *c, int64_t i, uint64_t *m, int *pos, bool *neg) {
+  if (c->type == CANON_INT64) {
+    canon__exact_parts_i64(canon__i64(c)[i], m, pos, neg);
+    return true;
+  }
+  double v = canon__f64(c)[i];
+  if (!isfinite(v)) return false;
+  canon__exact_parts_f64(v, m, pos, neg);
+  return true;
+}
+
+/* Add row i (x, and y for corr; both non-NULL). */
+static void am_add(am_state *s, const canon__column *x, const canon__column *y, int64_t i) {
+  s->n++;
+  uint64_t mx, my;
+  int px, py;
+  bool nx, ny;
+  bool okx = am_parts(x, i, &mx, &px, &nx);
+  bool oky = y ? am_parts(y, i, &my, &py, &ny) : true;
+  if (!okx || !oky) {
+    s->special = true;
+    return;
+  }
+  if (s->special) return;
+  canon__wacc_add(&s->acc[0], mx, px, nx);
+  if (!y) {
+    canon__wacc_add(&s->acc[1], (canon__u128)mx * mx, 2 * px, false);
+    return;
+  }
+  canon__wacc_add(&s->acc[1], my, py, ny);
+  canon__wacc_add(&s->acc[2], (canon__u128)mx * mx, 2 * px, false);
+  canon__wacc_add(&s->acc[3], (canon__u128)my * my, 2 * py, false);
+  canon__wacc_add(&s->acc[4], (canon__u128)mx * my, px + py, nx != ny);
+}
+
+static int am_emit_state(canon__colbuilder *out, const am_state *s, uint8_t *buf) {
+  uint64_t n = (uint64_t)s->n;
+  for (int k = 0; k < 8; k++) buf[k] = (uint8_t)(n >> (8 * k));
+  buf[8] = s->special ? 1 : 0;
+  size_t len = 9;
+  for (int k = 0; k < s->nacc; k++) len += canon__wacc_serialize(&s->acc[k], buf + len);
+  return canon__cb_str(out, (const char *)buf, len);
+}
+
+/* Merge one serialized state into s; false when it does not parse. */
+static bool am_merge(am_state *s, const uint8_t *p, size_t len) {
+  if (len < 9 || p[8] > 1) return false;
+  uint64_t n = 0;
+  for (int k = 0; k < 8; k++) n |= (uint64_t)p[k] << (8 * k);
+  if (n > (uint64_t)(INT64_MAX - s->n)) return false;
+  size_t at = 9;
+  am_state t;
+  am_init(&t, s->nacc);
+  for (int k = 0; k < s->nacc; k++) {
+    int64_t used = canon__wacc_add_serialized(&t.acc[k], p + at, len - at);
+    if (used < 0) return false;
+    at += (size_t)used;
+  }
+  if (at != len) return false;
+  /* Parsed: now add for real (adding twice is cheaper than copying). */
+  at = 9;
+  for (int k = 0; k < s->nacc; k++)
+    at += (size_t)canon__wacc_add_serialized(&s->acc[k], p + at, len - at);
+  s->n += (int64_t)n;
+  s->special |= p[8] != 0;
+  return true;
+}
+
+/** Partial states of var, stddev, corr: one group at a time in group order. */
+int canon__aggm_partial(const canon_expr *e, const canon_table *in, const int64_t *gid,
+                        int64_t ngroups, canon__colbuilder *out, canon_error *err) {
+  bool corr = e->fn == CANON__A_CORR;
+  canon__column *x = canon__expr_eval(e->args[0], in, err);
+  canon__column *y = corr && x ? canon__expr_eval(e->args[1], in, err) : NULL;
+  int64_t *start = NULL, *order = NULL;
+  am_state *s = canon__malloc(sizeof *s);
+  uint8_t *buf = canon__malloc(9 + 5 * CANON__WACC_MAX_BYTES);
+  int rc = 0;
+  if (!x || (corr && !y)) {
+    rc = err && err->code ? err->code : CANON_ERR_INTERNAL;
+    goto done;
+  }
+  if (!s || !buf || canon__aggx_csr(gid, in->nrows, ngroups, &start, &order)) {
+    rc = canon__nomem(err);
+    goto done;
+  }
+  for (int64_t g = 0; g < ngroups && !rc; g++) {
+    am_init(s, corr ? 5 : 2);
+    for (int64_t k = start[g]; k < start[g + 1]; k++) {
+      int64_t i = order[k];
+      if (canon__valid(x, i) && (!y || canon__valid(y, i))) am_add(s, x, y, i);
+    }
+    rc = am_emit_state(out, s, buf);
+  }
+done:
+  canon__column_unref(x);
+  canon__column_unref(y);
+  free(start);
+  free(order);
+  free(s);
+  free(buf);
+  return rc;
+}
+
+/* ---- finishing ----------------------------------------------------------- */
+
+/* (n · Sab − Sa · Sb) / (n (n−1)), rounded once; a, b index S1-style
+ * accumulators and ab the matching sum of products. */
+static double am_comoment(const am_state *s, int a, int b, int ab, canon__big *tmp) {
+  canon__big *A = &tmp[0], *B = &tmp[1], *P = &tmp[2], *AB = &tmp[3], *N = &tmp[4];
+  bool an, bn, pn, nn;
+  canon__wacc_to_big(&s->acc[a], A, &an);
+  canon__wacc_to_big(&s->acc[b], B, &bn);
+  canon__big_mul(A, B, AB);              /* Sa · Sb, sign an ^ bn */
+  canon__wacc_to_big(&s->acc[ab], P, &pn);
+  canon__big_mul_u64(P, (uint64_t)s->n); /* n · Sab */
+  canon__big_sub_signed(P, pn, AB, an != bn, N, &nn);
+  return canon__big_div_round(N, nn, (uint64_t)s->n, (uint64_t)s->n - 1, -2148);
+}
+
+static int am_finish(canon__colbuilder *out, canon__fn fn, const am_state *s, canon__big *tmp) {
+  if (s->n < 2) return canon__cb_null(out);
+  if (s->special) return canon__cb_f64(out, NAN);
+  double r;
+  if (fn == CANON__A_CORR) {
+    double c = am_comoment(s, 0, 1, 4, tmp);
+    double vx = am_comoment(s, 0, 0, 2, tmp);
+    double vy = am_comoment(s, 1, 1, 3, tmp);
+    r = c / (sqrt(vx) * sqrt(vy));
+  } else {
+    r = am_comoment(s, 0, 0, 1, tmp);
+    if (fn == CANON__A_STDDEV) r = sqrt(r);
+  }
+  return canon__cb_f64(out, canon__aggx_canon_f64(r));
+}
+
+/** Merge the states of each group and finish var, stddev or corr. */
+int canon__aggm_final(const canon_expr *e, int idx, const canon__column *states,
+                      const int64_t *gid, int64_t ngroups, canon__colbuilder *out,
+                      canon_error *err) {
+  int64_t *start = NULL, *order = NULL;
+  am_state *s = canon__malloc(sizeof *s);
+  canon__big *tmp = canon__malloc(5 * sizeof *tmp);
+  int rc = 0;
+  if (!s || !tmp || canon__aggx_csr(gid, states->length, ngroups, &start, &order)) {
+    rc = canon__nomem(err);
+    goto done;
+  }
+  for (int64_t g = 0; g < ngroups && !rc; g++) {
+    am_init(s, e->fn == CANON__A_CORR ? 5 : 2);
+    for (int64_t k = start[g]; k < start[g + 1] && !rc; k++) {
+      int64_t i = order[k];
+      size_t len;
+      const uint8_t *p = canon__valid(states, i) ? (const uint8_t *)canon__str(states, i, &len) : NULL;
+      if (!p || !am_merge(s, p, len)) rc = canon__aggx_corrupt(err, idx, i);
+    }
+    if (!rc) rc = am_finish(out, e->fn, s, tmp);
+  }
+done:
+  free(start);
+  free(order);
+  free(s);
+  free(tmp);
+  return rc;
+}

@@ -1,0 +1,2 @@
+#include "testutil.h"
+Test(aggregate2, placeholder) {}
