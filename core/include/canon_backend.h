@@ -105,6 +105,40 @@ typedef struct canon_host {
   int64_t (*table_num_rows)(const canon_table *t);
   /* Bytes held by the table's buffers (for statistics). */
   int64_t (*table_bytes)(const canon_table *t);
+
+  /* ---- Moving work between processes.  Appended after the first
+   * release: check struct_size covers a slot before using it.
+   * Encodings are position-independent little-endian byte strings (fit
+   * for shared memory, sockets or MPI); decoding validates everything and
+   * reports malformed input as CANON_ERR_PARSE.  Buffers the core allocates
+   * (job_encode, exchange_state_encode) are released with free(). */
+  size_t (*table_encoded_size)(const canon_table *t);
+  int (*table_encode_into)(const canon_table *t, uint8_t *buf, size_t cap, canon_error *err);
+  canon_table *(*table_decode)(const uint8_t *buf, size_t len, canon_error *err);
+  /* A job: its plan (in-memory tables and computed persists as binary
+   * tables), partition count and the CSV byte ranges already cut, so the
+   * receiver never rescans files.  Decoding rebuilds the identical stages
+   * in a detached session; job_free releases a decoded job only. */
+  int (*job_encode)(const canon_job *job, uint8_t **buf, size_t *len, canon_error *err);
+  canon_job *(*job_decode)(const uint8_t *buf, size_t len, canon_error *err);
+  void (*job_free)(canon_job *job);
+  /* What exchange_prepare computed for input i of stage s (RANGE bounds,
+   * REBALANCE offsets), to install in another process's copy of the job
+   * before it splits that input or runs the stage's tasks. */
+  int (*exchange_state_encode)(const canon_job *job, int stage, int input, uint8_t **buf,
+                               size_t *len, canon_error *err);
+  int (*exchange_state_decode)(canon_job *job, int stage, int input, const uint8_t *buf,
+                               size_t len, canon_error *err);
+  /* exchange_prepare over encoded producer outputs (outs[k] of lens[k]
+   * bytes); decodes only what the exchange needs (REBALANCE: row counts). */
+  int (*exchange_prepare_encoded)(canon_job *job, int stage, int input,
+                                  const uint8_t *const *outs, const size_t *lens, int n,
+                                  canon_error *err);
+  /* In a process that runs tasks: fn(ctx, what) is called before each
+   * call of a user transform with e.g. "transform 'f' (transform node 5)
+   * on group (k=1)", so an engine can name the group if the process dies
+   * there.  Process-wide; NULL removes it. */
+  void (*set_task_observer)(void (*fn)(void *ctx, const char *what), void *ctx);
 } canon_host;
 
 typedef struct canon_backend {

@@ -111,6 +111,16 @@ static void describe_group(const canon_table *t, const int *keys, int nkeys, int
   }
 }
 
+/* Told what user code is about to run (canon_host.set_task_observer):
+ * set only in an engine's task processes. */
+static void (*task_observer)(void *ctx, const char *what);
+static void *task_observer_ctx;
+
+static void host_set_task_observer(void (*fn)(void *ctx, const char *what), void *ctx) {
+  task_observer = fn;
+  task_observer_ctx = ctx;
+}
+
 /* Call the transform on one group (rows idx[0..n) of in) and append its
  * output to `out`. */
 static int call_transform(const canon_df *d, const canon__transform_entry *tf,
@@ -131,6 +141,12 @@ static int call_transform(const canon_df *d, const canon__transform_entry *tf,
     describe_group(in, keys, d->nkeys, idx[0], group, sizeof group);
   else
     snprintf(group, sizeof group, "partition rows %lld", (long long)n);
+  if (task_observer) {
+    char what[400];
+    snprintf(what, sizeof what, "transform '%s' (transform node %d) on group (%s)", d->transform,
+             canon_df_id(d), group);
+    task_observer(task_observer_ctx, what);
+  }
   int rc = tf->fn(g, b, tf->user_data, &uerr);
   canon_table_free(g);
   if (rc != 0) {
@@ -439,4 +455,14 @@ const canon_host canon__host = {
   .table_free = canon_table_free,
   .table_num_rows = host_table_num_rows,
   .table_bytes = canon__table_bytes,
+  .table_encoded_size = canon__table_encoded_size,
+  .table_encode_into = canon__table_encode_into,
+  .table_decode = canon__table_decode,
+  .job_encode = canon__job_encode,
+  .job_decode = canon__job_decode,
+  .job_free = canon__job_decoded_free,
+  .exchange_state_encode = canon__exchange_state_encode,
+  .exchange_state_decode = canon__exchange_state_decode,
+  .exchange_prepare_encoded = canon__exchange_prepare_encoded,
+  .set_task_observer = host_set_task_observer,
 };

@@ -193,7 +193,9 @@ typedef enum canon__fn {
   CANON__F_STARTS_WITH, CANON__F_CONTAINS, CANON__F_TRIM, CANON__F_LTRIM, CANON__F_RTRIM,
   CANON__F_ABS, CANON__F_ROUND, CANON__F_FLOOR, CANON__F_CEIL, CANON__F_SQRT, CANON__F_POW,
   CANON__F_LN, CANON__F_EXP, CANON__F_IF_ELSE, CANON__F_CASE_WHEN, CANON__F_IN_LIST,
-  /* more aggregates (expr_agg.c, kernels/agg_moments.c, kernels/agg_values.c) */
+  /* more aggregates (expr_agg.c, kernels/agg_moments.c, kernels/agg_values.c);
+   * canon__fn_is_agg_ext is the range CANON__A_VAR .. CANON__A_ALL, so scalar
+   * functions appended after it need a range of their own */
   CANON__A_VAR, CANON__A_STDDEV, CANON__A_CORR, CANON__A_MEDIAN, CANON__A_QUANTILE,
   CANON__A_QUANTILE_DISC, CANON__A_COUNT_DISTINCT, CANON__A_ANY, CANON__A_ALL,
   CANON__FN__COUNT
@@ -386,5 +388,28 @@ struct canon_session {
 
 /* Keep a malloc'd string alive until the session closes. */
 const char *canon__session_keep_string(canon_session *s, char *str);
+
+/* ---- moving tables and jobs between processes (codec.c, job_codec.c) ---- */
+
+/* Table codec: bytes needed, encode into buf (cap >= that), decode with
+ * full validation (CANON_ERR_PARSE on anything malformed). */
+size_t canon__table_encoded_size(const canon_table *t);
+int canon__table_encode_into(const canon_table *t, uint8_t *buf, size_t cap, canon_error *err);
+canon_table *canon__table_decode(const uint8_t *buf, size_t len, canon_error *err);
+/* Rows of an encoded table from its header alone; -1 when malformed. */
+int64_t canon__table_encoded_rows(const uint8_t *buf, size_t len, canon_error *err);
+/* Job codec: *buf malloc'd; a decoded job owns a detached session and is
+ * freed with canon__job_decoded_free. */
+int canon__job_encode(const canon_job *job, uint8_t **buf, size_t *len, canon_error *err);
+canon_job *canon__job_decode(const uint8_t *buf, size_t len, canon_error *err);
+void canon__job_decoded_free(canon_job *job);
+/* Exchange state of input i of stage s (see canon_host). */
+int canon__exchange_state_encode(const canon_job *job, int stage, int input, uint8_t **buf,
+                                 size_t *len, canon_error *err);
+int canon__exchange_state_decode(canon_job *job, int stage, int input, const uint8_t *buf,
+                                 size_t len, canon_error *err);
+int canon__exchange_prepare_encoded(canon_job *job, int stage, int input,
+                                    const uint8_t *const *outs, const size_t *lens, int n,
+                                    canon_error *err);
 
 #endif /* CANON_INTERNAL_H */

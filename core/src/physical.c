@@ -106,7 +106,9 @@ int canon__plan_node(canon_job *job, canon_df *d, int P, canon_error *err) {
   switch (d->kind) {
   case CANON__N_READ_CSV:
     if ((s = canon__new_stage(job, P, err)) < 0) return s;
-    if (canon__csv_split(d->path, d->delimiter, d->csv_schema, P, &job->stages[s].ranges, err))
+    if (job->preset_ranges ? canon__job_take_preset(job, s, err)
+                           : canon__csv_split(d->path, d->delimiter, d->csv_schema, P,
+                                              &job->stages[s].ranges, err))
       return -1;
     return canon__add_op(job, s, CANON__OP_SCAN_CSV, d, err) ? -1 : s;
   case CANON__N_TABLE:
@@ -216,6 +218,11 @@ const char *canon__exchange_name(int kind) {
 }
 
 canon_job *canon__job_new(canon_df *root, int nparts, canon_error *err) {
+  return canon__job_new_preset(root, nparts, NULL, 0, err);
+}
+
+canon_job *canon__job_new_preset(canon_df *root, int nparts, canon__csv_range **preset,
+                                 int npreset, canon_error *err) {
   if (!root) {
     canon__seterr(err, CANON_ERR_INVALID, "no plan (an earlier step failed)");
     return NULL;
@@ -227,7 +234,11 @@ canon_job *canon__job_new(canon_df *root, int nparts, canon_error *err) {
     return NULL;
   }
   job->session = root->session;
-  if (canon__plan_node(job, root, nparts, err) < 0) {
+  job->preset_ranges = preset;
+  job->npreset = npreset;
+  int planned = canon__plan_node(job, root, nparts, err);
+  job->preset_ranges = NULL;
+  if (planned < 0) {
     if (err && err->code == CANON_OK) canon__nomem(err);
     canon__job_free(job);
     return NULL;

@@ -65,6 +65,10 @@ struct canon_job {
   canon_session *session;
   int nstages, capstages;
   canon__stage *stages;
+  /* While a decoded job is planned (job_codec.c): the CSV ranges the
+   * original job cut, by stage (not owned); NULL otherwise. */
+  canon__csv_range **preset_ranges;
+  int npreset;
 };
 
 /* Planning helpers for operator files (physical.c):
@@ -97,6 +101,12 @@ canon_table *canon__run_binary_op(const canon__op *op, const canon_table *cur,
 /* Plan `root` for `nparts` partitions.  Reads CSV headers to cut byte
  * ranges; fails on a mismatched header. */
 canon_job *canon__job_new(canon_df *root, int nparts, canon_error *err);
+/* The same, but CSV stages take preset[s] (npreset stages) instead of
+ * cutting their file again (job_codec.c rebuilding a shipped job). */
+canon_job *canon__job_new_preset(canon_df *root, int nparts, canon__csv_range **preset,
+                                 int npreset, canon_error *err);
+/* job_codec.c: copy the preset ranges of stage s into the stage. */
+int canon__job_take_preset(canon_job *job, int s, canon_error *err);
 void canon__job_free(canon_job *job);
 /* Print the stages as an indented tree (or Graphviz). */
 void canon__job_print(const canon_job *job, FILE *out, bool dot);

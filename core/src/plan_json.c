@@ -94,6 +94,10 @@ typedef struct pj_writer {
   int norder;
   char *scratch; /* NUL-terminated copies of string cells */
   size_t scratch_cap;
+  /* The internal variant (job_codec.c): called after each node's keys;
+   * table rows and computed persist rows are left to it. */
+  canon__pj_write_hook hook;
+  void *hook_ctx;
 } pj_writer;
 
 /* The JSON nesting level of an expression object that may still be read
@@ -392,6 +396,7 @@ static int write_node_body(pj_writer *w, const canon_df *n, cJSON *o) {
   case CANON__N_TABLE:
     if (!n->table) return canon__seterr(w->err, CANON_ERR_INTERNAL, "the node holds no table");
     rc = write_schema(w, o, n->table->schema);
+    if (rc == 0 && w->hook) return attach(w, o, "rows", cJSON_CreateArray()); /* rows: the hook's */
     return rc ? rc : write_rows(w, o, n->table);
   case CANON__N_SELECT:
   case CANON__N_ASSIGN: return write_named_exprs(w, n, o, "columns");
@@ -439,7 +444,9 @@ static int write_node_body(pj_writer *w, const canon_df *n, cJSON *o) {
 
 /* {"id": .., "op": .., "input": .., <op keys>} appended to nodes. */
 static int write_node(pj_writer *w, const canon_df *n, cJSON *nodes) {
-  const char *op = canon__node_kind_name(n->kind);
+  /* Internal variant: a computed persist travels as a table of its rows. */
+  bool kept = w->hook && n->kind == CANON__N_PERSIST && n->table;
+  const char *op = kept ? "table" : canon__node_kind_name(n->kind);
   if (!op)
     return canon__seterr(w->err, CANON_ERR_UNSUPPORTED,
                          "plan JSON cannot carry nodes of kind %d", (int)n->kind);
@@ -454,8 +461,11 @@ static int write_node(pj_writer *w, const canon_df *n, cJSON *nodes) {
       rc = add_int(w, ins, NULL, new_id(w, n->inputs[i]));
     if (!ins) rc = CANON_ERR_NOMEM;
   }
-  if (rc == 0 && n->ninputs == 1) rc = add_int(w, o, "input", new_id(w, n->inputs[0]));
-  return rc ? rc : write_node_body(w, n, o);
+  if (rc == 0 && n->ninputs == 1 && !kept) rc = add_int(w, o, "input", new_id(w, n->inputs[0]));
+  if (rc == 0 && kept) rc = write_schema(w, o, n->table->schema);
+  if (rc == 0 && kept) rc = attach(w, o, "rows", cJSON_CreateArray());
+  if (rc == 0 && !kept) rc = write_node_body(w, n, o);
+  return rc == 0 && w->hook ? w->hook(w->hook_ctx, n, o, w->err) : rc;
 }
 
 /* Fill w->order with every node below root, inputs first, each once, and
@@ -483,7 +493,8 @@ static int order_nodes(pj_writer *w, const canon_df *root) {
     }
     frame *top = &stack[depth - 1];
     const canon_df *n = top->node;
-    if (top->next < n->ninputs && top->next < 2) {
+    bool kept = w->hook && n->kind == CANON__N_PERSIST && n->table; /* inputs not needed */
+    if (top->next < n->ninputs && top->next < 2 && !kept) {
       const canon_df *in = n->inputs[top->next++];
       intptr_t seen;
       if (!in) {
@@ -531,12 +542,13 @@ static int write_sink(pj_writer *w, cJSON *doc, const canon_sink *sink) {
   return rc;
 }
 
-char *canon_plan_to_json(const canon_df *df, const canon_sink *sink, canon_error *err) {
+static char *plan_to_json(const canon_df *df, const canon_sink *sink, canon__pj_write_hook hook,
+                          void *hook_ctx, canon_error *err) {
   if (!df) {
     canon__seterr(err, CANON_ERR_INVALID, "canon_plan_to_json: dataframe is NULL");
     return NULL;
   }
-  pj_writer w = {.err = err};
+  pj_writer w = {.err = err, .hook = hook, .hook_ctx = hook_ctx};
   char *text = NULL;
   cJSON *doc = cJSON_CreateObject();
   int rc = doc ? order_nodes(&w, df) : w_nomem(&w);
@@ -565,4 +577,13 @@ char *canon_plan_to_json(const canon_df *df, const canon_sink *sink, canon_error
   free(w.order);
   free(w.scratch);
   return text;
+}
+
+char *canon_plan_to_json(const canon_df *df, const canon_sink *sink, canon_error *err) {
+  return plan_to_json(df, sink, NULL, NULL, err);
+}
+
+char *canon__plan_to_json_hooked(const canon_df *df, canon__pj_write_hook hook, void *ctx,
+                                 canon_error *err) {
+  return plan_to_json(df, NULL, hook, ctx, err);
 }

@@ -31,6 +31,19 @@ int canon__pjmap_put(canon__pjmap *m, uintptr_t key, intptr_t val);
 /* Free the map's storage (it may be reused afterwards). */
 void canon__pjmap_reset(canon__pjmap *m);
 
+/* ---- the internal variant (job_codec.c) ----------------------------------
+ * Engines ship plans to other processes as plan JSON plus binary tables.
+ * The writer's hook runs after each node's keys are written (it adds
+ * "origin" and "ref"); table nodes get empty "rows" and a computed persist
+ * is written as a table node.  The reader allows those keys and calls its
+ * hook on each node it built.  The public format never holds them. */
+typedef int (*canon__pj_write_hook)(void *ctx, const canon_df *n, cJSON *o, canon_error *err);
+typedef int (*canon__pj_read_hook)(void *ctx, const cJSON *j, canon_df *df, canon_error *err);
+char *canon__plan_to_json_hooked(const canon_df *df, canon__pj_write_hook hook, void *ctx,
+                                 canon_error *err);
+int canon__plan_from_json_hooked(canon_session *s, const char *json, canon__pj_read_hook hook,
+                                 void *ctx, canon_df **root, canon_error *err);
+
 /* ---- reading (plan_json_check.c) --------------------------------------- */
 
 /* The state of one canon_plan_from_json call. */
@@ -46,6 +59,8 @@ typedef struct canon__pj_reader {
   const char *cur_op;      /* the node being built, for builder messages */
   int cur_id;
   canon_df *in2;           /* a two-input node's second input ("inputs"[1]) */
+  canon__pj_read_hook hook; /* the internal variant (see above) */
+  void *hook_ctx;
 } canon__pj_reader;
 
 /* Append a printf-style piece to the path; returns the length to restore

@@ -365,7 +365,15 @@ static int read_node(canon__pj_reader *r, const cJSON *j, int idx) {
   int id;
   canon_df *in = NULL, *df = NULL;
   intptr_t other;
-  if ((rc = canon__pj_keys(r, j, op->keys, op->nkeys))) return rc;
+  if (r->hook) {
+    /* The internal variant's keys are allowed too. */
+    const char *keys[16] = {"origin", "ref", "persist"};
+    for (int k = 0; k < op->nkeys && k < 13; k++) keys[3 + k] = op->keys[k];
+    rc = canon__pj_keys(r, j, keys, 3 + op->nkeys);
+  } else {
+    rc = canon__pj_keys(r, j, op->keys, op->nkeys);
+  }
+  if (rc) return rc;
   if ((rc = canon__pj_int(r, j, "id", 1, INT_MAX, &id))) return rc;
   if (canon__pjmap_get(&r->ids, (uintptr_t)id, &other))
     return canon__pj_fail_at(r, "id", CANON_ERR_PLAN,
@@ -376,6 +384,7 @@ static int read_node(canon__pj_reader *r, const cJSON *j, int idx) {
   r->cur_id = id;
   if ((rc = op->read(r, j, in, &df))) return rc;
   df->origin_id = id;
+  if (r->hook && (rc = r->hook(r->hook_ctx, j, df, r->err))) return rc;
   r->dfs[idx] = df;
   return canon__pjmap_put(&r->ids, (uintptr_t)id, idx) ? canon__nomem(r->err) : 0;
 }
@@ -505,8 +514,9 @@ static int read_document(canon__pj_reader *r, const cJSON *doc, canon_df **root,
   return rc;
 }
 
-int canon_plan_from_json(canon_session *s, const char *json, const char *origin,
-                         canon_df **root, canon_sink *sink_out, canon_error *err) {
+static int plan_from_json(canon_session *s, const char *json, const char *origin,
+                          canon_df **root, canon_sink *sink_out, canon__pj_read_hook hook,
+                          void *hook_ctx, canon_error *err) {
   if (root) *root = NULL;
   if (sink_out) sink_out->kind = sink_out->path = NULL;
   if (!s || !json || !root)
@@ -514,7 +524,8 @@ int canon_plan_from_json(canon_session *s, const char *json, const char *origin,
                          "canon_plan_from_json: session, json and root are required");
   /* Work on a local error so codes are known even when err is NULL. */
   canon_error local = {0};
-  canon__pj_reader r = {.s = s, .origin = origin ? origin : "<plan>", .err = &local};
+  canon__pj_reader r = {.s = s, .origin = origin ? origin : "<plan>", .err = &local,
+                        .hook = hook, .hook_ctx = hook_ctx};
   canon__pj_push(&r, "$");
   int rc = check_nul_escapes(&r, json);
   cJSON *doc = NULL;
@@ -541,4 +552,14 @@ int canon_plan_from_json(canon_session *s, const char *json, const char *origin,
   free(r.dfs);
   free(r.path);
   return rc;
+}
+
+int canon_plan_from_json(canon_session *s, const char *json, const char *origin,
+                         canon_df **root, canon_sink *sink_out, canon_error *err) {
+  return plan_from_json(s, json, origin, root, sink_out, NULL, NULL, err);
+}
+
+int canon__plan_from_json_hooked(canon_session *s, const char *json, canon__pj_read_hook hook,
+                                 void *ctx, canon_df **root, canon_error *err) {
+  return plan_from_json(s, json, "<job>", root, NULL, hook, ctx, err);
 }

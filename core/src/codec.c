@@ -1,0 +1,398 @@
+/* codec.c — a table as one position-independent byte string, so engines
+ * can move tables between processes (shared memory, pipes, MPI messages).
+ *
+ * Layout (all integers little-endian, every section 8-byte aligned):
+ *   header      u32 magic "CNTB", u32 version, i64 nrows, u32 ncols,
+ *               u32 reserved (0), u64 total length of the encoding
+ *   columns     per column: u32 type, u32 name length, i64 null_count,
+ *               u64 validity bytes, u64 values bytes, u64 string bytes
+ *   names       the column names back to back (no NULs), padded to 8
+ *   buffers     per column: validity (0 bytes when the column has no NULL,
+ *               else ceil(nrows / 8)), values (nrows * width; strings:
+ *               nrows + 1 int64 offsets starting at 0), string bytes;
+ *               each padded to 8 with zeros
+ *
+ * Decoding trusts nothing: every size is checked against the input length
+ * before anything is allocated, offsets must be monotone and end exactly at
+ * the string bytes, bools must be 0 or 1, NULL counts must match the
+ * bitmap, names must be unique.  Malformed input is CANON_ERR_PARSE. */
+#include "internal.h"
+
+#include <stdio.h>
+
+#define TABLE_MAGIC 0x42544E43u /* "CNTB" */
+#define TABLE_VERSION 1u
+#define HEADER_BYTES 32u
+#define COLUMN_BYTES 40u
+#define MAX_NAME_BYTES 65536u
+
+#if __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
+#error "the table codec assumes a little-endian host"
+#endif
+
+static size_t pad8(size_t n) { return (n + 7) & ~(size_t)7; }
+
+/* ---- sizes ---------------------------------------------------------------- */
+
+/* Bytes of each buffer of column c as encoded. */
+static void column_sizes(const canon__column *c, int64_t nrows, size_t *validity, size_t *values,
+                         size_t *strdata) {
+  *validity = c->null_count > 0 && c->validity ? (size_t)(nrows + 7) / 8 : 0;
+  if (c->type == CANON_STRING) {
+    *values = ((size_t)nrows + 1) * 8;
+    const int64_t *off = canon__i64(c);
+    *strdata = nrows > 0 ? (size_t)(off[nrows] - off[0]) : 0;
+  } else {
+    *values = (size_t)nrows * canon__type_width(c->type);
+    *strdata = 0;
+  }
+}
+
+/* Bytes table_encode_into needs for t. */
+size_t canon__table_encoded_size(const canon_table *t) {
+  size_t n = HEADER_BYTES + (size_t)t->schema->n * COLUMN_BYTES, names = 0;
+  for (int i = 0; i < t->schema->n; i++) {
+    size_t v, w, s;
+    names += strlen(t->schema->names[i]);
+    column_sizes(t->cols[i], t->nrows, &v, &w, &s);
+    n += pad8(v) + pad8(w) + pad8(s);
+  }
+  return n + pad8(names);
+}
+
+/* ---- encoding ------------------------------------------------------------- */
+
+static void put_u32(uint8_t *p, uint32_t v) { memcpy(p, &v, 4); }
+static void put_u64(uint8_t *p, uint64_t v) { memcpy(p, &v, 8); }
+static uint32_t get_u32(const uint8_t *p) {
+  uint32_t v;
+  memcpy(&v, p, 4);
+  return v;
+}
+static uint64_t get_u64(const uint8_t *p) {
+  uint64_t v;
+  memcpy(&v, p, 8);
+  return v;
+}
+
+/* Copy n bytes to buf + *at and zero the padding after them. */
+static void put_bytes(uint8_t *buf, size_t *at, const void *src, size_t n) {
+  if (n) memcpy(buf + *at, src, n);
+  size_t end = pad8(*at + n);
+  memset(buf + *at + n, 0, end - *at - n);
+  *at = end;
+}
+
+/* The buffers of one column at buf + *at. */
+static void encode_column(const canon__column *c, int64_t nrows, uint8_t *buf, size_t *at) {
+  size_t v, w, s;
+  column_sizes(c, nrows, &v, &w, &s);
+  if (v) {
+    size_t start = *at;
+    put_bytes(buf, at, c->validity->data, v);
+    /* Bits past the last row are not part of the table: zero them so one
+     * table always encodes to the same bytes. */
+    if (nrows & 7) buf[start + v - 1] &= (uint8_t)((1u << (nrows & 7)) - 1);
+  }
+  if (c->type == CANON_STRING) {
+    /* Offsets rebased to 0 with only the bytes they cover. */
+    const int64_t *off = canon__i64(c);
+    int64_t base = off[0];
+    for (int64_t i = 0; i <= nrows; i++) put_u64(buf + *at + (size_t)i * 8, (uint64_t)(off[i] - base));
+    *at += w;
+    put_bytes(buf, at, c->strdata->data + base, s);
+  } else if (c->type == CANON_BOOL) {
+    /* Bools as 0/1 bytes, whatever a kernel left in a NULL slot. */
+    const uint8_t *b = canon__u8(c);
+    for (int64_t i = 0; i < nrows; i++) buf[*at + (size_t)i] = b[i] ? 1 : 0;
+    size_t end = pad8(*at + w);
+    memset(buf + *at + w, 0, end - *at - w);
+    *at = end;
+  } else {
+    put_bytes(buf, at, c->values->data, w);
+  }
+}
+
+int canon__table_encode_into(const canon_table *t, uint8_t *buf, size_t cap, canon_error *err) {
+  size_t need = canon__table_encoded_size(t);
+  if (cap < need)
+    return canon__seterr(err, CANON_ERR_INVALID, "table encoding needs %zu bytes, buffer has %zu",
+                         need, cap);
+  int nc = t->schema->n;
+  put_u32(buf, TABLE_MAGIC);
+  put_u32(buf + 4, TABLE_VERSION);
+  put_u64(buf + 8, (uint64_t)t->nrows);
+  put_u32(buf + 16, (uint32_t)nc);
+  put_u32(buf + 20, 0);
+  put_u64(buf + 24, (uint64_t)need);
+  size_t at = HEADER_BYTES;
+  for (int i = 0; i < nc; i++) {
+    size_t v, w, s;
+    column_sizes(t->cols[i], t->nrows, &v, &w, &s);
+    uint8_t *d = buf + at;
+    put_u32(d, (uint32_t)t->schema->types[i]);
+    put_u32(d + 4, (uint32_t)strlen(t->schema->names[i]));
+    put_u64(d + 8, (uint64_t)(v ? t->cols[i]->null_count : 0));
+    put_u64(d + 16, v);
+    put_u64(d + 24, w);
+    put_u64(d + 32, s);
+    at += COLUMN_BYTES;
+  }
+  for (int i = 0; i < nc; i++) {
+    size_t len = strlen(t->schema->names[i]);
+    memcpy(buf + at, t->schema->names[i], len);
+    at += len;
+  }
+  put_bytes(buf, &at, NULL, 0);
+  for (int i = 0; i < nc; i++) encode_column(t->cols[i], t->nrows, buf, &at);
+  return at == need ? 0 : canon__seterr(err, CANON_ERR_INTERNAL, "table encoding size mismatch");
+}
+
+/* ---- decoding ------------------------------------------------------------- */
+
+typedef struct coldesc {
+  canon_type type;
+  uint32_t name_len;
+  int64_t null_count;
+  size_t validity, values, strdata;
+  const uint8_t *name;
+} coldesc;
+
+static int bad(canon_error *err, const char *what) {
+  return canon__seterr(err, CANON_ERR_PARSE, "encoded table: %s", what);
+}
+
+/* Checked a + b into *out. */
+static bool add_ok(size_t a, size_t b, size_t *out) { return !__builtin_add_overflow(a, b, out); }
+
+/* Section of n bytes (padded) at *at within len; advances *at. */
+static bool take(size_t *at, size_t n, size_t len) {
+  size_t end;
+  if (!add_ok(*at, n, &end) || end > len) return false;
+  end = pad8(end);
+  if (end > len) return false;
+  *at = end;
+  return true;
+}
+
+/* Check one column's descriptor against nrows. */
+static int check_desc(const coldesc *d, int64_t nrows, canon_error *err) {
+  if (d->type <= CANON_TYPE_INVALID || d->type >= CANON_TYPE__COUNT) return bad(err, "unknown column type");
+  if (d->name_len == 0 || d->name_len > MAX_NAME_BYTES) return bad(err, "bad column name length");
+  if (d->validity) {
+    if (d->validity != (size_t)(nrows + 7) / 8) return bad(err, "validity size does not match rows");
+    if (d->null_count < 0 || d->null_count > nrows) return bad(err, "bad NULL count");
+  } else if (d->null_count != 0) {
+    return bad(err, "NULL count without a validity bitmap");
+  }
+  size_t width = canon__type_width(d->type), want;
+  size_t count = (size_t)nrows + (d->type == CANON_STRING ? 1 : 0);
+  if (__builtin_mul_overflow(count, width, &want) || d->values != want)
+    return bad(err, "values size does not match rows and type");
+  if (d->type != CANON_STRING && d->strdata) return bad(err, "string bytes on a non-string column");
+  return 0;
+}
+
+/* A buffer holding a copy of n bytes (capacity rounded up, tail zeroed). */
+static canon__buffer *copy_buffer(const uint8_t *src, size_t n) {
+  canon__buffer *b = canon__buffer_new(pad8(n ? n : 1));
+  if (!b) return NULL;
+  if (n) memcpy(b->data, src, n);
+  memset(b->data + n, 0, b->cap - n);
+  b->size = n;
+  return b;
+}
+
+/* Build and validate column d from its buffers at p. */
+static canon__column *decode_column(const coldesc *d, int64_t nrows, const uint8_t *vp,
+                                    const uint8_t *wp, const uint8_t *sp, canon_error *err) {
+  if (d->validity) {
+    int64_t valid = 0;
+    for (int64_t i = 0; i < nrows; i++) valid += (vp[i >> 3] >> (i & 7)) & 1;
+    if (nrows - valid != d->null_count) {
+      bad(err, "NULL count does not match the validity bitmap");
+      return NULL;
+    }
+  }
+  if (d->type == CANON_BOOL) {
+    for (int64_t i = 0; i < nrows; i++)
+      if (wp[i] > 1) {
+        bad(err, "bool value other than 0 or 1");
+        return NULL;
+      }
+  } else if (d->type == CANON_STRING) {
+    int64_t prev = 0;
+    for (int64_t i = 0; i <= nrows; i++) {
+      int64_t o = (int64_t)get_u64(wp + (size_t)i * 8);
+      if ((i == 0 && o != 0) || o < prev) {
+        bad(err, "string offsets are not monotone from 0");
+        return NULL;
+      }
+      prev = o;
+    }
+    if ((uint64_t)prev != d->strdata) {
+      bad(err, "string offsets do not end at the string bytes");
+      return NULL;
+    }
+  }
+  canon__column *c = canon__calloc(1, sizeof *c);
+  if (!c) {
+    canon__nomem(err);
+    return NULL;
+  }
+  c->refs = 1;
+  c->type = d->type;
+  c->length = nrows;
+  c->null_count = d->validity ? d->null_count : 0;
+  if ((d->validity && d->null_count && !(c->validity = copy_buffer(vp, d->validity))) ||
+      !(c->values = copy_buffer(wp, d->values)) ||
+      (d->type == CANON_STRING && !(c->strdata = copy_buffer(sp, d->strdata)))) {
+    canon__column_unref(c);
+    canon__nomem(err);
+    return NULL;
+  }
+  return c;
+}
+
+/* Names unique: sort indices by name and compare neighbours (a hostile
+ * encoding may hold many columns; no quadratic scan).  qsort passes no
+ * context, so the descriptors travel through a thread-local. */
+static __thread const coldesc *sort_base;
+
+static int cmp_names(const void *a, const void *b) {
+  const coldesc *x = &sort_base[*(const int *)a], *y = &sort_base[*(const int *)b];
+  size_t n = x->name_len < y->name_len ? x->name_len : y->name_len;
+  int c = memcmp(x->name, y->name, n);
+  return c ? c : (x->name_len > y->name_len) - (x->name_len < y->name_len);
+}
+
+static int check_names(const coldesc *d, int nc, canon_error *err) {
+  for (int i = 0; i < nc; i++)
+    if (memchr(d[i].name, 0, d[i].name_len)) return bad(err, "column name holds a NUL byte");
+  if (nc < 2) return 0;
+  int *idx = canon__calloc((size_t)nc, sizeof *idx);
+  if (!idx) return canon__nomem(err);
+  for (int i = 0; i < nc; i++) idx[i] = i;
+  sort_base = d;
+  qsort(idx, (size_t)nc, sizeof *idx, cmp_names);
+  int rc = 0;
+  for (int i = 1; i < nc && rc == 0; i++)
+    if (cmp_names(&idx[i - 1], &idx[i]) == 0) rc = bad(err, "duplicate column name");
+  free(idx);
+  return rc;
+}
+
+canon_table *canon__table_decode(const uint8_t *buf, size_t len, canon_error *err) {
+  if (!buf || len < HEADER_BYTES) {
+    bad(err, "shorter than its header");
+    return NULL;
+  }
+  if (get_u32(buf) != TABLE_MAGIC) {
+    bad(err, "bad magic");
+    return NULL;
+  }
+  if (get_u32(buf + 4) != TABLE_VERSION) {
+    canon__seterr(err, CANON_ERR_PARSE, "encoded table: unsupported version %u", get_u32(buf + 4));
+    return NULL;
+  }
+  int64_t nrows = (int64_t)get_u64(buf + 8);
+  uint32_t ncols = get_u32(buf + 16);
+  if (get_u32(buf + 20) != 0 || get_u64(buf + 24) != len) {
+    bad(err, "length does not match its header");
+    return NULL;
+  }
+  /* Every row of every column takes at least one byte, except in a table
+   * without columns, whose rows cost nothing to hold. */
+  if (nrows < 0 || (ncols > 0 && (uint64_t)nrows > len) || nrows > (INT64_MAX >> 4) ||
+      ncols > (len - HEADER_BYTES) / COLUMN_BYTES) {
+    bad(err, "row or column count out of range");
+    return NULL;
+  }
+  int nc = (int)ncols;
+  coldesc *d = canon__calloc((size_t)nc, sizeof *d);
+  canon__column **cols = canon__calloc((size_t)nc, sizeof *cols);
+  canon_schema *schema = canon_schema_new();
+  canon_table *t = NULL;
+  if (!d || !cols || !schema) {
+    canon__nomem(err);
+    goto done;
+  }
+  size_t at = HEADER_BYTES;
+  for (int i = 0; i < nc; i++, at += COLUMN_BYTES) {
+    const uint8_t *p = buf + at;
+    d[i].type = (canon_type)get_u32(p);
+    d[i].name_len = get_u32(p + 4);
+    d[i].null_count = (int64_t)get_u64(p + 8);
+    uint64_t v = get_u64(p + 16), w = get_u64(p + 24), s = get_u64(p + 32);
+    if (v > len || w > len || s > len) {
+      bad(err, "buffer larger than the encoding");
+      goto done;
+    }
+    d[i].validity = (size_t)v;
+    d[i].values = (size_t)w;
+    d[i].strdata = (size_t)s;
+    if (check_desc(&d[i], nrows, err)) goto done;
+  }
+  for (int i = 0; i < nc; i++) {
+    d[i].name = buf + at;
+    if (!add_ok(at, d[i].name_len, &at) || at > len) {
+      bad(err, "column names run past the end");
+      goto done;
+    }
+  }
+  if (!take(&at, 0, len)) {
+    bad(err, "column names run past the end");
+    goto done;
+  }
+  if (check_names(d, nc, err)) goto done;
+  for (int i = 0; i < nc; i++) {
+    const uint8_t *vp = buf + at;
+    if (!take(&at, d[i].validity, len)) break;
+    const uint8_t *wp = buf + at;
+    if (!take(&at, d[i].values, len)) break;
+    const uint8_t *sp = buf + at;
+    if (!take(&at, d[i].strdata, len)) break;
+    if (!(cols[i] = decode_column(&d[i], nrows, vp, wp, sp, err))) goto done;
+  }
+  if (at != len || (nc > 0 && !cols[nc - 1])) {
+    bad(err, "buffers do not fill the encoding exactly");
+    goto done;
+  }
+  /* Names are known unique: fill the schema without canon_schema_add's
+   * linear duplicate search. */
+  schema->names = canon__calloc((size_t)(nc ? nc : 1), sizeof *schema->names);
+  schema->types = canon__calloc((size_t)(nc ? nc : 1), sizeof *schema->types);
+  if (!schema->names || !schema->types) {
+    canon__nomem(err);
+    goto done;
+  }
+  schema->cap = nc ? nc : 1;
+  for (int i = 0; i < nc; i++) {
+    if (!(schema->names[i] = canon__strndup((const char *)d[i].name, d[i].name_len))) {
+      canon__nomem(err);
+      goto done;
+    }
+    schema->types[i] = d[i].type;
+    schema->n = i + 1;
+  }
+  t = canon__table_make(schema, cols, nrows, err);
+done:
+  if (!t)
+    for (int i = 0; cols && i < nc; i++) canon__column_unref(cols[i]);
+  canon_schema_free(schema);
+  free(cols);
+  free(d);
+  return t;
+}
+
+/* Rows of an encoded table after checking only its header (for engines
+ * that need counts, not rows); -1 with err set when the header is bad. */
+int64_t canon__table_encoded_rows(const uint8_t *buf, size_t len, canon_error *err) {
+  if (!buf || len < HEADER_BYTES || get_u32(buf) != TABLE_MAGIC ||
+      get_u32(buf + 4) != TABLE_VERSION || get_u64(buf + 24) != len ||
+      (int64_t)get_u64(buf + 8) < 0) {
+    bad(err, "bad header");
+    return -1;
+  }
+  return (int64_t)get_u64(buf + 8);
+}
