@@ -81,3 +81,32 @@ Test(sort, strings_by_bytes_and_mixed_directions) {
   canon_table_free(s);
   canon_table_free(t);
 }
+
+/* Strings are ordered by their bytes, then length: short strings by their
+ * 8-byte image, long ones with equal prefixes by a full comparison. */
+Test(sort, string_images_and_long_prefixes) {
+  static const struct { const char *s; size_t len; } v[] = {
+    {"abcdefgh1", 9}, {"abcdefgh0", 9}, {"abcdefg", 7}, {"ab\0", 3}, {"ab", 2},
+    {"abcdefgh", 8},  {"", 0},          {"abcdefgh0x", 10}, {"\xff", 1}, {"abcdefg\0z", 9}};
+  canon_error err;
+  canon_schema *s = canon_schema_parse("s:string,pos:int64", &err);
+  canon_builder *b = canon_builder_new(s, &err);
+  for (int i = 0; i < 10; i++) {
+    canon_builder_append_string(b, 0, v[i].s, v[i].len);
+    canon_builder_append_int64(b, 1, i);
+  }
+  canon_table *t = canon_builder_finish(b, &err);
+  static const int asc[] = {6, 4, 3, 2, 9, 5, 1, 7, 0, 8};
+  for (int d = 0; d < 2; d++) {
+    canon__sortcol k = {.col = 0, .descending = d};
+    canon_table *r = canon__sort_table(t, &k, 1, &err);
+    cr_assert(r, "%s", err.message);
+    for (int i = 0; i < 10; i++)
+      cr_assert_eq(canon_table_get_int64(r, 1, i), asc[d ? 9 - i : i], "%s row %d",
+                   d ? "desc" : "asc", i);
+    canon_table_free(r);
+  }
+  canon_table_free(t);
+  canon_builder_free(b);
+  canon_schema_free(s);
+}

@@ -24,19 +24,95 @@ int canon__cmp_rows(const canon_table *a, int64_t i, const canon_table *b, int64
   return 0;
 }
 
+/* Sorting works on precomputed per-key arrays so that most comparisons are
+ * two integer compares instead of a type switch and a memcmp:
+ *   rank[i]  0 or 2 for NULL (before or after every value), 1 for a value;
+ *   major[i] an order-preserving 64-bit image of the value, already
+ *            inverted for descending keys: the whole value for fixed-width
+ *            types; for strings the first 7 bytes (big-endian, zero padded)
+ *            and a last byte holding the length, or 0xff when longer than 7.
+ * Only two strings longer than 7 bytes with equal images need a full byte
+ * comparison; short strings are ordered by their image alone (bytes, then
+ * length, which is the byte order of §2). */
+typedef struct sort_key {
+  uint8_t *rank;
+  uint64_t *major;
+  const canon__column *col;   /* strings only: for the full comparison */
+  bool descending;
+} sort_key;
+
 typedef struct sort_ctx {
-  const canon_table *t;
-  const canon__sortcol *keys;
+  sort_key *keys;
   int nkeys;
 } sort_ctx;
 
-/* Bottom-up would do as well; top-down with insertion sort for short runs
- * keeps the code small.  `a` holds the data, `tmp` is scratch of equal size. */
+/* Order-preserving image of a double under §2 (-0.0 = 0.0, NaN largest). */
+static uint64_t f64_image(double d) {
+  if (d != d) return UINT64_MAX;
+  if (d == 0) d = 0.0;
+  uint64_t u;
+  memcpy(&u, &d, sizeof u);
+  return (u >> 63) ? ~u : u | (UINT64_C(1) << 63);
+}
+
+static uint64_t str_image(const canon__column *c, int64_t i) {
+  size_t len;
+  const unsigned char *s = (const unsigned char *)canon__str(c, i, &len);
+  uint64_t v = 0;
+  for (size_t k = 0; k < 7; k++) v = (v << 8) | (k < len ? s[k] : 0);
+  return (v << 8) | (len > 7 ? 0xff : len);
+}
+
+static int fill_key(const canon_table *t, const canon__sortcol *sc, sort_key *k) {
+  int64_t n = t->nrows;
+  const canon__column *c = t->cols[sc->col];
+  k->rank = canon__malloc((size_t)n);
+  k->major = canon__reallocarray(NULL, (size_t)n, sizeof *k->major);
+  if (!k->rank || !k->major) return CANON_ERR_NOMEM;
+  k->col = c->type == CANON_STRING ? c : NULL;
+  k->descending = sc->descending;
+  uint8_t null_rank = sc->nulls_first ? 0 : 2;
+  for (int64_t i = 0; i < n; i++) {
+    if (!canon__valid(c, i)) {
+      k->rank[i] = null_rank;
+      k->major[i] = 0;
+      continue;
+    }
+    uint64_t v;
+    switch (c->type) {
+    case CANON_BOOL: v = canon__u8(c)[i]; break;
+    case CANON_DATE: v = (uint64_t)(int64_t)canon__i32(c)[i] ^ (UINT64_C(1) << 63); break;
+    case CANON_INT64:
+    case CANON_TIMESTAMP: v = (uint64_t)canon__i64(c)[i] ^ (UINT64_C(1) << 63); break;
+    case CANON_FLOAT64: v = f64_image(canon__f64(c)[i]); break;
+    default: v = str_image(c, i); break;
+    }
+    k->rank[i] = 1;
+    k->major[i] = sc->descending ? ~v : v;
+  }
+  return 0;
+}
+
+static inline int cmp_idx(const sort_ctx *cx, int64_t a, int64_t b) {
+  for (int k = 0; k < cx->nkeys; k++) {
+    const sort_key *key = &cx->keys[k];
+    if (key->rank[a] != key->rank[b]) return key->rank[a] < key->rank[b] ? -1 : 1;
+    if (key->major[a] != key->major[b]) return key->major[a] < key->major[b] ? -1 : 1;
+    if (key->col && key->rank[a] == 1 && ((key->descending ? ~key->major[a] : key->major[a]) & 0xff) == 0xff) {
+      int c = canon__cmp_values(key->col, a, key->col, b);
+      if (c) return key->descending ? -c : c;
+    }
+  }
+  return 0;
+}
+
+/* Top-down merge sort with insertion sort for short runs.  `a` holds the
+ * data, `tmp` is scratch of equal size. */
 static void merge_sort(const sort_ctx *cx, int64_t *a, int64_t *tmp, int64_t n) {
   if (n <= 16) {
     for (int64_t i = 1; i < n; i++) {
       int64_t v = a[i], j = i;
-      while (j > 0 && canon__cmp_rows(cx->t, a[j - 1], cx->t, v, cx->keys, cx->nkeys) > 0) {
+      while (j > 0 && cmp_idx(cx, a[j - 1], v) > 0) {
         a[j] = a[j - 1];
         j--;
       }
@@ -48,12 +124,12 @@ static void merge_sort(const sort_ctx *cx, int64_t *a, int64_t *tmp, int64_t n) 
   merge_sort(cx, a, tmp, mid);
   merge_sort(cx, a + mid, tmp + mid, n - mid);
   /* Already ordered halves need no merge. */
-  if (canon__cmp_rows(cx->t, a[mid - 1], cx->t, a[mid], cx->keys, cx->nkeys) <= 0) return;
+  if (cmp_idx(cx, a[mid - 1], a[mid]) <= 0) return;
   memcpy(tmp, a, (size_t)n * sizeof *a);
   int64_t i = 0, j = mid, k = 0;
   while (i < mid && j < n) {
     /* Take from the left run on ties: that is what makes the sort stable. */
-    if (canon__cmp_rows(cx->t, tmp[j], cx->t, tmp[i], cx->keys, cx->nkeys) < 0)
+    if (cmp_idx(cx, tmp[j], tmp[i]) < 0)
       a[k++] = tmp[j++];
     else
       a[k++] = tmp[i++];
@@ -68,11 +144,22 @@ int canon__sort_indices(const canon_table *t, const canon__sortcol *keys, int nk
   for (int64_t i = 0; i < n; i++) perm[i] = i;
   if (n < 2 || nkeys == 0) return 0;
   int64_t *tmp = canon__reallocarray(NULL, (size_t)n, sizeof *tmp);
-  if (!tmp) return canon__nomem(err);
-  sort_ctx cx = {t, keys, nkeys};
-  merge_sort(&cx, perm, tmp, n);
+  sort_key *sk = canon__calloc((size_t)nkeys, sizeof *sk);
+  int rc = (!tmp || !sk) ? CANON_ERR_NOMEM : 0;
+  for (int k = 0; rc == 0 && k < nkeys; k++) rc = fill_key(t, &keys[k], &sk[k]);
+  if (rc == 0) {
+    sort_ctx cx = {sk, nkeys};
+    merge_sort(&cx, perm, tmp, n);
+  } else {
+    canon__nomem(err);
+  }
+  for (int k = 0; sk && k < nkeys; k++) {
+    free(sk[k].rank);
+    free(sk[k].major);
+  }
+  free(sk);
   free(tmp);
-  return 0;
+  return rc;
 }
 
 canon_table *canon__sort_table(const canon_table *t, const canon__sortcol *keys, int nkeys,
