@@ -143,10 +143,15 @@ static int cb_set_valid(canon__colbuilder *b, bool valid) {
     b->validity->size = need;
   }
   if (!b->validity) return 0;
+  /* Invariant: the bytes of the bitmap past `size` are all 0xff (valid),
+   * so only a reallocation has new bytes to fill. */
   size_t byte = (size_t)(i >> 3);
   if (byte >= b->validity->size) {
-    if (canon__buffer_reserve(b->validity, byte + 1) != 0) return CANON_ERR_NOMEM;
-    memset(b->validity->data + b->validity->size, 0xff, b->validity->cap - b->validity->size);
+    if (byte >= b->validity->cap) {
+      size_t used = b->validity->size;
+      if (canon__buffer_reserve(b->validity, byte + 1) != 0) return CANON_ERR_NOMEM;
+      memset(b->validity->data + used, 0xff, b->validity->cap - used);
+    }
     b->validity->size = byte + 1;
   }
   if (!valid) {
