@@ -19,7 +19,8 @@ check() { # check NAME CONDITION...
 # Examples give identical output on every engine setting.
 for ex in null_semantics groupby_median map_values porting_from_pandas; do
   "$build/examples/$ex" --engine serial >"$tmp/$ex.1" 2>&1
-  for e in serial:partitions=2 serial:partitions=7 threads threads:workers=2,partitions=5; do
+  for e in serial:partitions=2 serial:partitions=7 threads threads:workers=2,partitions=5 \
+           processes:workers=2,partitions=3; do
     "$build/examples/$ex" --engine "$e" >"$tmp/$ex.n" 2>&1
     check "$ex same with $e" cmp -s "$tmp/$ex.1" "$tmp/$ex.n"
   done
@@ -32,7 +33,8 @@ check "null_semantics keeps the NULL group last" grep -qx ',2,1,7' "$tmp/null_se
 cd "$src"
 "$canon" run examples/plans/sales.json --output - >"$tmp/run1.csv"
 check "run exits 0" test $? -eq 0
-for e in serial:partitions=2 serial:partitions=3 serial:partitions=8 threads threads:partitions=8; do
+for e in serial:partitions=2 serial:partitions=3 serial:partitions=8 threads threads:partitions=8 \
+         processes processes:workers=3,partitions=8; do
   "$canon" run examples/plans/sales.json --engine $e --output - >"$tmp/runp.csv"
   check "run same with $e" cmp -s "$tmp/run1.csv" "$tmp/runp.csv"
 done
@@ -49,6 +51,7 @@ check "explain --dot is graphviz" grep -q '^digraph logical' "$tmp/plan.dot"
 "$canon" engines >"$tmp/engines.txt"
 check "engines lists serial" grep -q '^serial .*abi 1\.0' "$tmp/engines.txt"
 check "engines lists threads" grep -q '^threads .*abi 1\.0.*parallel' "$tmp/engines.txt"
+check "engines lists processes" grep -q '^processes .*abi 1\.0.*isolation' "$tmp/engines.txt"
 
 # Errors: non-zero exit and one line naming the place.
 expect_error() { # expect_error NAME PATTERN COMMAND...
@@ -64,12 +67,15 @@ printf '{"canon_plan": 1,\n "nodes": [}\n' >"$tmp/bad.json"
 expect_error "bad JSON" "bad.json:2:" "$canon" run "$tmp/bad.json"
 sed -E 's/("col":[[:space:]]*)"units"/\1"unitz"/' examples/plans/sales.json >"$tmp/badcol.json"
 expect_error "unknown column" "unknown column 'unitz'" "$canon" run "$tmp/badcol.json"
-expect_error "unknown engine" "unknown engine 'warp'; available: serial, threads" "$canon" run examples/plans/sales.json --engine warp
+expect_error "unknown engine" "unknown engine 'warp'; available: processes, serial, threads" "$canon" run examples/plans/sales.json --engine warp
 expect_error "missing plan" "nope.json" "$canon" run "$tmp/nope.json"
 printf 'region,product,units,price\nnorth,a,1,2.0\nsouth,b,x,1.0\n' >"$tmp/bad.csv"
 sed "s|examples/data/sales.csv|$tmp/bad.csv|" examples/plans/sales.json >"$tmp/badcsv.json"
 expect_error "bad CSV value" "bad.csv:3:9" "$canon" run "$tmp/badcsv.json" --output "$tmp/never.csv"
 check "failed run leaves no output" test ! -e "$tmp/never.csv"
+expect_error "bad CSV value in a worker process" "bad.csv:3:9" "$canon" run "$tmp/badcsv.json" \
+  --engine processes:workers=2,partitions=3 --output "$tmp/never.csv"
+check "failed processes run leaves no output" test ! -e "$tmp/never.csv"
 
 echo "$fails failed"
 exit $((fails > 0))

@@ -99,7 +99,8 @@ int main(void) {
   struct { const char *name; plan_fn fn; int ordered; } plans[] = {
     {"aggregate", p_agg, 0}, {"sort+limit", p_sort, 1}, {"transform", p_transform, 0}};
   const char *engines[] = {"serial", "threads:workers=2,partitions=8", "threads:workers=4,partitions=3",
-                           "threads:workers=3,partitions=16"};
+                           "threads:workers=3,partitions=16", "processes:workers=2,partitions=8",
+                           "processes:workers=3,partitions=16"};
   int failures = 0;
   for (size_t p = 0; p < sizeof plans / sizeof plans[0]; p++) {
     char *expect = NULL;

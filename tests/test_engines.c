@@ -9,8 +9,9 @@ static const int PARTS[] = {1, 2, 3, 8};
 #define NPARTS 4
 /* Engine settings every plan runs on; %d is the partition count. */
 static const char *const ENGINES[] = {"serial:partitions=%d", "threads:workers=2,partitions=%d",
-                                      "threads:workers=3,partitions=%d"};
-#define NENGINES 3
+                                      "threads:workers=3,partitions=%d",
+                                      "processes:workers=2,partitions=%d"};
+#define NENGINES 4
 
 typedef canon_df *(*plan_fn)(canon_session *s, const char *dir);
 

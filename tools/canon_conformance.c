@@ -18,6 +18,7 @@
 #include "canon_backend.h"
 #include "canon_testing.h"
 #include "conformance.h"
+#include "conformance_random.h"
 
 #include <dirent.h>
 #include <fnmatch.h>
@@ -43,6 +44,9 @@ typedef struct opts {
   int nnames;
   int list;
   int verbose;
+  int random;            /* --random N: differential mode (conformance_differential.c) */
+  unsigned long long seed;
+  const char *save_dir;
 } opts;
 
 /* One case file found under the cases directory. */
@@ -60,13 +64,17 @@ static void usage(FILE *f) {
   fprintf(f,
           "usage: canon-conformance --engine E [--partitions 1,2,3,8] [--tag T] [--case NAME]\n"
           "                         [--list] [--cases DIR] [--verbose]\n"
+          "       canon-conformance --engine E --random N [--seed S] [--partitions L] [--save-dir DIR]\n"
           "  --engine E        the engine string (else CANON_ENGINE / CANON_CONFIG / default)\n"
           "  --partitions L    partition counts to run at (default 1,2,3,8)\n"
           "  --tag T           only cases tagged T (repeatable)\n"
           "  --case NAME       only this case, e.g. aggregate/null_keys; globs allowed (repeatable)\n"
           "  --list            list the selected cases and exit\n"
           "  --cases DIR       the cases directory (default %s)\n"
-          "  --verbose         also print a PASS line per case\n",
+          "  --verbose         also print a PASS line per case\n"
+          "  --random N        differential mode: N random plans on E and on serial:partitions=1\n"
+          "  --seed S          the random plans' seed (default 1)\n"
+          "  --save-dir DIR    where the first mismatch is saved, minimized (default conformance-failures)\n",
           CONFORMANCE_CASES_DIR);
 }
 
@@ -108,6 +116,20 @@ static int parse_args(int argc, char **argv, opts *o) {
       i++;
     } else if (v && strcmp(a, "--case") == 0 && o->nnames < 256) {
       o->names[o->nnames++] = v;
+      i++;
+    } else if (v && (strcmp(a, "--random") == 0 || strcmp(a, "--seed") == 0)) {
+      char *end;
+      unsigned long long n = strtoull(v, &end, 10);
+      if (*end || end == v || v[0] == '-' || (a[2] == 'r' && (n < 1 || n > 1000000))) {
+        fprintf(stderr, "canon-conformance: %s wants a number%s, not '%s'\n", a,
+                a[2] == 'r' ? " from 1 to 1000000" : "", v);
+        return -1;
+      }
+      if (a[2] == 'r') o->random = (int)n;
+      else o->seed = n;
+      i++;
+    } else if (v && strcmp(a, "--save-dir") == 0) {
+      o->save_dir = v;
       i++;
     } else if (v && strcmp(a, "--cases") == 0) {
       o->cases_dir = v;
@@ -284,7 +306,7 @@ static void print_indented(const char *text) {
 
 /* The engine string for a partition count: "E:partitions=N" or
  * "E,partitions=N" when E already has options. */
-static void engine_for(const char *engine, int parts, char *out, size_t cap) {
+void engine_for(const char *engine, int parts, char *out, size_t cap) {
   const char *colon = strchr(engine, ':');
   size_t n = strlen(engine);
   snprintf(out, cap, "%s%spartitions=%d", engine,
@@ -302,7 +324,8 @@ typedef struct outcome {
 } outcome;
 
 int main(int argc, char **argv) {
-  opts o = {.cases_dir = CONFORMANCE_CASES_DIR, .parts = {1, 2, 3, 8}, .nparts = 4};
+  opts o = {.cases_dir = CONFORMANCE_CASES_DIR, .parts = {1, 2, 3, 8}, .nparts = 4, .seed = 1,
+            .save_dir = "conformance-failures"};
   canon_error err;
   canon_error_clear(&err);
   canon_config *cfg = canon_config_new();
@@ -318,6 +341,14 @@ int main(int argc, char **argv) {
   if (!o.list && !engine) {
     fprintf(stderr, "canon-conformance: %s\n", err.message);
     return 2;
+  }
+
+  if (o.random && !o.list) {
+    int rc = conf_register_transforms(&err) ? 2
+             : conf_random_run(engine, o.parts, o.nparts, o.random, o.seed, o.save_dir, o.verbose);
+    if (rc == 2 && err.code) fprintf(stderr, "canon-conformance: %s\n", err.message);
+    free(engine);
+    return rc;
   }
 
   char tmpdir[] = "/tmp/canon-conformance-XXXXXX";

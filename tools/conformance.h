@@ -40,6 +40,10 @@ unsigned conf_capability_bit(const char *name);
 /* The name of a single capability bit. */
 const char *conf_capability_name(unsigned bit);
 
+/* The engine string for a partition count: "E:partitions=N", or
+ * "E,partitions=N" when E already has options (canon_conformance.c). */
+void engine_for(const char *engine, int parts, char *out, size_t cap);
+
 /* Register the suite's transforms (identity, count_rows, ...). */
 int conf_register_transforms(canon_error *err);
 

@@ -236,6 +236,8 @@ canon_job *canon__job_new_preset(canon_df *root, int nparts, canon__csv_range **
   job->session = root->session;
   job->preset_ranges = preset;
   job->npreset = npreset;
+  job->root = root;
+  job->nparts = nparts;
   int planned = canon__plan_node(job, root, nparts, err);
   job->preset_ranges = NULL;
   if (planned < 0) {

@@ -69,6 +69,8 @@ struct canon_job {
    * original job cut, by stage (not owned); NULL otherwise. */
   canon__csv_range **preset_ranges;
   int npreset;
+  canon_df *root;           /* the node planned, and the partition count */
+  int nparts;
 };
 
 /* Planning helpers for operator files (physical.c):

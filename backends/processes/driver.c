@@ -1,0 +1,469 @@
+/* driver.c — running a job on the worker processes.
+ *
+ * The job is encoded once into a shared memory segment and every worker
+ * (and every replacement forked during the job) is sent its descriptor.
+ * Each stage then runs in two phases, like the threads engine:
+ *   prepare  the driver maps the producers' outputs read-only, calls
+ *            exchange_prepare (through the encoded variant, which reads
+ *            only what the exchange needs) and encodes the exchange state
+ *            into a segment sent with every task of the stage;
+ *   split    one task per producer output: the worker maps it, splits it
+ *            into P buckets and writes them into one new segment;
+ *   run      one task per partition p: the worker maps bucket p of every
+ *            split segment, concatenates them in producer order, runs the
+ *            task and writes the output into a new segment.
+ * Results come back as descriptors; data never goes through a socket.
+ *
+ * Faults: a worker that dies (signal, exit, OOM kill) or outlives
+ * task_timeout is reaped and replaced, and its task queued again, up to
+ * `retries` more attempts; then the job fails naming the stage, the
+ * partition, what the worker was running and how it died.  A task that
+ * fails with a canon error fails the job with that error, unchanged; the
+ * workers still running are killed and replaced so the next job starts
+ * clean. */
+#include "processes.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <stdarg.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+typedef struct px_task {
+  int kind;            /* PX_SPLIT or PX_RUN */
+  int input, part;     /* SPLIT: input and producer partition; RUN: partition */
+  int attempts;        /* attempts that ended with the worker dying */
+  int state;           /* 0 waiting, 1 running, 2 done */
+  int result_fd;
+} px_task;
+
+typedef struct stage_run {
+  px_state *st;
+  canon_job *job;
+  int stage, nin;
+  int xs[2];           /* exchange state segments, one per input */
+  int C[2];            /* producer partitions per input */
+  int *prod[2];        /* producer output segments (split phase) */
+  int *split[2];       /* split segments per input (run phase) */
+  int idle_deaths;     /* workers that died without a task */
+  int failed;          /* first error code of the phase */
+} stage_run;
+
+static double now_s(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static double deadline_s(const px_worker *w) {
+  return (double)w->deadline.tv_sec + (double)w->deadline.tv_nsec / 1e9;
+}
+
+/* "stage 2 (transform#5) partition 3" / "... split of input 0 partition 1". */
+static void task_label(const stage_run *r, const px_task *t, char *buf, size_t cap) {
+  const char *name = r->st->host->stage_name(r->job, r->stage);
+  if (t->kind == PX_SPLIT)
+    snprintf(buf, cap, "stage %d (%s) input %d, split of partition %d", r->stage, name, t->input,
+             t->part);
+  else
+    snprintf(buf, cap, "stage %d (%s) partition %d", r->stage, name, t->part);
+}
+
+/* How a reaped worker ended. */
+static void describe_death(int status, bool timed_out, double timeout, char *buf, size_t cap) {
+  if (timed_out)
+    snprintf(buf, cap, "task timed out after %g s (worker killed)", timeout);
+  else if (status != -1 && WIFSIGNALED(status))
+    snprintf(buf, cap, "worker killed by signal %d (%s)", WTERMSIG(status),
+             strsignal(WTERMSIG(status)));
+  else if (status != -1 && WIFEXITED(status))
+    snprintf(buf, cap, "worker exited with status %d", WEXITSTATUS(status));
+  else
+    snprintf(buf, cap, "worker died");
+}
+
+static int fail(stage_run *r, canon_error *err, int code, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+static int fail(stage_run *r, canon_error *err, int code, const char *fmt, ...) {
+  if (r->failed) return r->failed;
+  r->failed = code;
+  if (err) {
+    va_list ap;
+    va_start(ap, fmt);
+    err->code = code;
+    vsnprintf(err->message, sizeof err->message, fmt, ap);
+    va_end(ap);
+  }
+  return code;
+}
+
+/* ---- one task on one worker ------------------------------------------------------ */
+
+static int send_task(stage_run *r, px_task *t, px_worker *w) {
+  int n = r->nin + (t->kind == PX_SPLIT ? 1 : r->C[0] + r->C[1]);
+  int *fds = malloc((size_t)(n ? n : 1) * sizeof *fds), k = 0;
+  if (!fds) return -1;
+  px_msg m;
+  memset(&m, 0, sizeof m);
+  m.type = (uint32_t)t->kind;
+  m.job_seq = r->st->job_seq;
+  m.stage = r->stage;
+  m.input = t->input;
+  m.part = t->part;
+  m.nstate = r->nin;
+  for (int i = 0; i < r->nin; i++) fds[k++] = r->xs[i];
+  if (t->kind == PX_SPLIT) {
+    fds[k++] = r->prod[t->input][t->part];
+  } else {
+    for (int i = 0; i < r->nin; i++) {
+      m.count[i] = r->C[i];
+      for (int c = 0; c < r->C[i]; c++) fds[k++] = r->split[i][c];
+    }
+  }
+  int rc = px_send(w->sock, &m, fds, k);
+  free(fds);
+  return rc;
+}
+
+/* Worker wi died (or was killed): reap it, start a replacement, and put
+ * its task back in the queue unless it has used its attempts. */
+static void on_death(stage_run *r, int wi, px_task *tasks, int *running, canon_error *err) {
+  px_state *st = r->st;
+  px_worker *w = &st->w[wi];
+  int ti = w->task;
+  bool timed_out = w->timed_out;
+  char what[sizeof w->status->what];
+  snprintf(what, sizeof what, "%s", w->status->what);
+  int status;
+  px_reap(st, wi, false, &status);
+  char how[160];
+  describe_death(status, timed_out, st->task_timeout, how, sizeof how);
+  canon_error spawn_err;
+  memset(&spawn_err, 0, sizeof spawn_err);
+  if (px_spawn(st, wi, &spawn_err) != 0 && !r->failed) {
+    /* Without a replacement the pool shrinks; no worker left fails below. */
+  }
+  if (ti < 0) {
+    if (++r->idle_deaths > st->retries + st->nworkers)
+      fail(r, err, CANON_ERR_ENGINE, "processes: workers keep dying outside tasks (%s)", how);
+    return;
+  }
+  px_task *t = &tasks[ti];
+  (*running)--;
+  t->state = 0;
+  t->attempts++;
+  if (t->attempts > st->retries) {
+    char label[256];
+    task_label(r, t, label, sizeof label);
+    fail(r, err, CANON_ERR_ENGINE, "%s: %s on %d attempt%s%s%s", label, how, t->attempts,
+         t->attempts == 1 ? "" : "s", what[0] ? "; it was running " : "", what);
+  }
+}
+
+/* A reply from worker wi. */
+static void on_reply(stage_run *r, int wi, px_task *tasks, int *running, int *done,
+                     const px_msg *m, int *fds, int nfds, canon_error *err) {
+  px_worker *w = &r->st->w[wi];
+  px_task *t = &tasks[w->task];
+  w->task = -1;
+  (*running)--;
+  if (m->type != PX_REPLY || m->job_seq != r->st->job_seq) {
+    fail(r, err, CANON_ERR_INTERNAL, "processes: unexpected message from a worker");
+  } else if (m->err.code) {
+    if (!r->failed) {
+      r->failed = m->err.code;
+      if (err) *err = m->err;
+    }
+  } else if (nfds != 1) {
+    fail(r, err, CANON_ERR_INTERNAL, "processes: a worker replied without its result");
+  } else if (px_hold(r->st, fds[0]) != 0) {
+    fail(r, err, CANON_ERR_NOMEM, "out of memory");
+  } else {
+    t->result_fd = fds[0];
+    t->state = 2;
+    (*done)++;
+    return;
+  }
+  for (int i = 0; i < nfds; i++) close(fds[i]);
+}
+
+/* Give waiting tasks to idle workers. */
+static void dispatch(stage_run *r, px_task *tasks, int n, int *next, int *running,
+                     canon_error *err) {
+  px_state *st = r->st;
+  for (int wi = 0; wi < st->nworkers && !r->failed; wi++) {
+    px_worker *w = &st->w[wi];
+    if (w->pid <= 0 || w->task >= 0) continue;
+    while (*next < n && tasks[*next].state != 0) (*next)++;
+    if (*next >= n) {
+      /* Requeued tasks sit before `next`: look again from the start. */
+      for (*next = 0; *next < n && tasks[*next].state != 0; (*next)++) {
+      }
+      if (*next >= n) return;
+    }
+    px_task *t = &tasks[*next];
+    if (send_task(r, t, w) != 0) {
+      on_death(r, wi, tasks, running, err); /* idle: the task stays queued */
+      continue;
+    }
+    t->state = 1;
+    w->task = *next;
+    w->timed_out = false;
+    (*running)++;
+    if (st->task_timeout > 0) {
+      double d = now_s() + st->task_timeout;
+      w->deadline.tv_sec = (time_t)d;
+      w->deadline.tv_nsec = (long)((d - (double)(time_t)d) * 1e9);
+    }
+  }
+}
+
+/* Kill the workers still running tasks after a failure, and replace them. */
+static void abandon_running(stage_run *r) {
+  px_state *st = r->st;
+  for (int wi = 0; wi < st->nworkers; wi++) {
+    if (st->w[wi].task < 0) continue;
+    int status;
+    px_reap(st, wi, true, &status);
+    canon_error e;
+    px_spawn(st, wi, &e);
+  }
+}
+
+/* Run every task of a phase to completion (or the first failure). */
+static int run_phase(stage_run *r, px_task *tasks, int n, canon_error *err) {
+  px_state *st = r->st;
+  int running = 0, done = 0, next = 0;
+  struct pollfd *pfd = calloc((size_t)st->nworkers, sizeof *pfd);
+  int *who = calloc((size_t)st->nworkers, sizeof *who);
+  if (!pfd || !who) {
+    free(pfd);
+    free(who);
+    return fail(r, err, CANON_ERR_NOMEM, "out of memory");
+  }
+  while (!r->failed || running > 0) {
+    if (!r->failed) dispatch(r, tasks, n, &next, &running, err);
+    if (r->failed && running == 0) break;
+    if (done == n && running == 0) break;
+    if (running == 0) {
+      fail(r, err, CANON_ERR_ENGINE, "processes: no worker process is available");
+      break;
+    }
+    int np = 0;
+    double first = 0;
+    for (int wi = 0; wi < st->nworkers; wi++) {
+      px_worker *w = &st->w[wi];
+      if (w->task < 0) continue;
+      pfd[np].fd = w->sock;
+      pfd[np].events = POLLIN;
+      pfd[np].revents = 0;
+      who[np++] = wi;
+      if (st->task_timeout > 0 && !w->timed_out && (first == 0 || deadline_s(w) < first))
+        first = deadline_s(w);
+    }
+    int wait_ms = -1;
+    if (first > 0) {
+      double left = first - now_s();
+      wait_ms = left <= 0 ? 0 : (int)(left * 1000) + 1;
+    }
+    int got = poll(pfd, (nfds_t)np, wait_ms);
+    if (got < 0 && errno != EINTR) {
+      fail(r, err, CANON_ERR_ENGINE, "processes: poll failed: %s", strerror(errno));
+      break;
+    }
+    for (int k = 0; got > 0 && k < np; k++) {
+      if (!pfd[k].revents) continue;
+      int wi = who[k];
+      px_msg m;
+      int *fds = NULL;
+      int rc = px_recv(st->w[wi].sock, &m, &fds);
+      if (rc == 1)
+        on_reply(r, wi, tasks, &running, &done, &m, fds, (int)m.nfds, err);
+      else
+        on_death(r, wi, tasks, &running, err);
+      free(fds);
+    }
+    /* A task past its deadline: kill the worker; its death arrives as
+     * end-of-file on the socket. */
+    double t = now_s();
+    for (int wi = 0; st->task_timeout > 0 && wi < st->nworkers; wi++) {
+      px_worker *w = &st->w[wi];
+      if (w->task >= 0 && !w->timed_out && deadline_s(w) <= t) {
+        w->timed_out = true;
+        kill(w->pid, SIGKILL);
+      }
+    }
+    if (r->failed) abandon_running(r), running = 0;
+  }
+  free(pfd);
+  free(who);
+  return r->failed;
+}
+
+/* ---- stages and jobs ------------------------------------------------------------- */
+
+static void close_all(px_state *st, int *fds, int n) {
+  for (int i = 0; fds && i < n; i++) px_close_held(st, fds[i]);
+  free(fds);
+}
+
+/* exchange_prepare over the producers' mapped outputs, then the encoded
+ * state into a segment. */
+static int prepare_input(stage_run *r, int i, canon_error *err) {
+  const canon_host *h = r->st->host;
+  int C = r->C[i], rc = 0;
+  const uint8_t **maps = calloc((size_t)C, sizeof *maps);
+  size_t *lens = calloc((size_t)C, sizeof *lens);
+  if (!maps || !lens) rc = fail(r, err, CANON_ERR_NOMEM, "out of memory");
+  int k;
+  for (k = 0; rc == 0 && k < C; k++)
+    if (px_seg_map(r->prod[i][k], &maps[k], &lens[k]) != 0)
+      rc = fail(r, err, CANON_ERR_ENGINE, "processes: cannot map a task output: %s", strerror(errno));
+  if (rc == 0 && (rc = h->exchange_prepare_encoded(r->job, r->stage, i, maps, lens, C, err)))
+    r->failed = rc;
+  for (int j = 0; maps && j < C; j++)
+    if (maps[j]) px_seg_unmap(maps[j], lens[j]);
+  free(maps);
+  free(lens);
+  uint8_t *buf = NULL;
+  size_t len = 0;
+  if (rc == 0 && (rc = h->exchange_state_encode(r->job, r->stage, i, &buf, &len, err)) == 0 &&
+      (rc = px_bytes_write(buf, len, &r->xs[i], err)) == 0 && px_hold(r->st, r->xs[i]) != 0) {
+    close(r->xs[i]);
+    r->xs[i] = -1;
+    rc = fail(r, err, CANON_ERR_NOMEM, "out of memory");
+  }
+  free(buf);
+  return rc;
+}
+
+/* Run stage s; outs[c] are the producers' output segments (consumed). */
+static int run_stage(px_state *st, canon_job *job, int s, int **outs, canon_error *err) {
+  const canon_host *h = st->host;
+  stage_run r;
+  memset(&r, 0, sizeof r);
+  r.st = st;
+  r.job = job;
+  r.stage = s;
+  r.nin = h->stage_num_inputs(job, s);
+  r.xs[0] = r.xs[1] = -1;
+  int P = h->stage_num_partitions(job, s), nsplit = 0, rc = 0;
+  for (int i = 0; i < r.nin; i++) {
+    int c = h->stage_input(job, s, i);
+    r.C[i] = h->stage_num_partitions(job, c);
+    r.prod[i] = outs[c];
+    outs[c] = NULL; /* each output feeds one consumer */
+    nsplit += r.C[i];
+  }
+  for (int i = 0; i < r.nin && rc == 0; i++) rc = prepare_input(&r, i, err);
+  px_task *tasks = calloc((size_t)(nsplit > P ? nsplit : P), sizeof *tasks);
+  if (rc == 0 && !tasks) rc = fail(&r, err, CANON_ERR_NOMEM, "out of memory");
+  if (rc == 0 && nsplit) {
+    int n = 0;
+    for (int i = 0; i < r.nin; i++)
+      for (int k = 0; k < r.C[i]; k++) tasks[n++] = (px_task){PX_SPLIT, i, k, 0, 0, -1};
+    rc = run_phase(&r, tasks, n, err);
+    n = 0;
+    for (int i = 0; i < r.nin; i++) {
+      r.split[i] = malloc((size_t)r.C[i] * sizeof *r.split[i]);
+      for (int k = 0; k < r.C[i]; k++, n++)
+        if (r.split[i])
+          r.split[i][k] = tasks[n].result_fd;
+        else
+          px_close_held(st, tasks[n].result_fd);
+      if (!r.split[i] && rc == 0) rc = fail(&r, err, CANON_ERR_NOMEM, "out of memory");
+    }
+  }
+  for (int i = 0; i < r.nin; i++) close_all(st, r.prod[i], r.C[i]), r.prod[i] = NULL;
+  if (rc == 0) {
+    for (int p = 0; p < P; p++) tasks[p] = (px_task){PX_RUN, 0, p, 0, 0, -1};
+    rc = run_phase(&r, tasks, P, err);
+    outs[s] = malloc((size_t)P * sizeof *outs[s]);
+    for (int p = 0; p < P; p++)
+      if (outs[s])
+        outs[s][p] = tasks[p].result_fd;
+      else
+        px_close_held(st, tasks[p].result_fd);
+    if (!outs[s] && rc == 0) rc = fail(&r, err, CANON_ERR_NOMEM, "out of memory");
+  }
+  for (int i = 0; i < r.nin; i++) {
+    close_all(st, r.split[i], r.split[i] ? r.C[i] : 0);
+    px_close_held(st, r.xs[i]);
+  }
+  free(tasks);
+  return rc;
+}
+
+/* Before a job: replace workers that died while idle; encode the job and
+ * send it to every worker. */
+static int start_job(px_state *st, canon_job *job, canon_error *err) {
+  for (int i = 0; i < st->nworkers; i++) {
+    px_worker *w = &st->w[i];
+    int status;
+    if (w->pid > 0) {
+      pid_t got = waitpid(w->pid, &status, WNOHANG);
+      /* -1: not waitable (SIGCHLD ignored by the program); alive if it
+       * still answers to signal 0. */
+      if (got == 0 || (got < 0 && kill(w->pid, 0) == 0)) continue;
+      w->pid = 0; /* gone, and reaped */
+    }
+    px_reap(st, i, false, &status);
+    int rc = px_spawn(st, i, err);
+    if (rc) return rc;
+  }
+  uint8_t *buf = NULL;
+  size_t len = 0;
+  int rc = st->host->job_encode(job, &buf, &len, err);
+  if (rc == 0) rc = px_bytes_write(buf, len, &st->job_fd, err);
+  free(buf);
+  if (rc) return rc;
+  if (px_hold(st, st->job_fd) != 0) {
+    close(st->job_fd);
+    st->job_fd = -1;
+    return px_err(err, CANON_ERR_NOMEM, "out of memory");
+  }
+  st->job_seq++;
+  for (int i = 0; i < st->nworkers; i++) {
+    px_msg m;
+    memset(&m, 0, sizeof m);
+    m.type = PX_JOB;
+    m.job_seq = st->job_seq;
+    px_send(st->w[i].sock, &m, &st->job_fd, 1); /* a failure shows up as a death */
+  }
+  return 0;
+}
+
+int px_execute(void *state, canon_job *job, canon_table ***results, int *nresults,
+               canon_error *err) {
+  px_state *st = state;
+  const canon_host *h = st->host;
+  pthread_mutex_lock(&st->lock);
+  int S = h->num_stages(job), rc = start_job(st, job, err);
+  int **outs = calloc((size_t)S, sizeof *outs);
+  if (rc == 0 && !outs) rc = px_err(err, CANON_ERR_NOMEM, "out of memory");
+  for (int s = 0; s < S && rc == 0; s++) rc = run_stage(st, job, s, outs, err);
+  canon_table **res = NULL;
+  int P = h->stage_num_partitions(job, S - 1);
+  if (rc == 0 && !(res = calloc((size_t)P, sizeof *res))) rc = px_err(err, CANON_ERR_NOMEM, "out of memory");
+  for (int p = 0; rc == 0 && p < P; p++)
+    if (!(res[p] = px_table_read(h, outs[S - 1][p], err))) rc = err && err->code ? err->code : CANON_ERR_ENGINE;
+  if (rc == 0) {
+    *results = res;
+    *nresults = P;
+    res = NULL;
+  }
+  for (int p = 0; res && p < P; p++)
+    if (res[p]) h->table_free(res[p]);
+  free(res);
+  for (int s = 0; outs && s < S; s++)
+    if (outs[s]) close_all(st, outs[s], h->stage_num_partitions(job, s));
+  free(outs);
+  px_close_held(st, st->job_fd);
+  st->job_fd = -1;
+  pthread_mutex_unlock(&st->lock);
+  return rc;
+}

@@ -1,0 +1,252 @@
+/* processes.c — the processes engine: tasks run in a pool of worker
+ * processes forked when the session opens, so a crashing transform takes
+ * down a worker, not the program.
+ *
+ * Options: workers=N (default: one per core), partitions=N (default: the
+ * number of workers), retries=K (default 2: a task whose worker dies is
+ * run again up to K more times, on a fresh worker), task_timeout=SECONDS
+ * (a task running longer has its worker killed, which counts as a
+ * failure).  This file holds the options and the pool: forking, replacing
+ * and reaping workers.  driver.c runs jobs; worker.c is the workers' loop;
+ * proto.c moves messages and shared memory. */
+#include "processes.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#define EXPORT __attribute__((visibility("default")))
+
+/* ---- descriptors held by the driver --------------------------------------- */
+
+int px_hold(px_state *st, int fd) {
+  if (st->nheld == st->capheld) {
+    int nc = st->capheld ? st->capheld * 2 : 64;
+    int *n = realloc(st->held, (size_t)nc * sizeof *n);
+    if (!n) return -1;
+    st->held = n;
+    st->capheld = nc;
+  }
+  st->held[st->nheld++] = fd;
+  return 0;
+}
+
+void px_close_held(px_state *st, int fd) {
+  if (fd < 0) return;
+  for (int i = st->nheld - 1; i >= 0; i--)
+    if (st->held[i] == fd) {
+      st->held[i] = st->held[--st->nheld];
+      break;
+    }
+  close(fd);
+}
+
+/* ---- the pool --------------------------------------------------------------- */
+
+/* In a new worker: die with the driver, drop the driver's other
+ * descriptors (a worker holding another worker's socket would keep that
+ * one from seeing the driver leave), and serve. */
+static void child_start(px_state *st, int i, int sock, pid_t parent) {
+  prctl(PR_SET_PDEATHSIG, SIGKILL);
+  if (getppid() != parent) _exit(1); /* the driver died before the line above */
+  for (int j = 0; j < st->nworkers; j++)
+    if (j != i && st->w[j].sock >= 0) close(st->w[j].sock);
+  for (int k = 0; k < st->nheld; k++) close(st->held[k]);
+  /* The program's own handlers (cleanup on SIGTERM, ...) are the driver's
+   * business; a worker just dies.  Ignored signals stay ignored. */
+  const int sigs[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT};
+  for (size_t k = 0; k < sizeof sigs / sizeof sigs[0]; k++) {
+    struct sigaction sa;
+    if (sigaction(sigs[k], NULL, &sa) == 0 && sa.sa_handler != SIG_IGN &&
+        sa.sa_handler != SIG_DFL)
+      signal(sigs[k], SIG_DFL);
+  }
+  px_worker_main(st->host, sock, st->w[i].status);
+}
+
+int px_spawn(px_state *st, int i, canon_error *err) {
+  px_worker *w = &st->w[i];
+  int sv[2];
+  if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) != 0)
+    return px_err(err, CANON_ERR_ENGINE, "processes: cannot create a socket pair: %s",
+                  strerror(errno));
+  memset(w->status, 0, sizeof *w->status);
+  /* Buffered output must not be inherited: the worker would hold a copy. */
+  fflush(NULL);
+  pid_t parent = getpid();
+  pid_t pid = fork();
+  if (pid < 0) {
+    int e = errno;
+    close(sv[0]);
+    close(sv[1]);
+    return px_err(err, CANON_ERR_ENGINE, "processes: cannot fork a worker: %s", strerror(e));
+  }
+  if (pid == 0) {
+    close(sv[0]);
+    child_start(st, i, sv[1], parent);
+  }
+  close(sv[1]);
+  w->pid = pid;
+  w->sock = sv[0];
+  w->task = -1;
+  w->timed_out = false;
+  if (st->job_fd >= 0) {
+    /* A replacement during a job gets the job first.  If the send fails
+     * the worker is gone already; the driver notices on its socket. */
+    px_msg m;
+    memset(&m, 0, sizeof m);
+    m.type = PX_JOB;
+    m.job_seq = st->job_seq;
+    px_send(w->sock, &m, &st->job_fd, 1);
+  }
+  return 0;
+}
+
+void px_reap(px_state *st, int i, bool kill_it, int *status) {
+  px_worker *w = &st->w[i];
+  *status = -1;
+  if (w->sock >= 0) close(w->sock);
+  w->sock = -1;
+  if (w->pid > 0) {
+    if (kill_it) kill(w->pid, SIGKILL);
+    int ws;
+    pid_t r;
+    do r = waitpid(w->pid, &ws, 0);
+    while (r < 0 && errno == EINTR);
+    if (r == w->pid) *status = ws;
+  }
+  w->pid = 0;
+  w->task = -1;
+  w->timed_out = false;
+}
+
+/* ---- options, open, close ------------------------------------------------------ */
+
+static int parse_int(const char *key, const char *v, int lo, int hi, int *out, canon_error *err) {
+  char *end;
+  errno = 0;
+  long n = strtol(v, &end, 10);
+  if (errno || *end || end == v || n < lo || n > hi)
+    return px_err(err, CANON_ERR_CONFIG, "processes: %s must be an integer from %d to %d, not '%s'",
+                  key, lo, hi, v);
+  *out = (int)n;
+  return 0;
+}
+
+static int parse_options(px_state *st, const canon_option *opts, int nopts, canon_error *err) {
+  for (int i = 0; i < nopts; i++) {
+    const char *k = opts[i].key, *v = opts[i].value;
+    int rc;
+    if (strcmp(k, "workers") == 0) {
+      rc = parse_int(k, v, 1, 1024, &st->nworkers, err);
+    } else if (strcmp(k, "partitions") == 0) {
+      rc = parse_int(k, v, 1, 4096, &st->partitions, err);
+    } else if (strcmp(k, "retries") == 0) {
+      rc = parse_int(k, v, 0, 100, &st->retries, err);
+    } else if (strcmp(k, "task_timeout") == 0) {
+      char *end;
+      errno = 0;
+      double t = strtod(v, &end);
+      rc = errno || *end || end == v || !(t > 0 && t <= 1e7)
+               ? px_err(err, CANON_ERR_CONFIG,
+                        "processes: task_timeout must be a number of seconds > 0, not '%s'", v)
+               : 0;
+      st->task_timeout = t;
+    } else {
+      rc = px_err(err, CANON_ERR_CONFIG,
+                  "processes: unknown option '%s' (known: workers, partitions, retries, "
+                  "task_timeout)",
+                  k);
+    }
+    if (rc) return rc;
+  }
+  return 0;
+}
+
+static void px_close(void *state) {
+  px_state *st = state;
+  if (!st) return;
+  /* Closing a socket tells its worker to leave; close all, then wait for
+   * all, so they exit in parallel. */
+  for (int i = 0; i < st->nworkers; i++)
+    if (st->w[i].sock >= 0) close(st->w[i].sock), st->w[i].sock = -1;
+  for (int i = 0; i < st->nworkers; i++) {
+    int status;
+    px_reap(st, i, false, &status);
+  }
+  if (st->pages) munmap(st->pages, st->pages_size);
+  pthread_mutex_destroy(&st->lock);
+  free(st->held);
+  free(st->w);
+  free(st);
+}
+
+static int px_open(const canon_host *host, const canon_option *opts, int nopts, void **state,
+                   canon_error *err) {
+  if (host->struct_size < offsetof(canon_host, set_task_observer) + sizeof host->set_task_observer)
+    return px_err(err, CANON_ERR_ABI,
+                  "processes: this canon core lacks the serialization slots the engine needs");
+  px_state *st = calloc(1, sizeof *st);
+  if (!st) return px_err(err, CANON_ERR_NOMEM, "out of memory");
+  st->host = host;
+  long cores = sysconf(_SC_NPROCESSORS_ONLN);
+  st->nworkers = cores > 0 ? (int)cores : 1;
+  st->retries = 2;
+  st->job_fd = -1;
+  pthread_mutex_init(&st->lock, NULL);
+  int rc = parse_options(st, opts, nopts, err);
+  if (rc) {
+    pthread_mutex_destroy(&st->lock);
+    free(st);
+    return rc;
+  }
+  if (!st->partitions) st->partitions = st->nworkers;
+  st->w = calloc((size_t)st->nworkers, sizeof *st->w);
+  st->pages_size = (size_t)st->nworkers * sizeof(px_status);
+  void *pages = mmap(NULL, st->pages_size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+  if (!st->w || pages == MAP_FAILED) {
+    st->pages = NULL;
+    px_close(st);
+    return px_err(err, CANON_ERR_NOMEM, "out of memory");
+  }
+  st->pages = pages;
+  for (int i = 0; i < st->nworkers; i++) {
+    st->w[i].sock = -1;
+    st->w[i].task = -1;
+    st->w[i].status = &st->pages[i];
+  }
+  for (int i = 0; i < st->nworkers; i++)
+    if ((rc = px_spawn(st, i, err)) != 0) {
+      px_close(st);
+      return rc;
+    }
+  *state = st;
+  return 0;
+}
+
+static int px_default_partitions(void *state) { return ((px_state *)state)->partitions; }
+
+static const canon_backend processes_backend = {
+  .abi_major = CANON_BACKEND_ABI_MAJOR,
+  .abi_minor = CANON_BACKEND_ABI_MINOR,
+  .struct_size = sizeof(canon_backend),
+  .capabilities = CANON_CAP_PARTITIONS | CANON_CAP_PARALLEL | CANON_CAP_ISOLATION |
+                  CANON_CAP_TRANSFORM,
+  .name = "processes",
+  .description = "tasks in a pool of worker processes; a crashed worker is replaced and its "
+                 "task retried (workers=N, partitions=N, retries=K, task_timeout=S)",
+  .open = px_open,
+  .close = px_close,
+  .default_partitions = px_default_partitions,
+  .execute = px_execute,
+};
+
+EXPORT const canon_backend *canon_backend_entry(void) { return &processes_backend; }

@@ -1,0 +1,293 @@
+/* proto.c — messages, descriptor passing and shared memory segments of the
+ * processes engine (see proto.h). */
+#include "proto.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#define SPLIT_MAGIC 0x50534E43u /* "CNSP" */
+
+int px_err(canon_error *err, int code, const char *fmt, ...) {
+  if (err) {
+    va_list ap;
+    va_start(ap, fmt);
+    err->code = code;
+    vsnprintf(err->message, sizeof err->message, fmt, ap);
+    va_end(ap);
+  }
+  return code;
+}
+
+/* ---- messages ---------------------------------------------------------------- */
+
+/* One datagram: `len` bytes of m plus up to PX_FDS_PER_MSG descriptors. */
+static int send_one(int sock, const void *data, size_t len, const int *fds, int nfds) {
+  struct iovec iov = {.iov_base = (void *)data, .iov_len = len};
+  union {
+    char buf[CMSG_SPACE(sizeof(int) * PX_FDS_PER_MSG)];
+    struct cmsghdr align;
+  } ctl;
+  struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1};
+  if (nfds > 0) {
+    memset(&ctl, 0, sizeof ctl);
+    mh.msg_control = ctl.buf;
+    mh.msg_controllen = CMSG_SPACE(sizeof(int) * (size_t)nfds);
+    struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
+    c->cmsg_level = SOL_SOCKET;
+    c->cmsg_type = SCM_RIGHTS;
+    c->cmsg_len = CMSG_LEN(sizeof(int) * (size_t)nfds);
+    memcpy(CMSG_DATA(c), fds, sizeof(int) * (size_t)nfds);
+  }
+  for (;;) {
+    /* MSG_NOSIGNAL: a dead peer is an error to handle, not SIGPIPE. */
+    ssize_t n = sendmsg(sock, &mh, MSG_NOSIGNAL);
+    if (n >= 0) return 0;
+    if (errno != EINTR) return -1;
+  }
+}
+
+int px_send(int sock, px_msg *m, const int *fds, int nfds) {
+  m->nfds = (uint32_t)nfds;
+  int first = nfds < PX_FDS_PER_MSG ? nfds : PX_FDS_PER_MSG;
+  if (send_one(sock, m, sizeof *m, fds, first)) return -1;
+  for (int at = first; at < nfds; at += PX_FDS_PER_MSG) {
+    int n = nfds - at < PX_FDS_PER_MSG ? nfds - at : PX_FDS_PER_MSG;
+    uint32_t more = PX_MORE_FDS;
+    if (send_one(sock, &more, sizeof more, fds + at, n)) return -1;
+  }
+  return 0;
+}
+
+/* One datagram into data (at most cap bytes); descriptors appended to
+ * fds[*got..].  Returns bytes, 0 at end of stream, -1 on error. */
+static ssize_t recv_one(int sock, void *data, size_t cap, int *fds, int *got, int want) {
+  struct iovec iov = {.iov_base = data, .iov_len = cap};
+  union {
+    char buf[CMSG_SPACE(sizeof(int) * PX_FDS_PER_MSG)];
+    struct cmsghdr align;
+  } ctl;
+  struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctl.buf,
+                      .msg_controllen = sizeof ctl.buf};
+  ssize_t n;
+  do n = recvmsg(sock, &mh, MSG_CMSG_CLOEXEC);
+  while (n < 0 && errno == EINTR);
+  if (n <= 0) return n;
+  for (struct cmsghdr *c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c)) {
+    if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS) continue;
+    int k = (int)((c->cmsg_len - CMSG_LEN(0)) / sizeof(int));
+    for (int i = 0; i < k; i++) {
+      int fd;
+      memcpy(&fd, CMSG_DATA(c) + (size_t)i * sizeof(int), sizeof fd);
+      if (*got < want)
+        fds[(*got)++] = fd;
+      else
+        close(fd); /* more than announced: not ours to keep */
+    }
+  }
+  if (mh.msg_flags & (MSG_CTRUNC | MSG_TRUNC)) {
+    errno = EMSGSIZE; /* descriptors or data lost (e.g. out of fds) */
+    return -1;
+  }
+  return n;
+}
+
+int px_recv(int sock, px_msg *m, int **fds) {
+  *fds = NULL;
+  int *got_fds = NULL, got = 0;
+  memset(m, 0, sizeof *m);
+  /* The descriptor count is only known after the first datagram: take up
+   * to a message's worth into a scratch array first. */
+  int first[PX_FDS_PER_MSG];
+  ssize_t n = recv_one(sock, m, sizeof *m, first, &got, PX_FDS_PER_MSG);
+  if (n <= 0) return (int)n;
+  int want = (size_t)n == sizeof *m ? (int)m->nfds : 0;
+  if ((size_t)n != sizeof *m || want < got || want > (1 << 20)) {
+    for (int i = 0; i < got; i++) close(first[i]);
+    errno = EPROTO;
+    return -1;
+  }
+  if (want) {
+    got_fds = malloc((size_t)want * sizeof *got_fds);
+    if (!got_fds) {
+      for (int i = 0; i < got; i++) close(first[i]);
+      errno = ENOMEM;
+      return -1;
+    }
+    memcpy(got_fds, first, (size_t)got * sizeof *got_fds);
+  }
+  while (got < want) {
+    uint32_t more = 0;
+    n = recv_one(sock, &more, sizeof more, got_fds, &got, want);
+    if (n <= 0 || more != PX_MORE_FDS) {
+      for (int i = 0; i < got; i++) close(got_fds[i]);
+      free(got_fds);
+      if (n > 0) errno = EPROTO;
+      return n == 0 ? 0 : -1;
+    }
+  }
+  *fds = got_fds;
+  return 1;
+}
+
+/* ---- segments ---------------------------------------------------------------- */
+
+/* An anonymous shared memory file: memfd, or where that is missing a POSIX
+ * shm object created exclusively with mode 0600 and unlinked at once (the
+ * name never outlives this call; readers get the descriptor). */
+static int anon_shm(void) {
+  int fd = memfd_create("canon-segment", MFD_CLOEXEC);
+  if (fd >= 0 || errno != ENOSYS) return fd;
+  for (int attempt = 0; attempt < 64; attempt++) {
+    char name[64];
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    snprintf(name, sizeof name, "/canon-%ld-%ld-%d", (long)getpid(), (long)ts.tv_nsec, attempt);
+    fd = shm_open(name, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    if (fd >= 0) {
+      shm_unlink(name);
+      return fd;
+    }
+    if (errno != EEXIST) return -1;
+  }
+  return -1;
+}
+
+int px_seg_create(size_t size, uint8_t **map) {
+  int fd = anon_shm();
+  if (fd < 0) return -1;
+  if (ftruncate(fd, (off_t)size) != 0) {
+    int e = errno;
+    close(fd);
+    errno = e;
+    return -1;
+  }
+  void *p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+  if (p == MAP_FAILED) {
+    int e = errno;
+    close(fd);
+    errno = e;
+    return -1;
+  }
+  *map = p;
+  return fd;
+}
+
+int px_seg_map(int fd, const uint8_t **map, size_t *size) {
+  struct stat sb;
+  if (fstat(fd, &sb) != 0) return -1;
+  if (sb.st_size <= 0) {
+    errno = EINVAL;
+    return -1;
+  }
+  void *p = mmap(NULL, (size_t)sb.st_size, PROT_READ, MAP_SHARED, fd, 0);
+  if (p == MAP_FAILED) return -1;
+  *map = p;
+  *size = (size_t)sb.st_size;
+  return 0;
+}
+
+void px_seg_unmap(const void *map, size_t size) {
+  if (map) munmap((void *)map, size);
+}
+
+static int seg_error(canon_error *err, const char *what) {
+  return px_err(err, errno == ENOMEM || errno == ENOSPC ? CANON_ERR_NOMEM : CANON_ERR_ENGINE,
+                "processes: cannot %s a shared memory segment: %s", what, strerror(errno));
+}
+
+int px_bytes_write(const void *buf, size_t len, int *fd, canon_error *err) {
+  uint8_t *map;
+  if ((*fd = px_seg_create(len, &map)) < 0) return seg_error(err, "create");
+  memcpy(map, buf, len);
+  px_seg_unmap(map, len);
+  return 0;
+}
+
+int px_table_write(const canon_host *h, const canon_table *t, int *fd, canon_error *err) {
+  size_t n = h->table_encoded_size(t);
+  uint8_t *map;
+  if ((*fd = px_seg_create(n, &map)) < 0) return seg_error(err, "create");
+  int rc = h->table_encode_into(t, map, n, err);
+  px_seg_unmap(map, n);
+  if (rc) {
+    close(*fd);
+    *fd = -1;
+  }
+  return rc;
+}
+
+canon_table *px_table_read(const canon_host *h, int fd, canon_error *err) {
+  const uint8_t *map;
+  size_t size;
+  if (px_seg_map(fd, &map, &size) != 0) {
+    seg_error(err, "map");
+    return NULL;
+  }
+  canon_table *t = h->table_decode(map, size, err);
+  px_seg_unmap(map, size);
+  return t;
+}
+
+static size_t pad8(size_t n) { return (n + 7) & ~(size_t)7; }
+
+int px_split_write(const canon_host *h, canon_table *const *buckets, int P, int *fd,
+                   canon_error *err) {
+  size_t head = pad8(8 + (size_t)P * 16), total = head;
+  size_t *len = malloc((size_t)P * sizeof *len);
+  if (!len) return px_err(err, CANON_ERR_NOMEM, "out of memory");
+  for (int p = 0; p < P; p++) {
+    len[p] = h->table_encoded_size(buckets[p]);
+    total += pad8(len[p]);
+  }
+  uint8_t *map;
+  if ((*fd = px_seg_create(total, &map)) < 0) {
+    free(len);
+    return seg_error(err, "create");
+  }
+  uint32_t magic = SPLIT_MAGIC, np = (uint32_t)P;
+  memcpy(map, &magic, 4);
+  memcpy(map + 4, &np, 4);
+  size_t at = head;
+  int rc = 0;
+  for (int p = 0; p < P && rc == 0; p++) {
+    uint64_t off = at, l = len[p];
+    memcpy(map + 8 + (size_t)p * 16, &off, 8);
+    memcpy(map + 16 + (size_t)p * 16, &l, 8);
+    rc = h->table_encode_into(buckets[p], map + at, len[p], err);
+    at += pad8(len[p]);
+  }
+  px_seg_unmap(map, total);
+  free(len);
+  if (rc) {
+    close(*fd);
+    *fd = -1;
+  }
+  return rc;
+}
+
+int px_split_bucket(const uint8_t *map, size_t size, int P, int p, const uint8_t **bucket,
+                    size_t *len, canon_error *err) {
+  uint32_t magic, np;
+  uint64_t off, l;
+  if (size < 8 + (size_t)P * 16) goto bad;
+  memcpy(&magic, map, 4);
+  memcpy(&np, map + 4, 4);
+  if (magic != SPLIT_MAGIC || np != (uint32_t)P || p < 0 || p >= P) goto bad;
+  memcpy(&off, map + 8 + (size_t)p * 16, 8);
+  memcpy(&l, map + 16 + (size_t)p * 16, 8);
+  if (off > size || l > size - off) goto bad;
+  *bucket = map + off;
+  *len = (size_t)l;
+  return 0;
+bad:
+  return px_err(err, CANON_ERR_INTERNAL, "processes: malformed split segment");
+}

@@ -1,0 +1,71 @@
+/* proto.h — what the processes engine's driver and workers exchange:
+ * messages over a unix socket pair (SOCK_SEQPACKET, so each message keeps
+ * its boundaries), file descriptors passed with SCM_RIGHTS, and shared
+ * memory segments (memfd) holding encoded jobs, exchange states and
+ * tables.  A segment is written once by its producer and mapped read-only
+ * by its readers; only descriptors travel through the socket. */
+#ifndef CANON_PROCESSES_PROTO_H
+#define CANON_PROCESSES_PROTO_H
+
+#include "canon_backend.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* Message types. */
+enum {
+  PX_JOB = 1,  /* driver -> worker: fd 0 holds the encoded job */
+  PX_SPLIT,    /* split producer output `part` of input `input` of `stage` */
+  PX_RUN,      /* run task (stage, part) */
+  PX_REPLY,    /* worker -> driver: err.code 0 and one fd (the result), or an error */
+  PX_MORE_FDS  /* continuation: more descriptors of the previous message */
+};
+
+/* Descriptors per message (the kernel takes at most 253). */
+#define PX_FDS_PER_MSG 240
+
+typedef struct px_msg {
+  uint32_t type;
+  uint32_t nfds;      /* descriptors of the message, over it and its continuations */
+  uint64_t job_seq;   /* which job the message belongs to */
+  int32_t stage, input, part;
+  int32_t nstate;     /* SPLIT, RUN: the first nstate fds are the stage's exchange
+                         states, one per input */
+  int32_t count[2];   /* RUN: then count[i] split segments for input i */
+  int64_t nrows;      /* REPLY: rows of the result */
+  canon_error err;    /* REPLY: the task's error (code 0: none) */
+} px_msg;
+
+/* Send m with fds (m->nfds is set here); 0, or -1 with errno. */
+int px_send(int sock, px_msg *m, const int *fds, int nfds);
+/* Receive one message and its descriptors into *fds (malloc'd, NULL when
+ * none; the caller closes and frees them).  1: a message, 0: the peer
+ * closed, -1: error (errno). */
+int px_recv(int sock, px_msg *m, int **fds);
+
+/* A new shared memory segment of `size` bytes mapped read-write at *map;
+ * returns its fd or -1 (errno).  Nothing named is left behind. */
+int px_seg_create(size_t size, uint8_t **map);
+/* Map a segment read-only; 0 or -1 (errno). */
+int px_seg_map(int fd, const uint8_t **map, size_t *size);
+void px_seg_unmap(const void *map, size_t size);
+
+/* A split segment: the P buckets of one producer output.  Layout: u32
+ * magic, u32 P, P x (u64 offset, u64 length), then the encoded buckets at
+ * 8-byte aligned offsets. */
+int px_split_write(const canon_host *h, canon_table *const *buckets, int P, int *fd,
+                   canon_error *err);
+/* Bucket p of a mapped split segment, checked against its size. */
+int px_split_bucket(const uint8_t *map, size_t size, int P, int p, const uint8_t **bucket,
+                    size_t *len, canon_error *err);
+/* A table into a new segment (fd in *fd). */
+int px_table_write(const canon_host *h, const canon_table *t, int *fd, canon_error *err);
+/* The table a segment holds (decoded copy). */
+canon_table *px_table_read(const canon_host *h, int fd, canon_error *err);
+/* Bytes into a new segment. */
+int px_bytes_write(const void *buf, size_t len, int *fd, canon_error *err);
+
+/* Fill err: code and a printf-style message; returns code. */
+int px_err(canon_error *err, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+#endif

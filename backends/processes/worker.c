@@ -1,0 +1,189 @@
+/* worker.c — a worker process of the processes engine.
+ *
+ * Forked from the driver when the session opens (or to replace a dead
+ * worker), so the user's registered transforms are here by name.  It waits
+ * for messages on its socket: a job (decoded once and kept), then split and
+ * run tasks of that job, each answered with one reply holding the result
+ * segment's descriptor or the task's canon_error.  It leaves with _exit
+ * when the driver closes the socket or dies, never running the program's
+ * atexit handlers or flushing stdio buffers it inherited. */
+#include "processes.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+typedef struct wstate {
+  const canon_host *h;
+  int sock;
+  px_status *status;
+  canon_job *job;
+  uint64_t job_seq;
+  canon_error job_err;  /* why the current job could not be decoded */
+} wstate;
+
+/* The transform observer: note what is about to run in the shared page. */
+static void observe(void *ctx, const char *what) {
+  px_status *st = ctx;
+  snprintf(st->what, sizeof st->what, "%s", what);
+}
+
+static void close_fds(int *fds, int n) {
+  for (int i = 0; i < n; i++)
+    if (fds[i] >= 0) close(fds[i]);
+}
+
+static void take_job(wstate *w, const px_msg *m, int *fds, int nfds) {
+  if (w->job) w->h->job_free(w->job);
+  w->job = NULL;
+  w->job_seq = m->job_seq;
+  memset(&w->job_err, 0, sizeof w->job_err);
+  const uint8_t *map;
+  size_t size;
+  if (nfds != 1 || px_seg_map(fds[0], &map, &size) != 0) {
+    px_err(&w->job_err, CANON_ERR_ENGINE, "processes: worker could not map the job");
+    return;
+  }
+  w->job = w->h->job_decode(map, size, &w->job_err);
+  px_seg_unmap(map, size);
+}
+
+/* Install the exchange states of the task's stage (fds[0..n)). */
+static int apply_states(wstate *w, int stage, const int *fds, int n, canon_error *err) {
+  for (int i = 0; i < n; i++) {
+    const uint8_t *map;
+    size_t size;
+    if (px_seg_map(fds[i], &map, &size) != 0)
+      return px_err(err, CANON_ERR_ENGINE, "processes: worker could not map an exchange state");
+    int rc = w->h->exchange_state_decode(w->job, stage, i, map, size, err);
+    px_seg_unmap(map, size);
+    if (rc) return rc;
+  }
+  return 0;
+}
+
+static int do_split(wstate *w, const px_msg *m, const int *fds, int *out_fd, canon_error *err) {
+  const canon_host *h = w->h;
+  int P = h->stage_num_partitions(w->job, m->stage);
+  canon_table *t = px_table_read(h, fds[m->nstate], err);
+  if (!t) return err->code ? err->code : CANON_ERR_ENGINE;
+  canon_table **b = calloc((size_t)P, sizeof *b);
+  int rc = b ? h->exchange_split(w->job, m->stage, m->input, m->part, t, b, err)
+             : px_err(err, CANON_ERR_NOMEM, "out of memory");
+  h->table_free(t);
+  if (rc == 0) rc = px_split_write(h, b, P, out_fd, err);
+  for (int p = 0; b && p < P; p++)
+    if (b[p]) h->table_free(b[p]);
+  free(b);
+  return rc;
+}
+
+/* Input i of run task p: bucket p of each producer's split segment,
+ * concatenated in producer order. */
+static canon_table *gather(wstate *w, const px_msg *m, const int *fds, int n, canon_error *err) {
+  const canon_host *h = w->h;
+  int P = h->stage_num_partitions(w->job, m->stage);
+  canon_table **parts = calloc((size_t)(n ? n : 1), sizeof *parts);
+  canon_table *out = NULL;
+  if (!parts) {
+    px_err(err, CANON_ERR_NOMEM, "out of memory");
+    return NULL;
+  }
+  int k;
+  for (k = 0; k < n; k++) {
+    const uint8_t *map, *b;
+    size_t size, len;
+    if (px_seg_map(fds[k], &map, &size) != 0) {
+      px_err(err, CANON_ERR_ENGINE, "processes: worker could not map a bucket");
+      break;
+    }
+    if (px_split_bucket(map, size, P, m->part, &b, &len, err) == 0) parts[k] = h->table_decode(b, len, err);
+    px_seg_unmap(map, size);
+    if (!parts[k]) break;
+  }
+  if (k == n) out = h->concat(parts, n, err);
+  for (int j = 0; j < n; j++)
+    if (parts[j]) h->table_free(parts[j]);
+  free(parts);
+  return out;
+}
+
+static int do_run(wstate *w, const px_msg *m, const int *fds, int *out_fd, int64_t *nrows,
+                  canon_error *err) {
+  const canon_host *h = w->h;
+  canon_table *in[2] = {NULL, NULL}, *out = NULL;
+  int rc = 0, at = m->nstate;
+  for (int i = 0; i < m->nstate && i < 2 && rc == 0; i++) {
+    if (!(in[i] = gather(w, m, fds + at, m->count[i], err))) rc = err->code ? err->code : CANON_ERR_ENGINE;
+    at += m->count[i];
+  }
+  if (rc == 0) rc = h->run_task(w->job, m->stage, m->part, in, &out, err);
+  if (rc == 0) {
+    *nrows = h->table_num_rows(out);
+    rc = px_table_write(h, out, out_fd, err);
+  }
+  for (int i = 0; i < 2; i++)
+    if (in[i]) h->table_free(in[i]);
+  if (out) h->table_free(out);
+  return rc;
+}
+
+/* Check a task message against what was received. */
+static bool well_formed(const wstate *w, const px_msg *m, int nfds) {
+  if (m->stage < 0 || m->stage >= w->h->num_stages(w->job)) return false;
+  int nin = w->h->stage_num_inputs(w->job, m->stage);
+  if (m->nstate != nin) return false;
+  if (m->type == PX_SPLIT) return m->input >= 0 && m->input < nin && nfds == nin + 1;
+  int want = nin;
+  for (int i = 0; i < nin; i++) {
+    if (m->count[i] < 0 || m->count[i] > (1 << 20)) return false;
+    want += m->count[i];
+  }
+  return nfds == want && m->part >= 0 && m->part < w->h->stage_num_partitions(w->job, m->stage);
+}
+
+static void serve_task(wstate *w, const px_msg *m, int *fds, int nfds) {
+  px_msg reply;
+  memset(&reply, 0, sizeof reply);
+  reply.type = PX_REPLY;
+  reply.job_seq = m->job_seq;
+  int out_fd = -1, rc;
+  if (!w->job || w->job_seq != m->job_seq)
+    rc = w->job_err.code ? (reply.err = w->job_err, w->job_err.code)
+                         : px_err(&reply.err, CANON_ERR_ENGINE, "processes: task of an unknown job");
+  else if (!well_formed(w, m, nfds))
+    rc = px_err(&reply.err, CANON_ERR_ENGINE, "processes: malformed task message");
+  else if ((rc = apply_states(w, m->stage, fds, m->nstate, &reply.err)) == 0)
+    rc = m->type == PX_SPLIT ? do_split(w, m, fds, &out_fd, &reply.err)
+                             : do_run(w, m, fds, &out_fd, &reply.nrows, &reply.err);
+  if (rc && !reply.err.code) reply.err.code = rc;
+  close_fds(fds, nfds);
+  w->status->what[0] = '\0';
+  /* Output a transform printed reaches its stream now, not at an exit
+   * that never flushes. */
+  fflush(NULL);
+  if (px_send(w->sock, &reply, out_fd >= 0 ? &out_fd : NULL, out_fd >= 0 ? 1 : 0) != 0) _exit(0);
+  if (out_fd >= 0) close(out_fd);
+}
+
+void px_worker_main(const canon_host *h, int sock, px_status *status) {
+  wstate w = {.h = h, .sock = sock, .status = status};
+  h->set_task_observer(observe, status);
+  for (;;) {
+    px_msg m;
+    int *fds = NULL;
+    int got = px_recv(sock, &m, &fds);
+    if (got <= 0) _exit(0); /* the driver closed the session or died */
+    int nfds = (int)m.nfds;
+    if (m.type == PX_JOB) {
+      take_job(&w, &m, fds, nfds);
+      close_fds(fds, nfds);
+    } else if (m.type == PX_SPLIT || m.type == PX_RUN) {
+      serve_task(&w, &m, fds, nfds);
+    } else {
+      close_fds(fds, nfds);
+    }
+    free(fds);
+  }
+}
