@@ -415,3 +415,44 @@ Test(engines, inferred_schema_and_arrow_in_and_out) {
   tu_rmdir(dir);
   free(dir);
 }
+
+static int fail_every_group(const canon_table *g, canon_builder *out, void *user, canon_error *err) {
+  (void)out, (void)user;
+  size_t len = 0;
+  const char *r = canon_table_is_null(g, 0, 0) ? "NULL" : canon_table_get_string(g, 0, 0, &len);
+  snprintf(err->message, sizeof err->message, "no rows wanted for %.*s",
+           (int)(len ? len : strlen(r)), r);
+  return 1;
+}
+
+/* When many tasks fail, every engine reports the error the serial engine
+ * meets first (the lowest failing task), not whichever failed first in time. */
+Test(engines, many_failures_report_the_same_error_everywhere) {
+  canon_error err;
+  canon_register_transform("fail_every_group", fail_every_group, NULL, &err);
+  char *dir = tu_tmpdir();
+  free(write_sales(dir));
+  for (int p = 0; p < NPARTS; p++) {
+    char first[sizeof err.message] = "";
+    for (int e = 0; e < NENGINES; e++) {
+      char engine[64];
+      snprintf(engine, sizeof engine, ENGINES[e], PARTS[p]);
+      for (int rep = 0; rep < 3; rep++) {
+        canon_session *s = tu_open(engine);
+        const char *by[] = {"region"};
+        canon_partition_spec spec = {.by = by, .num_by = 1};
+        canon_df *df = canon_transform(read_sales(s, dir), "fail_every_group", "region:string",
+                                       &spec, &err);
+        cr_assert_null(canon_collect(df, &err));
+        cr_assert_eq(err.code, CANON_ERR_TRANSFORM, "%s", err.message);
+        if (!first[0])
+          memcpy(first, err.message, sizeof first);
+        else
+          cr_assert_str_eq(err.message, first, "%s gave another error", engine);
+        canon_session_close(s);
+      }
+    }
+  }
+  tu_rmdir(dir);
+  free(dir);
+}

@@ -291,11 +291,14 @@ static canon_df *plan_bad_csv(canon_session *s, const char *dir) {
   return canon_read_csv(s, path, &o, &err);
 }
 
+/* When several partitions fail, the error is the one serial meets first
+ * (the lowest task index), whatever finishes first: repeated to give a
+ * timing-dependent choice a chance to show. */
 Test(processes, task_errors_are_the_serial_engines) {
   char *dir = make_data();
   same_error(dir, plan_div_zero);
   same_error(dir, plan_transform_error);
-  same_error(dir, plan_bad_csv);
+  for (int i = 0; i < 10; i++) same_error(dir, plan_bad_csv); /* every partition fails */
   assert_no_children();
   tu_rmdir(dir);
   free(dir);
@@ -321,6 +324,83 @@ Test(processes, options_are_checked) {
   cr_assert(strstr(err.message, "unknown option 'color'"), "%s", err.message);
   canon_config_free(c);
   assert_no_children();
+}
+
+/* Workers of one session must not keep another session's workers alive:
+ * closing the first session while the second is open must not wait on it. */
+Test(processes, two_open_sessions_close_independently, .timeout = 60) {
+  char *dir = make_data();
+  canon_session *a = tu_open("processes:workers=2,partitions=2");
+  canon_session *b = tu_open("processes:workers=2,partitions=3");
+  canon_error err;
+  char *csv = try_collect(per_region(a, dir, "crash_once_on_east"), &err);
+  cr_assert(csv, "%s", err.message);
+  free(csv);
+  canon_session_close(a);
+  csv = try_collect(per_region(b, dir, "crash_once_on_east"), &err);
+  cr_assert(csv, "%s", err.message);
+  cr_assert_str_eq(csv, COUNTS);
+  free(csv);
+  canon_session_close(b);
+  assert_no_children();
+  tu_rmdir(dir);
+  free(dir);
+}
+
+static int late(const canon_table *g, canon_builder *out, void *u, canon_error *e) {
+  (void)u, (void)e;
+  return count_group(g, out);
+}
+
+/* Workers are forked when the session opens: a transform registered
+ * later is unknown there, and the error says what to do. */
+Test(processes, transform_registered_after_open_is_reported) {
+  char *dir = make_data();
+  canon_session *s = tu_open("processes:workers=2");
+  canon_error err;
+  cr_assert_eq(canon_register_transform("late", late, NULL, &err), 0);
+  cr_assert_null(try_collect(per_region(s, dir, "late"), &err));
+  cr_assert_eq(err.code, CANON_ERR_NOT_FOUND, "%s", err.message);
+  cr_assert(strstr(err.message, "unknown transform 'late'"), "%s", err.message);
+  cr_assert(strstr(err.message, "before opening the session"), "%s", err.message);
+  canon_session_close(s);
+  tu_rmdir(dir);
+  free(dir);
+}
+
+static char atexit_file[600];
+
+static void note_exit(void) {
+  FILE *f = fopen(atexit_file, "a");
+  if (f) fprintf(f, "%ld\n", (long)getpid()), fclose(f);
+}
+
+/* Workers leave with _exit: the program's atexit handlers do not run in
+ * them, and output buffered before the fork is written once. */
+Test(processes, workers_run_no_atexit_handler_and_never_duplicate_output) {
+  char *dir = make_data();
+  char out[600];
+  snprintf(out, sizeof out, "%s/out.txt", dir);
+  snprintf(atexit_file, sizeof atexit_file, "%s/atexit.txt", dir);
+  cr_assert_eq(atexit(note_exit), 0);
+  FILE *f = fopen(out, "w");
+  cr_assert(f);
+  fputs("once\n", f); /* still buffered */
+  canon_session *s = tu_open("processes:workers=2,partitions=2");
+  canon_error err;
+  free(try_collect(per_region(s, dir, "crash_once_on_east"), &err));
+  cr_assert_null(try_collect(per_region(s, dir, "crash_on_south"), &err));
+  canon_session_close(s);
+  fclose(f);
+  struct stat sb;
+  cr_assert_neq(stat(atexit_file, &sb), 0, "a worker ran the program's atexit handler");
+  f = fopen(out, "r");
+  char buf[64] = {0};
+  cr_assert(f && fread(buf, 1, sizeof buf - 1, f) > 0);
+  fclose(f);
+  cr_assert_str_eq(buf, "once\n");
+  tu_rmdir(dir);
+  free(dir);
 }
 
 /* Open descriptors of this process. */

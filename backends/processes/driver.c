@@ -129,55 +129,76 @@ static int send_task(stage_run *r, px_task *t, px_worker *w) {
   return rc;
 }
 
+/* The tasks of one phase and how they stand.  When several tasks fail,
+ * the job reports the failure of the lowest task index — the one the
+ * serial engine (which runs tasks in index order) meets first — so the
+ * error does not depend on timing: after a failure at index f, tasks
+ * before f still run, tasks after f are dropped. */
+typedef struct phase {
+  px_task *tasks;
+  int n;
+  int running;
+  int best;              /* lowest failed task index; n: none */
+  canon_error best_err;
+} phase;
+
+static void task_failed(phase *ph, int ti, const canon_error *e) {
+  if (ti >= ph->best) return;
+  ph->best = ti;
+  ph->best_err = *e;
+}
+
 /* Worker wi died (or was killed): reap it, start a replacement, and put
  * its task back in the queue unless it has used its attempts. */
-static void on_death(stage_run *r, int wi, px_task *tasks, int *running, canon_error *err) {
+static void on_death(stage_run *r, phase *ph, int wi, canon_error *err) {
   px_state *st = r->st;
   px_worker *w = &st->w[wi];
   int ti = w->task;
   bool timed_out = w->timed_out;
   char what[sizeof w->status->what];
-  snprintf(what, sizeof what, "%s", w->status->what);
+  /* The worker may have died while writing it: bounded copy. */
+  snprintf(what, sizeof what, "%.*s", (int)sizeof what - 1, w->status->what);
   int status;
   px_reap(st, wi, false, &status);
   char how[160];
   describe_death(status, timed_out, st->task_timeout, how, sizeof how);
   canon_error spawn_err;
-  memset(&spawn_err, 0, sizeof spawn_err);
-  if (px_spawn(st, wi, &spawn_err) != 0 && !r->failed) {
-    /* Without a replacement the pool shrinks; no worker left fails below. */
-  }
+  /* Without a replacement the pool shrinks; with no worker left the
+   * phase fails ("no worker process is available"). */
+  px_spawn(st, wi, &spawn_err);
   if (ti < 0) {
     if (++r->idle_deaths > st->retries + st->nworkers)
       fail(r, err, CANON_ERR_ENGINE, "processes: workers keep dying outside tasks (%s)", how);
     return;
   }
-  px_task *t = &tasks[ti];
-  (*running)--;
+  px_task *t = &ph->tasks[ti];
+  ph->running--;
   t->state = 0;
   t->attempts++;
   if (t->attempts > st->retries) {
     char label[256];
+    canon_error e;
     task_label(r, t, label, sizeof label);
-    fail(r, err, CANON_ERR_ENGINE, "%s: %s on %d attempt%s%s%s", label, how, t->attempts,
-         t->attempts == 1 ? "" : "s", what[0] ? "; it was running " : "", what);
+    px_err(&e, CANON_ERR_ENGINE, "%s: %s on %d attempt%s%s%s", label, how, t->attempts,
+           t->attempts == 1 ? "" : "s", what[0] ? "; it was running " : "", what);
+    t->state = 3; /* failed for good */
+    task_failed(ph, ti, &e);
   }
 }
 
 /* A reply from worker wi. */
-static void on_reply(stage_run *r, int wi, px_task *tasks, int *running, int *done,
-                     const px_msg *m, int *fds, int nfds, canon_error *err) {
+static void on_reply(stage_run *r, phase *ph, int wi, const px_msg *m, int *fds, int nfds,
+                     canon_error *err) {
   px_worker *w = &r->st->w[wi];
-  px_task *t = &tasks[w->task];
+  int ti = w->task;
+  px_task *t = &ph->tasks[ti];
   w->task = -1;
-  (*running)--;
+  ph->running--;
   if (m->type != PX_REPLY || m->job_seq != r->st->job_seq) {
     fail(r, err, CANON_ERR_INTERNAL, "processes: unexpected message from a worker");
   } else if (m->err.code) {
-    if (!r->failed) {
-      r->failed = m->err.code;
-      if (err) *err = m->err;
-    }
+    t->state = 3;
+    task_failed(ph, ti, &m->err); /* the task's own error, unchanged */
   } else if (nfds != 1) {
     fail(r, err, CANON_ERR_INTERNAL, "processes: a worker replied without its result");
   } else if (px_hold(r->st, fds[0]) != 0) {
@@ -185,35 +206,35 @@ static void on_reply(stage_run *r, int wi, px_task *tasks, int *running, int *do
   } else {
     t->result_fd = fds[0];
     t->state = 2;
-    (*done)++;
     return;
   }
   for (int i = 0; i < nfds; i++) close(fds[i]);
 }
 
+/* The first waiting task worth running (index below any failure), or -1. */
+static int next_task(const phase *ph) {
+  for (int i = 0; i < ph->best; i++)
+    if (ph->tasks[i].state == 0) return i;
+  return -1;
+}
+
 /* Give waiting tasks to idle workers. */
-static void dispatch(stage_run *r, px_task *tasks, int n, int *next, int *running,
-                     canon_error *err) {
+static void dispatch(stage_run *r, phase *ph, canon_error *err) {
   px_state *st = r->st;
   for (int wi = 0; wi < st->nworkers && !r->failed; wi++) {
     px_worker *w = &st->w[wi];
     if (w->pid <= 0 || w->task >= 0) continue;
-    while (*next < n && tasks[*next].state != 0) (*next)++;
-    if (*next >= n) {
-      /* Requeued tasks sit before `next`: look again from the start. */
-      for (*next = 0; *next < n && tasks[*next].state != 0; (*next)++) {
-      }
-      if (*next >= n) return;
-    }
-    px_task *t = &tasks[*next];
+    int ti = next_task(ph);
+    if (ti < 0) return;
+    px_task *t = &ph->tasks[ti];
     if (send_task(r, t, w) != 0) {
-      on_death(r, wi, tasks, running, err); /* idle: the task stays queued */
+      on_death(r, ph, wi, err); /* idle: the task stays queued */
       continue;
     }
     t->state = 1;
-    w->task = *next;
+    w->task = ti;
     w->timed_out = false;
-    (*running)++;
+    ph->running++;
     if (st->task_timeout > 0) {
       double d = now_s() + st->task_timeout;
       w->deadline.tv_sec = (time_t)d;
@@ -222,22 +243,26 @@ static void dispatch(stage_run *r, px_task *tasks, int n, int *next, int *runnin
   }
 }
 
-/* Kill the workers still running tasks after a failure, and replace them. */
-static void abandon_running(stage_run *r) {
+/* Kill and replace the workers running tasks at index >= from (all: 0):
+ * their results can no longer matter.  Their tasks go back to waiting. */
+static void abandon_from(stage_run *r, phase *ph, int from) {
   px_state *st = r->st;
   for (int wi = 0; wi < st->nworkers; wi++) {
-    if (st->w[wi].task < 0) continue;
+    int ti = st->w[wi].task;
+    if (ti < from) continue;
     int status;
     px_reap(st, wi, true, &status);
     canon_error e;
     px_spawn(st, wi, &e);
+    ph->tasks[ti].state = 0;
+    ph->running--;
   }
 }
 
-/* Run every task of a phase to completion (or the first failure). */
+/* Run every task of a phase to completion or failure (see `phase`). */
 static int run_phase(stage_run *r, px_task *tasks, int n, canon_error *err) {
   px_state *st = r->st;
-  int running = 0, done = 0, next = 0;
+  phase ph = {.tasks = tasks, .n = n, .best = n};
   struct pollfd *pfd = calloc((size_t)st->nworkers, sizeof *pfd);
   int *who = calloc((size_t)st->nworkers, sizeof *who);
   if (!pfd || !who) {
@@ -245,12 +270,14 @@ static int run_phase(stage_run *r, px_task *tasks, int n, canon_error *err) {
     free(who);
     return fail(r, err, CANON_ERR_NOMEM, "out of memory");
   }
-  while (!r->failed || running > 0) {
-    if (!r->failed) dispatch(r, tasks, n, &next, &running, err);
-    if (r->failed && running == 0) break;
-    if (done == n && running == 0) break;
-    if (running == 0) {
-      fail(r, err, CANON_ERR_ENGINE, "processes: no worker process is available");
+  for (;;) {
+    if (!r->failed) dispatch(r, &ph, err);
+    if (r->failed) {
+      abandon_from(r, &ph, 0);
+      break;
+    }
+    if (ph.running == 0) {
+      if (next_task(&ph) >= 0) fail(r, err, CANON_ERR_ENGINE, "processes: no worker process is available");
       break;
     }
     int np = 0;
@@ -273,18 +300,17 @@ static int run_phase(stage_run *r, px_task *tasks, int n, canon_error *err) {
     int got = poll(pfd, (nfds_t)np, wait_ms);
     if (got < 0 && errno != EINTR) {
       fail(r, err, CANON_ERR_ENGINE, "processes: poll failed: %s", strerror(errno));
-      break;
+      continue;
     }
     for (int k = 0; got > 0 && k < np; k++) {
       if (!pfd[k].revents) continue;
       int wi = who[k];
       px_msg m;
       int *fds = NULL;
-      int rc = px_recv(st->w[wi].sock, &m, &fds);
-      if (rc == 1)
-        on_reply(r, wi, tasks, &running, &done, &m, fds, (int)m.nfds, err);
+      if (px_recv(st->w[wi].sock, &m, &fds) == 1)
+        on_reply(r, &ph, wi, &m, fds, (int)m.nfds, err);
       else
-        on_death(r, wi, tasks, &running, err);
+        on_death(r, &ph, wi, err);
       free(fds);
     }
     /* A task past its deadline: kill the worker; its death arrives as
@@ -297,7 +323,11 @@ static int run_phase(stage_run *r, px_task *tasks, int n, canon_error *err) {
         kill(w->pid, SIGKILL);
       }
     }
-    if (r->failed) abandon_running(r), running = 0;
+    if (ph.best < n) abandon_from(r, &ph, ph.best + 1);
+  }
+  if (!r->failed && ph.best < n) {
+    r->failed = ph.best_err.code ? ph.best_err.code : CANON_ERR_ENGINE;
+    if (err) *err = ph.best_err;
   }
   free(pfd);
   free(who);

@@ -27,25 +27,55 @@
 
 /* ---- descriptors held by the driver --------------------------------------- */
 
-int px_hold(px_state *st, int fd) {
-  if (st->nheld == st->capheld) {
-    int nc = st->capheld ? st->capheld * 2 : 64;
-    int *n = realloc(st->held, (size_t)nc * sizeof *n);
+/* Every descriptor the driver side holds, over all sessions of the
+ * process: a worker must close them all, or it would keep another
+ * worker's socket open (that worker would never see its driver leave, and
+ * closing its session would wait forever) or keep segments alive. */
+static pthread_mutex_t held_lock = PTHREAD_MUTEX_INITIALIZER;
+static int *held;
+static int nheld, capheld;
+
+/* Add fd to the list; held_lock is held by the caller. */
+static int hold_locked(int fd) {
+  if (nheld == capheld) {
+    int nc = capheld ? capheld * 2 : 64;
+    int *n = realloc(held, (size_t)nc * sizeof *n);
     if (!n) return -1;
-    st->held = n;
-    st->capheld = nc;
+    held = n;
+    capheld = nc;
   }
-  st->held[st->nheld++] = fd;
+  held[nheld++] = fd;
   return 0;
 }
 
-void px_close_held(px_state *st, int fd) {
-  if (fd < 0) return;
-  for (int i = st->nheld - 1; i >= 0; i--)
-    if (st->held[i] == fd) {
-      st->held[i] = st->held[--st->nheld];
+int px_hold(px_state *st, int fd) {
+  (void)st;
+  pthread_mutex_lock(&held_lock);
+  int rc = hold_locked(fd);
+  pthread_mutex_unlock(&held_lock);
+  return rc;
+}
+
+static void forget(int fd) {
+  pthread_mutex_lock(&held_lock);
+  for (int i = nheld - 1; i >= 0; i--)
+    if (held[i] == fd) {
+      held[i] = held[--nheld];
       break;
     }
+  if (nheld == 0) {
+    /* The plugin may be unloaded when its last session closes. */
+    free(held);
+    held = NULL;
+    capheld = 0;
+  }
+  pthread_mutex_unlock(&held_lock);
+}
+
+void px_close_held(px_state *st, int fd) {
+  (void)st;
+  if (fd < 0) return;
+  forget(fd);
   close(fd);
 }
 
@@ -57,9 +87,8 @@ void px_close_held(px_state *st, int fd) {
 static void child_start(px_state *st, int i, int sock, pid_t parent) {
   prctl(PR_SET_PDEATHSIG, SIGKILL);
   if (getppid() != parent) _exit(1); /* the driver died before the line above */
-  for (int j = 0; j < st->nworkers; j++)
-    if (j != i && st->w[j].sock >= 0) close(st->w[j].sock);
-  for (int k = 0; k < st->nheld; k++) close(st->held[k]);
+  /* held_lock is held by the forking thread: the list is consistent. */
+  for (int k = 0; k < nheld; k++) close(held[k]);
   /* The program's own handlers (cleanup on SIGTERM, ...) are the driver's
    * business; a worker just dies.  Ignored signals stay ignored. */
   const int sigs[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT};
@@ -74,26 +103,35 @@ static void child_start(px_state *st, int i, int sock, pid_t parent) {
 
 int px_spawn(px_state *st, int i, canon_error *err) {
   px_worker *w = &st->w[i];
-  int sv[2];
-  if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) != 0)
-    return px_err(err, CANON_ERR_ENGINE, "processes: cannot create a socket pair: %s",
-                  strerror(errno));
   memset(w->status, 0, sizeof *w->status);
   /* Buffered output must not be inherited: the worker would hold a copy. */
   fflush(NULL);
   pid_t parent = getpid();
-  pid_t pid = fork();
-  if (pid < 0) {
+  /* Under held_lock from the socket pair to closing the worker's end, so a
+   * worker another thread forks meanwhile never inherits either end. */
+  pthread_mutex_lock(&held_lock);
+  int sv[2];
+  if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) != 0) {
     int e = errno;
+    pthread_mutex_unlock(&held_lock);
+    return px_err(err, CANON_ERR_ENGINE, "processes: cannot create a socket pair: %s",
+                  strerror(e));
+  }
+  if (hold_locked(sv[0]) != 0) {
+    pthread_mutex_unlock(&held_lock);
     close(sv[0]);
     close(sv[1]);
+    return px_err(err, CANON_ERR_NOMEM, "out of memory");
+  }
+  pid_t pid = fork();
+  if (pid == 0) child_start(st, i, sv[1], parent); /* closes sv[0] with the held list */
+  int e = errno;
+  close(sv[1]);
+  pthread_mutex_unlock(&held_lock);
+  if (pid < 0) {
+    px_close_held(st, sv[0]);
     return px_err(err, CANON_ERR_ENGINE, "processes: cannot fork a worker: %s", strerror(e));
   }
-  if (pid == 0) {
-    close(sv[0]);
-    child_start(st, i, sv[1], parent);
-  }
-  close(sv[1]);
   w->pid = pid;
   w->sock = sv[0];
   w->task = -1;
@@ -113,7 +151,7 @@ int px_spawn(px_state *st, int i, canon_error *err) {
 void px_reap(px_state *st, int i, bool kill_it, int *status) {
   px_worker *w = &st->w[i];
   *status = -1;
-  if (w->sock >= 0) close(w->sock);
+  px_close_held(st, w->sock);
   w->sock = -1;
   if (w->pid > 0) {
     if (kill_it) kill(w->pid, SIGKILL);
@@ -176,15 +214,28 @@ static void px_close(void *state) {
   if (!st) return;
   /* Closing a socket tells its worker to leave; close all, then wait for
    * all, so they exit in parallel. */
-  for (int i = 0; i < st->nworkers; i++)
-    if (st->w[i].sock >= 0) close(st->w[i].sock), st->w[i].sock = -1;
+  for (int i = 0; i < st->nworkers; i++) px_close_held(st, st->w[i].sock), st->w[i].sock = -1;
+  /* Idle workers leave at once.  If one does not (a process the program
+   * forked still holds a copy of its socket), it is killed after a while:
+   * closing a session must not hang. */
+  for (int tries = 0; tries < 5000; tries++) {
+    int left = 0;
+    for (int i = 0; i < st->nworkers; i++) {
+      int status;
+      if (st->w[i].pid > 0 && waitpid(st->w[i].pid, &status, WNOHANG) == 0)
+        left++;
+      else
+        st->w[i].pid = 0; /* reaped (or not ours to wait for) */
+    }
+    if (!left) break;
+    usleep(1000);
+  }
   for (int i = 0; i < st->nworkers; i++) {
     int status;
-    px_reap(st, i, false, &status);
+    px_reap(st, i, true, &status);
   }
   if (st->pages) munmap(st->pages, st->pages_size);
   pthread_mutex_destroy(&st->lock);
-  free(st->held);
   free(st->w);
   free(st);
 }

@@ -35,10 +35,6 @@ typedef struct px_state {
   px_status *pages;     /* one shared page per worker slot */
   size_t pages_size;
   pthread_mutex_t lock; /* one job at a time per session */
-  /* Descriptors the driver holds for the current job (closed in workers
-   * forked meanwhile so segments die with the driver's last reference). */
-  int *held;
-  int nheld, capheld;
   int job_fd;           /* the current job's encoding (for replacements), -1 */
   uint64_t job_seq;
 } px_state;
@@ -48,7 +44,10 @@ typedef struct px_state {
  * and put its wait status in *status (-1 when unknown). */
 int px_spawn(px_state *st, int i, canon_error *err);
 void px_reap(px_state *st, int i, bool kill, int *status);
-/* Track / forget a descriptor the driver holds; px_close_held closes it. */
+/* Track a descriptor the driver holds (segments, worker sockets of every
+ * session in the process), so workers forked later close their copies;
+ * px_close_held forgets and closes it.  st is unused: the list is
+ * process-wide, as fork is. */
 int px_hold(px_state *st, int fd);
 void px_close_held(px_state *st, int fd);
 

@@ -45,8 +45,17 @@ static void take_job(wstate *w, const px_msg *m, int *fds, int nfds) {
     px_err(&w->job_err, CANON_ERR_ENGINE, "processes: worker could not map the job");
     return;
   }
-  w->job = w->h->job_decode(map, size, &w->job_err);
+  canon_error e;
+  memset(&e, 0, sizeof e);
+  w->job = w->h->job_decode(map, size, &e);
   px_seg_unmap(map, size);
+  if (!w->job) {
+    /* Typically a transform registered after the session opened. */
+    char msg[sizeof e.message];
+    snprintf(msg, sizeof msg, "%s", e.message);
+    px_err(&w->job_err, e.code ? e.code : CANON_ERR_ENGINE,
+           "processes: a worker cannot rebuild the job: %.900s", msg);
+  }
 }
 
 /* Install the exchange states of the task's stage (fds[0..n)). */

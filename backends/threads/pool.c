@@ -24,8 +24,12 @@ static void work_batch(pool *p) {
     int rc = fn(ctx, i, &e);
     pthread_mutex_lock(&p->mu);
     p->running--;
-    if (rc && !p->failed) {
+    /* Keep the failure of the lowest item: every lower item had started
+     * before it (items are taken in order) and finishes, so this is the
+     * error the serial engine, running items in order, reports. */
+    if (rc && (!p->failed || i < p->failed_item)) {
       p->failed = rc;
+      p->failed_item = i;
       p->err = e;
       if (!p->err.code) p->err.code = rc;
     }

@@ -22,7 +22,8 @@ typedef struct pool {
   pool_fn fn;
   void *ctx;
   int total, next, running;
-  int failed;               /* first error code; stops further items */
+  int failed;               /* error code of a failed item; stops further items */
+  int failed_item;          /* the lowest failed item so far */
   canon_error err;          /* its message */
 } pool;
 
