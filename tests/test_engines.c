@@ -1,43 +1,18 @@
-/* End-to-end tests on the serial engine at several partition counts, and on
- * the threads engine at the same counts: each plan must give the same answer
- * everywhere. */
+/* End-to-end tests on every engine (serial, threads, processes) at several
+ * partition counts: each plan must give the same answer everywhere. */
 #include "testutil.h"
 
 #include <unistd.h>
 
-static const int PARTS[] = {1, 2, 3, 8};
-#define NPARTS 4
-/* Engine settings every plan runs on; %d is the partition count. */
-static const char *const ENGINES[] = {"serial:partitions=%d", "threads:workers=2,partitions=%d",
-                                      "threads:workers=3,partitions=%d",
-                                      "processes:workers=2,partitions=%d"};
-#define NENGINES 4
+/* The engine matrix (TU_ENGINES x TU_PARTS) and tu_run_everywhere come from
+ * testutil.h; the plans here take the data directory as their argument. */
+#define PARTS TU_PARTS
+#define NPARTS TU_NPARTS
+#define ENGINES TU_ENGINES
+#define NENGINES TU_NENGINES
 
-typedef canon_df *(*plan_fn)(canon_session *s, const char *dir);
-
-/* Run `plan` at every partition count; results must be identical (after
- * sorting lines when `unordered`).  Returns the CSV at partitions=1. */
-static char *run_everywhere(plan_fn plan, const char *dir, bool unordered) {
-  char *first = NULL;
-  for (int i = 0; i < NPARTS * NENGINES; i++) {
-    char engine[64];
-    snprintf(engine, sizeof engine, ENGINES[i / NPARTS], PARTS[i % NPARTS]);
-    canon_session *s = tu_open(engine);
-    char *csv = tu_collect_csv(plan(s, dir));
-    if (unordered) {
-      char *sorted = tu_sorted_lines(csv);
-      free(csv);
-      csv = sorted;
-    }
-    canon_session_close(s);
-    if (!first) {
-      first = csv;
-    } else {
-      cr_assert_str_eq(csv, first, "%s differs from serial:partitions=1", engine);
-      free(csv);
-    }
-  }
-  return first;
+static char *run_everywhere(tu_plan_fn plan, const char *dir, bool unordered) {
+  return tu_run_everywhere(plan, dir, unordered);
 }
 
 static const char *SALES =
@@ -60,9 +35,9 @@ static char *write_sales(const char *dir) {
   return path;
 }
 
-static canon_df *read_sales(canon_session *s, const char *dir) {
+static canon_df *read_sales(canon_session *s, const void *dir) {
   char path[512];
-  snprintf(path, sizeof path, "%s/sales.csv", dir);
+  snprintf(path, sizeof path, "%s/sales.csv", (const char *)dir);
   canon_error err;
   canon_csv_options o = {.schema = "region:string,item:string,units:int64,price:float64"};
   canon_df *df = canon_read_csv(s, path, &o, &err);
@@ -70,7 +45,7 @@ static canon_df *read_sales(canon_session *s, const char *dir) {
   return df;
 }
 
-static canon_df *plan_groupby(canon_session *s, const char *dir) {
+static canon_df *plan_groupby(canon_session *s, const void *dir) {
   canon_error err;
   const char *keys[] = {"region"};
   canon_expr *aggs[] = {canon_count_star(), canon_count(canon_col("units")),
@@ -97,7 +72,7 @@ Test(engines, groupby_keeps_null_group_at_every_partition_count) {
   free(dir);
 }
 
-static canon_df *plan_pipeline(canon_session *s, const char *dir) {
+static canon_df *plan_pipeline(canon_session *s, const void *dir) {
   canon_error err;
   canon_df *df = read_sales(s, dir);
   df = canon_filter(df, canon_or(canon_is_null(canon_col("units")),
@@ -133,7 +108,7 @@ Test(engines, filter_assign_sort_select) {
 }
 
 /* A stable sort keeps file order among ties at every partition count. */
-static canon_df *plan_stable(canon_session *s, const char *dir) {
+static canon_df *plan_stable(canon_session *s, const void *dir) {
   (void)dir;
   canon_error err;
   char rows[20000] = "";
@@ -183,7 +158,7 @@ static int rank_in_group(const canon_table *g, canon_builder *out, void *user, c
   return 0;
 }
 
-static canon_df *plan_transform(canon_session *s, const char *dir) {
+static canon_df *plan_transform(canon_session *s, const void *dir) {
   canon_error err;
   const char *by[] = {"region"};
   canon_sort_key pre[] = {{.column = "item", .descending = 1}};
@@ -224,7 +199,7 @@ static int count_rows(const canon_table *g, canon_builder *out, void *user, cano
   return canon_builder_append_int64(out, 0, canon_table_num_rows(g));
 }
 
-static canon_df *plan_num(canon_session *s, const char *dir) {
+static canon_df *plan_num(canon_session *s, const void *dir) {
   canon_error err;
   canon_partition_spec spec = {.num = 3};
   return canon_transform(read_sales(s, dir), "count_rows", "n:int64", &spec, &err);

@@ -5,12 +5,7 @@
 
 #include <unistd.h>
 
-static const int PARTS[] = {1, 2, 3, 8};
-#define NPARTS 4
-static const char *const ENGINES[] = {"serial:partitions=%d", "threads:workers=2,partitions=%d"};
-#define NENGINES 2
-
-typedef canon_df *(*plan_fn)(canon_session *s, const void *arg);
+typedef tu_plan_fn plan_fn;
 
 static canon_table *table(const char *schema, const char *rows) {
   canon_error err;
@@ -19,64 +14,17 @@ static canon_table *table(const char *schema, const char *rows) {
   return t;
 }
 
-/* Run plan on every engine and partition count; the CSV must be identical
- * everywhere (compared line-sorted when `unordered`).  Returns it. */
-static char *everywhere(plan_fn plan, const void *arg, bool unordered) {
-  char *first = NULL;
-  for (int i = 0; i < NPARTS * NENGINES; i++) {
-    char engine[64];
-    snprintf(engine, sizeof engine, ENGINES[i / NPARTS], PARTS[i % NPARTS]);
-    canon_session *s = tu_open(engine);
-    canon_df *df = plan(s, arg);
-    cr_assert(df, "plan failed on %s", engine);
-    char *csv = tu_collect_csv(df);
-    if (unordered) {
-      char *sorted = tu_sorted_lines(csv);
-      free(csv);
-      csv = sorted;
-    }
-    canon_session_close(s);
-    if (!first) {
-      first = csv;
-    } else {
-      cr_assert_str_eq(csv, first, "%s differs from serial:partitions=1", engine);
-      free(csv);
-    }
-  }
-  return first;
-}
-
 static void expect(plan_fn plan, const void *arg, bool unordered, const char *want) {
-  char *csv = everywhere(plan, arg, unordered);
+  char *csv = tu_run_everywhere(plan, arg, unordered);
   cr_assert_str_eq(csv, want);
   free(csv);
 }
 
 /* Write the plan, read it into a fresh session, write again: same bytes;
  * and the plan read back gives the same result. */
-static void roundtrip(canon_df *df) {
-  canon_error err;
-  char *a = canon_plan_to_json(df, NULL, &err);
-  cr_assert(a, "to_json: %s", err.message);
-  canon_session *s2 = tu_open("serial:partitions=3");
-  canon_df *back = NULL;
-  cr_assert_eq(canon_plan_from_json(s2, a, "t.json", &back, NULL, &err), 0, "%s\n%s",
-               err.message, a);
-  char *b = canon_plan_to_json(back, NULL, &err);
-  cr_assert(b, "%s", err.message);
-  cr_assert_str_eq(a, b);
-  /* Compared as multisets: repartition leaves the order undefined. */
-  char *r1 = tu_collect_csv(df), *r2 = tu_collect_csv(back);
-  char *l1 = tu_sorted_lines(r1), *l2 = tu_sorted_lines(r2);
-  cr_assert_str_eq(l1, l2);
-  free(r1);
-  free(r2);
-  free(l1);
-  free(l2);
-  free(a);
-  free(b);
-  canon_session_close(s2);
-}
+/* Plan JSON round trip; compared as multisets: repartition leaves the
+ * order undefined. */
+static void roundtrip(canon_df *df) { free(tu_plan_roundtrip(df, true)); }
 
 /* ---- dropna ----------------------------------------------------------------- */
 
@@ -328,9 +276,9 @@ static canon_df *plan_try_cast(canon_session *s, const void *arg) {
 Test(columns, cast_try_and_strict) {
   /* Spaces around a number are allowed; "x" is not a number. */
   expect(plan_try_cast, NULL, false, "s,i\n1,5.0\n2,6.0\n,7.0\n,8.0\n");
-  for (int p = 0; p < NPARTS; p++) {
+  for (int p = 0; p < TU_NPARTS; p++) {
     char engine[64];
-    snprintf(engine, sizeof engine, "serial:partitions=%d", PARTS[p]);
+    snprintf(engine, sizeof engine, "serial:partitions=%d", TU_PARTS[p]);
     canon_session *s = tu_open(engine);
     canon_error err;
     const char *cols[] = {"s"};
@@ -425,9 +373,9 @@ static int counting(const canon_table *group, canon_builder *out, void *user, ca
 Test(persist, computes_once) {
   canon_error err;
   cr_assert_eq(canon_register_transform("rowops_counting", counting, NULL, &err), 0);
-  for (int p = 0; p < NPARTS; p++) {
+  for (int p = 0; p < TU_NPARTS; p++) {
     char engine[64];
-    snprintf(engine, sizeof engine, "serial:partitions=%d", PARTS[p]);
+    snprintf(engine, sizeof engine, "serial:partitions=%d", TU_PARTS[p]);
     canon_session *s = tu_open(engine);
     canon_table *t = table("k:string,v:int64", GROUP_ROWS);
     canon_df *df = canon_from_table(s, t, &err);
@@ -450,7 +398,7 @@ Test(persist, computes_once) {
     cr_assert_str_eq(bs, "k,sum(v)\n,11\na,22\nb,8\nc,14\n");
     char *c = tu_collect_csv(kept);
     cr_assert_str_eq(c, "k,v\na,1\nb,2\n,3\na,4\nc,5\nb,6\na,7\n,8\nc,9\na,10\n");
-    cr_assert_eq(calls, after_first, "persist recomputed at partitions=%d", PARTS[p]);
+    cr_assert_eq(calls, after_first, "persist recomputed at partitions=%d", TU_PARTS[p]);
     free(a);
     free(b);
     free(bs);
@@ -463,10 +411,10 @@ Test(persist, survives_its_source_file) {
   char *dir = tu_tmpdir();
   char path[512];
   snprintf(path, sizeof path, "%s/in.csv", dir);
-  for (int p = 0; p < NPARTS; p++) {
+  for (int p = 0; p < TU_NPARTS; p++) {
     tu_write_file(path, "k,v\nb,2\na,1\nc,3\na,0\n");
     char engine[64];
-    snprintf(engine, sizeof engine, "serial:partitions=%d", PARTS[p]);
+    snprintf(engine, sizeof engine, "serial:partitions=%d", TU_PARTS[p]);
     canon_session *s = tu_open(engine);
     canon_error err;
     canon_csv_options o = {.schema = "k:string,v:int64"};

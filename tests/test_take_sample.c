@@ -3,42 +3,10 @@
  * identical results at every partition count, plan JSON round trips. */
 #include "testutil.h"
 
-static const int PARTS[] = {1, 2, 3, 8};
-#define NPARTS 4
-static const char *const ENGINES[] = {"serial:partitions=%d", "threads:workers=2,partitions=%d"};
-#define NENGINES 2
-
-typedef canon_df *(*plan_fn)(canon_session *s, const void *arg);
-
-/* Run plan on every engine and partition count; the CSV must be identical
- * everywhere (compared line-sorted when `unordered`).  Returns it. */
-static char *everywhere(plan_fn plan, const void *arg, bool unordered) {
-  char *first = NULL;
-  for (int i = 0; i < NPARTS * NENGINES; i++) {
-    char engine[64];
-    snprintf(engine, sizeof engine, ENGINES[i / NPARTS], PARTS[i % NPARTS]);
-    canon_session *s = tu_open(engine);
-    canon_df *df = plan(s, arg);
-    cr_assert(df, "plan failed on %s", engine);
-    char *csv = tu_collect_csv(df);
-    if (unordered) {
-      char *sorted = tu_sorted_lines(csv);
-      free(csv);
-      csv = sorted;
-    }
-    canon_session_close(s);
-    if (!first) {
-      first = csv;
-    } else {
-      cr_assert_str_eq(csv, first, "%s differs from serial:partitions=1", engine);
-      free(csv);
-    }
-  }
-  return first;
-}
+typedef tu_plan_fn plan_fn;
 
 static void expect(plan_fn plan, const void *arg, bool unordered, const char *want) {
-  char *csv = everywhere(plan, arg, unordered);
+  char *csv = tu_run_everywhere(plan, arg, unordered);
   cr_assert_str_eq(csv, want);
   free(csv);
 }
@@ -240,7 +208,7 @@ Test(sample, fraction_same_at_every_partition_count) {
 
 Test(sample, seeds_differ) {
   sample_case a = {0.5, -1, 1, false}, b = {0.5, -1, 2, false};
-  char *x = everywhere(plan_sample, &a, false), *y = everywhere(plan_sample, &b, false);
+  char *x = tu_run_everywhere(plan_sample, &a, false), *y = tu_run_everywhere(plan_sample, &b, false);
   cr_assert_str_neq(x, y);
   free(x);
   free(y);

@@ -75,6 +75,73 @@ static inline char *tu_sorted_lines(const char *csv) {
   return out;
 }
 
+/* ---- every engine, every partition count --------------------------------- */
+
+/* Partition counts and engine settings every plan test runs on (%d is the
+ * partition count). */
+static const int TU_PARTS[] = {1, 2, 3, 8};
+#define TU_NPARTS 4
+static const char *const TU_ENGINES[] = {"serial:partitions=%d", "threads:workers=2,partitions=%d",
+                                         "threads:workers=3,partitions=%d",
+                                         "processes:workers=2,partitions=%d"};
+#define TU_NENGINES 4
+
+typedef canon_df *(*tu_plan_fn)(canon_session *s, const void *arg);
+
+/* Run `plan` on every engine at every partition count; the CSV results must
+ * be identical (after sorting the lines when `unordered`).  Returns the
+ * first result (sorted when unordered), malloc'd. */
+static inline char *tu_run_everywhere(tu_plan_fn plan, const void *arg, bool unordered) {
+  char *first = NULL;
+  for (int i = 0; i < TU_NPARTS * TU_NENGINES; i++) {
+    char engine[64];
+    snprintf(engine, sizeof engine, TU_ENGINES[i / TU_NPARTS], TU_PARTS[i % TU_NPARTS]);
+    canon_session *s = tu_open(engine);
+    canon_df *df = plan(s, arg);
+    cr_assert(df, "plan failed on %s", engine);
+    char *csv = tu_collect_csv(df);
+    if (unordered) {
+      char *sorted = tu_sorted_lines(csv);
+      free(csv);
+      csv = sorted;
+    }
+    canon_session_close(s);
+    if (!first) {
+      first = csv;
+    } else {
+      cr_assert_str_eq(csv, first, "%s differs from serial:partitions=1", engine);
+      free(csv);
+    }
+  }
+  return first;
+}
+
+/* Write df as plan JSON, read it into a fresh session, write again: the
+ * texts must be the same bytes, and the plan read back must give the same
+ * rows (compared line-sorted when `unordered`).  Returns the JSON text. */
+static inline char *tu_plan_roundtrip(canon_df *df, bool unordered) {
+  canon_error err;
+  char *json = canon_plan_to_json(df, NULL, &err);
+  cr_assert(json, "to_json: %s", err.message);
+  canon_session *s = tu_open("serial:partitions=3");
+  canon_df *root = NULL;
+  cr_assert_eq(canon_plan_from_json(s, json, "plan.json", &root, NULL, &err), 0, "%s\n%s",
+               err.message, json);
+  char *again = canon_plan_to_json(root, NULL, &err);
+  cr_assert(again, "%s", err.message);
+  cr_assert_str_eq(again, json);
+  char *a = tu_collect_csv(df), *b = tu_collect_csv(root);
+  if (unordered) {
+    char *sa = tu_sorted_lines(a), *sb = tu_sorted_lines(b);
+    free(a), free(b);
+    a = sa, b = sb;
+  }
+  cr_assert_str_eq(a, b);
+  free(a), free(b), free(again);
+  canon_session_close(s);
+  return json;
+}
+
 /* A fresh temporary directory (caller removes it with tu_rmdir). */
 static inline char *tu_tmpdir(void) {
   char *d = strdup("/tmp/canon-test-XXXXXX");
