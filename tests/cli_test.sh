@@ -77,5 +77,45 @@ expect_error "bad CSV value in a worker process" "bad.csv:3:9" "$canon" run "$tm
   --engine processes:workers=2,partitions=3 --output "$tmp/never.csv"
 check "failed processes run leaves no output" test ! -e "$tmp/never.csv"
 
+# Seeing a job run (docs/observability.md): progress is on by default but
+# never written to a stderr that is not a terminal; trace, statistics,
+# explain --analyze.
+"$canon" run examples/plans/sales.json --output "$tmp/obs.csv" 2>"$tmp/obs.err"
+check "run: nothing on a stderr that is not a terminal" test ! -s "$tmp/obs.err"
+for e in serial:partitions=3 threads:workers=2 processes:workers=2; do
+  rm -f "$tmp/trace.json"
+  "$canon" run examples/plans/sales.json --engine $e --output - --trace "$tmp/trace.json" \
+    >/dev/null 2>"$tmp/obs.err"
+  check "trace with $e: stderr empty" test ! -s "$tmp/obs.err"
+  check "trace with $e: trace events" grep -q '^{"traceEvents":\[' "$tmp/trace.json"
+  check "trace with $e: task events" grep -q '"cat":"task","ph":"X"' "$tmp/trace.json"
+  check "trace with $e: named tracks" grep -q '"name":"thread_name","ph":"M"' "$tmp/trace.json"
+  if command -v python3 >/dev/null; then
+    check "trace with $e: valid JSON" python3 -c 'import json,sys; json.load(open(sys.argv[1]))' \
+      "$tmp/trace.json"
+  fi
+done
+check "trace: no temporary file left" test "$(ls "$tmp" | grep -c 'trace.json.tmp')" -eq 0
+CANON_TRACE="$tmp/env-trace.json" "$canon" run examples/plans/sales.json --output - >/dev/null
+check "CANON_TRACE writes the trace" grep -q '"traceEvents"' "$tmp/env-trace.json"
+"$canon" run examples/plans/sales.json --engine threads:workers=2 --stats --output - \
+  >/dev/null 2>"$tmp/stats.txt"
+check "--stats table header" grep -Eq '^stage +parts +tasks +rows_in +rows_out' "$tmp/stats.txt"
+check "--stats job line" grep -q '^job: ok on threads:workers=2, 4 stages, 5 result rows' "$tmp/stats.txt"
+"$canon" explain examples/plans/sales.json --analyze --engine serial:partitions=2 >"$tmp/analyze.txt"
+check "explain --analyze" grep -q '^physical plan (engine serial:partitions=2), analyzed:' "$tmp/analyze.txt"
+check "explain --analyze stage figures" grep -Eq '^ *stage 0: 2 partitions +\[tasks 2, rows 0 -> ' "$tmp/analyze.txt"
+"$canon" run examples/plans/sales.json --progress=sometimes >/dev/null 2>&1
+check "bad --progress is a usage error" test $? -eq 2
+# On a terminal (a pty from script(1), where available) the line is drawn
+# and cleared; --progress=off silences it.
+if script -qc true /dev/null >/dev/null 2>&1; then
+  script -qc "$canon run examples/plans/sales.json --output $tmp/pty.csv" /dev/null >"$tmp/pty.out"
+  check "progress on a terminal" grep -q 'canon: stage 1/' "$tmp/pty.out"
+  script -qc "$canon run examples/plans/sales.json --progress=off --output $tmp/pty.csv" \
+    /dev/null >"$tmp/pty.out"
+  check "--progress=off on a terminal" test "$(grep -c 'canon: stage' "$tmp/pty.out")" -eq 0
+fi
+
 echo "$fails failed"
 exit $((fails > 0))

@@ -1,7 +1,7 @@
 /* canon — the command-line tool.
  *
- *   canon run PLAN.json [--engine E] [--output FILE]
- *   canon explain PLAN.json [--engine E] [--dot]
+ *   canon run PLAN.json [--engine E] [--output FILE] [--trace FILE] [--progress=off|on] [--stats]
+ *   canon explain PLAN.json [--engine E] [--dot | --analyze]
  *   canon engines
  *
  * Every error is one line on stderr naming the plan node, file:line:column
@@ -25,7 +25,11 @@ static void usage(FILE *f) {
           "  canon run PLAN.json [--engine E] [--output FILE]   run a plan; CSV to stdout\n"
           "                                                     unless the plan or --output\n"
           "                                                     names a file\n"
+          "      --trace FILE        write a Chrome trace of the run (Perfetto, chrome://tracing)\n"
+          "      --progress=off|on   live progress line on a terminal's stderr (default on)\n"
+          "      --stats             print per-stage run statistics on stderr\n"
           "  canon explain PLAN.json [--engine E] [--dot]       print logical + physical plan\n"
+          "      --analyze           run the plan; annotate the physical plan with statistics\n"
           "  canon engines                                      list the engines found\n"
           "engine strings: name[:key=value,...] (serial, serial:partitions=4) or a plugin path;\n"
           "also from CANON_ENGINE or the JSON file named by CANON_CONFIG.\n");
@@ -85,6 +89,9 @@ typedef struct opts {
   const char *plan;
   const char *output;
   int dot;
+  const char *trace;
+  int progress;  /* -1: not given */
+  int stats, analyze;
 } opts;
 
 static int parse_opts(int argc, char **argv, opts *o) {
@@ -96,6 +103,17 @@ static int parse_opts(int argc, char **argv, opts *o) {
       o->output = argv[i] + 9;
     } else if (strcmp(argv[i], "--dot") == 0) {
       o->dot = 1;
+    } else if (strcmp(argv[i], "--trace") == 0) {
+      if (++i >= argc) return -1;
+      o->trace = argv[i];
+    } else if (strncmp(argv[i], "--trace=", 8) == 0) {
+      o->trace = argv[i] + 8;
+    } else if (strcmp(argv[i], "--progress=off") == 0 || strcmp(argv[i], "--progress=on") == 0) {
+      o->progress = argv[i][11] == 'n';
+    } else if (strcmp(argv[i], "--stats") == 0) {
+      o->stats = 1;
+    } else if (strcmp(argv[i], "--analyze") == 0) {
+      o->analyze = 1;
     } else if (argv[i][0] == '-' && argv[i][1]) {
       fprintf(stderr, "canon: unknown option '%s'\n", argv[i]);
       return -1;
@@ -111,9 +129,21 @@ static int parse_opts(int argc, char **argv, opts *o) {
 
 static int cmd_plan(int argc, char **argv, canon_config *cfg, int explain) {
   opts o = {0};
-  if (parse_opts(argc, argv, &o) != 0) {
+  o.progress = -1;
+  if (parse_opts(argc, argv, &o) != 0 || (o.analyze && o.dot) || (o.trace && !*o.trace)) {
     usage(stderr);
     return 2;
+  }
+  /* Progress is on by default here (only ever drawn on a terminal);
+   * CANON_PROGRESS decides when the flag is absent and it is set. */
+  const char *env = getenv("CANON_PROGRESS");
+  if (o.progress >= 0)
+    canon_config_set_progress(cfg, o.progress);
+  else if (!env || !*env)
+    canon_config_set_progress(cfg, 1);
+  if (o.trace && canon_config_set_trace(cfg, o.trace) != 0) {
+    fprintf(stderr, "canon: error: out of memory\n");
+    return 1;
   }
   canon_error err;
   canon_error_clear(&err);
@@ -129,7 +159,10 @@ static int cmd_plan(int argc, char **argv, canon_config *cfg, int explain) {
   int rc = canon_plan_from_json(s, text, o.plan, &root, &sink, &err);
   free(text);
   if (rc == 0) {
-    if (explain) {
+    if (explain && o.analyze) {
+      rc = canon_explain(root, stdout, 0, 0, &err);
+      if (rc == 0) rc = canon_explain_analyze(root, stdout, &err);
+    } else if (explain) {
       rc = canon_explain(root, stdout, 1, o.dot, &err);
     } else {
       const char *out = o.output ? o.output : (sink.kind ? sink.path : NULL);
@@ -146,6 +179,8 @@ static int cmd_plan(int argc, char **argv, canon_config *cfg, int explain) {
       }
     }
   }
+  /* Statistics of the run (also of a failed one, when it got that far). */
+  if (o.stats && !explain) canon_session_print_stats(s, stderr);
   canon_session_close(s);
   return rc ? fail(&err) : 0;
 }

@@ -194,8 +194,14 @@ static void on_reply(stage_run *r, phase *ph, int wi, const px_msg *m, int *fds,
   px_task *t = &ph->tasks[ti];
   w->task = -1;
   ph->running--;
+  canon_error eerr;
+  const canon_host *h = r->st->host;
   if (m->type != PX_REPLY || m->job_seq != r->st->job_seq) {
     fail(r, err, CANON_ERR_INTERNAL, "processes: unexpected message from a worker");
+  } else if (m->events_len && PX_HOST_HAS_EVENTS(h) &&
+             (m->events_len > sizeof m->events ||
+              h->task_events_add(r->job, m->events, m->events_len, &eerr) != 0)) {
+    fail(r, err, CANON_ERR_INTERNAL, "processes: bad task events from a worker");
   } else if (m->err.code) {
     t->state = 3;
     task_failed(ph, ti, &m->err); /* the task's own error, unchanged */

@@ -23,6 +23,12 @@ enum {
 
 /* Descriptors per message (the kernel takes at most 253). */
 #define PX_FDS_PER_MSG 240
+/* Task event bytes a reply carries: a task's record, its transform
+ * batches and a split's record fit (a record is 112 bytes). */
+#define PX_EVENT_BYTES 448
+/* Whether the host has the event slots (appended to canon_host). */
+#define PX_HOST_HAS_EVENTS(h) \
+  ((h)->struct_size >= offsetof(canon_host, task_events_add) + sizeof (h)->task_events_add)
 
 typedef struct px_msg {
   uint32_t type;
@@ -34,6 +40,12 @@ typedef struct px_msg {
   int32_t count[2];   /* RUN: then count[i] split segments for input i */
   int64_t nrows;      /* REPLY: rows of the result */
   canon_error err;    /* REPLY: the task's error (code 0: none) */
+  /* REPLY: what the core recorded in the worker while it ran the task
+   * (host->task_events_take: whole records, opaque here); the driver hands
+   * them to host->task_events_add for progress, trace and statistics.
+   * Records that do not fit ride with the worker's next reply. */
+  uint32_t events_len;
+  uint8_t events[PX_EVENT_BYTES];
 } px_msg;
 
 /* Send m with fds (m->nfds is set here); 0, or -1 with errno. */

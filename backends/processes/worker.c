@@ -167,6 +167,8 @@ static void serve_task(wstate *w, const px_msg *m, int *fds, int nfds) {
     rc = m->type == PX_SPLIT ? do_split(w, m, fds, &out_fd, &reply.err)
                              : do_run(w, m, fds, &out_fd, &reply.nrows, &reply.err);
   if (rc && !reply.err.code) reply.err.code = rc;
+  if (w->job && w->job_seq == m->job_seq && PX_HOST_HAS_EVENTS(w->h))
+    reply.events_len = (uint32_t)w->h->task_events_take(w->job, reply.events, sizeof reply.events);
   close_fds(fds, nfds);
   w->status->what[0] = '\0';
   /* Output a transform printed reaches its stream now, not at an exit

@@ -241,6 +241,14 @@ CANON_API int canon_config_set_engine(canon_config *c, const char *engine,
  * E as the flag source of the engine.  Other arguments are left in place. */
 CANON_API int canon_config_parse_args(canon_config *c, int *argc, char **argv,
                                       canon_error *err);
+/* Seeing a job run (docs/observability.md).  Progress: a live line on
+ * stderr per running stage, drawn only when stderr is a terminal; on != 0
+ * turns it on, 0 off; unset, CANON_PROGRESS=on|off decides (default off).
+ * Trace: after every job, write a Chrome Trace Event JSON file of the
+ * session's jobs so far to `path` (NULL: none, whatever CANON_TRACE says);
+ * unset, CANON_TRACE names it.  Both return 0 or an error code (CANON_ERR_INVALID, CANON_ERR_NOMEM). */
+CANON_API int canon_config_set_progress(canon_config *c, int on);
+CANON_API int canon_config_set_trace(canon_config *c, const char *path);
 /* The engine string the chain resolves to (explicit, flag, CANON_ENGINE,
  * CANON_CONFIG file, default) and which source gave it.  Returns a malloc'd
  * string or NULL on error. */
@@ -561,6 +569,52 @@ CANON_API int canon_export_arrow(canon_df *df, struct ArrowSchema *schema_out,
                                  struct ArrowArray *array_out, canon_error *err);
 CANON_API int canon_export_arrow_stream(canon_df *df, struct ArrowArrayStream *out,
                                         canon_error *err);
+
+/* ---- run statistics (docs/observability.md) ----------------------------- */
+
+/* One stage of the last job.  Rows and bytes count tables handed between
+ * tasks; times are seconds; memory is getrusage's peak RSS in KiB. */
+typedef struct canon_stage_stats {
+  int stage;                 /* stage number (inputs come before consumers) */
+  const char *name;          /* its operators, "scan_csv#1 > agg_partial#3" */
+  int partitions;            /* tasks planned */
+  int64_t tasks;             /* tasks that ran */
+  int64_t splits;            /* exchange splits feeding the stage */
+  int64_t rows_in, rows_out; /* task inputs (0 for a leaf stage) and outputs */
+  int64_t bytes_in, bytes_out;
+  int64_t bytes_exchanged;   /* bucket bytes the splits produced for the stage */
+  double wall_seconds;       /* first split or task start to last end */
+  double cpu_seconds;        /* thread CPU time of its tasks and splits */
+  int64_t peak_rss_kb;       /* highest peak RSS of a process running it */
+  double task_max_seconds, task_median_seconds;
+  double skew;               /* task max / median (0 when unmeasurable) */
+} canon_stage_stats;
+
+typedef struct canon_job_stats {
+  const char *engine;        /* the session's engine string */
+  int stages;
+  int failed;                /* the job ended with an error */
+  int64_t result_rows;
+  double wall_seconds, cpu_seconds;
+  int64_t driver_peak_rss_kb;  /* the calling process */
+  int64_t worker_peak_rss_kb;  /* worker processes (0: none) */
+} canon_job_stats;
+
+typedef struct canon_stats canon_stats;
+
+/* Statistics of the session's last job (a copy: canon_stats_free it).
+ * CANON_ERR_NOT_FOUND before the first job. */
+CANON_API int canon_session_last_stats(canon_session *s, canon_stats **out, canon_error *err);
+CANON_API void canon_stats_free(canon_stats *st);
+CANON_API const canon_job_stats *canon_stats_job(const canon_stats *st);
+CANON_API int canon_stats_num_stages(const canon_stats *st);
+CANON_API const canon_stage_stats *canon_stats_stage(const canon_stats *st, int stage);
+/* The statistics as a table; the session variant prints the last job's. */
+CANON_API int canon_stats_print(const canon_stats *st, FILE *out);
+CANON_API int canon_session_print_stats(canon_session *s, FILE *out);
+/* Run the plan (discarding its rows) and print its physical plan with each
+ * stage's statistics. */
+CANON_API int canon_explain_analyze(canon_df *df, FILE *out, canon_error *err);
 
 /* ---- plans as JSON (docs/plan-format.md) ------------------------------- */
 

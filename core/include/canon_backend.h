@@ -139,6 +139,17 @@ typedef struct canon_host {
    * on group (k=1)", so an engine can name the group if the process dies
    * there.  Process-wide; NULL removes it. */
   void (*set_task_observer)(void (*fn)(void *ctx, const char *what), void *ctx);
+
+  /* ---- Observing (docs/observability.md).  Appended: check struct_size.
+   * The core records an event around every run_task and exchange_split
+   * (and user-transform call batch) in the process that makes the call.
+   * An engine whose tasks run in other processes moves those events to the
+   * driver: after a task, the task's process takes the events its copy of
+   * the job recorded (whole fixed-size records, at most cap bytes; what
+   * does not fit stays for the next take) and the driver adds them to its
+   * job, which feeds the progress line, the trace and the statistics. */
+  size_t (*task_events_take)(canon_job *job, uint8_t *buf, size_t cap);
+  int (*task_events_add)(canon_job *job, const uint8_t *buf, size_t len, canon_error *err);
 } canon_host;
 
 typedef struct canon_backend {

@@ -5,6 +5,7 @@
  * CANON_CONFIG, then the default (threads, or serial while no threads
  * plugin can be found). */
 #include "config.h"
+#include "observe.h"
 
 #include <cJSON.h>
 #include <errno.h>
@@ -13,15 +14,46 @@
 struct canon_config {
   char *explicit_engine;
   char *flag_engine;
+  int progress;            /* -1 unset (CANON_PROGRESS decides), 0 off, 1 on */
+  bool trace_set;          /* false: CANON_TRACE decides */
+  char *trace;             /* NULL: no trace */
 };
 
-canon_config *canon_config_new(void) { return canon__calloc(1, sizeof(canon_config)); }
+canon_config *canon_config_new(void) {
+  canon_config *c = canon__calloc(1, sizeof(canon_config));
+  if (c) c->progress = -1;
+  return c;
+}
 
 void canon_config_free(canon_config *c) {
   if (!c) return;
   free(c->explicit_engine);
   free(c->flag_engine);
+  free(c->trace);
   free(c);
+}
+
+/* Progress and trace settings (read by observe.c at session open). */
+int canon_config_set_progress(canon_config *c, int on) {
+  if (!c) return CANON_ERR_INVALID;
+  c->progress = on != 0;
+  return 0;
+}
+
+int canon_config_set_trace(canon_config *c, const char *path) {
+  if (!c || (path && !*path)) return CANON_ERR_INVALID;
+  char *copy = path ? canon__strdup(path) : NULL;
+  if (path && !copy) return CANON_ERR_NOMEM;
+  free(c->trace);
+  c->trace = copy;
+  c->trace_set = true;
+  return 0;
+}
+
+int canon__config_progress(const canon_config *c) { return c ? c->progress : -1; }
+bool canon__config_trace(const canon_config *c, const char **path) {
+  *path = c ? c->trace : NULL;
+  return c && c->trace_set;
 }
 
 static int set_engine_field(char **field, const char *engine, canon_error *err) {

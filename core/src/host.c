@@ -3,6 +3,7 @@
  *
  * Sections: running operators; exchanges; the host table. */
 #include "physical.h"
+#include "observe.h"
 #include "rowops.h"
 
 #include <stdio.h>
@@ -253,7 +254,7 @@ static canon_table *apply_op(const canon_job *job, const canon__stage *st, const
   case CANON__OP_SORT: return op_sort(d, cur, err);
   case CANON__OP_LIMIT:
     return canon__table_slice(cur, 0, cur->nrows < d->n ? cur->nrows : d->n, err);
-  case CANON__OP_TRANSFORM: return op_transform(d, cur, err);
+  case CANON__OP_TRANSFORM: return canon__obs_transform(op_transform, d, cur, err);
   case CANON__OP_DROPNA: case CANON__OP_FILLNA: case CANON__OP_TAKE: case CANON__OP_SAMPLE:
   case CANON__OP_SAMPLE_PICK: case CANON__OP_SAMPLE_FINAL: case CANON__OP_PASS:
     return canon__rowops_run(st, op, part, cur, err);
@@ -426,6 +427,13 @@ static int host_exchange_split(const canon_job *job, int stage, int input, int c
   return canon__seterr(err, CANON_ERR_INTERNAL, "unknown exchange %d", x->kind);
 }
 
+/* exchange_split as engines call it: recorded (observe.c). */
+static int host_exchange_split_observed(const canon_job *job, int stage, int input, int child_part,
+                                        const canon_table *t, canon_table **buckets,
+                                        canon_error *err) {
+  return canon__obs_split(host_exchange_split, job, stage, input, child_part, t, buckets, err);
+}
+
 /* ---- the host table -------------------------------------------------------- */
 
 static int host_num_stages(const canon_job *job) { return job->nstages; }
@@ -449,9 +457,9 @@ const canon_host canon__host = {
   .stage_input_exchange = host_stage_input_exchange,
   .stage_name = host_stage_name,
   .exchange_prepare = host_exchange_prepare,
-  .exchange_split = host_exchange_split,
+  .exchange_split = host_exchange_split_observed,
   .concat = canon__table_concat,
-  .run_task = canon__run_task,
+  .run_task = canon__obs_run_task,
   .table_free = canon_table_free,
   .table_num_rows = host_table_num_rows,
   .table_bytes = canon__table_bytes,
@@ -465,4 +473,6 @@ const canon_host canon__host = {
   .exchange_state_decode = canon__exchange_state_decode,
   .exchange_prepare_encoded = canon__exchange_prepare_encoded,
   .set_task_observer = host_set_task_observer,
+  .task_events_take = canon__obs_events_take,
+  .task_events_add = canon__obs_events_add,
 };

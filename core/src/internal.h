@@ -384,6 +384,7 @@ struct canon_session {
   canon_df **nodes;             /* every node made in the session */
   int nstrings, capstrings;
   char **strings;               /* strings handed out (sink paths) */
+  struct canon__obs_session *obs; /* progress, trace, last statistics (observe.h) */
 };
 
 /* Keep a malloc'd string alive until the session closes. */

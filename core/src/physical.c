@@ -12,6 +12,7 @@
  *   transform  with keys: HASH by keys; with num: REBALANCE to num parts
  * A DAG node used twice is planned twice (each use gets its own stages). */
 #include "physical.h"
+#include "observe.h"
 #include "rowops.h"
 
 #include <stdio.h>
@@ -30,6 +31,7 @@ void canon__job_free(canon_job *job) {
     free(st->ranges);
   }
   free(job->stages);
+  canon__obs_job_free(job->obs);
   free(job);
 }
 
@@ -238,6 +240,10 @@ canon_job *canon__job_new_preset(canon_df *root, int nparts, canon__csv_range **
   job->npreset = npreset;
   job->root = root;
   job->nparts = nparts;
+  if (!(job->obs = canon__obs_job_new(job, err))) {
+    canon__job_free(job);
+    return NULL;
+  }
   int planned = canon__plan_node(job, root, nparts, err);
   job->preset_ranges = NULL;
   if (planned < 0) {

@@ -71,6 +71,7 @@ struct canon_job {
   int npreset;
   canon_df *root;           /* the node planned, and the partition count */
   int nparts;
+  struct canon__obs_job *obs; /* events recorded while it runs (observe.h) */
 };
 
 /* Planning helpers for operator files (physical.c):

@@ -6,6 +6,7 @@
  * column expressions (exprs/bound/names) and output schema, so a task runs
  * them with the select operator, while the node kind keeps plan JSON and
  * explain in the user's terms. */
+#include "observe.h"
 #include "rowops.h"
 
 #include <stdio.h>
@@ -307,7 +308,7 @@ static int compute_persist(canon_df *d, canon_error *err) {
   if (!job) return err && err->code ? err->code : CANON_ERR_NOMEM;
   canon_table **parts = NULL;
   int n = 0;
-  int rc = s->backend->execute(s->backend_state, job, &parts, &n, err);
+  int rc = canon__obs_execute(s, job, &parts, &n, err);
   canon__job_free(job);
   if (rc == 0 && (!parts || n < 1))
     rc = canon__seterr(err, CANON_ERR_ENGINE, "engine '%s' returned no result", s->backend->name);

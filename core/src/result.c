@@ -3,6 +3,7 @@
  * Each plans the dataframe for the session's engine, hands the job to the
  * engine, and takes back the root stage's outputs in partition order. */
 #include "physical.h"
+#include "observe.h"
 #include "rowops.h"
 
 #include <stdio.h>
@@ -18,7 +19,7 @@ static int run_job(canon_df *df, canon_table ***parts, int *nparts, canon_error 
   if (canon__persist_materialize(df, err)) return err ? err->code : CANON_ERR_NOMEM;
   canon_job *job = canon__job_new(df, P, err);
   if (!job) return err ? err->code : CANON_ERR_NOMEM;
-  int rc = s->backend->execute(s->backend_state, job, parts, nparts, err);
+  int rc = canon__obs_execute(s, job, parts, nparts, err);
   if (rc == 0 && (!*parts || *nparts < 1))
     rc = canon__seterr(err, CANON_ERR_ENGINE, "engine '%s' returned no result", s->backend->name);
   if (rc != 0 && err && err->code == CANON_OK)

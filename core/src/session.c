@@ -1,6 +1,7 @@
 /* session.c — sessions (one loaded engine + the plan nodes made in it) and
  * the process-wide registry of user transforms. */
 #include "config.h"
+#include "observe.h"
 
 #include <dlfcn.h>
 #include <pthread.h>
@@ -90,6 +91,7 @@ canon_session *canon_session_open(const canon_config *c, canon_error *err) {
   s->engine_string = engine;
   engine = NULL;
   s->next_id = 1;
+  if (!(s->obs = canon__obs_session_new(c, err))) goto fail;
   if (canon__engine_spec_parse(s->engine_string, &spec, err) != 0) goto fail_prefix;
   if (canon__plugin_load(spec.name, spec.is_path, &plugin, err) != 0) goto fail_prefix;
   int rc = plugin.backend->open(&canon__host, spec.opts, spec.nopts, &s->backend_state, err);
@@ -109,6 +111,7 @@ fail:
   canon__engine_spec_reset(&spec);
   free(engine);
   if (s) {
+    canon__obs_session_free(s->obs);
     free(s->engine_string);
     free(s);
   }
@@ -149,6 +152,7 @@ void canon_session_close(canon_session *s) {
   for (int i = 0; i < s->nstrings; i++) free(s->strings[i]);
   free(s->strings);
   if (s->dl_handle) dlclose(s->dl_handle);
+  canon__obs_session_free(s->obs);
   free(s->engine_string);
   free(s);
 }
