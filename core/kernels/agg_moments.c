@@ -116,9 +116,10 @@ static bool am_parts(const canon__column *c, int64_t i, uint64_t *m, int *pos, b
 /* Add row i (x, and y for corr; both non-NULL). */
 static void am_add(am_state *s, const canon__column *x, const canon__column *y, int64_t i) {
   s->n++;
-  uint64_t mx, my;
-  int px, py;
-  bool nx, ny;
+  /* y's parts are only read when y is given; zeroed for the compiler. */
+  uint64_t mx, my = 0;
+  int px, py = 0;
+  bool nx, ny = false;
   bool okx = am_parts(x, i, &mx, &px, &nx);
   bool oky = y ? am_parts(y, i, &my, &py, &ny) : true;
   if (!okx || !oky) {

@@ -286,7 +286,7 @@ static int tie_cell_eq(const canon_table *t, int c, int64_t r1, int64_t r2) {
     double x = canon_table_get_float64(t, c, r1), y = canon_table_get_float64(t, c, r2);
     return x == y || (isnan(x) && isnan(y));
   }
-  size_t l1, l2;
+  size_t l1 = 0, l2 = 0;
   char *s1 = cell_text(t, c, r1, &l1), *s2 = cell_text(t, c, r2, &l2);
   int eq = s1 && s2 && l1 == l2 && memcmp(s1, s2, l1) == 0;
   free(s1);
