@@ -138,6 +138,48 @@ static void merge_sort(const sort_ctx *cx, int64_t *a, int64_t *tmp, int64_t n) 
   while (j < n) a[k++] = tmp[j++];
 }
 
+/* Digit d of row r under one key: bytes 0..7 of the image, least
+ * significant first, then the NULL rank as the most significant digit. */
+static inline unsigned radix_digit(const sort_key *k, int d, int64_t r) {
+  return d < 8 ? (unsigned)(k->major[r] >> (8 * d)) & 0xff : k->rank[r];
+}
+
+/* Least-significant-digit radix sort of perm (which starts as 0..n-1) when
+ * every key is fixed-width: the images are the whole values, so sorting by
+ * (rank, image) of the last key, then the one before, ... is the sort.
+ * Counting sort is stable, so ties keep input order as merge sort does.
+ * One pass over the data per key computes all nine histograms, and a digit
+ * on which every row agrees (high bytes of small numbers) costs no pass. */
+static void radix_sort(const sort_key *keys, int nkeys, int64_t *perm, int64_t *tmp, int64_t n) {
+  static const int ndigits = 9;
+  for (int k = nkeys - 1; k >= 0; k--) {
+    const sort_key *key = &keys[k];
+    size_t (*hist)[256] = canon__calloc((size_t)ndigits, sizeof *hist);
+    if (!hist) { /* no memory for the histograms: fall back to merging */
+      sort_key *one = (sort_key *)key;
+      sort_ctx cx = {one, 1};
+      merge_sort(&cx, perm, tmp, n);
+      continue;
+    }
+    for (int64_t i = 0; i < n; i++) {
+      uint64_t m = key->major[i];
+      for (int d = 0; d < 8; d++) hist[d][(m >> (8 * d)) & 0xff]++;
+      hist[8][key->rank[i]]++;
+    }
+    for (int d = 0; d < ndigits; d++) {
+      if (hist[d][radix_digit(key, d, perm[0])] == (size_t)n) continue;
+      size_t pos[256], at = 0;
+      for (int b = 0; b < 256; b++) {
+        pos[b] = at;
+        at += hist[d][b];
+      }
+      for (int64_t i = 0; i < n; i++) tmp[pos[radix_digit(key, d, perm[i])]++] = perm[i];
+      memcpy(perm, tmp, (size_t)n * sizeof *perm);
+    }
+    free(hist);
+  }
+}
+
 int canon__sort_indices(const canon_table *t, const canon__sortcol *keys, int nkeys,
                         int64_t *perm, canon_error *err) {
   int64_t n = t->nrows;
@@ -147,7 +189,11 @@ int canon__sort_indices(const canon_table *t, const canon__sortcol *keys, int nk
   sort_key *sk = canon__calloc((size_t)nkeys, sizeof *sk);
   int rc = (!tmp || !sk) ? CANON_ERR_NOMEM : 0;
   for (int k = 0; rc == 0 && k < nkeys; k++) rc = fill_key(t, &keys[k], &sk[k]);
-  if (rc == 0) {
+  bool fixed = true;
+  for (int k = 0; k < nkeys; k++) fixed = fixed && !sk[k].col;
+  if (rc == 0 && fixed) {
+    radix_sort(sk, nkeys, perm, tmp, n);
+  } else if (rc == 0) {
     sort_ctx cx = {sk, nkeys};
     merge_sort(&cx, perm, tmp, n);
   } else {
