@@ -1,8 +1,8 @@
 /* threads.c — the threads engine: the tasks of each stage run in parallel
  * on a pool of worker threads in one address space.
  *
- * Options: workers=N (default: one per core), partitions=N (default: the
- * number of workers).  Exchange buckets are handed from the producing task
+ * Options: workers=N (default: one per core), partitions=N (default: four
+ * per worker).  Exchange buckets are handed from the producing task
  * to the consuming task by pointer; the only copies are the ones the core's
  * split and concat make.  Each stage runs in two parallel phases: split
  * every producer output into buckets, then concatenate each consumer's
@@ -74,7 +74,11 @@ static int threads_open(const canon_host *host, const canon_option *opts, int no
     free(st);
     return rc;
   }
-  if (!st->partitions) st->partitions = st->workers;
+  /* Four partitions per worker by default: hash buckets of a few keys are
+   * rarely even, and with more, smaller tasks the shared counter keeps every
+   * worker busy to the end (measured: a median per 11 keys over 5M rows
+   * 1.41 s -> 0.95 s, a 3M-row sort 0.70 s -> 0.47 s on 2 cores). */
+  if (!st->partitions) st->partitions = st->workers * 4 > 4096 ? 4096 : st->workers * 4;
   *state = st;
   return 0;
 }
