@@ -611,10 +611,9 @@ typedef enum ex_aggctx {
   EX_AGG_INSIDE,  /* inside an aggregate's argument */
 } ex_aggctx;
 
-/* "type error in <e>: <detail>" */
-static void ex_type_error(canon_error *err, const canon_expr *e, const char *fmt, ...)
-    CANON__PRINTF(3, 4);
-static void ex_type_error(canon_error *err, const canon_expr *e, const char *fmt, ...) {
+/* "type error in <e>: <detail>" (code CANON_ERR_TYPE); shared with the
+ * function and aggregate binding files. */
+void canon__expr_type_error(canon_error *err, const canon_expr *e, const char *fmt, ...) {
   char detail[512];
   va_list ap;
   va_start(ap, fmt);
@@ -667,7 +666,7 @@ static canon_type ex_result_type(const canon_expr *e, const canon_expr *b, canon
     break;
   case CANON__F_NEG:
     if (ex_numeric(t0)) return t0;
-    ex_type_error(err, e, "cannot apply %s to %s", sym, tn(t0));
+    canon__expr_type_error(err, e, "cannot apply %s to %s", sym, tn(t0));
     return CANON_TYPE_INVALID;
   case CANON__F_EQ:
   case CANON__F_NE:
@@ -683,7 +682,7 @@ static canon_type ex_result_type(const canon_expr *e, const canon_expr *b, canon
     break;
   case CANON__F_NOT:
     if (t0 == CANON_BOOL) return CANON_BOOL;
-    ex_type_error(err, e, "cannot apply NOT to %s", tn(t0));
+    canon__expr_type_error(err, e, "cannot apply NOT to %s", tn(t0));
     return CANON_TYPE_INVALID;
   case CANON__F_IS_NULL:
   case CANON__F_IS_NOT_NULL: return CANON_BOOL;
@@ -698,7 +697,7 @@ static canon_type ex_result_type(const canon_expr *e, const canon_expr *b, canon
         t = CANON_FLOAT64;
         continue;
       }
-      ex_type_error(err, e, "coalesce arguments have incompatible types %s and %s", tn(t), tn(ti));
+      canon__expr_type_error(err, e, "coalesce arguments have incompatible types %s and %s", tn(t), tn(ti));
       return CANON_TYPE_INVALID;
     }
     return t;
@@ -706,19 +705,19 @@ static canon_type ex_result_type(const canon_expr *e, const canon_expr *b, canon
   case CANON__F_CAST:
   case CANON__F_TRY_CAST:
     if (!ex_type_valid(e->cast_to)) {
-      ex_type_error(err, e, "cast to an unknown type");
+      canon__expr_type_error(err, e, "cast to an unknown type");
       return CANON_TYPE_INVALID;
     }
     if (ex_cast_ok(t0, e->cast_to)) return e->cast_to;
-    ex_type_error(err, e, "cannot cast %s to %s", tn(t0), tn(e->cast_to));
+    canon__expr_type_error(err, e, "cannot cast %s to %s", tn(t0), tn(e->cast_to));
     return CANON_TYPE_INVALID;
   case CANON__A_SUM:
     if (ex_numeric(t0)) return t0;
-    ex_type_error(err, e, "cannot apply sum to %s", tn(t0));
+    canon__expr_type_error(err, e, "cannot apply sum to %s", tn(t0));
     return CANON_TYPE_INVALID;
   case CANON__A_MEAN:
     if (ex_numeric(t0)) return CANON_FLOAT64;
-    ex_type_error(err, e, "cannot apply mean to %s", tn(t0));
+    canon__expr_type_error(err, e, "cannot apply mean to %s", tn(t0));
     return CANON_TYPE_INVALID;
   case CANON__A_MIN:
   case CANON__A_MAX: return t0;
@@ -727,7 +726,7 @@ static canon_type ex_result_type(const canon_expr *e, const canon_expr *b, canon
     if (canon__fn_is_agg_ext(e->fn)) return canon__agg_ext_type(e, b, err);
     break;
   }
-  ex_type_error(err, e, "cannot apply %s to %s and %s", sym, tn(t0), tn(t1));
+  canon__expr_type_error(err, e, "cannot apply %s to %s and %s", sym, tn(t0), tn(t1));
   return CANON_TYPE_INVALID;
 }
 

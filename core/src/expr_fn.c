@@ -165,7 +165,8 @@ void canon__fn_ext_arity(canon__fn fn, int *lo, int *hi) {
   }
 }
 
-/* "type error in <e>: <detail>" (code CANON_ERR_TYPE). */
+/* "type error in <e>: <detail>"; returns CANON_TYPE_INVALID so callers can
+ * `return fn_type_error(...)`. */
 static canon_type fn_type_error(canon_error *err, const canon_expr *e, const char *fmt, ...)
     CANON__PRINTF(3, 4);
 static canon_type fn_type_error(canon_error *err, const canon_expr *e, const char *fmt, ...) {
@@ -174,9 +175,7 @@ static canon_type fn_type_error(canon_error *err, const canon_expr *e, const cha
   va_start(ap, fmt);
   vsnprintf(detail, sizeof detail, fmt, ap);
   va_end(ap);
-  char *txt = canon_expr_to_string(e);
-  canon__seterr(err, CANON_ERR_TYPE, "type error in %s: %s", txt ? txt : "expression", detail);
-  free(txt);
+  canon__expr_type_error(err, e, "%s", detail);
   return CANON_TYPE_INVALID;
 }
 

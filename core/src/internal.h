@@ -236,6 +236,9 @@ canon__fn canon__fn_from_name(const char *name);  /* 0 when unknown */
 /* Type-check `e` against `s` and return a bound deep copy (col indices and
  * result types filled).  `allow_agg`: aggregate calls allowed at the top
  * (under an aggregate no aggregate may nest). */
+/* Fill err with "type error in <e>: <detail>" (CANON_ERR_TYPE). */
+void canon__expr_type_error(canon_error *err, const canon_expr *e, const char *fmt, ...)
+    CANON__PRINTF(3, 4);
 canon_expr *canon__expr_bind(const canon_expr *e, const canon_schema *s,
                              bool allow_agg, canon_error *err);
 /* Evaluate a bound scalar expression over the rows of t into a new column
