@@ -123,3 +123,56 @@ Test(table, error_names_are_stable) {
   for (int c = 0; c < CANON_ERR__COUNT; c++)
     cr_assert_str_neq(canon_errcode_name(c), "unknown_error", "code %d has no name", c);
 }
+
+/* A slice starting on a multiple of 8 shares the table's buffers; it must
+ * read exactly like a copied slice, outlive the table, and feed kernels that
+ * read string bytes from the first offset (concat, CSV, sort). */
+Test(table, slice_views_match_copies) {
+  canon_error err;
+  canon_schema *s = canon_schema_parse("b:bool,i:int64,f:float64,s:string,d:date", &err);
+  canon_builder *b = canon_builder_new(s, &err);
+  for (int r = 0; r < 200; r++) {
+    char txt[32];
+    int len = snprintf(txt, sizeof txt, "v%d-%s", r, r % 3 ? "x" : "");
+    if (r % 5 == 2) canon_builder_append_null(b, 0); else canon_builder_append_bool(b, 0, r & 1);
+    if (r % 7 == 1) canon_builder_append_null(b, 1); else canon_builder_append_int64(b, 1, r * 3);
+    canon_builder_append_float64(b, 2, r / 4.0);
+    if (r % 11 == 4) canon_builder_append_null(b, 3); else canon_builder_append_string(b, 3, txt, (size_t)len);
+    canon_builder_append_date(b, 4, r - 100);
+  }
+  canon_table *t = canon_builder_finish(b, &err);
+  static const int64_t cuts[][2] = {{16, 37}, {8, 0}, {0, 199}, {192, 8}, {3, 50}, {64, 136}};
+  for (size_t c = 0; c < sizeof cuts / sizeof cuts[0]; c++) {
+    int64_t start = cuts[c][0], n = cuts[c][1];
+    int64_t idx[200];
+    for (int64_t k = 0; k < n; k++) idx[k] = start + k;
+    canon_table *view = canon__table_slice(t, start, n, &err);
+    canon_table *copy = canon__table_take(t, idx, n, &err);
+    cr_assert(view && copy, "%s", err.message);
+    char *a = tu_csv(view), *bb = tu_csv(copy);
+    cr_assert_str_eq(a, bb, "slice [%lld, +%lld)", (long long)start, (long long)n);
+    for (int col = 0; col < 5; col++)
+      cr_assert_eq(view->cols[col]->null_count, copy->cols[col]->null_count);
+    canon_table *parts[] = {view, copy};
+    canon_table *cat = canon__table_concat(parts, 2, &err);
+    char *cc = tu_csv(cat);
+    cr_assert_eq(canon_table_num_rows(cat), 2 * n);
+    free(a), free(bb), free(cc);
+    canon_table_free(cat);
+    canon_table_free(copy);
+    if (c == sizeof cuts / sizeof cuts[0] - 1) {
+      /* The view keeps the buffers alive after the table is gone. */
+      canon_table_free(t);
+      t = NULL;
+      char *after = tu_csv(view);
+      cr_assert(strstr(after, "v64-x"), "%s", after);
+      free(after);
+      canon_table_free(view);
+      break;
+    }
+    canon_table_free(view);
+  }
+  canon_table_free(t);
+  canon_builder_free(b);
+  canon_schema_free(s);
+}

@@ -28,6 +28,17 @@ canon__buffer *canon__buffer_new(size_t cap) {
   b->refs = 1;
   b->size = 0;
   b->cap = cap ? cap : 64;
+  b->parent = NULL;
+  return b;
+}
+
+canon__buffer *canon__buffer_alias(canon__buffer *parent, size_t offset, size_t size) {
+  canon__buffer *b = canon__malloc(sizeof *b);
+  if (!b) return NULL;
+  b->refs = 1;
+  b->size = b->cap = size;
+  b->data = parent->data + offset;
+  b->parent = canon__buffer_ref(parent);
   return b;
 }
 
@@ -39,7 +50,10 @@ canon__buffer *canon__buffer_ref(canon__buffer *b) {
 void canon__buffer_unref(canon__buffer *b) {
   if (!b) return;
   if (__atomic_sub_fetch(&b->refs, 1, __ATOMIC_ACQ_REL) == 0) {
-    free(b->data);
+    if (b->parent)
+      canon__buffer_unref(b->parent);
+    else
+      free(b->data);
     free(b);
   }
 }

@@ -11,12 +11,20 @@
 
 /* ---- running operators --------------------------------------------------- */
 
+/* First row of partition p of n rows in P parts: p*n/P, rounded down to a
+ * multiple of 64 when parts are large, so a slice starts on a validity byte
+ * and a 64-byte boundary and can share the table's buffers (no copy). */
+static int64_t scan_bound(int64_t n, int p, int P) {
+  if (p >= P) return n;
+  __extension__ unsigned __int128 a = (unsigned __int128)n * (unsigned)p;
+  int64_t lo = (int64_t)(a / (unsigned)P);
+  return n / P >= 4096 ? lo & ~(int64_t)63 : lo;
+}
+
 static canon_table *op_scan_table(const canon_df *d, int part, int nparts, canon_error *err) {
+  /* Partitions are contiguous row ranges, in order. */
   int64_t n = d->table->nrows;
-  /* Partition p holds rows [p*n/P, (p+1)*n/P): contiguous, in order. */
-  __extension__ unsigned __int128 a = (unsigned __int128)n * (unsigned)part;
-  __extension__ unsigned __int128 b = (unsigned __int128)n * (unsigned)(part + 1);
-  int64_t lo = (int64_t)(a / (unsigned)nparts), hi = (int64_t)(b / (unsigned)nparts);
+  int64_t lo = scan_bound(n, part, nparts), hi = scan_bound(n, part + 1, nparts);
   return canon__table_slice(d->table, lo, hi - lo, err);
 }
 

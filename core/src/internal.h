@@ -43,10 +43,14 @@ typedef struct canon__buffer {
   size_t size;      /* bytes in use */
   size_t cap;       /* bytes allocated */
   uint8_t *data;
+  struct canon__buffer *parent;  /* set for an alias: data points into it */
 } canon__buffer;
 
 canon__buffer *canon__buffer_new(size_t cap);
 canon__buffer *canon__buffer_ref(canon__buffer *b);
+/* A read-only view of `size` bytes of `parent` from byte `offset`; it keeps
+ * the parent alive.  Never reserved or written. */
+canon__buffer *canon__buffer_alias(canon__buffer *parent, size_t offset, size_t size);
 void canon__buffer_unref(canon__buffer *b);
 /* Grow capacity to at least `cap` (only while the buffer is unshared). */
 int canon__buffer_reserve(canon__buffer *b, size_t cap);

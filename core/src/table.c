@@ -158,6 +158,64 @@ static canon_table *select_rows(const canon_table *t, const int64_t *idx, int64_
   return out;
 }
 
+/* Rows [start, start+n) of c without copying its values: buffers that alias
+ * the column's own (start is a multiple of 8, so the validity bitmap starts
+ * on a byte).  String offsets are copied, rebased to 0, because kernels
+ * and exports read a column's bytes from its first offset. */
+static canon__column *view_col(const canon__column *c, int64_t start, int64_t n) {
+  canon__column *out = canon__calloc(1, sizeof *out);
+  if (!out) return NULL;
+  out->refs = 1;
+  out->type = c->type;
+  out->length = n;
+  if (c->validity) {
+    const uint8_t *v = c->validity->data + start / 8;
+    int64_t valid = 0;
+    for (int64_t k = 0; k < n; k++) valid += (v[k >> 3] >> (k & 7)) & 1;
+    out->null_count = n - valid;
+    if (out->null_count &&
+        !(out->validity = canon__buffer_alias(c->validity, (size_t)(start / 8), (size_t)(n + 7) / 8)))
+      goto oom;
+  }
+  if (c->type == CANON_STRING) {
+    const int64_t *off = (const int64_t *)c->values->data + start;
+    out->values = canon__buffer_new((size_t)(n + 1) * 8);
+    if (!out->values) goto oom;
+    int64_t *no = (int64_t *)out->values->data;
+    for (int64_t k = 0; k <= n; k++) no[k] = off[k] - off[0];
+    out->values->size = (size_t)(n + 1) * 8;
+    out->strdata = canon__buffer_alias(c->strdata, (size_t)off[0], (size_t)(off[n] - off[0]));
+    if (!out->strdata) goto oom;
+  } else {
+    size_t w = canon__type_width(c->type);
+    out->values = canon__buffer_alias(c->values, (size_t)start * w, (size_t)n * w);
+    if (!out->values) goto oom;
+  }
+  return out;
+oom:
+  canon__column_unref(out);
+  return NULL;
+}
+
+static canon_table *view_rows(const canon_table *t, int64_t start, int64_t n, canon_error *err) {
+  int nc = t->schema->n;
+  canon__column **cols = canon__calloc((size_t)nc, sizeof *cols);
+  if (!cols) {
+    canon__nomem(err);
+    return NULL;
+  }
+  for (int i = 0; i < nc; i++)
+    if (!(cols[i] = view_col(t->cols[i], start, n))) {
+      for (int j = 0; j < i; j++) canon__column_unref(cols[j]);
+      free(cols);
+      canon__nomem(err);
+      return NULL;
+    }
+  canon_table *out = canon__table_make(t->schema, cols, n, err);
+  free(cols);
+  return out;
+}
+
 canon_table *canon__table_take(const canon_table *t, const int64_t *idx, int64_t n,
                                canon_error *err) {
   return select_rows(t, idx, 0, n, err);
@@ -171,6 +229,7 @@ canon_table *canon__table_slice(const canon_table *t, int64_t start, int64_t n,
     return NULL;
   }
   if (start == 0 && n == t->nrows) return canon__table_share(t, err);
+  if (start % 8 == 0) return view_rows(t, start, n, err);
   return select_rows(t, NULL, start, n, err);
 }
 
