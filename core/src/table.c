@@ -136,33 +136,42 @@ oom:
   return NULL;
 }
 
-static canon_table *select_rows(const canon_table *t, const int64_t *idx, int64_t start,
-                                int64_t n, canon_error *err) {
+/* A table of n rows whose column i is make(t->cols[i], idx, start, n). */
+typedef canon__column *(*col_maker)(const canon__column *c, const int64_t *idx, int64_t start,
+                                    int64_t n);
+
+static canon_table *map_columns(const canon_table *t, col_maker make, const int64_t *idx,
+                                int64_t start, int64_t n, canon_error *err) {
   int nc = t->schema->n;
   canon__column **cols = canon__calloc((size_t)nc, sizeof *cols);
   if (!cols) {
     canon__nomem(err);
     return NULL;
   }
-  for (int i = 0; i < nc; i++) {
-    cols[i] = gather(t->cols[i], idx, start, n);
-    if (!cols[i]) {
+  for (int i = 0; i < nc; i++)
+    if (!(cols[i] = make(t->cols[i], idx, start, n))) {
       for (int j = 0; j < i; j++) canon__column_unref(cols[j]);
       free(cols);
       canon__nomem(err);
       return NULL;
     }
-  }
   canon_table *out = canon__table_make(t->schema, cols, n, err);
   free(cols);
   return out;
+}
+
+static canon_table *select_rows(const canon_table *t, const int64_t *idx, int64_t start,
+                                int64_t n, canon_error *err) {
+  return map_columns(t, gather, idx, start, n, err);
 }
 
 /* Rows [start, start+n) of c without copying its values: buffers that alias
  * the column's own (start is a multiple of 8, so the validity bitmap starts
  * on a byte).  String offsets are copied, rebased to 0, because kernels
  * and exports read a column's bytes from its first offset. */
-static canon__column *view_col(const canon__column *c, int64_t start, int64_t n) {
+static canon__column *view_col(const canon__column *c, const int64_t *idx, int64_t start,
+                               int64_t n) {
+  (void)idx;
   canon__column *out = canon__calloc(1, sizeof *out);
   if (!out) return NULL;
   out->refs = 1;
@@ -198,22 +207,7 @@ oom:
 }
 
 static canon_table *view_rows(const canon_table *t, int64_t start, int64_t n, canon_error *err) {
-  int nc = t->schema->n;
-  canon__column **cols = canon__calloc((size_t)nc, sizeof *cols);
-  if (!cols) {
-    canon__nomem(err);
-    return NULL;
-  }
-  for (int i = 0; i < nc; i++)
-    if (!(cols[i] = view_col(t->cols[i], start, n))) {
-      for (int j = 0; j < i; j++) canon__column_unref(cols[j]);
-      free(cols);
-      canon__nomem(err);
-      return NULL;
-    }
-  canon_table *out = canon__table_make(t->schema, cols, n, err);
-  free(cols);
-  return out;
+  return map_columns(t, view_col, NULL, start, n, err);
 }
 
 canon_table *canon__table_take(const canon_table *t, const int64_t *idx, int64_t n,
