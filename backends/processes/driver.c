@@ -91,13 +91,10 @@ static int fail(stage_run *r, canon_error *err, int code, const char *fmt, ...)
 static int fail(stage_run *r, canon_error *err, int code, const char *fmt, ...) {
   if (r->failed) return r->failed;
   r->failed = code;
-  if (err) {
-    va_list ap;
-    va_start(ap, fmt);
-    err->code = code;
-    vsnprintf(err->message, sizeof err->message, fmt, ap);
-    va_end(ap);
-  }
+  va_list ap;
+  va_start(ap, fmt);
+  px_verr(err, code, fmt, ap);
+  va_end(ap);
   return code;
 }
 

@@ -16,14 +16,19 @@
 
 #define SPLIT_MAGIC 0x50534E43u /* "CNSP" */
 
-int px_err(canon_error *err, int code, const char *fmt, ...) {
+int px_verr(canon_error *err, int code, const char *fmt, va_list ap) {
   if (err) {
-    va_list ap;
-    va_start(ap, fmt);
     err->code = code;
     vsnprintf(err->message, sizeof err->message, fmt, ap);
-    va_end(ap);
   }
+  return code;
+}
+
+int px_err(canon_error *err, int code, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  px_verr(err, code, fmt, ap);
+  va_end(ap);
   return code;
 }
 

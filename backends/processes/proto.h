@@ -9,6 +9,8 @@
 
 #include "canon_backend.h"
 
+#include <stdarg.h>
+
 #include <stddef.h>
 #include <stdint.h>
 
@@ -79,5 +81,6 @@ int px_bytes_write(const void *buf, size_t len, int *fd, canon_error *err);
 
 /* Fill err: code and a printf-style message; returns code. */
 int px_err(canon_error *err, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+int px_verr(canon_error *err, int code, const char *fmt, va_list ap);
 
 #endif
