@@ -214,9 +214,10 @@ static int tags_selected(const opts *o, const conf_case *c) {
 
 /* ---- running ------------------------------------------------------------- */
 
-static canon_session *open_engine(const char *engine, canon_error *err) {
+canon_session *open_engine(const char *engine, canon_error *err) {
   canon_config *cfg = canon_config_new();
   if (!cfg) {
+    err->code = CANON_ERR_NOMEM;
     snprintf(err->message, sizeof err->message, "out of memory");
     return NULL;
   }

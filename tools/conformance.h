@@ -43,6 +43,8 @@ const char *conf_capability_name(unsigned bit);
 /* The engine string for a partition count: "E:partitions=N", or
  * "E,partitions=N" when E already has options (canon_conformance.c). */
 void engine_for(const char *engine, int parts, char *out, size_t cap);
+/* Open a session on an engine string (canon_conformance.c). */
+canon_session *open_engine(const char *engine, canon_error *err);
 
 /* Register the suite's transforms (identity, count_rows, ...). */
 int conf_register_transforms(canon_error *err);

@@ -35,18 +35,6 @@ typedef struct diffctx {
   int tries;
 } diffctx;
 
-static canon_session *open_session(const char *engine, canon_error *err) {
-  canon_config *cfg = canon_config_new();
-  if (!cfg) {
-    err->code = CANON_ERR_NOMEM;
-    snprintf(err->message, sizeof err->message, "out of memory");
-    return NULL;
-  }
-  canon_session *s = NULL;
-  if (canon_config_set_engine(cfg, engine, err) == 0) s = canon_session_open(cfg, err);
-  canon_config_free(cfg);
-  return s;
-}
 
 static void run_plan(canon_session *s, const rnd_plan *p, outcome *o) {
   canon_error err;
@@ -432,12 +420,12 @@ int conf_random_run(const char *engine, const int *parts, int nparts, int count,
                     const char *save_dir, int verbose) {
   canon_error err;
   canon_error_clear(&err);
-  canon_session *ref = open_session(REFERENCE, &err);
+  canon_session *ref = open_engine(REFERENCE, &err);
   if (!ref) {
     fprintf(stderr, "canon-conformance: cannot open the reference engine %s: %s\n", REFERENCE, err.message);
     return 2;
   }
-  canon_session *probe = open_session(engine, &err);
+  canon_session *probe = open_engine(engine, &err);
   if (!probe) {
     fprintf(stderr, "canon-conformance: cannot open engine '%s': %s\n", engine, err.message);
     canon_session_close(ref);
@@ -456,7 +444,7 @@ int conf_random_run(const char *engine, const int *parts, int nparts, int count,
       engine_for(engine, parts[k], estr[k], sizeof estr[k]);
     else
       snprintf(estr[k], sizeof estr[k], "%s", engine);
-    if (!(eng[k] = by_parts ? open_session(estr[k], &err) : probe)) {
+    if (!(eng[k] = by_parts ? open_engine(estr[k], &err) : probe)) {
       fprintf(stderr, "canon-conformance: cannot open engine '%s': %s\n", estr[k], err.message);
       goto done;
     }
