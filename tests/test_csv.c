@@ -659,3 +659,81 @@ Test(csv, random_documents_split_consistently) {
   tu_rmdir(dir);
   free(dir);
 }
+
+/* The split's cut points and line numbers, by the rule written out byte by
+ * byte: range k closes at the first record start (after a newline outside
+ * quotes) at or past body + (len - body) * (k + 1) / n. */
+static void split_reference(const char *s, int64_t body, int64_t len, int n,
+                            canon__csv_range *r) {
+  int64_t line = 2, k = 0;
+  bool inq = false;
+  r[0].begin = body;
+  r[0].first_line = line;
+  int64_t target = body + (len - body) / n;
+  for (int64_t i = body; i < len && k < n - 1; i++) {
+    if (s[i] == '"') inq = !inq;
+    if (s[i] != '\n') continue;
+    line++;
+    if (!inq && i + 1 >= target && i + 1 < len) {
+      r[k].end = i + 1;
+      r[++k].begin = i + 1;
+      r[k].first_line = line;
+      target = body + (len - body) * (k + 1) / n;
+    }
+  }
+  r[k].end = len;
+  for (int64_t j = k + 1; j < n; j++) {
+    r[j].begin = r[j].end = len;
+    r[j].first_line = r[k].first_line;
+  }
+}
+
+/* Large documents (the word-at-a-time scan engages far from the cuts) with
+ * quoted fields holding newlines and quotes, in runs and sparsely. */
+Test(csv, split_matches_bytewise_rule) {
+  char *dir = tu_tmpdir();
+  char path[512];
+  snprintf(path, sizeof path, "%s/big.csv", dir);
+  canon_schema *s = schema_of("a:string,b:int64");
+  for (int iter = 0; iter < 40; iter++) {
+    size_t cap = 1 << 18, n = 0;
+    char *doc = malloc(cap);
+    n += (size_t)sprintf(doc, "a,b\n");
+    int quote_every = 1 + (int)gen(iter % 2 ? 3 : 400);
+    while (n < cap - 64 - (size_t)gen(1 << 16)) {
+      if (gen((unsigned)quote_every) == 0) {
+        doc[n++] = '"';
+        for (int k = (int)gen(12); k > 0; k--) {
+          unsigned c = gen(6);
+          if (c == 0) doc[n++] = '\n';
+          else if (c == 1) doc[n++] = '"', doc[n++] = '"';
+          else doc[n++] = (char)('a' + gen(26));
+        }
+        doc[n++] = '"';
+      } else {
+        for (int k = (int)gen(20); k > 0; k--) doc[n++] = (char)('a' + gen(26));
+      }
+      n += (size_t)sprintf(doc + n, ",%u\n", gen(100000));
+    }
+    doc[n] = '\0';
+    tu_write_file(path, doc);
+    int ns[] = {2, 3, 7, 16};
+    for (int q = 0; q < 4; q++) {
+      canon_error err;
+      canon__csv_range *got, want[16];
+      cr_assert_eq(canon__csv_split(path, ',', s, ns[q], &got, &err), 0, "%s", err.message);
+      split_reference(doc, 4, (int64_t)n, ns[q], want);
+      for (int k = 0; k < ns[q]; k++) {
+        cr_assert_eq(got[k].begin, want[k].begin, "doc %d n=%d range %d begin", iter, ns[q], k);
+        cr_assert_eq(got[k].end, want[k].end, "doc %d n=%d range %d end", iter, ns[q], k);
+        cr_assert_eq(got[k].first_line, want[k].first_line, "doc %d n=%d range %d line", iter,
+                     ns[q], k);
+      }
+      free(got);
+    }
+    free(doc);
+  }
+  canon_schema_free(s);
+  tu_rmdir(dir);
+  free(dir);
+}

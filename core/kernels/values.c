@@ -192,6 +192,27 @@ static int vl_parse_f64(const char *s, size_t n, double *out) {
     neg = s[0] == '-';
     i = 1;
   }
+  {
+    /* Common case first, in one pass: plain "digits[.digits]" with at most
+     * 19 digits in all (so the integer m cannot overflow).  Anything else —
+     * exponents, names, long or malformed text, a zero, or values the
+     * exact fast path cannot take — goes the general way below, which gives
+     * the same answer for these texts. */
+    uint64_t m = 0;
+    size_t j = i, nd = 0;
+    int64_t frac = 0;
+    while (j < n && vl_digit(s[j])) m = m * 10 + (uint64_t)(s[j++] - '0'), nd++;
+    if (j < n && s[j] == '.') {
+      size_t f0 = ++j;
+      while (j < n && vl_digit(s[j])) m = m * 10 + (uint64_t)(s[j++] - '0'), nd++;
+      frac = (int64_t)(j - f0);
+    }
+    double v;
+    if (j == n && nd > 0 && nd <= 19 && m != 0 && vl_fast_decimal(m, -frac, &v)) {
+      *out = neg ? -v : v;
+      return 0;
+    }
+  }
   if (i == 0 && vl_ieq(s, n, "nan")) {
     *out = NAN;
     return 0;
