@@ -2,6 +2,7 @@
 #include "testutil.h"
 
 #include "kernels.h"
+#include "canon_testing.h"
 
 Test(table, schema_parse_and_errors) {
   canon_error err;
@@ -84,6 +85,36 @@ Test(table, builder_roundtrip_and_nulls) {
   canon_table_free(t);
   canon_builder_free(b);
   canon_schema_free(s);
+}
+
+/* The consuming concatenation (persist's) gives what the copying one gives,
+ * for one part and several, with NULLs and strings, and frees the parts. */
+Test(table, concat_free_matches_concat) {
+  canon_error err;
+  canon_table *src = canon_testing_table(
+      "b:bool,i:int64,f:float64,s:string,d:date",
+      "true,1,1.5,a,2020-01-01\n,,,,\nfalse,-3,,\"\",\n,7,2.5,bcd,1999-12-31\n"
+      "true,8,-0.0,xyz,\n", &err);
+  cr_assert(src, "%s", err.message);
+  for (int n = 1; n <= 4; n++) {
+    canon_table *parts[4], *copies[4];
+    for (int p = 0; p < n; p++) {
+      parts[p] = canon__table_slice(src, p % 3, 5 - p % 3 - (p == 2), &err);
+      copies[p] = canon__table_slice(src, p % 3, 5 - p % 3 - (p == 2), &err);
+      cr_assert(parts[p] && copies[p]);
+    }
+    canon_table *want = canon__table_concat(copies, n, &err);
+    canon_table *got = canon__table_concat_free(parts, n, &err);
+    cr_assert(want && got, "%s", err.message);
+    for (int p = 0; p < n; p++) cr_assert_null(parts[p]);
+    char *diff = NULL;
+    cr_assert_eq(canon_testing_compare(want, got, CANON_TESTING_EXACT, NULL, 0, &diff), 0,
+                 "n=%d: %s", n, diff ? diff : "");
+    canon_table_free(want);
+    canon_table_free(got);
+    for (int p = 0; p < n; p++) canon_table_free(copies[p]);
+  }
+  canon_table_free(src);
 }
 
 Test(table, builder_type_mismatch_is_sticky) {

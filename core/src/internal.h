@@ -133,6 +133,9 @@ canon_table *canon__table_take(const canon_table *t, const int64_t *idx,
 canon_table *canon__table_slice(const canon_table *t, int64_t start, int64_t n,
                                 canon_error *err);
 canon_table *canon__table_concat(canon_table *const *parts, int n, canon_error *err);
+/* Concatenate, releasing each part's columns as they are copied; the parts
+ * are freed and set to NULL in every case. */
+canon_table *canon__table_concat_free(canon_table **parts, int n, canon_error *err);
 /* A new table sharing the columns of t (cheap copy). */
 canon_table *canon__table_share(const canon_table *t, canon_error *err);
 int64_t canon__table_bytes(const canon_table *t);

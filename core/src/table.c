@@ -329,6 +329,49 @@ canon_table *canon__table_concat(canon_table *const *parts, int n, canon_error *
   return out;
 }
 
+/* Concatenate and consume the parts: each part's column is released as soon
+ * as it has been copied, so the peak is the result plus one column of the
+ * parts rather than twice the table.  The parts are freed (and set to NULL)
+ * whether or not the concatenation succeeds. */
+canon_table *canon__table_concat_free(canon_table **parts, int n, canon_error *err) {
+  canon_table *out = NULL;
+  canon__column **cols = NULL;
+  if (n == 1) {
+    out = parts[0];
+    parts[0] = NULL;
+    return out;
+  }
+  for (int p = 1; p < n; p++)
+    if (!canon__schema_equal(parts[0]->schema, parts[p]->schema)) {
+      canon__seterr(err, CANON_ERR_INTERNAL, "concat of tables with different schemas");
+      goto done;
+    }
+  int64_t total = 0;
+  for (int p = 0; p < n; p++) total += parts[p]->nrows;
+  int nc = n > 0 ? parts[0]->schema->n : 0;
+  if (n <= 0 || !(cols = canon__calloc((size_t)(nc ? nc : 1), sizeof *cols))) {
+    if (n <= 0) canon__seterr(err, CANON_ERR_INTERNAL, "concat of no tables");
+    else canon__nomem(err);
+    goto done;
+  }
+  for (int i = 0; i < nc; i++) {
+    if (!(cols[i] = concat_col(parts, n, i, total))) {
+      for (int j = 0; j < i; j++) canon__column_unref(cols[j]);
+      canon__nomem(err);
+      goto done;
+    }
+    for (int p = 0; p < n; p++) {
+      canon__column_unref(parts[p]->cols[i]);
+      parts[p]->cols[i] = NULL;
+    }
+  }
+  out = canon__table_make(parts[0]->schema, cols, total, err);
+done:
+  free(cols);
+  for (int p = 0; p < n; p++) canon_table_free(parts[p]), parts[p] = NULL;
+  return out;
+}
+
 int64_t canon__table_bytes(const canon_table *t) {
   int64_t b = 0;
   for (int i = 0; i < t->schema->n; i++) {
