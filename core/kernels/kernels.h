@@ -53,6 +53,17 @@ typedef struct canon__sortcol {
   bool nulls_first;
 } canon__sortcol;
 
+/* Order-preserving 64-bit image of a non-NULL double under §2: unsigned
+ * order of images is the total order (-0.0 and 0.0 one image, every NaN
+ * UINT64_MAX, the largest). */
+static inline uint64_t canon__f64_image(double d) {
+  if (d != d) return UINT64_MAX;
+  if (d == 0) d = 0.0;
+  uint64_t u;
+  memcpy(&u, &d, sizeof u);
+  return (u >> 63) ? ~u : u | (UINT64_C(1) << 63);
+}
+
 /* Stable sort: fills perm[0..nrows) with the row order. */
 int canon__sort_indices(const canon_table *t, const canon__sortcol *keys, int nkeys,
                         int64_t *perm, canon_error *err);
