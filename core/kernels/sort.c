@@ -149,6 +149,8 @@ static void merge_sort(const sort_ctx *cx, int64_t *a, int64_t *tmp, int64_t n) 
  * the passes read sequentially; a byte every row shares (high bytes of small
  * numbers, a common string prefix) costs no pass.  Returns CANON_ERR_NOMEM
  * (perm unchanged) when scratch is short. */
+#define RADIX_AHEAD 16
+
 static int radix_sort(const sort_key *keys, int nk, int64_t *perm, int64_t n) {
   uint64_t *img = canon__reallocarray(NULL, (size_t)n, sizeof *img);
   uint64_t *img2 = canon__reallocarray(NULL, (size_t)n, sizeof *img2);
@@ -165,6 +167,8 @@ static int radix_sort(const sort_key *keys, int nk, int64_t *perm, int64_t n) {
     const sort_key *key = &keys[k];
     memset(hist, 0, 8 * sizeof *hist);
     for (int64_t i = 0; i < n; i++) {
+      if (i + RADIX_AHEAD < n) /* rows are in no useful order: fetch early */
+        __builtin_prefetch(&key->major[idx[i + RADIX_AHEAD]]);
       uint64_t m = img[i] = key->major[idx[i]];
       for (int d = 0; d < 8; d++) hist[d][(m >> (8 * d)) & 0xff]++;
     }
