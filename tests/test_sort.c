@@ -151,3 +151,170 @@ Test(sort, radix_path_matches_the_comparator) {
   canon_builder_free(b);
   canon_schema_free(s);
 }
+
+/* ---- random tables against the row comparator ---------------------------- */
+
+static uint64_t rs = 0x243f6a8885a308d3ULL;
+static uint64_t rnd(void) {
+  rs = rs * 6364136223846793005ULL + 1442695040888963407ULL;
+  uint64_t z = rs;
+  z = (z ^ (z >> 31)) * 0xbf58476d1ce4e5b9ULL;
+  return z ^ (z >> 29);
+}
+
+/* A string from a small alphabet with long shared prefixes: empty strings,
+ * bytes >= 0x80, NUL bytes, lengths around the 7-byte image.  With
+ * short_only no string is longer than 7 bytes (the image is exact). */
+static size_t rand_string(char *buf, bool short_only) {
+  static const char *const prefixes[] = {"", "a", "abcdefg", "abcdefgh", "abcdefghijklmnop",
+                                         "\xc3\xa9t\xc3\xa9", "\xff\xff\xff\xff\xff\xff\xff"};
+  const char *p = prefixes[rnd() % 7];
+  size_t len = strlen(p);
+  memcpy(buf, p, len);
+  size_t extra = rnd() % 4;
+  static const char tail[] = {'\0', 'a', 'b', '\x80', '\xff', 'z'};
+  for (size_t i = 0; i < extra; i++) buf[len++] = tail[rnd() % 6];
+  if (short_only && len > 7) len = rnd() % 8;
+  return len;
+}
+
+static double rand_double(void) {
+  static const double f[] = {-0.0, 0.0, 1.5, -1.5, INFINITY, -INFINITY, 1e300, -1e-300, 5e-324};
+  uint64_t r = rnd();
+  if (r % 9 == 0) {
+    uint64_t bits = 0x7ff8000000000000ULL | (rnd() & 0x8000000000000fffULL);
+    double d;
+    memcpy(&d, &bits, sizeof d);
+    return d;
+  }
+  return r % 3 ? f[(r >> 8) % 9] : (double)(int64_t)((r >> 8) % 1000) / 8;
+}
+
+/* Columns s (string), f (float64), i (int64), pos (row number), grp. */
+static canon_table *random_table(int n, bool short_only, int nulls_every) {
+  canon_error err;
+  canon_schema *s = canon_schema_parse("s:string,f:float64,i:int64,pos:int64,grp:int64", &err);
+  canon_builder *b = canon_builder_new(s, &err);
+  char buf[64];
+  for (int r = 0; r < n; r++) {
+    if (nulls_every && rnd() % (unsigned)nulls_every == 0) canon_builder_append_null(b, 0);
+    else canon_builder_append_string(b, 0, buf, rand_string(buf, short_only));
+    if (nulls_every && rnd() % (unsigned)nulls_every == 0) canon_builder_append_null(b, 1);
+    else canon_builder_append_float64(b, 1, rand_double());
+    if (nulls_every && rnd() % (unsigned)nulls_every == 0) canon_builder_append_null(b, 2);
+    else canon_builder_append_int64(b, 2, (int64_t)(rnd() % 5) - 2);
+    canon_builder_append_int64(b, 3, r);
+    canon_builder_append_int64(b, 4, (int64_t)(rnd() % 37));
+  }
+  canon_table *t = canon_builder_finish(b, &err);
+  cr_assert(t, "%s", err.message);
+  canon_builder_free(b);
+  canon_schema_free(s);
+  return t;
+}
+
+/* r is t stably sorted by k: a permutation of t's rows (by pos), each
+ * adjacent pair in order, ties in input order.  That is the one answer. */
+static void check_sorted(const canon_table *t, const canon_table *r, const canon__sortcol *k,
+                         int nk, const char *what) {
+  int64_t n = canon_table_num_rows(t);
+  cr_assert_eq(canon_table_num_rows(r), n, "%s: rows", what);
+  uint8_t *seen = calloc((size_t)n + 1, 1);
+  for (int64_t i = 0; i < n; i++) {
+    int64_t p = canon_table_get_int64(r, 3, i);
+    cr_assert(p >= 0 && p < n && !seen[p], "%s: not a permutation at %lld", what, (long long)i);
+    seen[p] = 1;
+    if (!i) continue;
+    int c = canon__cmp_rows(r, i - 1, r, i, k, nk);
+    cr_assert_leq(c, 0, "%s: rows %lld and %lld out of order", what, (long long)i - 1,
+                  (long long)i);
+    if (c == 0)
+      cr_assert_lt(canon_table_get_int64(r, 3, i - 1), p, "%s: tie order broken at %lld", what,
+                   (long long)i);
+  }
+  free(seen);
+}
+
+/* String keys: exact images (no string longer than 7 bytes: radix only),
+ * inexact (radix on the prefix images, tie runs merged), a string key
+ * after and before other keys, at sizes on both sides of the radix cut. */
+Test(sort, string_keys_random) {
+  static const int sizes[] = {5, 63, 64, 300, 4000};
+  for (int si = 0; si < 5; si++)
+    for (int short_only = 0; short_only < 2; short_only++) {
+      canon_table *t = random_table(sizes[si], short_only, short_only ? 0 : 7);
+      for (int mode = 0; mode < 16; mode++) {
+        canon__sortcol k1[1] = {{.col = 0, .descending = mode & 1, .nulls_first = (mode >> 1) & 1}};
+        canon__sortcol k2[3] = {{.col = 0, .descending = mode & 1, .nulls_first = (mode >> 1) & 1},
+                                {.col = 1, .descending = (mode >> 2) & 1, .nulls_first = mode & 1},
+                                {.col = 2, .descending = (mode >> 3) & 1}};
+        canon__sortcol k3[3] = {{.col = 2, .descending = (mode >> 3) & 1, .nulls_first = mode & 1},
+                                {.col = 0, .descending = mode & 1, .nulls_first = (mode >> 1) & 1},
+                                {.col = 1, .descending = (mode >> 2) & 1}};
+        const canon__sortcol *ks[] = {k1, k2, k3};
+        static const int nks[] = {1, 3, 3};
+        for (int c = 0; c < 3; c++) {
+          canon_error err;
+          canon_table *r = canon__sort_table(t, ks[c], nks[c], &err);
+          cr_assert(r, "%s", err.message);
+          char what[96];
+          snprintf(what, sizeof what, "n=%d short=%d mode=%d keys=%d", sizes[si], short_only, mode,
+                   c);
+          check_sorted(t, r, ks[c], nks[c], what);
+          canon_table_free(r);
+        }
+      }
+      canon_table_free(t);
+    }
+}
+
+/* ---- top n per group ------------------------------------------------------ */
+
+/* canon__sort_top_n against the full sort walked group by group. */
+static void check_top_n(const canon_table *t, const canon__sortcol *k, int nk, bool by_group,
+                        int64_t n) {
+  int64_t rows = canon_table_num_rows(t);
+  size_t cap = (size_t)(rows ? rows : 1);
+  int64_t *full = malloc(cap * sizeof *full), *want = malloc(cap * sizeof *want),
+          *got = malloc(cap * sizeof *got), *gid = malloc(cap * sizeof *gid);
+  int64_t cnt[37] = {0}, nwant = 0, ngot = -1;
+  canon_error err;
+  cr_assert_eq(canon__sort_indices(t, k, nk, full, &err), 0);
+  for (int64_t i = 0; i < rows; i++) gid[i] = by_group ? canon_table_get_int64(t, 4, i) : 0;
+  for (int64_t i = 0; i < rows; i++)
+    if (cnt[gid[full[i]]]++ < n) want[nwant++] = full[i];
+  cr_assert_eq(canon__sort_top_n(t, k, nk, by_group ? gid : NULL, by_group ? 37 : 1, n, got,
+                                 &ngot, &err),
+               0, "%s", err.message);
+  cr_assert_eq(ngot, nwant, "rows=%lld n=%lld: kept %lld, want %lld", (long long)rows,
+               (long long)n, (long long)ngot, (long long)nwant);
+  for (int64_t i = 0; i < nwant; i++)
+    cr_assert_eq(got[i], want[i], "rows=%lld n=%lld: position %lld", (long long)rows,
+                 (long long)n, (long long)i);
+  free(full);
+  free(want);
+  free(got);
+  free(gid);
+}
+
+Test(sort, top_n_matches_the_full_sort) {
+  static const int sizes[] = {0, 1, 40, 500, 3000};
+  static const int64_t ns[] = {1, 2, 3, 7, 100};
+  for (int si = 0; si < 5; si++) {
+    canon_table *t = random_table(sizes[si], si % 2, 5);
+    for (int mode = 0; mode < 8; mode++) {
+      canon__sortcol kf[2] = {{.col = 1, .descending = mode & 1, .nulls_first = (mode >> 1) & 1},
+                              {.col = 2, .descending = (mode >> 2) & 1}};
+      canon__sortcol ks[2] = {{.col = 0, .descending = mode & 1, .nulls_first = (mode >> 1) & 1},
+                              {.col = 1, .descending = (mode >> 2) & 1}};
+      canon__sortcol ki[1] = {{.col = 2, .descending = mode & 1, .nulls_first = (mode >> 1) & 1}};
+      for (int ni = 0; ni < 5; ni++)
+        for (int by = 0; by < 2; by++) {
+          check_top_n(t, kf, 2, by, ns[ni]);
+          check_top_n(t, ks, 2, by, ns[ni]);
+          check_top_n(t, ki, 1, by, ns[ni]); /* heavy ties: input order decides */
+        }
+    }
+    canon_table_free(t);
+  }
+}

@@ -3,12 +3,15 @@
  *
  * Holistic aggregates cannot be pre-reduced to a fixed-size state, so the
  * partial state of a group is its list of non-NULL values (count_distinct:
- * its distinct values), and the final step gathers every list of a group,
- * sorts the values by the §2 order and reads the answer off the sorted run.
- * Sorting (gid, value) pairs with the shared stable sort handles all groups
- * at once.  The answer depends only on the multiset of values: equal values
- * that differ in bits (-0.0 and 0.0, NaN payloads) are made canonical on
- * output.
+ * its distinct values, found by sorting (gid, value) pairs with the shared
+ * stable sort; the other lists keep input order).  The answer depends only
+ * on the multiset of values: equal values that differ in bits (-0.0 and
+ * 0.0, NaN payloads) are made canonical on output.  The final step gathers
+ * every list of a group; count_distinct and quantile_disc over strings sort
+ * the values by the §2 order and read the answer off the sorted run; the
+ * others (fixed-width values) select the one or two order statistics they
+ * need from the group's order-preserving images (§2 equal values share an
+ * image, so the image stands for the canonical value).
  *
  * State layouts (little-endian):
  *   list      u64 count, then each value: bool u8, date u32, int64 /
@@ -149,6 +152,11 @@ static canon_type av_list_type(const canon_expr *e) {
   return e->args[0]->type;
 }
 
+/* Bytes per value of a fixed-width list type. */
+static int av_width(canon_type t) {
+  return t == CANON_BOOL ? 1 : t == CANON_DATE ? 4 : 8;
+}
+
 /* ---- lists --------------------------------------------------------------- */
 
 /* (group, value) pairs being collected, then sorted. */
@@ -220,16 +228,21 @@ static av_interp av_method(const canon_expr *e) {
   return AV_LINEAR;
 }
 
-/* quantile over the sorted run x[0..n) (n >= 1), exactly as §5 writes it. */
-static double av_quantile(const double *vals, const int64_t *run, int64_t n, double p,
-                          av_interp m) {
+/* Positions of quantile p among n >= 1 sorted values, exactly as §5 writes
+ * them: x[lo], x[hi] and the weight d of x[hi]. */
+static void av_qpos(int64_t n, double p, int64_t *lo_out, int64_t *hi_out, double *d_out) {
   double h = (double)(n - 1) * p;
   double fl = floor(h);
   int64_t lo = (int64_t)fl, hi = (int64_t)ceil(h);
   if (hi > n - 1) hi = n - 1;
   if (lo > hi) lo = hi;
-  double d = h - fl;
-  double xl = vals[run[lo]], xh = vals[run[hi]];
+  *lo_out = lo;
+  *hi_out = hi;
+  *d_out = h - fl;
+}
+
+/* quantile from x[lo] = xl, x[hi] = xh (see av_qpos), exactly as §5 writes it. */
+static double av_quantile(double xl, double xh, int64_t lo, double d, av_interp m) {
   switch (m) {
   case AV_LOWER: return xl;
   case AV_HIGHER: return xh;
@@ -247,6 +260,15 @@ static double av_quantile(const double *vals, const int64_t *run, int64_t n, dou
   }
 }
 
+/* Position of quantile_disc p among n >= 1 sorted values (§5). */
+static int64_t av_disc_pos(int64_t n, double p) {
+  double np = (double)n * p;
+  int64_t k = (int64_t)ceil(np) - 1;
+  if (k < 0) k = 0;
+  if (k > n - 1) k = n - 1;
+  return k;
+}
+
 /* Emit the result of group run [a, b) of the sorted pairs (final). */
 static int av_result(const canon_expr *e, const av_pairs *ps, int64_t a, int64_t b,
                      canon__colbuilder *out) {
@@ -260,17 +282,8 @@ static int av_result(const canon_expr *e, const av_pairs *ps, int64_t a, int64_t
     return canon__cb_i64(out, cnt);
   }
   if (!n) return canon__cb_null(out);
-  double p = av_p(e);
-  if (e->fn == CANON__A_QUANTILE_DISC) {
-    double np = (double)n * p;
-    int64_t k = (int64_t)ceil(np) - 1;
-    if (k < 0) k = 0;
-    if (k > n - 1) k = n - 1;
-    if (v->type == CANON_FLOAT64) return canon__cb_f64(out, canon__aggx_canon_f64(canon__f64(v)[run[k]]));
-    return canon__cb_from(out, v, run[k]);
-  }
-  double r = av_quantile(canon__f64(v), run, n, p, av_method(e));
-  return canon__cb_f64(out, canon__aggx_canon_f64(r));
+  /* quantile_disc over strings: the others take av_select_final. */
+  return canon__cb_from(out, v, run[av_disc_pos(n, av_p(e))]);
 }
 
 /* Walk the sorted pairs group by group: partial emits each group's list
@@ -311,10 +324,121 @@ static int av_walk(const canon_expr *e, const av_pairs *ps, int64_t ngroups, boo
   return rc;
 }
 
+/* Store v little-endian in w bytes at p. */
+static void av_store(uint8_t *p, uint64_t v, size_t w) {
+  for (size_t k = 0; k < w; k++) p[k] = (uint8_t)(v >> (8 * k));
+}
+
+/* av_plain_partial for fixed-width values: one pass counts each group's
+ * values, a second writes every value straight into its group's state. */
+static int av_fixed_partial(const canon_expr *e, const canon__column *x, const int64_t *gid,
+                            int64_t nrows, int64_t ngroups, canon__colbuilder *out,
+                            canon_error *err) {
+  canon_type t = av_list_type(e);
+  size_t w = (size_t)av_width(t);
+  size_t *at = canon__calloc((size_t)ngroups + 1, sizeof *at);
+  uint8_t *buf = NULL;
+  int rc = 0;
+  if (!at) return canon__nomem(err);
+  for (int64_t i = 0; i < nrows; i++) {
+    int64_t g = gid ? gid[i] : 0;
+    if (g >= 0 && canon__valid(x, i)) at[g + 1]++;
+  }
+  /* at[g] becomes the offset of group g's state: u64 count, then values. */
+  size_t total = 0;
+  for (int64_t g = 0; g < ngroups; g++) {
+    size_t cnt = at[g + 1];
+    at[g + 1] = total + 8 + w * cnt; /* the end of group g, for now */
+    at[g] = total;
+    total = at[g + 1];
+  }
+  buf = canon__malloc(total ? total : 1);
+  if (!buf) {
+    free(at);
+    return canon__nomem(err);
+  }
+  for (int64_t g = 0; g < ngroups; g++) {
+    av_store(buf + at[g], (at[g + 1] - at[g] - 8) / w, 8);
+    at[g] += 8; /* now the next value's place */
+  }
+  for (int64_t i = 0; i < nrows; i++) {
+    int64_t g = gid ? gid[i] : 0;
+    if (g < 0 || !canon__valid(x, i)) continue;
+    uint64_t v;
+    switch (x->type) {
+    case CANON_BOOL: v = canon__u8(x)[i] != 0; break;
+    case CANON_DATE: v = (uint32_t)canon__i32(x)[i]; break;
+    case CANON_FLOAT64: memcpy(&v, &canon__f64(x)[i], 8); break;
+    default: /* int64, timestamp; §5: median and quantile convert int64 first */
+      if (t == CANON_FLOAT64) {
+        double d = (double)canon__i64(x)[i];
+        memcpy(&v, &d, 8);
+      } else {
+        v = (uint64_t)canon__i64(x)[i];
+      }
+      break;
+    }
+    av_store(buf + at[g], v, w);
+    at[g] += w;
+  }
+  /* at[g] is now the end of group g, where g + 1 starts. */
+  for (int64_t g = 0; g < ngroups && !rc; g++) {
+    size_t begin = g ? at[g - 1] : 0;
+    if (canon__cb_str(out, (const char *)buf + begin, at[g] - begin)) rc = canon__nomem(err);
+  }
+  free(buf);
+  free(at);
+  return rc;
+}
+
+/* Partial lists of median, quantile and quantile_disc: each group's
+ * non-NULL values in input order (their answer needs no order).  This one
+ * takes strings (quantile_disc); av_fixed_partial the rest. */
+static int av_plain_partial(const canon__column *x, const int64_t *gid,
+                            int64_t nrows, int64_t ngroups, canon__colbuilder *out,
+                            canon_error *err) {
+  int64_t *start = NULL, *order = NULL;
+  if (canon__aggx_csr(gid, nrows, ngroups, &start, &order)) {
+    free(start);
+    free(order);
+    return canon__nomem(err);
+  }
+  av_bytes buf = {0};
+  int rc = 0;
+  for (int64_t g = 0; g < ngroups && !rc; g++) {
+    buf.len = 0;
+    av_put64(&buf, 0);
+    uint64_t cnt = 0;
+    for (int64_t k = start[g]; k < start[g + 1]; k++) {
+      int64_t i = order[k];
+      if (!canon__valid(x, i)) continue;
+      av_put_value(&buf, x, i);
+      cnt++;
+    }
+    if (buf.oom) {
+      rc = canon__nomem(err);
+      break;
+    }
+    for (int k = 0; k < 8; k++) buf.p[k] = (uint8_t)(cnt >> (8 * k));
+    if (canon__cb_str(out, (const char *)buf.p, buf.len)) rc = canon__nomem(err);
+  }
+  free(buf.p);
+  free(start);
+  free(order);
+  return rc;
+}
+
 static int av_list_partial(const canon_expr *e, const canon_table *in, const int64_t *gid,
                            int64_t ngroups, canon__colbuilder *out, canon_error *err) {
   canon__column *x = canon__expr_eval(e->args[0], in, err);
   if (!x) return err && err->code ? err->code : CANON_ERR_INTERNAL;
+  if (e->fn != CANON__A_COUNT_DISTINCT) {
+    int rc = av_list_type(e) == CANON_STRING
+                 ? av_plain_partial(x, gid, in->nrows, ngroups, out, err)
+                 : av_fixed_partial(e, x, gid, in->nrows, ngroups, out, err);
+    canon__column_unref(x);
+    return rc;
+  }
   canon_type lt = av_list_type(e);
   av_pairs ps;
   int rc = av_pairs_init(&ps, lt, in->nrows);
@@ -336,10 +460,178 @@ static int av_list_partial(const canon_expr *e, const canon_table *in, const int
   return rc;
 }
 
+/* ---- selection (final of the fixed-width lists) -------------------------- */
+
+/* Image of a fixed-width list value of type t read from p (little-endian,
+ * width av_width(t)), ordered as §2 orders the values. */
+static uint64_t av_image(canon_type t, const uint8_t *p) {
+  switch (t) {
+  case CANON_BOOL: return p[0];
+  case CANON_DATE: {
+    uint32_t v = (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+    return (uint64_t)(int64_t)(int32_t)v ^ (UINT64_C(1) << 63);
+  }
+  case CANON_FLOAT64: {
+    uint64_t b = av_get64(p);
+    double d;
+    memcpy(&d, &b, 8);
+    return canon__f64_image(d);
+  }
+  default: return av_get64(p) ^ (UINT64_C(1) << 63); /* int64, timestamp */
+  }
+}
+
+/* The float64 an image stands for: +0.0 for zeros, NaN for NaNs. */
+static double av_f64_of_image(uint64_t m) {
+  if (m == UINT64_MAX) return NAN;
+  uint64_t u = (m >> 63) ? m ^ (UINT64_C(1) << 63) : ~m;
+  double d;
+  memcpy(&d, &u, 8);
+  return d;
+}
+
+/* Append the value image m stands for (type t) to out. */
+static int av_emit_image(canon__colbuilder *out, canon_type t, uint64_t m) {
+  switch (t) {
+  case CANON_BOOL: return canon__cb_bool(out, m != 0);
+  case CANON_DATE: return canon__cb_i32(out, (int32_t)(int64_t)(m ^ (UINT64_C(1) << 63)));
+  case CANON_FLOAT64: return canon__cb_f64(out, canon__aggx_canon_f64(av_f64_of_image(m)));
+  default: return canon__cb_i64(out, (int64_t)(m ^ (UINT64_C(1) << 63)));
+  }
+}
+
+static void av_swap(uint64_t *a, uint64_t *b) {
+  uint64_t t = *a;
+  *a = *b;
+  *b = t;
+}
+
+static int av_cmp_u64(const void *a, const void *b) {
+  uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+  return (x > y) - (x < y);
+}
+
+/* Rearrange v[0..n) so that v[k] is the k-th smallest (0-based), nothing
+ * before it larger and nothing after it smaller: quickselect with a
+ * three-way partition (a run of equal images ends it at once) around a
+ * median of three; after 64 rounds (adversarial input) the rest is sorted. */
+static void av_select(uint64_t *v, int64_t n, int64_t k) {
+  int64_t lo = 0, hi = n; /* v[k] lies in [lo, hi) */
+  int budget = 64;        /* partitions before falling back to a full sort */
+  while (hi - lo > 16) {
+    if (budget-- == 0) {
+      qsort(v + lo, (size_t)(hi - lo), sizeof *v, av_cmp_u64);
+      return;
+    }
+    int64_t mid = lo + (hi - lo) / 2;
+    uint64_t a = v[lo], b = v[mid], c = v[hi - 1];
+    uint64_t piv = a < b ? (b < c ? b : (a < c ? c : a)) : (a < c ? a : (b < c ? c : b));
+    /* [lo, lt) < piv, [lt, i) == piv, [gt, hi) > piv */
+    int64_t lt = lo, i = lo, gt = hi;
+    while (i < gt) {
+      if (v[i] < piv) av_swap(&v[lt++], &v[i++]);
+      else if (v[i] > piv) av_swap(&v[i], &v[--gt]);
+      else i++;
+    }
+    if (k < lt) hi = lt;
+    else if (k >= gt) lo = gt;
+    else return;
+  }
+  for (int64_t i = lo + 1; i < hi; i++) { /* insertion sort of the short rest */
+    uint64_t x = v[i];
+    int64_t j = i;
+    while (j > lo && v[j - 1] > x) {
+      v[j] = v[j - 1];
+      j--;
+    }
+    v[j] = x;
+  }
+}
+
+/* The answer for one group's images v[0..n) (n >= 1; v is reordered). */
+static int av_select_result(const canon_expr *e, canon_type t, uint64_t *v, int64_t n,
+                            canon__colbuilder *out) {
+  double p = av_p(e);
+  if (e->fn == CANON__A_QUANTILE_DISC) {
+    int64_t k = av_disc_pos(n, p);
+    av_select(v, n, k);
+    return av_emit_image(out, t, v[k]);
+  }
+  int64_t lo, hi;
+  double d;
+  av_qpos(n, p, &lo, &hi, &d);
+  av_select(v, n, lo);
+  uint64_t mh = v[lo];
+  if (hi > lo) { /* hi = lo + 1: the smallest image after lo */
+    mh = v[lo + 1];
+    for (int64_t k = lo + 2; k < n; k++)
+      if (v[k] < mh) mh = v[k];
+  }
+  double r = av_quantile(av_f64_of_image(v[lo]), av_f64_of_image(mh), lo, d, av_method(e));
+  return canon__cb_f64(out, canon__aggx_canon_f64(r));
+}
+
+/* Final of median, quantile and quantile_disc over fixed-width values:
+ * gather each group's images, then select. */
+static int av_select_final(const canon_expr *e, int idx, const canon__column *states,
+                           const int64_t *gid, int64_t ngroups, canon__colbuilder *out,
+                           canon_error *err) {
+  canon_type t = av_list_type(e);
+  size_t w = (size_t)av_width(t);
+  int64_t *start = canon__calloc((size_t)ngroups + 1, sizeof *start);
+  int64_t *pos = canon__reallocarray(NULL, (size_t)ngroups + 1, sizeof *pos);
+  uint64_t *img = NULL;
+  int rc = 0;
+  if (!start || !pos) {
+    rc = canon__nomem(err);
+    goto done;
+  }
+  /* Check every state and count each group's values. */
+  for (int64_t i = 0; i < states->length; i++) {
+    int64_t g = gid ? gid[i] : 0;
+    if (g < 0) continue;
+    size_t len;
+    const uint8_t *p = canon__valid(states, i) ? (const uint8_t *)canon__str(states, i, &len) : NULL;
+    bool ok = p && len >= 8 && (len - 8) % w == 0 && av_get64(p) == (len - 8) / w;
+    for (size_t at = 8; ok && t == CANON_BOOL && at < len; at++) ok = p[at] <= 1;
+    if (!ok) {
+      rc = canon__aggx_corrupt(err, idx, i);
+      goto done;
+    }
+    start[g + 1] += (int64_t)((len - 8) / w);
+  }
+  for (int64_t g = 0; g < ngroups; g++) start[g + 1] += start[g];
+  memcpy(pos, start, ((size_t)ngroups + 1) * sizeof *pos);
+  img = canon__reallocarray(NULL, start[ngroups] ? (size_t)start[ngroups] : 1, sizeof *img);
+  if (!img) {
+    rc = canon__nomem(err);
+    goto done;
+  }
+  for (int64_t i = 0; i < states->length; i++) {
+    int64_t g = gid ? gid[i] : 0;
+    if (g < 0) continue;
+    size_t len;
+    const uint8_t *p = (const uint8_t *)canon__str(states, i, &len);
+    for (size_t at = 8; at < len; at += w) img[pos[g]++] = av_image(t, p + at);
+  }
+  for (int64_t g = 0; g < ngroups && !rc; g++) {
+    int64_t n = start[g + 1] - start[g];
+    rc = n ? av_select_result(e, t, img + start[g], n, out) : canon__cb_null(out);
+    if (rc) rc = canon__nomem(err);
+  }
+done:
+  free(start);
+  free(pos);
+  free(img);
+  return rc;
+}
+
 static int av_list_final(const canon_expr *e, int idx, const canon__column *states,
                          const int64_t *gid, int64_t ngroups, canon__colbuilder *out,
                          canon_error *err) {
   canon_type lt = av_list_type(e);
+  if (e->fn != CANON__A_COUNT_DISTINCT && lt != CANON_STRING)
+    return av_select_final(e, idx, states, gid, ngroups, out, err);
   av_pairs ps;
   int rc = av_pairs_init(&ps, lt, states->length);
   bool oom = rc != 0;

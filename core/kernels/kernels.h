@@ -53,12 +53,30 @@ typedef struct canon__sortcol {
   bool nulls_first;
 } canon__sortcol;
 
+/* Order-preserving 64-bit image of a non-NULL double under §2: unsigned
+ * order of images is the total order (-0.0 and 0.0 one image, every NaN
+ * UINT64_MAX, the largest). */
+static inline uint64_t canon__f64_image(double d) {
+  if (d != d) return UINT64_MAX;
+  if (d == 0) d = 0.0;
+  uint64_t u;
+  memcpy(&u, &d, sizeof u);
+  return (u >> 63) ? ~u : u | (UINT64_C(1) << 63);
+}
+
 /* Stable sort: fills perm[0..nrows) with the row order. */
 int canon__sort_indices(const canon_table *t, const canon__sortcol *keys, int nkeys,
                         int64_t *perm, canon_error *err);
 /* Compare row i of a with row j of b under the sort keys (same layout). */
 int canon__cmp_rows(const canon_table *a, int64_t i, const canon_table *b, int64_t j,
                     const canon__sortcol *keys, int nkeys);
+/* The rows a stable sort by keys (nkeys >= 1) puts first in their group,
+ * at most n per group (group_of: each row's group, 0..ngroups-1; NULL: one
+ * group), in that sorted order: perm (capacity t->nrows) receives them,
+ * *kept their count.  No full sort: about one comparison per row. */
+int canon__sort_top_n(const canon_table *t, const canon__sortcol *keys, int nkeys,
+                      const int64_t *group_of, int64_t ngroups, int64_t n, int64_t *perm,
+                      int64_t *kept, canon_error *err);
 /* A stably sorted copy of t. */
 canon_table *canon__sort_table(const canon_table *t, const canon__sortcol *keys,
                                int nkeys, canon_error *err);

@@ -1,8 +1,11 @@
 /* sort.c — stable multi-key sort (SEMANTICS §2).
  *
  * Each key has a direction and a NULL placement; NULL placement is absolute
- * (NULLS FIRST puts NULLs first in both directions).  The sort is a merge
- * sort over row indices, so ties keep their input order. */
+ * (NULLS FIRST puts NULLs first in both directions).  The sort orders row
+ * indices by an LSD radix sort on order-preserving key images, finishing
+ * runs the images cannot separate (long strings) by merge sort; both are
+ * stable, so ties keep their input order.  Top n per group (take) keeps a
+ * few rows per group as the rows stream by and sorts only those. */
 #include "kernels.h"
 
 int canon__cmp_rows(const canon_table *a, int64_t i, const canon_table *b, int64_t j,
@@ -33,27 +36,20 @@ int canon__cmp_rows(const canon_table *a, int64_t i, const canon_table *b, int64
  *            and a last byte holding the length, or 0xff when longer than 7.
  * Only two strings longer than 7 bytes with equal images need a full byte
  * comparison; short strings are ordered by their image alone (bytes, then
- * length, which is the byte order of §2). */
+ * length, which is the byte order of §2).  A string key none of whose
+ * values is longer than 7 bytes is exact, like a fixed-width key. */
 typedef struct sort_key {
   uint8_t *rank;
   uint64_t *major;
-  const canon__column *col;   /* strings only: for the full comparison */
+  const canon__column *col;   /* inexact string keys only: the full comparison */
   bool descending;
+  bool mixed_rank;            /* some rows NULL, some not */
 } sort_key;
 
 typedef struct sort_ctx {
   sort_key *keys;
   int nkeys;
 } sort_ctx;
-
-/* Order-preserving image of a double under §2 (-0.0 = 0.0, NaN largest). */
-static uint64_t f64_image(double d) {
-  if (d != d) return UINT64_MAX;
-  if (d == 0) d = 0.0;
-  uint64_t u;
-  memcpy(&u, &d, sizeof u);
-  return (u >> 63) ? ~u : u | (UINT64_C(1) << 63);
-}
 
 static uint64_t str_image(const canon__column *c, int64_t i) {
   size_t len;
@@ -69,13 +65,15 @@ static int fill_key(const canon_table *t, const canon__sortcol *sc, sort_key *k)
   k->rank = canon__malloc((size_t)n);
   k->major = canon__reallocarray(NULL, (size_t)n, sizeof *k->major);
   if (!k->rank || !k->major) return CANON_ERR_NOMEM;
-  k->col = c->type == CANON_STRING ? c : NULL;
+  k->col = NULL;
   k->descending = sc->descending;
   uint8_t null_rank = sc->nulls_first ? 0 : 2;
+  int64_t nulls = 0;
   for (int64_t i = 0; i < n; i++) {
     if (!canon__valid(c, i)) {
       k->rank[i] = null_rank;
       k->major[i] = 0;
+      nulls++;
       continue;
     }
     uint64_t v;
@@ -84,12 +82,16 @@ static int fill_key(const canon_table *t, const canon__sortcol *sc, sort_key *k)
     case CANON_DATE: v = (uint64_t)(int64_t)canon__i32(c)[i] ^ (UINT64_C(1) << 63); break;
     case CANON_INT64:
     case CANON_TIMESTAMP: v = (uint64_t)canon__i64(c)[i] ^ (UINT64_C(1) << 63); break;
-    case CANON_FLOAT64: v = f64_image(canon__f64(c)[i]); break;
-    default: v = str_image(c, i); break;
+    case CANON_FLOAT64: v = canon__f64_image(canon__f64(c)[i]); break;
+    default:
+      v = str_image(c, i);
+      if ((v & 0xff) == 0xff) k->col = c; /* a long string: images can tie */
+      break;
     }
     k->rank[i] = 1;
     k->major[i] = sc->descending ? ~v : v;
   }
+  k->mixed_rank = nulls > 0 && nulls < n;
   return 0;
 }
 
@@ -138,45 +140,105 @@ static void merge_sort(const sort_ctx *cx, int64_t *a, int64_t *tmp, int64_t n) 
   while (j < n) a[k++] = tmp[j++];
 }
 
-/* Digit d of row r under one key: bytes 0..7 of the image, least
- * significant first, then the NULL rank as the most significant digit. */
-static inline unsigned radix_digit(const sort_key *k, int d, int64_t r) {
-  return d < 8 ? (unsigned)(k->major[r] >> (8 * d)) & 0xff : k->rank[r];
-}
+/* Least-significant-digit radix sort of perm by the images of keys
+ * [0, nk): key by key from the last, each by its eight image bytes (least
+ * significant first), then its NULL rank.  Counting sort is stable, so ties
+ * keep their order in perm, as merge sort does; when every key is exact the
+ * images are the whole values and this is the sort.  Each key's images are
+ * gathered once into row order and then move along with the row numbers, so
+ * the passes read sequentially; a byte every row shares (high bytes of small
+ * numbers, a common string prefix) costs no pass.  Returns CANON_ERR_NOMEM
+ * (perm unchanged) when scratch is short. */
+#define RADIX_AHEAD 16
 
-/* Least-significant-digit radix sort of perm (which starts as 0..n-1) when
- * every key is fixed-width: the images are the whole values, so sorting by
- * (rank, image) of the last key, then the one before, ... is the sort.
- * Counting sort is stable, so ties keep input order as merge sort does.
- * One pass over the data per key computes all nine histograms, and a digit
- * on which every row agrees (high bytes of small numbers) costs no pass. */
-static void radix_sort(const sort_key *keys, int nkeys, int64_t *perm, int64_t *tmp, int64_t n) {
-  static const int ndigits = 9;
-  for (int k = nkeys - 1; k >= 0; k--) {
+static int radix_sort(const sort_key *keys, int nk, int64_t *perm, int64_t n) {
+  uint64_t *img = canon__reallocarray(NULL, (size_t)n, sizeof *img);
+  uint64_t *img2 = canon__reallocarray(NULL, (size_t)n, sizeof *img2);
+  int64_t *idx = canon__reallocarray(NULL, (size_t)n, sizeof *idx);
+  int64_t *idx2 = canon__reallocarray(NULL, (size_t)n, sizeof *idx2);
+  size_t (*hist)[256] = canon__malloc(8 * sizeof *hist);
+  int rc = 0;
+  if (!img || !img2 || !idx || !idx2 || !hist) {
+    rc = CANON_ERR_NOMEM;
+    goto done;
+  }
+  memcpy(idx, perm, (size_t)n * sizeof *idx);
+  for (int k = nk - 1; k >= 0; k--) {
     const sort_key *key = &keys[k];
-    size_t (*hist)[256] = canon__calloc((size_t)ndigits, sizeof *hist);
-    if (!hist) { /* no memory for the histograms: fall back to merging */
-      sort_key *one = (sort_key *)key;
-      sort_ctx cx = {one, 1};
-      merge_sort(&cx, perm, tmp, n);
-      continue;
-    }
+    memset(hist, 0, 8 * sizeof *hist);
     for (int64_t i = 0; i < n; i++) {
-      uint64_t m = key->major[i];
+      if (i + RADIX_AHEAD < n) /* rows are in no useful order: fetch early */
+        __builtin_prefetch(&key->major[idx[i + RADIX_AHEAD]]);
+      uint64_t m = img[i] = key->major[idx[i]];
       for (int d = 0; d < 8; d++) hist[d][(m >> (8 * d)) & 0xff]++;
-      hist[8][key->rank[i]]++;
     }
-    for (int d = 0; d < ndigits; d++) {
-      if (hist[d][radix_digit(key, d, perm[0])] == (size_t)n) continue;
+    for (int d = 0; d < 8; d++) {
+      if (hist[d][(img[0] >> (8 * d)) & 0xff] == (size_t)n) continue;
       size_t pos[256], at = 0;
       for (int b = 0; b < 256; b++) {
         pos[b] = at;
         at += hist[d][b];
       }
-      for (int64_t i = 0; i < n; i++) tmp[pos[radix_digit(key, d, perm[i])]++] = perm[i];
-      memcpy(perm, tmp, (size_t)n * sizeof *perm);
+      for (int64_t i = 0; i < n; i++) {
+        size_t to = pos[(img[i] >> (8 * d)) & 0xff]++;
+        img2[to] = img[i];
+        idx2[to] = idx[i];
+      }
+      uint64_t *ti = img;
+      img = img2;
+      img2 = ti;
+      int64_t *tx = idx;
+      idx = idx2;
+      idx2 = tx;
     }
-    free(hist);
+    if (key->mixed_rank) { /* the NULL rank is the most significant digit */
+      size_t cnt[3] = {0, 0, 0}, pos[3];
+      for (int64_t i = 0; i < n; i++) cnt[key->rank[idx[i]]]++;
+      pos[0] = 0;
+      pos[1] = cnt[0];
+      pos[2] = cnt[0] + cnt[1];
+      for (int64_t i = 0; i < n; i++) idx2[pos[key->rank[idx[i]]]++] = idx[i];
+      int64_t *tx = idx;
+      idx = idx2;
+      idx2 = tx;
+    }
+  }
+  memcpy(perm, idx, (size_t)n * sizeof *perm);
+done:
+  free(img);
+  free(img2);
+  free(idx);
+  free(idx2);
+  free(hist);
+  return rc;
+}
+
+/* Whether rows a and b tie on the ranks and images of keys [0, nk). */
+static bool same_images(const sort_key *keys, int nk, int64_t a, int64_t b) {
+  for (int k = 0; k < nk; k++)
+    if (keys[k].rank[a] != keys[k].rank[b] || keys[k].major[a] != keys[k].major[b]) return false;
+  return true;
+}
+
+/* Sort perm (0..n-1 or any order to sort stably) by every key.  Radix on the
+ * images of the keys up to the first inexact one orders rows wherever those
+ * images differ (an image order is never against the value order); runs
+ * that tie on them are finished by merge sort under the full comparison. */
+static void sort_perm(const sort_ctx *cx, int64_t *perm, int64_t *tmp, int64_t n) {
+  int nk = 0;
+  while (nk < cx->nkeys && !cx->keys[nk].col) nk++;
+  bool exact = nk == cx->nkeys;
+  if (!exact) nk++;
+  if (n < 64 || radix_sort(cx->keys, nk, perm, n)) {
+    merge_sort(cx, perm, tmp, n);
+    return;
+  }
+  if (exact) return;
+  for (int64_t a = 0; a < n;) {
+    int64_t b = a + 1;
+    while (b < n && same_images(cx->keys, nk, perm[a], perm[b])) b++;
+    if (b - a > 1) merge_sort(cx, perm + a, tmp, b - a);
+    a = b;
   }
 }
 
@@ -189,13 +251,9 @@ int canon__sort_indices(const canon_table *t, const canon__sortcol *keys, int nk
   sort_key *sk = canon__calloc((size_t)nkeys, sizeof *sk);
   int rc = (!tmp || !sk) ? CANON_ERR_NOMEM : 0;
   for (int k = 0; rc == 0 && k < nkeys; k++) rc = fill_key(t, &keys[k], &sk[k]);
-  bool fixed = true;
-  for (int k = 0; k < nkeys; k++) fixed = fixed && !sk[k].col;
-  if (rc == 0 && fixed) {
-    radix_sort(sk, nkeys, perm, tmp, n);
-  } else if (rc == 0) {
+  if (rc == 0) {
     sort_ctx cx = {sk, nkeys};
-    merge_sort(&cx, perm, tmp, n);
+    sort_perm(&cx, perm, tmp, n);
   } else {
     canon__nomem(err);
   }
@@ -204,6 +262,89 @@ int canon__sort_indices(const canon_table *t, const canon__sortcol *keys, int nk
     free(sk[k].major);
   }
   free(sk);
+  free(tmp);
+  return rc;
+}
+
+/* Compare row i with the row held in a top-n slot (row, then the first
+ * key's rank and image, kept there so most comparisons touch no other
+ * memory), as cmp_idx(i, row) would. */
+static inline int cmp_slot(const sort_ctx *cx, int64_t i, const int64_t *slot) {
+  const sort_key *k0 = &cx->keys[0];
+  int64_t r = (int64_t)k0->rank[i] - slot[2];
+  if (r) return r < 0 ? -1 : 1;
+  uint64_t m = k0->major[i], ms = (uint64_t)slot[1];
+  if (m != ms) return m < ms ? -1 : 1;
+  return cmp_idx(cx, i, slot[0]);
+}
+
+/* How many rows ahead top-n fetches a group's block. */
+#define TOP_N_AHEAD 16
+
+int canon__sort_top_n(const canon_table *t, const canon__sortcol *keys, int nkeys,
+                      const int64_t *group_of, int64_t ngroups, int64_t n, int64_t *perm,
+                      int64_t *kept, canon_error *err) {
+  int64_t rows = t->nrows;
+  *kept = 0;
+  if (rows == 0 || n <= 0 || ngroups <= 0) return 0;
+  if (nkeys <= 0) return canon__seterr(err, CANON_ERR_INTERNAL, "top-n needs a sort key");
+  /* Group g's block: its count, then up to n slots (row, image, rank) of
+   * its first rows so far in sorted order.  Blocks are whole cache lines
+   * (64 bytes), so a row's visit to its group costs one miss. */
+  size_t stride = (1 + 3 * (size_t)n + 7) & ~(size_t)7;
+  sort_key *sk = canon__calloc((size_t)nkeys, sizeof *sk);
+  int64_t *mem = canon__calloc((size_t)ngroups * stride + 8, sizeof *mem);
+  int64_t *blk = mem ? (int64_t *)(((uintptr_t)mem + 63) & ~(uintptr_t)63) : NULL;
+  uint8_t *keep = canon__calloc((size_t)rows, 1);
+  int64_t *tmp = NULL;
+  int rc = (!sk || !blk || !keep) ? CANON_ERR_NOMEM : 0;
+  for (int k = 0; rc == 0 && k < nkeys; k++) rc = fill_key(t, &keys[k], &sk[k]);
+  if (rc) goto done;
+  sort_ctx cx = {sk, nkeys};
+  /* A row replaces the last slot only when it sorts strictly before it (on
+   * a tie the earlier row, already there, comes first). */
+  for (int64_t i = 0; i < rows; i++) {
+    if (group_of && i + TOP_N_AHEAD < rows) /* groups are random: fetch early */
+      __builtin_prefetch(blk + (size_t)group_of[i + TOP_N_AHEAD] * stride, 1);
+    int64_t *b = blk + (size_t)(group_of ? group_of[i] : 0) * stride, *slot = b + 1, j;
+    if (b[0] < n) {
+      j = b[0]++;
+    } else if (cmp_slot(&cx, i, slot + 3 * (n - 1)) < 0) {
+      j = n - 1;
+    } else {
+      continue;
+    }
+    while (j > 0 && cmp_slot(&cx, i, slot + 3 * (j - 1)) < 0) {
+      memcpy(slot + 3 * j, slot + 3 * (j - 1), 3 * sizeof *slot);
+      j--;
+    }
+    slot[3 * j] = i;
+    slot[3 * j + 1] = (int64_t)sk[0].major[i];
+    slot[3 * j + 2] = sk[0].rank[i];
+  }
+  for (int64_t g = 0; g < ngroups; g++) {
+    const int64_t *b = blk + (size_t)g * stride;
+    for (int64_t j = 0; j < b[0]; j++) keep[b[1 + 3 * j]] = 1;
+  }
+  int64_t m = 0;
+  for (int64_t i = 0; i < rows; i++)
+    if (keep[i]) perm[m++] = i;
+  /* In input order now; the stable sort puts them as the full sort would. */
+  if (!(tmp = canon__reallocarray(NULL, (size_t)(m ? m : 1), sizeof *tmp))) {
+    rc = CANON_ERR_NOMEM;
+    goto done;
+  }
+  sort_perm(&cx, perm, tmp, m);
+  *kept = m;
+done:
+  if (rc) canon__nomem(err);
+  for (int k = 0; sk && k < nkeys; k++) {
+    free(sk[k].rank);
+    free(sk[k].major);
+  }
+  free(sk);
+  free(mem);
+  free(keep);
   free(tmp);
   return rc;
 }

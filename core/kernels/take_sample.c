@@ -3,6 +3,9 @@
  * the choice does not depend on how rows are partitioned). */
 #include "../src/rowops.h"
 
+/* The largest n kept by per-group selection instead of a full sort. */
+#define TOP_N_MAX 64
+
 canon_table *canon__take_rows(const canon_table *t, int64_t n, const canon__sortcol *sort,
                               int nsort, const int *keys, int nkeys, canon_error *err) {
   int64_t rows = t->nrows;
@@ -12,14 +15,23 @@ canon_table *canon__take_rows(const canon_table *t, int64_t n, const canon__sort
   int64_t *first = NULL, *count = NULL, ngroups = 1;
   canon_table *out = NULL;
   if (!perm || (nkeys && !group_of)) goto oom;
+  if (nkeys && canon__group_rows(t, keys, nkeys, false, group_of, &ngroups, &first, err))
+    goto done;
+  /* A few rows per group: keep each group's best n as the rows stream by,
+   * then sort only those (the same rows, in the same order, as below). */
+  if (nsort && n >= 1 && n <= TOP_N_MAX && n * ngroups <= 4 * rows) {
+    int64_t kept;
+    if (canon__sort_top_n(t, sort, nsort, nkeys ? group_of : NULL, ngroups, n, perm, &kept, err))
+      goto done;
+    out = canon__table_take(t, perm, kept, err);
+    goto done;
+  }
   /* Stable: ties keep input order, which is (source partition, row). */
   if (nsort) {
     if (canon__sort_indices(t, sort, nsort, perm, err)) goto done;
   } else {
     for (int64_t i = 0; i < rows; i++) perm[i] = i;
   }
-  if (nkeys && canon__group_rows(t, keys, nkeys, false, group_of, &ngroups, &first, err))
-    goto done;
   count = canon__calloc((size_t)(ngroups ? ngroups : 1), sizeof *count);
   if (!count) goto oom;
   /* Walk rows in presort order, keeping each group's first n. */
