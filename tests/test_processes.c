@@ -748,6 +748,19 @@ Test(processes, many_shared_tables_in_one_job) {
       cr_assert_eq(shared_table_fds(), N);
       cr_assert_str_eq(got, want);
       free(got);
+      /* A later job's new table makes room: the session keeps at most 64
+       * (the least recently used go). */
+      canon_table *extra = mixed_table(20, 999);
+      char *one = try_collect(plan_sum_by_k(s, extra, NULL), &err);
+      cr_assert(one, "%s", err.message);
+      free(one);
+      cr_assert_eq(shared_table_fds(), 64);
+      /* An evicted table comes back when a job needs it. */
+      one = try_collect(plan_sum_by_k(s, t[0], NULL), &err);
+      cr_assert(one, "%s", err.message);
+      free(one);
+      cr_assert_eq(shared_table_fds(), 64);
+      canon_table_free(extra);
     } else {
       want = got;
     }

@@ -490,6 +490,35 @@ void px_drop_all_shared(px_state *st) {
   st->njob_tables = st->capjob_tables = 0;
 }
 
+static bool evict_one(px_state *st);
+
+/* Down to PX_SHARED_MAX - 1 shared tables, dropping the least recently
+ * used ones the job being encoded does not use (when all are, keep them). */
+static void make_room(px_state *st) {
+  while (st->nshared >= PX_SHARED_MAX && evict_one(st)) {
+  }
+}
+
+static bool evict_one(px_state *st) {
+  int lru = -1;
+  for (int i = 0; i < st->nshared; i++)
+    if (st->shared[i].last_job <= st->job_seq &&
+        (lru < 0 || st->shared[i].last_job < st->shared[lru].last_job))
+      lru = i;
+  if (lru < 0) return false;
+  px_shared e = st->shared[lru];
+  /* Keep the current job's indices valid: move the last entry into the
+   * hole and renumber it. */
+  int last = --st->nshared;
+  st->shared[lru] = st->shared[last];
+  for (int i = 0; i < st->njob_tables; i++)
+    if (st->job_tables[i] == last) st->job_tables[i] = lru;
+  send_drop(st, &e.id, 1);
+  st->host->table_free(e.key);
+  px_close_held(st, e.fd);
+  return true;
+}
+
 /* Note shared[k] as used by the current job (once). */
 static int use_shared(px_state *st, int k) {
   for (int i = 0; i < st->njob_tables; i++)
@@ -517,6 +546,7 @@ static int share_table(void *ctx, const canon_table *t, uint64_t *id, canon_erro
   for (k = 0; k < st->nshared; k++)
     if (h->table_same_data(st->shared[k].key, t)) break;
   if (k == st->nshared) {
+    make_room(st);
     if (st->nshared == st->capshared) {
       int nc = st->capshared ? st->capshared * 2 : 8;
       px_shared *n = realloc(st->shared, (size_t)nc * sizeof *n);
@@ -524,7 +554,7 @@ static int share_table(void *ctx, const canon_table *t, uint64_t *id, canon_erro
       st->shared = n;
       st->capshared = nc;
     }
-    px_shared e = {.id = ++st->next_shared_id, .fd = -1};
+    px_shared e = {.id = ++st->next_shared_id, .fd = -1, .last_job = st->job_seq + 1};
     if (!(e.key = h->table_share(t, err))) return err && err->code ? err->code : CANON_ERR_NOMEM;
     canon_error e2;
     memset(&e2, 0, sizeof e2);
@@ -538,9 +568,11 @@ static int share_table(void *ctx, const canon_table *t, uint64_t *id, canon_erro
       return px_err(err, rc, "processes: cannot put a table of %zu bytes in shared memory: %.800s",
                     bytes, e2.message);
     }
+    k = st->nshared; /* make_room moved the end */
     st->shared[st->nshared++] = e;
   }
   if (use_shared(st, k) != 0) return px_err(err, CANON_ERR_NOMEM, "out of memory");
+  st->shared[k].last_job = st->job_seq + 1; /* the job being encoded */
   *id = st->shared[k].id;
   return 0;
 }

@@ -38,7 +38,13 @@ typedef struct px_shared {
   uint64_t id;
   canon_table *key;
   int fd;               /* the segment: the encoded table (held) */
+  uint64_t last_job;    /* job_seq of the last job that used it */
 } px_shared;
+
+/* Shared tables a session keeps (beyond that, the least recently used one
+ * no current job needs is dropped for a new one): each holds a descriptor
+ * and a copy of its table in shared memory. */
+#define PX_SHARED_MAX 64
 
 typedef struct px_state {
   const canon_host *host;

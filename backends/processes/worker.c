@@ -286,7 +286,14 @@ void px_worker_main(const canon_host *h, int sock, px_status *status) {
     px_msg m;
     int *fds = NULL;
     int got = px_recv(sock, &m, &fds);
-    if (got <= 0) _exit(0); /* the driver closed the session or died */
+    if (got == 0) _exit(0); /* the driver closed the session or died */
+    if (got < 0) {
+      /* E.g. out of descriptors for the ones a message carried: say so
+       * where the driver looks when a worker dies. */
+      snprintf(status->what, sizeof status->what,
+               "nothing: a message from the driver could not be received (%s)", strerror(errno));
+      _exit(1);
+    }
     int nfds = (int)m.nfds;
     if (m.type == PX_JOB) {
       take_job(&w, &m, fds, nfds);
