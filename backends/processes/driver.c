@@ -658,7 +658,8 @@ int px_execute(void *state, canon_job *job, canon_table ***results, int *nresult
   int P = h->stage_num_partitions(job, S - 1);
   if (rc == 0 && !(res = calloc((size_t)P, sizeof *res))) rc = px_err(err, CANON_ERR_NOMEM, "out of memory");
   for (int p = 0; rc == 0 && p < P; p++)
-    if (!(res[p] = px_table_read(h, outs[S - 1][p], err))) rc = err && err->code ? err->code : CANON_ERR_ENGINE;
+    /* Views of the output segments: the rows are not copied again. */
+    if (!(res[p] = px_table_map(h, outs[S - 1][p], err))) rc = err && err->code ? err->code : CANON_ERR_ENGINE;
   if (rc == 0) {
     *results = res;
     *nresults = P;

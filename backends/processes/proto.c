@@ -247,16 +247,44 @@ int px_shared_table_write(const canon_host *h, const canon_table *t, int *fd, ca
   return table_write("canon-table", h, t, fd, err);
 }
 
-canon_table *px_table_read(const canon_host *h, int fd, canon_error *err) {
+/* A mapping a view table keeps: unmapped with the table's last buffer. */
+typedef struct view_map {
+  const uint8_t *map;
+  size_t size;
+} view_map;
+
+static void view_release(void *ctx) {
+  view_map *v = ctx;
+  px_seg_unmap(v->map, v->size);
+  free(v);
+}
+
+canon_table *px_table_view(const canon_host *h, const uint8_t *map, size_t size, const uint8_t *at,
+                           size_t len, canon_error *err) {
+  view_map *v = malloc(sizeof *v);
+  if (!v) {
+    px_seg_unmap(map, size);
+    px_err(err, CANON_ERR_NOMEM, "out of memory");
+    return NULL;
+  }
+  v->map = map;
+  v->size = size;
+  if (!PX_HOST_HAS_SHARING(h)) {
+    canon_table *t = h->table_decode(at, len, err);
+    view_release(v);
+    return t;
+  }
+  return h->table_decode_shared(at, len, view_release, v, err);
+}
+
+canon_table *px_table_map(const canon_host *h, int fd, canon_error *err) {
   const uint8_t *map;
   size_t size;
   if (px_seg_map(fd, &map, &size) != 0) {
     seg_error(err, "map");
     return NULL;
   }
-  canon_table *t = h->table_decode(map, size, err);
-  px_seg_unmap(map, size);
-  return t;
+  return px_table_view(h, map, size, map, size, err);
 }
 
 static size_t pad8(size_t n) { return (n + 7) & ~(size_t)7; }

@@ -89,8 +89,15 @@ int px_table_write(const canon_host *h, const canon_table *t, int *fd, canon_err
 /* The same, for a table shared by the jobs of a session (the segment is
  * named canon-table, so its descriptors can be told apart). */
 int px_shared_table_write(const canon_host *h, const canon_table *t, int *fd, canon_error *err);
-/* The table a segment holds (decoded copy). */
-canon_table *px_table_read(const canon_host *h, int fd, canon_error *err);
+/* The table at `at` (len bytes) inside a read-only mapping (map, size)
+ * that the call takes over: the table's columns view the mapping, which
+ * is unmapped when the table and all tables sharing its buffers are freed
+ * (or at once, when decoding fails or the host cannot view).  Nothing is
+ * copied. */
+canon_table *px_table_view(const canon_host *h, const uint8_t *map, size_t size, const uint8_t *at,
+                           size_t len, canon_error *err);
+/* The table a segment holds, as a view of its mapping (see px_table_view). */
+canon_table *px_table_map(const canon_host *h, int fd, canon_error *err);
 /* Bytes into a new segment. */
 int px_bytes_write(const void *buf, size_t len, int *fd, canon_error *err);
 

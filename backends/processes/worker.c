@@ -176,7 +176,7 @@ static int apply_states(wstate *w, int stage, const int *fds, int n, canon_error
 static int do_split(wstate *w, const px_msg *m, const int *fds, int *out_fd, canon_error *err) {
   const canon_host *h = w->h;
   int P = h->stage_num_partitions(w->job, m->stage);
-  canon_table *t = px_table_read(h, fds[m->nstate], err);
+  canon_table *t = px_table_map(h, fds[m->nstate], err);
   if (!t) return err->code ? err->code : CANON_ERR_ENGINE;
   canon_table **b = calloc((size_t)P, sizeof *b);
   int rc = b ? h->exchange_split(w->job, m->stage, m->input, m->part, t, b, err)
@@ -208,8 +208,12 @@ static canon_table *gather(wstate *w, const px_msg *m, const int *fds, int n, ca
       px_err(err, CANON_ERR_ENGINE, "processes: worker could not map a bucket");
       break;
     }
-    if (px_split_bucket(map, size, P, m->part, &b, &len, err) == 0) parts[k] = h->table_decode(b, len, err);
-    px_seg_unmap(map, size);
+    /* A view: concat copies the rows once (or, with one producer, the
+     * task reads the mapping itself). */
+    if (px_split_bucket(map, size, P, m->part, &b, &len, err) == 0)
+      parts[k] = px_table_view(h, map, size, b, len, err);
+    else
+      px_seg_unmap(map, size);
     if (!parts[k]) break;
   }
   if (k == n) out = h->concat(parts, n, err);
