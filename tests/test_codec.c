@@ -520,3 +520,203 @@ Test(codec, corrupted_job_encodings_are_refused) {
   tu_rmdir(dir);
   free(dir);
 }
+
+/* ---- views of an encoding (shared decoding) and shared job tables -------- */
+
+static void count_release(void *ctx) { (*(int *)ctx)++; }
+
+/* Whether every buffer of t lies inside [buf, buf + len). */
+static bool views_into(const canon_table *t, const uint8_t *buf, size_t len) {
+  for (int c = 0; c < t->schema->n; c++) {
+    const canon__buffer *bs[] = {t->cols[c]->validity, t->cols[c]->values, t->cols[c]->strdata};
+    for (int k = 0; k < 3; k++)
+      if (bs[k] && (bs[k]->data < buf || bs[k]->data + bs[k]->size > buf + len)) return false;
+  }
+  return true;
+}
+
+Test(codec, shared_decoding_views_the_encoding_and_releases_it_once) {
+  canon_error err;
+  canon_table *t = every_type();
+  size_t len;
+  uint8_t *buf = encode(t, &len);
+  int released = 0;
+  canon_table *u = canon__table_decode_shared(buf, len, count_release, &released, &err);
+  cr_assert(u, "%s", err.message);
+  assert_same_bits(t, u);
+  cr_assert(views_into(u, buf, len), "decoded columns copy the encoding");
+  /* Re-encoding the view gives the same bytes. */
+  size_t len2;
+  uint8_t *again = encode(u, &len2);
+  cr_assert(len == len2 && memcmp(buf, again, len) == 0);
+  free(again);
+  /* Tables made from the view keep the encoding alive. */
+  canon_table *sl = canon__table_slice(u, 2, 6, &err), *sh = canon__table_share(u, &err);
+  cr_assert(sl && sh);
+  canon_table_free(u);
+  cr_assert_eq(released, 0);
+  canon_table *sl2 = canon__table_slice(t, 2, 6, &err);
+  assert_same_bits(sl2, sl);
+  canon_table_free(sl2);
+  canon_table_free(sl);
+  cr_assert_eq(released, 0);
+  canon_table_free(sh);
+  cr_assert_eq(released, 1);
+  /* Not 8-byte aligned: decoded into copies, released at once. */
+  uint8_t *odd = malloc(len + 1);
+  memcpy(odd + 1, buf, len);
+  released = 0;
+  u = canon__table_decode_shared(odd + 1, len, count_release, &released, &err);
+  cr_assert(u, "%s", err.message);
+  cr_assert_eq(released, 1);
+  cr_assert(!views_into(u, odd + 1, len));
+  assert_same_bits(t, u);
+  canon_table_free(u);
+  cr_assert_eq(released, 1);
+  free(odd);
+  /* Refused encodings are released too, once. */
+  for (size_t n = 0; n < len; n += 1 + n / 8) {
+    released = 0;
+    canon_error_clear(&err);
+    cr_assert_null(canon__table_decode_shared(buf, n, count_release, &released, &err));
+    cr_assert_eq(err.code, CANON_ERR_PARSE);
+    cr_assert_eq(released, 1, "prefix %zu", n);
+  }
+  uint8_t *c = malloc(len);
+  for (size_t i = 0; i < len; i++) {
+    memcpy(c, buf, len);
+    c[i] ^= 0xA5;
+    released = 0;
+    canon_table *v = canon__table_decode_shared(c, len, count_release, &released, &err);
+    if (v) {
+      free(tu_csv(v));
+      canon_table_free(v);
+    }
+    cr_assert_eq(released, 1, "byte %zu", i);
+  }
+  free(c);
+  free(buf);
+  canon_table_free(t);
+}
+
+/* Tables with the same buffers are the same data; a table's data is
+ * orphaned once no other table holds one of its columns. */
+Test(codec, table_data_identity) {
+  canon_error err;
+  canon_table *t = every_type(), *u = every_type();
+  canon_table *sh = canon__table_share(t, &err);
+  cr_assert(canon__table_same_data(t, sh));
+  cr_assert(!canon__table_same_data(t, u), "equal values are not the same buffers");
+  canon_table *sl = canon__table_slice(t, 0, 3, &err);
+  cr_assert(!canon__table_same_data(t, sl));
+  cr_assert(!canon__table_data_orphaned(sh));
+  canon_table_free(t);
+  cr_assert(canon__table_data_orphaned(sh));
+  canon_table_free(sl);
+  canon_table_free(sh);
+  canon_table_free(u);
+}
+
+/* The test's "engine": every table of at least min_rows rows is shared. */
+typedef struct share_box {
+  canon_table *t[64];
+  int n;
+  int64_t min_rows;
+  int fail_code;
+} share_box;
+
+static int box_share(void *ctx, const canon_table *t, uint64_t *id, canon_error *err) {
+  share_box *b = ctx;
+  if (b->fail_code) return canon__seterr(err, b->fail_code, "box refuses");
+  *id = 0;
+  if (t->nrows < b->min_rows) return 0;
+  for (int i = 0; i < b->n; i++)
+    if (canon__table_same_data(b->t[i], t)) {
+      *id = (uint64_t)i + 1;
+      return 0;
+    }
+  cr_assert_lt(b->n, 64);
+  b->t[b->n] = canon__table_share(t, err);
+  *id = (uint64_t)++b->n;
+  return 0;
+}
+
+static const canon_table *box_lookup(void *ctx, uint64_t id, canon_error *err) {
+  share_box *b = ctx;
+  if (id < 1 || id > (uint64_t)b->n) {
+    canon__seterr(err, CANON_ERR_ENGINE, "box has no table %llu", (unsigned long long)id);
+    return NULL;
+  }
+  return b->t[id - 1];
+}
+
+Test(codec, jobs_with_shared_tables_rebuild_the_same_job) {
+  canon_error err;
+  canon_register_transform("tc_group_size", group_size, NULL, &err);
+  char *dir = tu_tmpdir();
+  char path[512];
+  snprintf(path, sizeof path, "%s/sales.csv", dir);
+  tu_write_file(path, SALES);
+  int shared_jobs = 0;
+  for (int w = 0; w < NPLANS; w++)
+    for (int64_t min_rows = 0; min_rows <= 4; min_rows += 4) {
+      canon_session *s = tu_open("serial:partitions=3");
+      canon_df *root = make_plan(s, dir, w);
+      canon_table *expect = canon_collect(root, &err);
+      cr_assert(expect, "plan %d: %s", w, err.message);
+      canon_job *job = canon__job_new(root, 3, &err);
+      cr_assert(job, "%s", err.message);
+      share_box box = {.min_rows = min_rows};
+      uint8_t *buf, *plain;
+      size_t len, plen;
+      cr_assert_eq(canon__host.job_encode_shared(job, box_share, &box, &buf, &len, &err), 0, "%s",
+                   err.message);
+      cr_assert_eq(canon__job_encode(job, &plain, &plen, &err), 0, "%s", err.message);
+      if (box.n) {
+        shared_jobs++;
+        cr_assert_lt(len, plen);
+        /* Without the engine's tables the job cannot be rebuilt. */
+        canon_error_clear(&err);
+        cr_assert_null(canon__job_decode(buf, len, &err));
+        cr_assert(strstr(err.message, "references shared table"), "%s", err.message);
+        share_box empty = {0};
+        cr_assert_null(canon__host.job_decode_shared(buf, len, box_lookup, &empty, &err));
+        cr_assert(strstr(err.message, "box has no table"), "%s", err.message);
+      } else {
+        cr_assert(len == plen && memcmp(buf, plain, len) == 0);
+      }
+      canon_job *back = canon__host.job_decode_shared(buf, len, box_lookup, &box, &err);
+      cr_assert(back, "plan %d: %s", w, err.message);
+      assert_same_layout(job, back);
+      /* The rebuilt job holds the box's buffers, not copies. */
+      for (int i = 0; i < back->session->nnodes; i++) {
+        const canon_df *n = back->session->nodes[i];
+        if (!n->table) continue;
+        bool found = false;
+        for (int k = 0; k < box.n; k++) found |= canon__table_same_data(box.t[k], n->table);
+        cr_assert_eq(found, n->table->nrows >= min_rows, "plan %d node %d", w, i);
+      }
+      canon_table *got = run_shipped(job, back);
+      char *diff = NULL;
+      cr_assert_eq(canon_testing_compare(expect, got, CANON_TESTING_EXACT, NULL, 0, &diff), 0,
+                   "plan %d:\n%s", w, diff ? diff : "");
+      canon_table_free(got);
+      canon__host.job_free(back);
+      for (int k = 0; k < box.n; k++) canon_table_free(box.t[k]);
+      /* A failing share fails the encoding with its code. */
+      share_box bad = {.fail_code = CANON_ERR_NOMEM};
+      uint8_t *none = NULL;
+      size_t nlen = 0;
+      int rc = canon__host.job_encode_shared(job, box_share, &bad, &none, &nlen, &err);
+      cr_assert(rc == 0 ? box.n == 0 && plen == nlen : rc == CANON_ERR_NOMEM, "rc %d", rc);
+      free(none);
+      canon_table_free(expect);
+      canon__job_free(job);
+      free(buf);
+      free(plain);
+      canon_session_close(s);
+    }
+  cr_assert_gt(shared_jobs, 0, "no plan shared a table");
+  tu_rmdir(dir);
+  free(dir);
+}

@@ -6,7 +6,9 @@
  * number of workers), retries=K (default 2: a task whose worker dies is
  * run again up to K more times, on a fresh worker), task_timeout=SECONDS
  * (a task running longer has its worker killed, which counts as a
- * failure).  This file holds the options and the pool: forking, replacing
+ * failure), share_min=BYTES (default 65536: an in-memory or persisted
+ * table encoding to at least this many bytes is put in shared memory once
+ * per session and jobs reference it, instead of carrying a copy each).  This file holds the options and the pool: forking, replacing
  * and reaping workers.  driver.c runs jobs; worker.c is the workers' loop;
  * proto.c moves messages and shared memory. */
 #include "processes.h"
@@ -137,13 +139,14 @@ int px_spawn(px_state *st, int i, canon_error *err) {
   w->task = -1;
   w->timed_out = false;
   if (st->job_fd >= 0) {
-    /* A replacement during a job gets the job first.  If the send fails
-     * the worker is gone already; the driver notices on its socket. */
+    /* A replacement during a job gets the job's shared tables and the job
+     * first.  If a send fails the worker is gone already; the driver
+     * notices on its socket. */
     px_msg m;
     memset(&m, 0, sizeof m);
     m.type = PX_JOB;
     m.job_seq = st->job_seq;
-    px_send(w->sock, &m, &st->job_fd, 1);
+    if (px_send_tables(st, w->sock) == 0) px_send(w->sock, &m, &st->job_fd, 1);
   }
   return 0;
 }
@@ -187,6 +190,10 @@ static int parse_options(px_state *st, const canon_option *opts, int nopts, cano
       rc = parse_int(k, v, 1, 1024, &st->nworkers, err);
     } else if (strcmp(k, "partitions") == 0) {
       rc = parse_int(k, v, 1, 4096, &st->partitions, err);
+    } else if (strcmp(k, "share_min") == 0) {
+      int n;
+      rc = parse_int(k, v, 0, INT32_MAX, &n, err);
+      st->share_min = (size_t)n;
     } else if (strcmp(k, "retries") == 0) {
       rc = parse_int(k, v, 0, 100, &st->retries, err);
     } else if (strcmp(k, "task_timeout") == 0) {
@@ -201,7 +208,7 @@ static int parse_options(px_state *st, const canon_option *opts, int nopts, cano
     } else {
       rc = px_err(err, CANON_ERR_CONFIG,
                   "processes: unknown option '%s' (known: workers, partitions, retries, "
-                  "task_timeout)",
+                  "task_timeout, share_min)",
                   k);
     }
     if (rc) return rc;
@@ -234,6 +241,7 @@ static void px_close(void *state) {
     int status;
     px_reap(st, i, true, &status);
   }
+  px_drop_all_shared(st);
   if (st->pages) munmap(st->pages, st->pages_size);
   pthread_mutex_destroy(&st->lock);
   free(st->w);
@@ -252,6 +260,7 @@ static int px_open(const canon_host *host, const canon_option *opts, int nopts, 
   st->nworkers = cores > 0 ? (int)cores : 1;
   st->retries = 2;
   st->job_fd = -1;
+  st->share_min = 65536;
   pthread_mutex_init(&st->lock, NULL);
   int rc = parse_options(st, opts, nopts, err);
   if (rc) {
@@ -293,7 +302,8 @@ static const canon_backend processes_backend = {
                   CANON_CAP_TRANSFORM,
   .name = "processes",
   .description = "tasks in a pool of worker processes; a crashed worker is replaced and its "
-                 "task retried (workers=N, partitions=N, retries=K, task_timeout=S)",
+                 "task retried (workers=N, partitions=N, retries=K, task_timeout=S, "
+                 "share_min=BYTES)",
   .open = px_open,
   .close = px_close,
   .default_partitions = px_default_partitions,

@@ -27,6 +27,25 @@ typedef struct px_worker {
   px_status *status;
 } px_worker;
 
+/* A table put in shared memory once per session, for every job that
+ * carries it (the job references it by id).  `key` shares the table's
+ * buffers: it identifies the data (host->table_same_data) and keeps it
+ * alive, so no other table can ever take its place under the same
+ * buffers.  Dropped when nothing else holds the data any more
+ * (host->table_data_orphaned, checked before each job) and when the
+ * session closes. */
+typedef struct px_shared {
+  uint64_t id;
+  canon_table *key;
+  int fd;               /* the segment: the encoded table (held) */
+  uint64_t last_job;    /* job_seq of the last job that used it */
+} px_shared;
+
+/* Shared tables a session keeps (beyond that, the least recently used one
+ * no current job needs is dropped for a new one): each holds a descriptor
+ * and a copy of its table in shared memory. */
+#define PX_SHARED_MAX 64
+
 typedef struct px_state {
   const canon_host *host;
   int nworkers, partitions, retries;
@@ -37,6 +56,12 @@ typedef struct px_state {
   pthread_mutex_t lock; /* one job at a time per session */
   int job_fd;           /* the current job's encoding (for replacements), -1 */
   uint64_t job_seq;
+  size_t share_min;     /* tables encoding to fewer bytes travel inside the job */
+  px_shared *shared;    /* the session's shared tables */
+  int nshared, capshared;
+  uint64_t next_shared_id;
+  int *job_tables;      /* indices into shared[] of the current job's tables */
+  int njob_tables, capjob_tables;
 } px_state;
 
 /* processes.c: start the process of slot i (sending it the current job
@@ -54,6 +79,11 @@ void px_close_held(px_state *st, int fd);
 /* driver.c */
 int px_execute(void *state, canon_job *job, canon_table ***results, int *nresults,
                canon_error *err);
+/* Send the current job's shared tables to a worker (before the job);
+ * 0, or -1 when the socket failed (the worker is gone). */
+int px_send_tables(px_state *st, int sock);
+/* Release every shared table (session close). */
+void px_drop_all_shared(px_state *st);
 
 /* worker.c: serve tasks on sock until the driver goes away; never returns. */
 void px_worker_main(const canon_host *h, int sock, px_status *status) __attribute__((noreturn));

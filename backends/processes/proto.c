@@ -148,8 +148,8 @@ int px_recv(int sock, px_msg *m, int **fds) {
 /* An anonymous shared memory file: memfd, or where that is missing a POSIX
  * shm object created exclusively with mode 0600 and unlinked at once (the
  * name never outlives this call; readers get the descriptor). */
-static int anon_shm(void) {
-  int fd = memfd_create("canon-segment", MFD_CLOEXEC);
+static int anon_shm(const char *name) {
+  int fd = memfd_create(name, MFD_CLOEXEC);
   if (fd >= 0 || errno != ENOSYS) return fd;
   for (int attempt = 0; attempt < 64; attempt++) {
     char name[64];
@@ -166,8 +166,8 @@ static int anon_shm(void) {
   return -1;
 }
 
-int px_seg_create(size_t size, uint8_t **map) {
-  int fd = anon_shm();
+static int seg_create(const char *name, size_t size, uint8_t **map) {
+  int fd = anon_shm(name);
   if (fd < 0) return -1;
   if (ftruncate(fd, (off_t)size) != 0) {
     int e = errno;
@@ -186,18 +186,26 @@ int px_seg_create(size_t size, uint8_t **map) {
   return fd;
 }
 
-int px_seg_map(int fd, const uint8_t **map, size_t *size) {
+int px_seg_create(size_t size, uint8_t **map) { return seg_create("canon-segment", size, map); }
+
+static int seg_map(int fd, int flags, const uint8_t **map, size_t *size) {
   struct stat sb;
   if (fstat(fd, &sb) != 0) return -1;
   if (sb.st_size <= 0) {
     errno = EINVAL;
     return -1;
   }
-  void *p = mmap(NULL, (size_t)sb.st_size, PROT_READ, MAP_SHARED, fd, 0);
+  void *p = mmap(NULL, (size_t)sb.st_size, PROT_READ, MAP_SHARED | flags, fd, 0);
   if (p == MAP_FAILED) return -1;
   *map = p;
   *size = (size_t)sb.st_size;
   return 0;
+}
+
+int px_seg_map(int fd, const uint8_t **map, size_t *size) { return seg_map(fd, 0, map, size); }
+
+int px_seg_map_all(int fd, const uint8_t **map, size_t *size) {
+  return seg_map(fd, MAP_POPULATE, map, size);
 }
 
 void px_seg_unmap(const void *map, size_t size) {
@@ -217,10 +225,11 @@ int px_bytes_write(const void *buf, size_t len, int *fd, canon_error *err) {
   return 0;
 }
 
-int px_table_write(const canon_host *h, const canon_table *t, int *fd, canon_error *err) {
+static int table_write(const char *name, const canon_host *h, const canon_table *t, int *fd,
+                       canon_error *err) {
   size_t n = h->table_encoded_size(t);
   uint8_t *map;
-  if ((*fd = px_seg_create(n, &map)) < 0) return seg_error(err, "create");
+  if ((*fd = seg_create(name, n, &map)) < 0) return seg_error(err, "create");
   int rc = h->table_encode_into(t, map, n, err);
   px_seg_unmap(map, n);
   if (rc) {
@@ -230,16 +239,52 @@ int px_table_write(const canon_host *h, const canon_table *t, int *fd, canon_err
   return rc;
 }
 
-canon_table *px_table_read(const canon_host *h, int fd, canon_error *err) {
+int px_table_write(const canon_host *h, const canon_table *t, int *fd, canon_error *err) {
+  return table_write("canon-segment", h, t, fd, err);
+}
+
+int px_shared_table_write(const canon_host *h, const canon_table *t, int *fd, canon_error *err) {
+  return table_write("canon-table", h, t, fd, err);
+}
+
+/* A mapping a view table keeps: unmapped with the table's last buffer. */
+typedef struct view_map {
+  const uint8_t *map;
+  size_t size;
+} view_map;
+
+static void view_release(void *ctx) {
+  view_map *v = ctx;
+  px_seg_unmap(v->map, v->size);
+  free(v);
+}
+
+canon_table *px_table_view(const canon_host *h, const uint8_t *map, size_t size, const uint8_t *at,
+                           size_t len, canon_error *err) {
+  view_map *v = malloc(sizeof *v);
+  if (!v) {
+    px_seg_unmap(map, size);
+    px_err(err, CANON_ERR_NOMEM, "out of memory");
+    return NULL;
+  }
+  v->map = map;
+  v->size = size;
+  if (!PX_HOST_HAS_SHARING(h)) {
+    canon_table *t = h->table_decode(at, len, err);
+    view_release(v);
+    return t;
+  }
+  return h->table_decode_shared(at, len, view_release, v, err);
+}
+
+canon_table *px_table_map(const canon_host *h, int fd, canon_error *err) {
   const uint8_t *map;
   size_t size;
   if (px_seg_map(fd, &map, &size) != 0) {
     seg_error(err, "map");
     return NULL;
   }
-  canon_table *t = h->table_decode(map, size, err);
-  px_seg_unmap(map, size);
-  return t;
+  return px_table_view(h, map, size, map, size, err);
 }
 
 static size_t pad8(size_t n) { return (n + 7) & ~(size_t)7; }

@@ -20,14 +20,24 @@ enum {
   PX_SPLIT,    /* split producer output `part` of input `input` of `stage` */
   PX_RUN,      /* run task (stage, part) */
   PX_REPLY,    /* worker -> driver: err.code 0 and one fd (the result), or an error */
-  PX_MORE_FDS  /* continuation: more descriptors of the previous message */
+  PX_MORE_FDS, /* continuation: more descriptors of the previous message */
+  PX_TABLES,   /* driver -> worker: shared tables; fd k holds the encoded
+                  table whose id is the k-th u64 of `events` */
+  PX_DROP      /* driver -> worker: forget the shared tables whose ids are
+                  the u64s of `events` */
 };
+
+/* Table ids a PX_TABLES or PX_DROP message carries. */
+#define PX_IDS_PER_MSG (PX_EVENT_BYTES / 8)
 
 /* Descriptors per message (the kernel takes at most 253). */
 #define PX_FDS_PER_MSG 240
 /* Task event bytes a reply carries: a task's record, its transform
  * batches and a split's record fit (a record is 112 bytes). */
 #define PX_EVENT_BYTES 448
+/* Whether the host has the shared-table slots (ABI 1.1). */
+#define PX_HOST_HAS_SHARING(h) \
+  ((h)->struct_size >= offsetof(canon_host, table_data_orphaned) + sizeof (h)->table_data_orphaned)
 /* Whether the host has the event slots (appended to canon_host). */
 #define PX_HOST_HAS_EVENTS(h) \
   ((h)->struct_size >= offsetof(canon_host, task_events_add) + sizeof (h)->task_events_add)
@@ -60,8 +70,10 @@ int px_recv(int sock, px_msg *m, int **fds);
 /* A new shared memory segment of `size` bytes mapped read-write at *map;
  * returns its fd or -1 (errno).  Nothing named is left behind. */
 int px_seg_create(size_t size, uint8_t **map);
-/* Map a segment read-only; 0 or -1 (errno). */
+/* Map a segment read-only; 0 or -1 (errno).  px_seg_map_all also faults
+ * every page in now (for segments read whole, many times). */
 int px_seg_map(int fd, const uint8_t **map, size_t *size);
+int px_seg_map_all(int fd, const uint8_t **map, size_t *size);
 void px_seg_unmap(const void *map, size_t size);
 
 /* A split segment: the P buckets of one producer output.  Layout: u32
@@ -74,8 +86,18 @@ int px_split_bucket(const uint8_t *map, size_t size, int P, int p, const uint8_t
                     size_t *len, canon_error *err);
 /* A table into a new segment (fd in *fd). */
 int px_table_write(const canon_host *h, const canon_table *t, int *fd, canon_error *err);
-/* The table a segment holds (decoded copy). */
-canon_table *px_table_read(const canon_host *h, int fd, canon_error *err);
+/* The same, for a table shared by the jobs of a session (the segment is
+ * named canon-table, so its descriptors can be told apart). */
+int px_shared_table_write(const canon_host *h, const canon_table *t, int *fd, canon_error *err);
+/* The table at `at` (len bytes) inside a read-only mapping (map, size)
+ * that the call takes over: the table's columns view the mapping, which
+ * is unmapped when the table and all tables sharing its buffers are freed
+ * (or at once, when decoding fails or the host cannot view).  Nothing is
+ * copied. */
+canon_table *px_table_view(const canon_host *h, const uint8_t *map, size_t size, const uint8_t *at,
+                           size_t len, canon_error *err);
+/* The table a segment holds, as a view of its mapping (see px_table_view). */
+canon_table *px_table_map(const canon_host *h, int fd, canon_error *err);
 /* Bytes into a new segment. */
 int px_bytes_write(const void *buf, size_t len, int *fd, canon_error *err);
 

@@ -2,17 +2,28 @@
  *
  * Forked from the driver when the session opens (or to replace a dead
  * worker), so the user's registered transforms are here by name.  It waits
- * for messages on its socket: a job (decoded once and kept), then split and
- * run tasks of that job, each answered with one reply holding the result
+ * for messages on its socket: shared tables (mapped once, kept until the
+ * driver drops them), a job (decoded once and kept; its big tables are
+ * references to the shared ones), then split and run tasks of that job, each answered with one reply holding the result
  * segment's descriptor or the task's canon_error.  It leaves with _exit
  * when the driver closes the socket or dies, never running the program's
  * atexit handlers or flushing stdio buffers it inherited. */
 #include "processes.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+
+/* A shared table the driver sent: mapped read-only once, kept until the
+ * driver drops it (jobs that use it share its columns, which view the
+ * mapping; the mapping goes with the last of them). */
+typedef struct wtable {
+  uint64_t id;
+  canon_table *t;       /* NULL: mapping it failed, err says why */
+  canon_error err;
+} wtable;
 
 typedef struct wstate {
   const canon_host *h;
@@ -21,7 +32,96 @@ typedef struct wstate {
   canon_job *job;
   uint64_t job_seq;
   canon_error job_err;  /* why the current job could not be decoded */
+  wtable *tables;
+  int ntables, captables;
 } wstate;
+
+typedef struct mapping {
+  const uint8_t *map;
+  size_t size;
+} mapping;
+
+static void unmap_release(void *ctx) {
+  mapping *m = ctx;
+  px_seg_unmap(m->map, m->size);
+  free(m);
+}
+
+static wtable *find_table(wstate *w, uint64_t id) {
+  for (int i = 0; i < w->ntables; i++)
+    if (w->tables[i].id == id) return &w->tables[i];
+  return NULL;
+}
+
+/* Map shared table `id` from fd (unless it is mapped already). */
+static void take_table(wstate *w, uint64_t id, int fd) {
+  wtable *e = find_table(w, id);
+  if (e && e->t) return;
+  if (!e) {
+    if (w->ntables == w->captables) {
+      int nc = w->captables ? w->captables * 2 : 8;
+      wtable *n = realloc(w->tables, (size_t)nc * sizeof *n);
+      if (!n) return; /* lookup reports the table missing */
+      w->tables = n;
+      w->captables = nc;
+    }
+    e = &w->tables[w->ntables++];
+    e->id = id;
+  }
+  e->t = NULL;
+  memset(&e->err, 0, sizeof e->err);
+  mapping *m = malloc(sizeof *m);
+  if (!m) {
+    px_err(&e->err, CANON_ERR_NOMEM, "out of memory");
+    return;
+  }
+  if (px_seg_map_all(fd, &m->map, &m->size) != 0) {
+    int code = errno == ENOMEM ? CANON_ERR_NOMEM : CANON_ERR_ENGINE;
+    px_err(&e->err, code, "processes: a worker cannot map shared table %llu: %s",
+           (unsigned long long)id, strerror(errno));
+    free(m);
+    return;
+  }
+  canon_error de;
+  memset(&de, 0, sizeof de);
+  e->t = w->h->table_decode_shared(m->map, m->size, unmap_release, m, &de);
+  if (!e->t)
+    px_err(&e->err, de.code ? de.code : CANON_ERR_ENGINE, "processes: shared table %llu: %.900s",
+           (unsigned long long)id, de.message);
+}
+
+static void take_tables(wstate *w, const px_msg *m, const int *fds, int nfds) {
+  int n = (int)(m->events_len / 8);
+  for (int i = 0; i < n && i < nfds && m->events_len <= sizeof m->events; i++) {
+    uint64_t id;
+    memcpy(&id, m->events + (size_t)i * 8, 8);
+    take_table(w, id, fds[i]);
+  }
+}
+
+static void drop_tables(wstate *w, const px_msg *m) {
+  int n = m->events_len <= sizeof m->events ? (int)(m->events_len / 8) : 0;
+  for (int i = 0; i < n; i++) {
+    uint64_t id;
+    memcpy(&id, m->events + (size_t)i * 8, 8);
+    wtable *e = find_table(w, id);
+    if (!e) continue;
+    if (e->t) w->h->table_free(e->t); /* the current job may still share it */
+    *e = w->tables[--w->ntables];
+  }
+}
+
+/* job_decode_shared's lookup. */
+static const canon_table *lookup_table(void *ctx, uint64_t id, canon_error *err) {
+  wtable *e = find_table(ctx, id);
+  if (e && e->t) return e->t;
+  if (e)
+    *err = e->err;
+  else
+    px_err(err, CANON_ERR_ENGINE, "processes: the worker was not sent shared table %llu",
+           (unsigned long long)id);
+  return NULL;
+}
 
 /* The transform observer: note what is about to run in the shared page. */
 static void observe(void *ctx, const char *what) {
@@ -47,7 +147,8 @@ static void take_job(wstate *w, const px_msg *m, int *fds, int nfds) {
   }
   canon_error e;
   memset(&e, 0, sizeof e);
-  w->job = w->h->job_decode(map, size, &e);
+  w->job = PX_HOST_HAS_SHARING(w->h) ? w->h->job_decode_shared(map, size, lookup_table, w, &e)
+                                      : w->h->job_decode(map, size, &e);
   px_seg_unmap(map, size);
   if (!w->job) {
     /* Typically a transform registered after the session opened. */
@@ -75,7 +176,7 @@ static int apply_states(wstate *w, int stage, const int *fds, int n, canon_error
 static int do_split(wstate *w, const px_msg *m, const int *fds, int *out_fd, canon_error *err) {
   const canon_host *h = w->h;
   int P = h->stage_num_partitions(w->job, m->stage);
-  canon_table *t = px_table_read(h, fds[m->nstate], err);
+  canon_table *t = px_table_map(h, fds[m->nstate], err);
   if (!t) return err->code ? err->code : CANON_ERR_ENGINE;
   canon_table **b = calloc((size_t)P, sizeof *b);
   int rc = b ? h->exchange_split(w->job, m->stage, m->input, m->part, t, b, err)
@@ -107,8 +208,12 @@ static canon_table *gather(wstate *w, const px_msg *m, const int *fds, int n, ca
       px_err(err, CANON_ERR_ENGINE, "processes: worker could not map a bucket");
       break;
     }
-    if (px_split_bucket(map, size, P, m->part, &b, &len, err) == 0) parts[k] = h->table_decode(b, len, err);
-    px_seg_unmap(map, size);
+    /* A view: concat copies the rows once (or, with one producer, the
+     * task reads the mapping itself). */
+    if (px_split_bucket(map, size, P, m->part, &b, &len, err) == 0)
+      parts[k] = px_table_view(h, map, size, b, len, err);
+    else
+      px_seg_unmap(map, size);
     if (!parts[k]) break;
   }
   if (k == n) out = h->concat(parts, n, err);
@@ -185,10 +290,23 @@ void px_worker_main(const canon_host *h, int sock, px_status *status) {
     px_msg m;
     int *fds = NULL;
     int got = px_recv(sock, &m, &fds);
-    if (got <= 0) _exit(0); /* the driver closed the session or died */
+    if (got == 0) _exit(0); /* the driver closed the session or died */
+    if (got < 0) {
+      /* E.g. out of descriptors for the ones a message carried: say so
+       * where the driver looks when a worker dies. */
+      snprintf(status->what, sizeof status->what,
+               "nothing: a message from the driver could not be received (%s)", strerror(errno));
+      _exit(1);
+    }
     int nfds = (int)m.nfds;
     if (m.type == PX_JOB) {
       take_job(&w, &m, fds, nfds);
+      close_fds(fds, nfds);
+    } else if (m.type == PX_TABLES) {
+      take_tables(&w, &m, fds, nfds);
+      close_fds(fds, nfds);
+    } else if (m.type == PX_DROP) {
+      drop_tables(&w, &m);
       close_fds(fds, nfds);
     } else if (m.type == PX_SPLIT || m.type == PX_RUN) {
       serve_task(&w, &m, fds, nfds);

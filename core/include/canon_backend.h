@@ -35,7 +35,7 @@ extern "C" {
 #endif
 
 #define CANON_BACKEND_ABI_MAJOR 1
-#define CANON_BACKEND_ABI_MINOR 0
+#define CANON_BACKEND_ABI_MINOR 1
 
 /* Capability bits an engine declares (conformance cases can require them). */
 #define CANON_CAP_PARTITIONS   (1u << 0)  /* honours a partitions=N option */
@@ -150,6 +150,42 @@ typedef struct canon_host {
    * job, which feeds the progress line, the trace and the statistics. */
   size_t (*task_events_take)(canon_job *job, uint8_t *buf, size_t cap);
   int (*task_events_add)(canon_job *job, const uint8_t *buf, size_t len, canon_error *err);
+
+  /* ---- Tables shipped once, used by many jobs (ABI 1.1).  Appended:
+   * check struct_size.  An engine that keeps a table where its task
+   * processes see it (a shared memory segment, a rank's cache) can send
+   * jobs that reference it by an id of its own instead of carrying its
+   * bytes; inline tables stay the default.
+   *
+   * job_encode_shared is job_encode calling share(ctx, t, &id, err) for
+   * each table the job carries: returning 0 with *id set (not 0, not
+   * UINT64_MAX) puts a reference in the encoding, 0 with *id == 0 keeps
+   * the table inline, anything else fails the encoding with that code.
+   * job_decode_shared is job_decode calling lookup(ctx, id, err) for each
+   * reference: the table behind the id (borrowed: the job shares its
+   * buffers, no copy), or NULL with err set to fail the decoding. */
+  int (*job_encode_shared)(const canon_job *job,
+                           int (*share)(void *ctx, const canon_table *t, uint64_t *id,
+                                        canon_error *err),
+                           void *ctx, uint8_t **buf, size_t *len, canon_error *err);
+  canon_job *(*job_decode_shared)(const uint8_t *buf, size_t len,
+                                  const canon_table *(*lookup)(void *ctx, uint64_t id,
+                                                               canon_error *err),
+                                  void *ctx, canon_error *err);
+  /* table_decode without copying: the columns view buf, which must stay
+   * readable until release(ctx) runs — once, when the table and every
+   * table sharing its buffers are freed, or before a failed decode returns
+   * NULL.  For a table mapped read-only from shared memory. */
+  canon_table *(*table_decode_shared)(const uint8_t *buf, size_t len, void (*release)(void *ctx),
+                                      void *ctx, canon_error *err);
+  /* For an engine's cache of shipped tables, keyed by the data: a new
+   * table holding t's buffers (no copy); whether a and b hold the same
+   * data (same buffers, schema and rows); whether t's data is held by t
+   * alone (some column of t is in no other table), so nobody can ask for
+   * it again and a cache keeping t may drop it. */
+  canon_table *(*table_share)(const canon_table *t, canon_error *err);
+  int (*table_same_data)(const canon_table *a, const canon_table *b);
+  int (*table_data_orphaned)(const canon_table *t);
 } canon_host;
 
 typedef struct canon_backend {

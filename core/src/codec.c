@@ -15,7 +15,12 @@
  * Decoding trusts nothing: every size is checked against the input length
  * before anything is allocated, offsets must be monotone and end exactly at
  * the string bytes, bools must be 0 or 1, NULL counts must match the
- * bitmap, names must be unique.  Malformed input is CANON_ERR_PARSE. */
+ * bitmap, names must be unique.  Malformed input is CANON_ERR_PARSE.
+ *
+ * canon__table_decode copies the buffers out; canon__table_decode_shared
+ * (after the same checks) makes the columns views into the encoding
+ * itself, which must then stay readable until its owner's release runs:
+ * a table mapped from shared memory costs no copy. */
 #include "internal.h"
 
 #include <stdio.h>
@@ -203,9 +208,18 @@ static canon__buffer *copy_buffer(const uint8_t *src, size_t n) {
   return b;
 }
 
-/* Build and validate column d from its buffers at p. */
+/* A buffer for n bytes at src: a copy, or (root set) a view into root,
+ * which holds the whole encoding starting at base. */
+static canon__buffer *section(canon__buffer *root, const uint8_t *base, const uint8_t *src,
+                              size_t n) {
+  return root ? canon__buffer_alias(root, (size_t)(src - base), n) : copy_buffer(src, n);
+}
+
+/* Build and validate column d from its buffers at p (copied, or viewed in
+ * root when set). */
 static canon__column *decode_column(const coldesc *d, int64_t nrows, const uint8_t *vp,
-                                    const uint8_t *wp, const uint8_t *sp, canon_error *err) {
+                                    const uint8_t *wp, const uint8_t *sp, canon__buffer *root,
+                                    const uint8_t *base, canon_error *err) {
   if (d->validity) {
     int64_t valid = 0;
     for (int64_t i = 0; i < nrows; i++) valid += (vp[i >> 3] >> (i & 7)) & 1;
@@ -244,9 +258,9 @@ static canon__column *decode_column(const coldesc *d, int64_t nrows, const uint8
   c->type = d->type;
   c->length = nrows;
   c->null_count = d->validity ? d->null_count : 0;
-  if ((d->validity && d->null_count && !(c->validity = copy_buffer(vp, d->validity))) ||
-      !(c->values = copy_buffer(wp, d->values)) ||
-      (d->type == CANON_STRING && !(c->strdata = copy_buffer(sp, d->strdata)))) {
+  if ((d->validity && d->null_count && !(c->validity = section(root, base, vp, d->validity))) ||
+      !(c->values = section(root, base, wp, d->values)) ||
+      (d->type == CANON_STRING && !(c->strdata = section(root, base, sp, d->strdata)))) {
     canon__column_unref(c);
     canon__nomem(err);
     return NULL;
@@ -282,7 +296,7 @@ static int check_names(const coldesc *d, int nc, canon_error *err) {
   return rc;
 }
 
-canon_table *canon__table_decode(const uint8_t *buf, size_t len, canon_error *err) {
+static canon_table *decode(const uint8_t *buf, size_t len, canon__buffer *root, canon_error *err) {
   if (!buf || len < HEADER_BYTES) {
     bad(err, "shorter than its header");
     return NULL;
@@ -352,7 +366,7 @@ canon_table *canon__table_decode(const uint8_t *buf, size_t len, canon_error *er
     if (!take(&at, d[i].values, len)) break;
     const uint8_t *sp = buf + at;
     if (!take(&at, d[i].strdata, len)) break;
-    if (!(cols[i] = decode_column(&d[i], nrows, vp, wp, sp, err))) goto done;
+    if (!(cols[i] = decode_column(&d[i], nrows, vp, wp, sp, root, buf, err))) goto done;
   }
   if (at != len || (nc > 0 && !cols[nc - 1])) {
     bad(err, "buffers do not fill the encoding exactly");
@@ -385,6 +399,30 @@ done:
   return t;
 }
 
+canon_table *canon__table_decode(const uint8_t *buf, size_t len, canon_error *err) {
+  return decode(buf, len, NULL, err);
+}
+
+canon_table *canon__table_decode_shared(const uint8_t *buf, size_t len, void (*release)(void *ctx),
+                                        void *ctx, canon_error *err) {
+  /* Views need the encoding's 8-byte sections to be 8-byte aligned in
+   * memory; anything else is decoded into copies. */
+  if (!buf || ((uintptr_t)buf & 7)) {
+    canon_table *t = decode(buf, len, NULL, err);
+    if (release) release(ctx);
+    return t;
+  }
+  canon__buffer *root = canon__buffer_external(buf, len, release, ctx);
+  if (!root) {
+    if (release) release(ctx);
+    canon__nomem(err);
+    return NULL;
+  }
+  canon_table *t = decode(buf, len, root, err);
+  canon__buffer_unref(root); /* the columns' views keep it while they live */
+  return t;
+}
+
 /* Rows of an encoded table after checking only its header (for engines
  * that need counts, not rows); -1 with err set when the header is bad. */
 int64_t canon__table_encoded_rows(const uint8_t *buf, size_t len, canon_error *err) {
@@ -395,4 +433,20 @@ int64_t canon__table_encoded_rows(const uint8_t *buf, size_t len, canon_error *e
     return -1;
   }
   return (int64_t)get_u64(buf + 8);
+}
+
+/* ---- identity of a table's data (engines' caches of shipped tables) ------ */
+
+bool canon__table_same_data(const canon_table *a, const canon_table *b) {
+  if (a == b) return true;
+  if (!a || !b || a->nrows != b->nrows || !canon__schema_equal(a->schema, b->schema)) return false;
+  for (int i = 0; i < a->schema->n; i++)
+    if (a->cols[i] != b->cols[i]) return false;
+  return true;
+}
+
+bool canon__table_data_orphaned(const canon_table *t) {
+  for (int i = 0; i < t->schema->n; i++)
+    if (__atomic_load_n(&t->cols[i]->refs, __ATOMIC_ACQUIRE) == 1) return true;
+  return false;
 }

@@ -42,6 +42,33 @@ canon__buffer *canon__buffer_alias(canon__buffer *parent, size_t offset, size_t 
   return b;
 }
 
+/* An external buffer: the bytes belong to someone else (a read-only
+ * shared mapping, say), and release(ctx) runs when the last reference to
+ * the buffer — and so to every alias of it — goes.  Marked by a parent
+ * pointing at `external_mark`, which is never a real buffer. */
+typedef struct external_buffer {
+  canon__buffer b;  /* first: a canon__buffer * is an external_buffer * */
+  void (*release)(void *ctx);
+  void *ctx;
+} external_buffer;
+
+static canon__buffer external_mark;
+
+canon__buffer *canon__buffer_external(const uint8_t *data, size_t size, void (*release)(void *ctx),
+                                      void *ctx) {
+  external_buffer *e = canon__malloc(sizeof *e);
+  if (!e) return NULL;
+  e->b.refs = 1;
+  e->b.size = e->b.cap = size;
+  e->b.data = (uint8_t *)data; /* never written: columns are immutable */
+  e->b.parent = &external_mark;
+  e->release = release;
+  e->ctx = ctx;
+  return &e->b;
+}
+
+long canon__buffer_refs(const canon__buffer *b) { return __atomic_load_n(&b->refs, __ATOMIC_ACQUIRE); }
+
 canon__buffer *canon__buffer_ref(canon__buffer *b) {
   if (b) __atomic_add_fetch(&b->refs, 1, __ATOMIC_RELAXED);
   return b;
@@ -50,6 +77,12 @@ canon__buffer *canon__buffer_ref(canon__buffer *b) {
 void canon__buffer_unref(canon__buffer *b) {
   if (!b) return;
   if (__atomic_sub_fetch(&b->refs, 1, __ATOMIC_ACQ_REL) == 0) {
+    if (b->parent == &external_mark) {
+      external_buffer *e = (external_buffer *)b;
+      if (e->release) e->release(e->ctx);
+      free(e);
+      return;
+    }
     if (b->parent)
       canon__buffer_unref(b->parent);
     else

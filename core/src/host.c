@@ -453,6 +453,10 @@ static int host_stage_input_exchange(const canon_job *job, int s, int i) {
 }
 static const char *host_stage_name(const canon_job *job, int s) { return job->stages[s].name; }
 static int64_t host_table_num_rows(const canon_table *t) { return t->nrows; }
+static int host_table_same_data(const canon_table *a, const canon_table *b) {
+  return canon__table_same_data(a, b);
+}
+static int host_table_data_orphaned(const canon_table *t) { return canon__table_data_orphaned(t); }
 
 const canon_host canon__host = {
   .abi_major = CANON_BACKEND_ABI_MAJOR,
@@ -483,4 +487,10 @@ const canon_host canon__host = {
   .set_task_observer = host_set_task_observer,
   .task_events_take = canon__obs_events_take,
   .task_events_add = canon__obs_events_add,
+  .job_encode_shared = canon__job_encode_shared,
+  .job_decode_shared = canon__job_decode_shared,
+  .table_decode_shared = canon__table_decode_shared,
+  .table_share = canon__table_share,
+  .table_same_data = host_table_same_data,
+  .table_data_orphaned = host_table_data_orphaned,
 };

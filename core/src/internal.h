@@ -52,6 +52,13 @@ canon__buffer *canon__buffer_ref(canon__buffer *b);
  * the parent alive.  Never reserved or written. */
 canon__buffer *canon__buffer_alias(canon__buffer *parent, size_t offset, size_t size);
 void canon__buffer_unref(canon__buffer *b);
+/* A buffer over `size` bytes at `data` that canon does not own (e.g. a
+ * read-only shared mapping): never written; release(ctx) runs when the
+ * last reference to it and its aliases goes. */
+canon__buffer *canon__buffer_external(const uint8_t *data, size_t size, void (*release)(void *ctx),
+                                      void *ctx);
+/* Current reference count (for owners that check nothing outlived them). */
+long canon__buffer_refs(const canon__buffer *b);
 /* Grow capacity to at least `cap` (only while the buffer is unshared). */
 int canon__buffer_reserve(canon__buffer *b, size_t cap);
 
@@ -407,6 +414,12 @@ const char *canon__session_keep_string(canon_session *s, char *str);
 size_t canon__table_encoded_size(const canon_table *t);
 int canon__table_encode_into(const canon_table *t, uint8_t *buf, size_t cap, canon_error *err);
 canon_table *canon__table_decode(const uint8_t *buf, size_t len, canon_error *err);
+/* The same checks, but the columns view buf instead of copying it: buf
+ * must stay readable until release(ctx) runs — once, when the table and
+ * every table sharing its buffers are freed, or before returning NULL.
+ * (A buf not 8-byte aligned is copied, and released at once.) */
+canon_table *canon__table_decode_shared(const uint8_t *buf, size_t len, void (*release)(void *ctx),
+                                        void *ctx, canon_error *err);
 /* Rows of an encoded table from its header alone; -1 when malformed. */
 int64_t canon__table_encoded_rows(const uint8_t *buf, size_t len, canon_error *err);
 /* Job codec: *buf malloc'd; a decoded job owns a detached session and is
@@ -414,6 +427,20 @@ int64_t canon__table_encoded_rows(const uint8_t *buf, size_t len, canon_error *e
 int canon__job_encode(const canon_job *job, uint8_t **buf, size_t *len, canon_error *err);
 canon_job *canon__job_decode(const uint8_t *buf, size_t len, canon_error *err);
 void canon__job_decoded_free(canon_job *job);
+/* The same with shared tables (see canon_host.job_encode_shared): share
+ * gives each table's id (0: inline), lookup the table behind an id
+ * (borrowed; the job shares its buffers). */
+typedef int (*canon__share_fn)(void *ctx, const canon_table *t, uint64_t *id, canon_error *err);
+typedef const canon_table *(*canon__lookup_fn)(void *ctx, uint64_t id, canon_error *err);
+int canon__job_encode_shared(const canon_job *job, canon__share_fn share, void *ctx, uint8_t **buf,
+                             size_t *len, canon_error *err);
+canon_job *canon__job_decode_shared(const uint8_t *buf, size_t len, canon__lookup_fn lookup,
+                                    void *ctx, canon_error *err);
+/* For caches of shipped tables: whether a and b hold the same columns
+ * (same buffers, schema and rows); whether some column of t is held by t
+ * alone, so that no other table holds t's data. */
+bool canon__table_same_data(const canon_table *a, const canon_table *b);
+bool canon__table_data_orphaned(const canon_table *t);
 /* Exchange state of input i of stage s (see canon_host). */
 int canon__exchange_state_encode(const canon_job *job, int stage, int input, uint8_t **buf,
                                  size_t *len, canon_error *err);

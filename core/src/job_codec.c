@@ -14,9 +14,15 @@
  *
  * Layout (little-endian, sections 8-byte aligned):
  *   u32 "CNJB", u32 version, i32 nparts, i32 nstages, u64 json bytes,
- *   u32 tables, u32 CSV stages; the JSON; per table u64 length + bytes;
+ *   u32 tables, u32 CSV stages; the JSON; per table u64 length + bytes
+ *   (or, for a table the engine shares, u64 SHARED_TABLE then u64 id);
  *   per CSV stage u32 stage, u32 ranges, ranges as 3 x i64;
- *   per stage its name: u32 length + bytes. */
+ *   per stage its name: u32 length + bytes.
+ *
+ * A shared table is one the engine already put where the receiver can see
+ * it (a shared memory segment, a rank's cache): job_encode_shared asks the
+ * engine for each table, job_decode_shared asks it for the table behind
+ * each id.  Inline tables stay the default, so the encoding works alone. */
 #include "physical.h"
 #include "plan_json.h"
 
@@ -27,6 +33,9 @@ extern const canon_host canon__host;
 #define JOB_MAGIC 0x424A4E43u   /* "CNJB" */
 #define STATE_MAGIC 0x53584E43u /* "CNXS" */
 #define CODEC_VERSION 1u
+/* In place of a table's length: the table is shared, its id follows.  No
+ * encoded table is that long. */
+#define SHARED_TABLE UINT64_MAX
 
 /* ---- a growable output buffer ---------------------------------------------- */
 
@@ -148,6 +157,11 @@ static int write_hook(void *ctx, const canon_df *n, cJSON *o, canon_error *err) 
 }
 
 int canon__job_encode(const canon_job *job, uint8_t **buf, size_t *len, canon_error *err) {
+  return canon__job_encode_shared(job, NULL, NULL, buf, len, err);
+}
+
+int canon__job_encode_shared(const canon_job *job, canon__share_fn share, void *ctx, uint8_t **buf,
+                             size_t *len, canon_error *err) {
   *buf = NULL;
   *len = 0;
   if (!job->root) return canon__seterr(err, CANON_ERR_INTERNAL, "job without a root node");
@@ -169,7 +183,21 @@ int canon__job_encode(const canon_job *job, uint8_t **buf, size_t *len, canon_er
   w_u32(&w, (uint32_t)e.n);
   w_u32(&w, ncsv);
   w_bytes(&w, json, jlen);
-  for (int i = 0; i < e.n; i++) w_table(&w, e.tables[i], err);
+  for (int i = 0; i < e.n && !w.failed; i++) {
+    uint64_t id = 0;
+    if (share && share(ctx, e.tables[i], &id, err) != 0) {
+      w.failed = true;
+      if (err && !err->code) canon__seterr(err, CANON_ERR_ENGINE, "a table could not be shared");
+    } else if (id == SHARED_TABLE) {
+      w.failed = true;
+      canon__seterr(err, CANON_ERR_INTERNAL, "shared table id out of range");
+    } else if (id) {
+      w_u64(&w, SHARED_TABLE);
+      w_u64(&w, id);
+    } else {
+      w_table(&w, e.tables[i], err);
+    }
+  }
   for (int s = 0; s < job->nstages; s++) {
     const canon__stage *st = &job->stages[s];
     if (!st->ranges) continue;
@@ -282,6 +310,43 @@ static int check_names(rbuf *r, const canon_job *job, canon_error *err) {
 }
 
 canon_job *canon__job_decode(const uint8_t *buf, size_t len, canon_error *err) {
+  return canon__job_decode_shared(buf, len, NULL, NULL, err);
+}
+
+/* Table i of an encoded job: inline (decoded) or shared (looked up). */
+static canon_table *read_table(rbuf *r, canon__lookup_fn lookup, void *ctx, canon_error *err) {
+  uint64_t n = r_u64(r);
+  if (!r->failed && n == SHARED_TABLE) {
+    uint64_t id = r_u64(r);
+    if (r->failed) {
+      parse_err(err, "table cut short");
+      return NULL;
+    }
+    if (!lookup || id == 0) {
+      canon__seterr(err, CANON_ERR_PARSE,
+                    "encoded job: references shared table %llu, but no shared tables were given",
+                    (unsigned long long)id);
+      return NULL;
+    }
+    const canon_table *t = lookup(ctx, id, err);
+    if (!t) {
+      if (err && !err->code)
+        canon__seterr(err, CANON_ERR_ENGINE, "shared table %llu is not available",
+                      (unsigned long long)id);
+      return NULL;
+    }
+    return canon__table_share(t, err);
+  }
+  const uint8_t *p = r_bytes(r, n);
+  if (!p) {
+    parse_err(err, "table cut short");
+    return NULL;
+  }
+  return canon__table_decode(p, (size_t)n, err);
+}
+
+canon_job *canon__job_decode_shared(const uint8_t *buf, size_t len, canon__lookup_fn lookup,
+                                    void *ctx, canon_error *err) {
   rbuf r = {.p = buf, .n = buf ? len : 0};
   uint32_t magic = r_u32(&r), version = r_u32(&r);
   int nparts = (int)r_u32(&r), nstages = (int)r_u32(&r);
@@ -322,15 +387,8 @@ canon_job *canon__job_decode(const uint8_t *buf, size_t len, canon_error *err) {
     parse_err(err, "plan text holds a NUL byte");
     goto done;
   }
-  for (uint32_t i = 0; i < ntables; i++) {
-    uint64_t n = r_u64(&r);
-    const uint8_t *p = r_bytes(&r, n);
-    if (!p) {
-      parse_err(err, "table cut short");
-      goto done;
-    }
-    if (!(d.tables[i] = canon__table_decode(p, (size_t)n, err))) goto done;
-  }
+  for (uint32_t i = 0; i < ntables; i++)
+    if (!(d.tables[i] = read_table(&r, lookup, ctx, err))) goto done;
   if (read_ranges(&r, ncsv, nstages, nparts, preset, err)) goto done;
   if (!(s = canon__calloc(1, sizeof *s))) {
     canon__nomem(err);
@@ -484,6 +542,8 @@ int canon__exchange_state_decode(canon_job *job, int stage, int input, const uin
   return r.at == r.n ? 0 : parse_err(err, "trailing bytes in an exchange state");
 }
 
+static void mark_gone(void *ctx) { *(int *)ctx = 1; }
+
 int canon__exchange_prepare_encoded(canon_job *job, int stage, int input,
                                     const uint8_t *const *outs, const size_t *lens, int n,
                                     canon_error *err) {
@@ -513,15 +573,27 @@ int canon__exchange_prepare_encoded(canon_job *job, int stage, int input,
   }
   default: break;
   }
-  /* RANGE (samples of every output) and anything newer: decode and let
-   * exchange_prepare look. */
+  /* RANGE (samples of every output) and anything newer: let
+   * exchange_prepare look at the outputs — as views of the encodings, not
+   * copies (it keeps only rows it copied out). */
   canon_table **t = canon__calloc((size_t)n, sizeof *t);
-  if (!t) return canon__nomem(err);
+  int *gone = canon__calloc((size_t)(n ? n : 1), sizeof *gone);
+  if (!t || !gone) {
+    free(t);
+    free(gone);
+    return canon__nomem(err);
+  }
   int rc = 0;
   for (int k = 0; k < n && rc == 0; k++)
-    if (!(t[k] = canon__table_decode(outs[k], lens[k], err))) rc = err ? err->code : CANON_ERR_PARSE;
+    if (!(t[k] = canon__table_decode_shared(outs[k], lens[k], mark_gone, &gone[k], err)))
+      rc = err ? err->code : CANON_ERR_PARSE;
   if (rc == 0) rc = canon__host.exchange_prepare(job, stage, input, t, n, err);
   for (int k = 0; k < n; k++) canon_table_free(t[k]);
   free(t);
+  /* The caller unmaps the outputs next: nothing may still view them. */
+  for (int k = 0; k < n && rc == 0; k++)
+    if (!gone[k])
+      rc = canon__seterr(err, CANON_ERR_INTERNAL, "exchange state still uses a producer output");
+  free(gone);
   return rc;
 }
