@@ -72,6 +72,8 @@ canon_table *canon__sort_table(const canon_table *t, const canon__sortcol *keys,
 typedef struct canon__xsum {
   int64_t limb[CANON__XSUM_LIMBS];  /* 32-bit digits with carry headroom */
   int64_t nadds;                    /* adds since the last carry propagation */
+  int32_t lo, hi;                   /* limbs [lo, hi) hold the sum; the rest are
+                                       unset and read as zero (lo == hi: zero) */
   uint8_t has_nan, has_pinf, has_ninf;
 } canon__xsum;
 
