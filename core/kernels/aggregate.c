@@ -12,6 +12,9 @@
  *   count, count(*)      i64 count
  *   sum of int64         i128 sum (two's complement), i64 non-NULL count
  *   sum/mean (xsum)      i64 non-NULL count, then canon__xsum_serialize bytes
+ *                        (at least 11 bytes); or compact: u8 0 (no values),
+ *                        or u8 1 then the one value's 8 bytes (float64 IEEE
+ *                        bits or int64, as the argument's type says)
  *   min, max             u8 has_value, then when set the value: bool u8,
  *                        date i32, int64/timestamp i64, float64 IEEE bits
  *                        (u64), string its bytes (the rest of the state)
@@ -20,6 +23,11 @@
  * would be large and cache-hostile; above AG_XSUM_ARRAY_MAX groups the rows
  * are put in group order first (a stable counting sort) and each group is
  * summed with one accumulator on the stack.
+ *
+ * A group whose partition holds one value (the common case with very many
+ * small groups) gets the compact state, and a group whose final input is
+ * one such state is answered directly: the exact sum of one double is that
+ * double (canonical: -0.0 becomes 0.0, NaN one NaN), and so is its mean.
  *
  * Sections: specs and byte helpers; partial; final.
  */
@@ -187,6 +195,30 @@ static int ag_corrupt(canon_error *err, int i, int64_t row) {
                        i, (long long)row);
 }
 
+/* Compact xsum states (see the header). */
+#define AG_XS_NONE 0
+#define AG_XS_ONE 1
+
+/* The compact state of a group with one value (its 8 bytes). */
+static int ag_xs_emit_one(const ag_xs_job *j, uint64_t value_bits) {
+  uint8_t buf[9];
+  buf[0] = AG_XS_ONE;
+  ag_put64(buf + 1, value_bits);
+  return canon__cb_str(j->out, (const char *)buf, 9);
+}
+
+/* Final: when group row i is the only state of its group and holds one
+ * double, append the answer and set *done. */
+static int ag_xs_final_one(const ag_xs_job *j, int64_t i, bool *done) {
+  *done = false;
+  if (j->spec->in_type != CANON_FLOAT64 || !canon__valid(j->col, i)) return 0;
+  size_t len;
+  const uint8_t *p = (const uint8_t *)canon__str(j->col, i, &len);
+  if (len != 9 || p[0] != AG_XS_ONE) return 0;
+  *done = true;
+  return canon__cb_f64(j->out, ag_canon_f64(ag_f64(ag_get64(p + 1))));
+}
+
 /* Feed row i into (acc, count). */
 static int ag_xs_feed(const ag_xs_job *j, canon__xsum *acc, int64_t *count, int64_t i) {
   const canon__column *c = j->col;
@@ -202,8 +234,17 @@ static int ag_xs_feed(const ag_xs_job *j, canon__xsum *acc, int64_t *count, int6
   }
   size_t len;
   const uint8_t *p = (const uint8_t *)canon__str(c, i, &len);
+  if (len == 1 && p[0] == AG_XS_NONE) return 0;
+  if (len == 9 && p[0] == AG_XS_ONE) {
+    if (*count == INT64_MAX) return ag_corrupt(j->err, j->state_index, i);
+    uint64_t b = ag_get64(p + 1);
+    if (j->spec->in_type == CANON_INT64) canon__xsum_add_i64(acc, (int64_t)b);
+    else canon__xsum_add(acc, ag_f64(b));
+    ++*count;
+    return 0;
+  }
   int64_t pc;
-  if (len < 8 || (pc = (int64_t)ag_get64(p)) < 0 || pc > INT64_MAX - *count ||
+  if (len < 11 || (pc = (int64_t)ag_get64(p)) < 0 || pc > INT64_MAX - *count ||
       canon__xsum_add_serialized(acc, p + 8, len - 8) != (int64_t)(len - 8))
     return ag_corrupt(j->err, j->state_index, i);
   *count += pc;
@@ -213,6 +254,10 @@ static int ag_xs_feed(const ag_xs_job *j, canon__xsum *acc, int64_t *count, int6
 /* Emit one group's accumulator: a serialized state (partial) or the sum or
  * mean, NULL for a group without values (final). */
 static int ag_xs_emit(const ag_xs_job *j, const canon__xsum *acc, int64_t count) {
+  if (!j->final && !count) {
+    uint8_t none = AG_XS_NONE;
+    return canon__cb_str(j->out, (const char *)&none, 1);
+  }
   if (!j->final) {
     uint8_t buf[8 + CANON__XSUM_MAX_BYTES];
     ag_put64(buf, (uint64_t)count);
@@ -252,6 +297,10 @@ static int ag_xs_partial_scatter(ag_run *r, const ag_xs_job *j) {
   bool ints = j->spec->in_type == CANON_INT64;
   canon__xsum acc;
   for (size_t g = 0; g < ng && !rc; g++) {
+    if (start[g + 1] - start[g] == 1) {
+      rc = ag_xs_emit_one(j, vals[start[g]]);
+      continue;
+    }
     canon__xsum_init(&acc);
     for (int64_t k = start[g]; k < start[g + 1]; k++) {
       if (ints) {
@@ -300,6 +349,11 @@ static int ag_xs_run(ag_run *r, const ag_xs_job *j) {
   if ((rc = ag_run_csr(r)) != 0) return rc;
   canon__xsum acc;
   for (int64_t g = 0; g < r->ngroups && !rc; g++) {
+    if (r->csr.start[g + 1] - r->csr.start[g] == 1) {
+      bool done;
+      rc = ag_xs_final_one(j, r->csr.order[r->csr.start[g]], &done);
+      if (done || rc) continue;
+    }
     canon__xsum_init(&acc);
     int64_t cnt = 0;
     for (int64_t k = r->csr.start[g]; k < r->csr.start[g + 1] && !rc; k++)
