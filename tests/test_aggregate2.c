@@ -418,7 +418,7 @@ static void csv_field(const char *line, int f, char *out, size_t cap) {
  * and as float64 must give the same bits, whichever path a partition's
  * group takes (values at and just past the 2^31 limit, large values, NULLs,
  * one-row and all-NULL groups, mixed int64 and float64 arguments). */
-Test(aggregate2, small_int_moments_match_the_general_path) {
+static void small_ints_vs_floats(bool only_small) {
   size_t cap = 1 << 21, at = 0;
   char *rows = malloc(cap);
   uint64_t st = 777;
@@ -429,7 +429,10 @@ Test(aggregate2, small_int_moments_match_the_general_path) {
     uint64_t r = st ^ (st >> 27);
     int k = (int)(r % 400);
     int64_t x, y;
-    if (k % 5 == 0) {
+    if (only_small && k % 5 < 2) {
+      x = (int64_t)((r >> 16) % 4294967297ULL) - 2147483648LL; /* the whole small range */
+      y = k % 5 ? 2147483648LL : -2147483648LL;
+    } else if (k % 5 == 0) {
       x = edge[(r >> 12) % 8];
       y = edge[(r >> 20) % 8];
     } else if (k % 5 == 1) {
@@ -472,6 +475,12 @@ Test(aggregate2, small_int_moments_match_the_general_path) {
   free(csv);
   free(rows);
 }
+
+/* Some values beyond 2^31: groups take either path per partition. */
+Test(aggregate2, small_int_moments_match_the_general_path) { small_ints_vs_floats(false); }
+
+/* All values within 2^31: the one-pass array of 128-bit sums. */
+Test(aggregate2, small_int_array_matches_the_general_path) { small_ints_vs_floats(true); }
 
 /* ---- plan JSON -------------------------------------------------------------- */
 

@@ -184,37 +184,83 @@ static bool am_small(const uint64_t *v, int64_t n) {
   return true;
 }
 
+/* The moments of a group of small int64 values, exact in 128 bits. */
+typedef struct am_small_sums {
+  int64_t n;
+  canon__i128 sx, sy, sxx, syy, sxy;
+} am_small_sums;
+
+static inline void am_small_add(am_small_sums *m, int64_t a, int64_t b, bool has_y) {
+  m->n++;
+  m->sx += a;
+  m->sxx += (canon__i128)a * a;
+  if (has_y) {
+    m->sy += b;
+    m->syy += (canon__i128)b * b;
+    m->sxy += (canon__i128)a * b;
+  }
+}
+
 /* The state of a group of small int64 values (x, and y when given), the
  * same bytes as am_emit_state writes for them: the sums are exact integers
  * either way, and the serialized form of a value is unique. */
-static int am_emit_small(canon__colbuilder *out, const uint64_t *xv, const uint64_t *yv,
-                         int64_t n, uint8_t *buf) {
-  canon__i128 sx = 0, sy = 0, sxx = 0, syy = 0, sxy = 0;
-  for (int64_t k = 0; k < n; k++) {
-    int64_t a = (int64_t)xv[k];
-    sx += a;
-    sxx += (canon__i128)(a * a);
-    if (yv) {
-      int64_t b = (int64_t)yv[k];
-      sy += b;
-      syy += (canon__i128)(b * b);
-      sxy += (canon__i128)(a * b);
-    }
-  }
-  for (int k = 0; k < 8; k++) buf[k] = (uint8_t)((uint64_t)n >> (8 * k));
+static int am_emit_sums(canon__colbuilder *out, const am_small_sums *m, bool has_y, uint8_t *buf) {
+  for (int k = 0; k < 8; k++) buf[k] = (uint8_t)((uint64_t)m->n >> (8 * k));
   buf[8] = 0;
   size_t len = 9;
   /* Values sit at unit 2^0 = bit 1074, squares and products at 2148. */
-  len += canon__wacc_serialize_i128(sx, 1074, buf + len);
-  if (yv) {
-    len += canon__wacc_serialize_i128(sy, 1074, buf + len);
-    len += canon__wacc_serialize_i128(sxx, 2148, buf + len);
-    len += canon__wacc_serialize_i128(syy, 2148, buf + len);
-    len += canon__wacc_serialize_i128(sxy, 2148, buf + len);
+  len += canon__wacc_serialize_i128(m->sx, 1074, buf + len);
+  if (has_y) {
+    len += canon__wacc_serialize_i128(m->sy, 1074, buf + len);
+    len += canon__wacc_serialize_i128(m->sxx, 2148, buf + len);
+    len += canon__wacc_serialize_i128(m->syy, 2148, buf + len);
+    len += canon__wacc_serialize_i128(m->sxy, 2148, buf + len);
   } else {
-    len += canon__wacc_serialize_i128(sxx, 2148, buf + len);
+    len += canon__wacc_serialize_i128(m->sxx, 2148, buf + len);
   }
   return canon__cb_str(out, (const char *)buf, len);
+}
+
+static int am_emit_small(canon__colbuilder *out, const uint64_t *xv, const uint64_t *yv,
+                         int64_t n, uint8_t *buf) {
+  am_small_sums m = {0};
+  for (int64_t k = 0; k < n; k++) am_small_add(&m, (int64_t)xv[k], yv ? (int64_t)yv[k] : 0, yv);
+  return am_emit_sums(out, &m, yv != NULL, buf);
+}
+
+/* Up to this many groups, int64 arguments are first tried in one pass over
+ * the rows into an array of 128-bit sums (88 bytes a group). */
+#define AM_SMALL_ARRAY_MAX 65536
+
+/* That pass: *done when every value was small and the states are written;
+ * otherwise nothing is written.  Returns 0 or CANON_ERR_NOMEM. */
+static int am_partial_small_array(const canon__column *x, const canon__column *y,
+                                  const int64_t *gid, int64_t n, int64_t ngroups,
+                                  canon__colbuilder *out, uint8_t *buf, bool *done) {
+  *done = false;
+  am_small_sums *m = canon__calloc(ngroups ? (size_t)ngroups : 1, sizeof *m);
+  if (!m) return CANON_ERR_NOMEM;
+  const int64_t *xr = canon__i64(x), *yr = y ? canon__i64(y) : NULL;
+  bool has_y = y != NULL, nulls = x->validity || (y && y->validity);
+  const uint64_t lim = 2 * (uint64_t)AM_SMALL_INT;
+  bool small = true;
+  for (int64_t i = 0; i < n; i++) {
+    int64_t g = gid ? gid[i] : 0;
+    if (g < 0 || (nulls && (!canon__valid(x, i) || (y && !canon__valid(y, i))))) continue;
+    int64_t a = xr[i], b = has_y ? yr[i] : 0;
+    /* [-2^31, 2^31] maps to [0, 2^32]. */
+    if ((uint64_t)a + (uint64_t)AM_SMALL_INT > lim || (uint64_t)b + (uint64_t)AM_SMALL_INT > lim) {
+      small = false;
+      break;
+    }
+    am_small_add(&m[g], a, b, has_y);
+  }
+  int rc = 0;
+  for (int64_t g = 0; g < ngroups && small && !rc; g++)
+    if (am_emit_sums(out, &m[g], has_y, buf)) rc = CANON_ERR_NOMEM;
+  *done = small && !rc;
+  free(m);
+  return rc;
 }
 
 /** Partial states of var, stddev, corr.  The values of rows where the
@@ -239,6 +285,11 @@ int canon__aggm_partial(const canon_expr *e, const canon_table *in, const int64_
   }
   if (!s || !buf || !start || !pos) goto oom;
   int64_t n = in->nrows;
+  if (x->type == CANON_INT64 && (!y || y->type == CANON_INT64) && ngroups <= AM_SMALL_ARRAY_MAX) {
+    bool done_small;
+    if (am_partial_small_array(x, y, gid, n, ngroups, out, buf, &done_small)) goto oom;
+    if (done_small) goto done;
+  }
   for (int64_t i = 0; i < n; i++) {
     int64_t g = gid ? gid[i] : 0;
     if (g >= 0 && canon__valid(x, i) && (!y || canon__valid(y, i))) start[g + 1]++;
