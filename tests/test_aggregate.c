@@ -623,3 +623,59 @@ Test(aggregate, compact_states_merge_with_general_ones) {
   canon_table_free(t);
   free_exprs(aggs, 2);
 }
+
+/* Counts below 256 travel as one byte, larger ones as eight: groups on
+ * both sides of the limit, at every split, and a malformed count state. */
+Test(aggregate, compact_counts) {
+  canon_error err;
+  canon_schema *s = canon_schema_parse("k:int64,v:int64", &err);
+  canon_builder *b = canon_builder_new(s, &err);
+  static const int sizes[] = {1, 255, 256, 257, 600, 2};
+  for (int g = 0; g < 6; g++)
+    for (int r = 0; r < sizes[g]; r++) {
+      canon_builder_append_int64(b, 0, g);
+      if (r % 3 == 0) canon_builder_append_null(b, 1);
+      else canon_builder_append_int64(b, 1, r);
+    }
+  canon_table *t = canon_builder_finish(b, &err);
+  canon_expr *aggs[] = {canon_count_star(), canon_count(canon_col("v"))};
+  const char *names[] = {"n", "nv"};
+  const char *keys[] = {"k"};
+  agg_req q = {keys, 1, aggs, names, 2, false};
+  char *csv = same_for_every_split(t, &q);
+  cr_assert_str_eq(csv, "k,n,nv\n0,1,0\n1,255,170\n2,256,170\n3,257,171\n4,600,400\n5,2,1\n",
+                   "%s", csv);
+  free(csv);
+  canon_table_free(t);
+  canon_builder_free(b);
+  canon_schema_free(s);
+  free_exprs(aggs, 2);
+
+  /* Two bytes are neither form. */
+  canon_table *one = csv_table("v:float64", "1.5\n");
+  canon_expr *cs = canon_count_star();
+  canon_expr *bound = canon__expr_bind(cs, canon_table_schema(one), true, &err);
+  canon_schema *os = canon_schema_parse("n:int64", &err);
+  canon_schema *ps = canon_schema_parse("__state0:string", &err);
+  for (size_t len = 1; len <= 2; len++) {
+    b = canon_builder_new(ps, &err);
+    canon_builder_append_string(b, 0, "\x07\0", len);
+    canon_table *p = canon_builder_finish(b, &err);
+    canon_table *f = canon__agg_final(p, 0, &bound, 1, os, &err);
+    if (len == 1) {
+      cr_assert(f, "%s", err.message);
+      cr_assert_eq(canon_table_get_int64(f, 0, 0), 7);
+    } else {
+      cr_assert_null(f);
+      cr_assert_eq(err.code, CANON_ERR_PARSE);
+    }
+    canon_table_free(f);
+    canon_table_free(p);
+    canon_builder_free(b);
+  }
+  canon_schema_free(os);
+  canon_schema_free(ps);
+  canon_expr_free(bound);
+  canon_expr_free(cs);
+  canon_table_free(one);
+}

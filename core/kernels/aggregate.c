@@ -9,7 +9,7 @@
  * answer does not depend on how rows were split or ordered.
  *
  * State layouts (little-endian, readable by any process on any machine):
- *   count, count(*)      i64 count
+ *   count, count(*)      i64 count, or compact: u8 count (below 256)
  *   sum of int64         i128 sum (two's complement), i64 non-NULL count
  *   sum/mean (xsum)      i64 non-NULL count, then canon__xsum_serialize bytes
  *                        (at least 11 bytes); or compact: u8 0 (no values),
@@ -37,6 +37,8 @@
 #include <stdio.h>
 
 #define AG_XSUM_ARRAY_MAX 4096
+/* Key columns gathered whole (more keys than this: appended per value). */
+#define AG_TAKE_MAX 64
 
 __extension__ typedef __int128 ag_i128;
 __extension__ typedef unsigned __int128 ag_u128;
@@ -420,7 +422,7 @@ static int ag_partial_one(ag_run *r, const ag_spec *s, int idx, const canon__col
     uint8_t buf[8];
     for (int64_t g = 0; g < r->ngroups && !rc; g++) {
       ag_put64(buf, (uint64_t)cnt[g]);
-      rc = canon__cb_str(out, (const char *)buf, 8);
+      rc = canon__cb_str(out, (const char *)buf, cnt[g] < 256 ? 1 : 8);
     }
     free(cnt);
     return rc;
@@ -480,20 +482,30 @@ static int ag_partial_one(ag_run *r, const ag_spec *s, int idx, const canon__col
   return canon__seterr(err, CANON_ERR_INTERNAL, "unknown aggregate state kind");
 }
 
-/* Builders and schema of an output table; freed by ag_out_reset. */
+/* Builders of an output table's columns, or for some leading key columns
+ * a column gathered whole (pre[k]); freed by ag_out_reset. */
 typedef struct ag_out {
   int ncols;
   canon__colbuilder *cb;
+  canon__column **pre;
   int ninit;
 } ag_out;
 
-static int ag_out_init(ag_out *o, const canon_type *types, int ncols, int64_t rows) {
+/* Allocate the arrays (once). */
+static int ag_out_prepare(ag_out *o, int ncols) {
+  if (o->cb) return 0;
   o->ncols = ncols;
   o->ninit = 0;
   o->cb = canon__calloc(ncols ? (size_t)ncols : 1, sizeof *o->cb);
-  if (!o->cb) return CANON_ERR_NOMEM;
+  o->pre = canon__calloc(ncols ? (size_t)ncols : 1, sizeof *o->pre);
+  return o->cb && o->pre ? 0 : CANON_ERR_NOMEM;
+}
+
+static int ag_out_init(ag_out *o, const canon_type *types, int ncols, int64_t rows) {
+  if (ag_out_prepare(o, ncols)) return CANON_ERR_NOMEM;
   for (int k = 0; k < ncols; k++) {
-    if (canon__cb_init(&o->cb[k], types[k], rows) != 0) return CANON_ERR_NOMEM;
+    /* A gathered column needs no builder storage. */
+    if (canon__cb_init(&o->cb[k], types[k], o->pre[k] ? 0 : rows) != 0) return CANON_ERR_NOMEM;
     o->ninit++;
   }
   return 0;
@@ -501,9 +513,59 @@ static int ag_out_init(ag_out *o, const canon_type *types, int ncols, int64_t ro
 
 static void ag_out_reset(ag_out *o) {
   for (int k = 0; k < o->ninit; k++) canon__cb_reset(&o->cb[k]);
+  if (o->pre)
+    for (int k = 0; k < o->ncols; k++) canon__column_unref(o->pre[k]);
   free(o->cb);
+  free(o->pre);
   o->cb = NULL;
+  o->pre = NULL;
   o->ninit = 0;
+}
+
+/* Set o->pre[k] (before ag_out_init sets up the builders) to rows
+ * first[0..ng) of column cols[k] of t, for each k < nkeys with take[k]: one
+ * gather per column instead of one append per value. */
+static int ag_out_take_keys(ag_out *o, int ncols, const canon_table *t, const int *cols,
+                            int nkeys, const bool *take, const int64_t *first, int64_t ng,
+                            canon_error *err) {
+  if (ag_out_prepare(o, ncols)) return canon__nomem(err);
+  canon_schema *ks = canon_schema_new();
+  canon__column **kc = canon__calloc(nkeys ? (size_t)nkeys : 1, sizeof *kc);
+  canon_table *kt = NULL, *taken = NULL;
+  int rc = 0, m = 0;
+  int *at = canon__calloc(nkeys ? (size_t)nkeys : 1, sizeof *at);
+  if (!ks || !kc || !at) goto oom;
+  for (int k = 0; k < nkeys; k++) {
+    if (!take[k]) continue;
+    char name[32];
+    snprintf(name, sizeof name, "k%d", k);
+    if ((rc = canon_schema_add(ks, name, t->schema->types[cols[k]], err)) != 0) goto done;
+    kc[m] = canon__column_ref(t->cols[cols[k]]);
+    at[m++] = k;
+  }
+  if (!m) goto done;
+  kt = canon__table_make(ks, kc, t->nrows, err); /* moves (or drops) kc's references */
+  if (!kt) {
+    rc = err && err->code ? err->code : CANON_ERR_NOMEM;
+    goto done;
+  }
+  taken = canon__table_take(kt, first, ng, err);
+  if (!taken) {
+    rc = err && err->code ? err->code : CANON_ERR_NOMEM;
+    goto done;
+  }
+  for (int j = 0; j < ks->n; j++) o->pre[at[j]] = canon__column_ref(taken->cols[j]);
+  goto done;
+oom:
+  rc = canon__nomem(err);
+done:
+  for (int j = 0; j < m; j++) canon__column_unref(kc[j]);
+  canon_table_free(taken);
+  canon_table_free(kt);
+  canon_schema_free(ks);
+  free(kc);
+  free(at);
+  return rc;
 }
 
 /* Finish the builders into a table with schema s. */
@@ -515,6 +577,11 @@ static canon_table *ag_out_finish(ag_out *o, const canon_schema *s, int64_t rows
     return NULL;
   }
   for (int k = 0; k < o->ncols; k++) {
+    if (o->pre[k]) {
+      cols[k] = o->pre[k];
+      o->pre[k] = NULL;
+      continue;
+    }
     cols[k] = canon__cb_finish(&o->cb[k]);
     if (!cols[k]) {
       for (int m = 0; m < k; m++) canon__column_unref(cols[m]);
@@ -582,11 +649,20 @@ canon_table *canon__agg_partial(const canon_table *in, const int *keys, int nkey
     types[nkeys + i] = CANON_STRING;
     if ((rc = canon_schema_add(schema, name, CANON_STRING, err)) != 0) goto done;
   }
+  if (nkeys) {
+    bool take[AG_TAKE_MAX];
+    bool all = nkeys <= AG_TAKE_MAX;
+    for (int k = 0; k < nkeys && all; k++) take[k] = true;
+    if (all && (rc = ag_out_take_keys(&out, ncols, in, keys, nkeys, take, first, run.ngroups,
+                                      err)) != 0)
+      goto done;
+  }
   if (ag_out_init(&out, types, ncols, run.ngroups) != 0) goto oom;
 
   for (int k = 0; k < nkeys; k++)
-    for (int64_t g = 0; g < run.ngroups; g++)
-      if (canon__cb_from(&out.cb[k], in->cols[keys[k]], first[g]) != 0) goto oom;
+    if (!out.pre[k])
+      for (int64_t g = 0; g < run.ngroups; g++)
+        if (canon__cb_from(&out.cb[k], in->cols[keys[k]], first[g]) != 0) goto oom;
 
   for (int i = 0; i < naggs; i++) {
     if (specs[i].kind == AG_EXT) {
@@ -699,11 +775,12 @@ static int ag_final_one(ag_run *r, const ag_spec *s, int idx, const canon__colum
       int64_t g = AG_GID(r, i);
       size_t len;
       const uint8_t *p = canon__valid(c, i) ? (const uint8_t *)canon__str(c, i, &len) : NULL;
-      if (!p || len != want) {
+      bool small = p && s->kind == AG_COUNT && len == 1;
+      if (!p || (len != want && !small)) {
         rc = ag_corrupt(err, idx, i);
         break;
       }
-      int64_t pc = (int64_t)ag_get64(p + want - 8);
+      int64_t pc = small ? p[0] : (int64_t)ag_get64(p + want - 8);
       if (pc < 0 || pc > INT64_MAX - cnt[g]) {
         rc = ag_corrupt(err, idx, i);
         break;
@@ -812,11 +889,20 @@ canon_table *canon__agg_final(const canon_table *partials, int nkeys, canon_expr
   if (!keycols) goto oom;
   for (int k = 0; k < nkeys; k++) keycols[k] = k;
   if ((rc = ag_group(partials, keycols, nkeys, false, &run, &gid, &first, err)) != 0) goto done;
+  if (nkeys && nkeys <= AG_TAKE_MAX) {
+    /* Float keys are canonicalized value by value (ag_key_emit). */
+    bool take[AG_TAKE_MAX];
+    for (int k = 0; k < nkeys; k++) take[k] = ps->types[k] != CANON_FLOAT64;
+    if ((rc = ag_out_take_keys(&out, ncols, partials, keycols, nkeys, take, first, run.ngroups,
+                               err)) != 0)
+      goto done;
+  }
   if (ag_out_init(&out, out_schema->types, ncols, run.ngroups) != 0) goto oom;
 
   for (int k = 0; k < nkeys; k++)
-    for (int64_t g = 0; g < run.ngroups; g++)
-      if (ag_key_emit(&out.cb[k], partials->cols[k], first[g]) != 0) goto oom;
+    if (!out.pre[k])
+      for (int64_t g = 0; g < run.ngroups; g++)
+        if (ag_key_emit(&out.cb[k], partials->cols[k], first[g]) != 0) goto oom;
   for (int i = 0; i < naggs; i++) {
     rc = ag_final_one(&run, &specs[i], i, partials->cols[nkeys + i], &out.cb[nkeys + i], err);
     if (rc == CANON_ERR_NOMEM) goto oom;
