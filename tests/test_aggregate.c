@@ -492,8 +492,7 @@ Test(aggregate, corrupt_state_rejected) {
  * the final answers one-value groups directly: every result must equal the
  * general accumulator's, for edge values (NaN with payloads, infinities,
  * -0.0, subnormals, 1e308) and int64 values a double cannot hold. */
-Test(aggregate, compact_states_match_the_accumulator) {
-  enum { G = 5000 };
+static void sums_match_the_accumulator(int G, int maxrows) {
   static const double fedge[] = {0.0, -0.0, 0x1p-1074, -0x1p-1074, DBL_MIN, -DBL_MAX, DBL_MAX,
                                  1e308, -1e308, 0.1, -2.5, 0x1.fffffffffffffp-1023};
   static const int64_t iedge[] = {0, -1, INT64_MIN, INT64_MAX, (INT64_C(1) << 53) + 1,
@@ -501,15 +500,15 @@ Test(aggregate, compact_states_match_the_accumulator) {
   canon_error err;
   canon_schema *s = canon_schema_parse("k:int64,f:float64,i:int64", &err);
   canon_builder *b = canon_builder_new(s, &err);
-  static canon__xsum wf[G], wi[G];
-  static int64_t nf[G], ni[G];
+  canon__xsum *wf = calloc((size_t)G, sizeof *wf), *wi = calloc((size_t)G, sizeof *wi);
+  int64_t *nf = calloc((size_t)G, sizeof *nf), *ni = calloc((size_t)G, sizeof *ni);
   uint64_t st = 5;
   for (int g = 0; g < G; g++) {
     canon__xsum_init(&wf[g]);
     canon__xsum_init(&wi[g]);
     st = st * 6364136223846793005ULL + 1442695040888963407ULL;
-    int rows = 1 + (int)((st >> 40) % 6);
-    if (rows > 3) rows = 1; /* mostly one row */
+    int rows = 1 + (int)((st >> 40) % (uint64_t)(2 * maxrows));
+    if (rows > maxrows) rows = 1; /* mostly one row */
     for (int r = 0; r < rows; r++) {
       st = st * 6364136223846793005ULL + 1442695040888963407ULL;
       uint64_t x = st ^ (st >> 31);
@@ -575,7 +574,19 @@ Test(aggregate, compact_states_match_the_accumulator) {
   canon_builder_free(b);
   canon_schema_free(s);
   free_exprs(aggs, 3);
+  free(wf);
+  free(wi);
+  free(nf);
+  free(ni);
 }
+
+Test(aggregate, compact_states_match_the_accumulator) { sums_match_the_accumulator(5000, 3); }
+
+/* Few groups of many values: the one-pass array path (int64 values summed
+ * in 128 bits first, their sums beyond 2^64) and, per partition, the
+ * group-order path for the large ones. */
+Test(aggregate, grouped_sums_match_the_accumulator) { sums_match_the_accumulator(7, 900); }
+Test(aggregate, long_group_runs_match_the_accumulator) { sums_match_the_accumulator(4500, 40); }
 
 /* Compact states mixed with general ones in one group (the array path of
  * the final step), and malformed compact states refused. */

@@ -679,3 +679,61 @@ Test(exactsum, window_stays_narrow) {
   ASSERT_BITS(canon__xsum_round(&x), 0.0);
   cr_assert_leq(x.hi - x.lo, 3, "window [%d, %d)", (int)x.lo, (int)x.hi);
 }
+
+/* The batch entry points add exactly what one add per value does. */
+Test(exactsum, batch_adds_match_single_adds) {
+  rng_state = 99;
+  enum { N = 3000, G = 5 };
+  static double v[N];
+  static int64_t gid[N];
+  uint8_t valid[N / 8 + 1];
+  for (int i = 0; i < N; i++) {
+    v[i] = edge_or_random();
+    if (rnd_below(50) == 0) v[i] = from_bits(0x7ff0000000000000ULL | rnd_below(2) << 63 | rnd_below(2));
+    gid[i] = (int64_t)rnd_below(G + 1) - 1; /* -1: dropped */
+  }
+  for (int i = 0; i < N / 8 + 1; i++) valid[i] = (uint8_t)rnd();
+  canon__xsum grouped[G], want[G], run, run_want;
+  for (int g = 0; g < G; g++) {
+    canon__xsum_init(&grouped[g]);
+    canon__xsum_init(&want[g]);
+  }
+  canon__xsum_add_grouped(grouped, gid, v, valid, N);
+  for (int i = 0; i < N; i++)
+    if (gid[i] >= 0 && ((valid[i >> 3] >> (i & 7)) & 1)) canon__xsum_add(&want[gid[i]], v[i]);
+  canon__xsum_init(&run);
+  canon__xsum_init(&run_want);
+  canon__xsum_add_run(&run, v, N);
+  for (int i = 0; i < N; i++) canon__xsum_add(&run_want, v[i]);
+  uint8_t a[CANON__XSUM_MAX_BYTES], b[CANON__XSUM_MAX_BYTES];
+  for (int g = 0; g < G; g++) {
+    size_t la = canon__xsum_serialize(&grouped[g], a), lb = canon__xsum_serialize(&want[g], b);
+    cr_assert(la == lb && !memcmp(a, b, la), "group %d", g);
+  }
+  size_t la = canon__xsum_serialize(&run, a), lb = canon__xsum_serialize(&run_want, b);
+  cr_assert(la == lb && !memcmp(a, b, la));
+  /* 128-bit integers: the same as adding their two 64-bit halves. */
+  for (int t = 0; t < 5000; t++) {
+    uint64_t lo = rnd();
+    int64_t hi = (int64_t)rnd() >> rnd_below(64);
+    if (t % 7 == 0) hi = 0;
+    if (t % 11 == 0) hi = -1;
+    if (t % 13 == 0) lo = 0;
+    canon__xsum x, y;
+    canon__xsum_init(&x);
+    canon__xsum_init(&y);
+    canon__xsum_add(&x, 0.25); /* a window already in use */
+    canon__xsum_add(&y, 0.25);
+    canon__xsum_add_i128(&x, lo, hi);
+    /* hi * 2^64 + lo = (hi >> 32) * 2^96 + (hi & (2^32 - 1)) * 2^64
+     *                 + (lo - 2^63) + 2^62 + 2^62, each part exact */
+    canon__xsum_add(&y, ldexp((double)(hi >> 32), 96));
+    canon__xsum_add(&y, ldexp((double)(hi & 0xffffffff), 64));
+    canon__xsum_add_i64(&y, (int64_t)(lo ^ (UINT64_C(1) << 63)));
+    canon__xsum_add_i64(&y, INT64_C(1) << 62);
+    canon__xsum_add_i64(&y, INT64_C(1) << 62);
+    la = canon__xsum_serialize(&x, a);
+    lb = canon__xsum_serialize(&y, b);
+    cr_assert(la == lb && !memcmp(a, b, la), "case %d", t);
+  }
+}

@@ -279,7 +279,12 @@ static int ag_xs_partial_scatter(ag_run *r, const ag_xs_job *j) {
   size_t ng = (size_t)r->ngroups;
   int64_t *start = canon__calloc(ng + 1, sizeof *start);
   int64_t *pos = canon__reallocarray(NULL, ng + 1, sizeof *pos);
-  uint64_t *vals = NULL;
+  /* The values in group order, as their own type. */
+  union {
+    void *any;
+    int64_t *i;
+    double *f;
+  } vals = {NULL};
   int rc = 0;
   if (!start || !pos) goto oom;
   for (int64_t i = 0; i < r->n; i++) {
@@ -288,30 +293,32 @@ static int ag_xs_partial_scatter(ag_run *r, const ag_xs_job *j) {
   }
   for (size_t g = 0; g < ng; g++) start[g + 1] += start[g];
   memcpy(pos, start, (ng + 1) * sizeof *pos);
-  vals = canon__reallocarray(NULL, start[ng] ? (size_t)start[ng] : 1, sizeof *vals);
-  if (!vals) goto oom;
-  /* int64 and float64 values are both 8 bytes: move them as bits. */
-  const uint64_t *raw = (const uint64_t *)c->values->data;
+  vals.any = canon__reallocarray(NULL, start[ng] ? (size_t)start[ng] : 1, 8);
+  if (!vals.any) goto oom;
+  bool ints = j->spec->in_type == CANON_INT64;
   for (int64_t i = 0; i < r->n; i++) {
     int64_t g = AG_GID(r, i);
-    if (g >= 0 && canon__valid(c, i)) vals[pos[g]++] = raw[i];
+    if (g < 0 || !canon__valid(c, i)) continue;
+    if (ints) vals.i[pos[g]++] = canon__i64(c)[i];
+    else vals.f[pos[g]++] = canon__f64(c)[i];
   }
-  bool ints = j->spec->in_type == CANON_INT64;
   canon__xsum acc;
   for (size_t g = 0; g < ng && !rc; g++) {
     if (start[g + 1] - start[g] == 1) {
-      rc = ag_xs_emit_one(j, vals[start[g]]);
+      uint64_t b;
+      if (ints) b = (uint64_t)vals.i[start[g]];
+      else memcpy(&b, &vals.f[start[g]], sizeof b);
+      rc = ag_xs_emit_one(j, b);
       continue;
     }
     canon__xsum_init(&acc);
-    for (int64_t k = start[g]; k < start[g + 1]; k++) {
-      if (ints) {
-        canon__xsum_add_i64(&acc, (int64_t)vals[k]);
-      } else {
-        double d;
-        memcpy(&d, &vals[k], sizeof d);
-        canon__xsum_add(&acc, d);
-      }
+    if (ints) {
+      /* Exact in 128 bits (fewer than 2^63 values), added once. */
+      ag_u128 sum = 0;
+      for (int64_t k = start[g]; k < start[g + 1]; k++) sum += (ag_u128)(ag_i128)vals.i[k];
+      canon__xsum_add_i128(&acc, (uint64_t)sum, (int64_t)(uint64_t)(sum >> 64));
+    } else {
+      canon__xsum_add_run(&acc, vals.f + start[g], start[g + 1] - start[g]);
     }
     rc = ag_xs_emit(j, &acc, start[g + 1] - start[g]);
   }
@@ -321,8 +328,38 @@ oom:
 done:
   free(start);
   free(pos);
-  free(vals);
+  free(vals.any);
   return rc;
+}
+
+/* Partial sums over few groups: one pass over the rows into the array of
+ * accumulators acc (initialized) and counts cnt (zeroed).  int64 values are
+ * summed exactly in 128 bits first and added once per group. */
+static int ag_xs_partial_array(ag_run *r, const ag_xs_job *j, canon__xsum *acc, int64_t *cnt) {
+  const canon__column *c = j->col;
+  const uint8_t *valid = c->validity ? c->validity->data : NULL;
+  size_t ng = r->ngroups ? (size_t)r->ngroups : 1;
+  if (j->spec->in_type == CANON_INT64) {
+    ag_u128 *sum = canon__calloc(ng, sizeof *sum);
+    if (!sum) return CANON_ERR_NOMEM;
+    const int64_t *v = canon__i64(c);
+    for (int64_t i = 0; i < r->n; i++) {
+      int64_t g = AG_GID(r, i);
+      if (g < 0 || (valid && !canon__valid(c, i))) continue;
+      sum[g] += (ag_u128)(ag_i128)v[i];
+      cnt[g]++;
+    }
+    for (size_t g = 0; g < ng; g++)
+      canon__xsum_add_i128(&acc[g], (uint64_t)sum[g], (int64_t)(uint64_t)(sum[g] >> 64));
+    free(sum);
+    return 0;
+  }
+  for (int64_t i = 0; i < r->n; i++) {
+    int64_t g = AG_GID(r, i);
+    if (g >= 0 && (!valid || canon__valid(c, i))) cnt[g]++;
+  }
+  canon__xsum_add_grouped(acc, r->gid, canon__f64(c), valid, r->n);
+  return 0;
 }
 
 static int ag_xs_run(ag_run *r, const ag_xs_job *j) {
@@ -337,7 +374,8 @@ static int ag_xs_run(ag_run *r, const ag_xs_job *j) {
       rc = CANON_ERR_NOMEM;
     } else {
       for (size_t g = 0; g < ng; g++) canon__xsum_init(&acc[g]);
-      for (int64_t i = 0; i < r->n && !rc; i++) {
+      if (!j->final) rc = ag_xs_partial_array(r, j, acc, cnt);
+      for (int64_t i = 0; i < r->n && !rc && j->final; i++) {
         int64_t g = AG_GID(r, i);
         if (g >= 0) rc = ag_xs_feed(j, &acc[g], &cnt[g], i);
       }

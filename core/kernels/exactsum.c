@@ -108,28 +108,6 @@ static inline void xs_add_mag(canon__xsum *x, uint64_t m, int pos, bool neg) {
   if (++x->nadds >= XS_CARRY_EVERY) xs_normalize(x);
 }
 
-/* Add one double exactly; NaN and the infinities only set flags. */
-void canon__xsum_add(canon__xsum *x, double v) {
-  uint64_t bits = double_to_bits(v);
-  unsigned e = (unsigned)(bits >> 52) & 0x7ff;
-  uint64_t m = bits & ((UINT64_C(1) << 52) - 1);
-  bool neg = (bits >> 63) != 0;
-  if (e == 0x7ff) {
-    if (m) x->has_nan = 1;
-    else if (neg) x->has_ninf = 1;
-    else x->has_pinf = 1;
-    return;
-  }
-  if (e == 0) {
-    /* Subnormal (or zero): m units of 2^-1074. */
-    if (!m) return;
-    xs_add_mag(x, m, 0, neg);
-    return;
-  }
-  /* Normal: (2^52 + m) * 2^(e-1075) = (2^52 + m) * 2^(e-1) units. */
-  xs_add_mag(x, m | (UINT64_C(1) << 52), (int)e - 1, neg);
-}
-
 /* Add an int64 exactly: |v| < 2^64 placed at the units digit 2^0, which is
  * bit 1074 of the accumulator. */
 void canon__xsum_add_i64(canon__xsum *x, int64_t v) {
@@ -137,6 +115,52 @@ void canon__xsum_add_i64(canon__xsum *x, int64_t v) {
   bool neg = v < 0;
   uint64_t m = neg ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
   xs_add_mag(x, m, 1074, neg);
+}
+
+/* Add a 128-bit integer: its magnitude's two 64-bit halves at the units
+ * digit and 64 bits above. */
+void canon__xsum_add_i128(canon__xsum *x, uint64_t lo, int64_t hi) {
+  xs_u128 v = (xs_u128)(uint64_t)hi << 64 | lo;
+  if (!v) return;
+  bool neg = hi < 0;
+  if (neg) v = (xs_u128)0 - v;
+  if ((uint64_t)v) xs_add_mag(x, (uint64_t)v, 1074, neg);
+  if ((uint64_t)(v >> 64)) xs_add_mag(x, (uint64_t)(v >> 64), 1074 + 64, neg);
+}
+
+/* The body of canon__xsum_add, inlined into the loops below. */
+static inline void xs_add_f64(canon__xsum *x, double v) {
+  uint64_t bits = double_to_bits(v);
+  unsigned e = (unsigned)(bits >> 52) & 0x7ff;
+  uint64_t m = bits & ((UINT64_C(1) << 52) - 1);
+  bool neg = (bits >> 63) != 0;
+  if (__builtin_expect(e == 0x7ff, 0)) {
+    if (m) x->has_nan = 1;
+    else if (neg) x->has_ninf = 1;
+    else x->has_pinf = 1;
+    return;
+  }
+  if (__builtin_expect(e == 0, 0)) {
+    if (m) xs_add_mag(x, m, 0, neg);
+    return;
+  }
+  xs_add_mag(x, m | (UINT64_C(1) << 52), (int)e - 1, neg);
+}
+
+/* Add one double exactly; NaN and the infinities only set flags. */
+void canon__xsum_add(canon__xsum *x, double v) { xs_add_f64(x, v); }
+
+void canon__xsum_add_run(canon__xsum *x, const double *v, int64_t n) {
+  for (int64_t i = 0; i < n; i++) xs_add_f64(x, v[i]);
+}
+
+void canon__xsum_add_grouped(canon__xsum *acc, const int64_t *gid, const double *v,
+                             const uint8_t *valid, int64_t n) {
+  for (int64_t i = 0; i < n; i++) {
+    if (valid && !((valid[i >> 3] >> (i & 7)) & 1)) continue;
+    int64_t g = gid ? gid[i] : 0;
+    if (g >= 0) xs_add_f64(&acc[g], v[i]);
+  }
 }
 
 /* ---- normalization and merge -------------------------------------------- */
