@@ -806,9 +806,10 @@ static int ag_final_one(ag_run *r, const ag_spec *s, int idx, const canon__colum
   case AG_COUNT:
   case AG_SUM_I64: {
     size_t want = s->kind == AG_COUNT ? 8 : 24;
-    ag_u128 *sum = canon__calloc(ng, sizeof *sum);
+    /* Counts need no sums. */
+    ag_u128 *sum = s->kind == AG_SUM_I64 ? canon__calloc(ng, sizeof *sum) : NULL;
     int64_t *cnt = canon__calloc(ng, sizeof *cnt);
-    if (!sum || !cnt) rc = CANON_ERR_NOMEM;
+    if ((s->kind == AG_SUM_I64 && !sum) || !cnt) rc = CANON_ERR_NOMEM;
     for (int64_t i = 0; i < r->n && !rc; i++) {
       int64_t g = AG_GID(r, i);
       size_t len;
