@@ -362,6 +362,38 @@ static int ag_xs_partial_array(ag_run *r, const ag_xs_job *j, canon__xsum *acc, 
   return 0;
 }
 
+/* The final step when every group has exactly one state row (*done); when
+ * some group has two, nothing is written and *done is false. */
+static int ag_xs_final_single(ag_run *r, const ag_xs_job *j, bool *done) {
+  *done = false;
+  int64_t *row = canon__reallocarray(NULL, r->ngroups ? (size_t)r->ngroups : 1, sizeof *row);
+  if (!row) return CANON_ERR_NOMEM;
+  for (int64_t g = 0; g < r->ngroups; g++) row[g] = -1;
+  bool single = true;
+  for (int64_t i = 0; i < r->n && single; i++) {
+    int64_t g = AG_GID(r, i);
+    if (g < 0) continue;
+    if (row[g] >= 0) single = false;
+    row[g] = i;
+  }
+  int rc = 0;
+  for (int64_t g = 0; g < r->ngroups && single && !rc; g++) {
+    bool one;
+    if (row[g] < 0) { /* no state: not produced by grouping, but harmless */
+      rc = canon__cb_null(j->out);
+      continue;
+    }
+    if ((rc = ag_xs_final_one(j, row[g], &one)) != 0 || one) continue;
+    canon__xsum acc;
+    canon__xsum_init(&acc);
+    int64_t cnt = 0;
+    if (!(rc = ag_xs_feed(j, &acc, &cnt, row[g]))) rc = ag_xs_emit(j, &acc, cnt);
+  }
+  *done = single;
+  free(row);
+  return rc;
+}
+
 static int ag_xs_run(ag_run *r, const ag_xs_job *j) {
   int rc = 0;
   if (!j->final && r->ngroups > AG_XSUM_ARRAY_MAX) return ag_xs_partial_scatter(r, j);
@@ -385,7 +417,14 @@ static int ag_xs_run(ag_run *r, const ag_xs_job *j) {
     free(cnt);
     return rc;
   }
-  /* Many groups: one group at a time, in group order. */
+  /* Many groups.  When no group has two states (groups disjoint across
+   * partitions, as with about one row per group), each is finished from
+   * its one state, without the group-order index. */
+  if (j->final) {
+    bool done;
+    if ((rc = ag_xs_final_single(r, j, &done)) != 0 || done) return rc;
+  }
+  /* One group at a time, in group order. */
   if ((rc = ag_run_csr(r)) != 0) return rc;
   canon__xsum acc;
   for (int64_t g = 0; g < r->ngroups && !rc; g++) {
