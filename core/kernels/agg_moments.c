@@ -17,6 +17,12 @@
  * was seen), then the accumulators (2 for var/stddev: S1 S2; 5 for corr:
  * Sx Sy Sxx Syy Sxy) as canon__wacc_serialize writes them.
  *
+ * Speed.  The partial step reads the rows once into group order (or, for
+ * int64 arguments over at most AM_SMALL_ARRAY_MAX groups, straight into an
+ * array of per-group sums); a group whose int64 values all lie within 2^31
+ * is summed in 128 bits, which cannot overflow, and its state written from
+ * those sums (the same bytes the wide accumulators would give).
+ *
  * Sections: shared helpers and dispatch; accumulation; finishing. */
 #include "agg_ext.h"
 #include "bigint.h"

@@ -22,12 +22,16 @@
  * Superaccumulators are ~600 bytes, so with many groups an array of them
  * would be large and cache-hostile; above AG_XSUM_ARRAY_MAX groups the rows
  * are put in group order first (a stable counting sort) and each group is
- * summed with one accumulator on the stack.
+ * summed with one accumulator on the stack.  int64 arguments are summed
+ * exactly in 128 bits per group and added to the accumulator once.
  *
  * A group whose partition holds one value (the common case with very many
  * small groups) gets the compact state, and a group whose final input is
  * one such state is answered directly: the exact sum of one double is that
  * double (canonical: -0.0 becomes 0.0, NaN one NaN), and so is its mean.
+ * When no group has two states, the final step needs no group-order index.
+ * Key columns of both steps are gathered whole (float keys of the final
+ * step value by value, to canonicalize them).
  *
  * Sections: specs and byte helpers; partial; final.
  */
