@@ -486,3 +486,207 @@ Test(aggregate, corrupt_state_rejected) {
   canon_table_free(t);
   free_exprs(aggs, 3);
 }
+
+/* Groups of zero to three values over more groups than the accumulator
+ * array holds, so partitions emit compact states (no value, one value) and
+ * the final answers one-value groups directly: every result must equal the
+ * general accumulator's, for edge values (NaN with payloads, infinities,
+ * -0.0, subnormals, 1e308) and int64 values a double cannot hold. */
+static void sums_match_the_accumulator(int G, int maxrows) {
+  static const double fedge[] = {0.0, -0.0, 0x1p-1074, -0x1p-1074, DBL_MIN, -DBL_MAX, DBL_MAX,
+                                 1e308, -1e308, 0.1, -2.5, 0x1.fffffffffffffp-1023};
+  static const int64_t iedge[] = {0, -1, INT64_MIN, INT64_MAX, (INT64_C(1) << 53) + 1,
+                                  -(INT64_C(1) << 53) - 3, 12345};
+  canon_error err;
+  canon_schema *s = canon_schema_parse("k:int64,f:float64,i:int64", &err);
+  canon_builder *b = canon_builder_new(s, &err);
+  canon__xsum *wf = calloc((size_t)G, sizeof *wf), *wi = calloc((size_t)G, sizeof *wi);
+  int64_t *nf = calloc((size_t)G, sizeof *nf), *ni = calloc((size_t)G, sizeof *ni);
+  uint64_t st = 5;
+  for (int g = 0; g < G; g++) {
+    canon__xsum_init(&wf[g]);
+    canon__xsum_init(&wi[g]);
+    st = st * 6364136223846793005ULL + 1442695040888963407ULL;
+    int rows = 1 + (int)((st >> 40) % (uint64_t)(2 * maxrows));
+    if (rows > maxrows) rows = 1; /* mostly one row */
+    for (int r = 0; r < rows; r++) {
+      st = st * 6364136223846793005ULL + 1442695040888963407ULL;
+      uint64_t x = st ^ (st >> 31);
+      canon_builder_append_int64(b, 0, g);
+      if (x % 10 == 0) {
+        canon_builder_append_null(b, 1);
+      } else {
+        double f;
+        switch ((x >> 8) % 8) {
+        case 0: f = fedge[(x >> 12) % (sizeof fedge / sizeof fedge[0])]; break;
+        case 1: { /* NaN (any payload, either sign) or an infinity */
+          uint64_t nb = 0x7ff0000000000000ULL | ((x >> 20) & 3) | ((x >> 13) & 1) << 63;
+          memcpy(&f, &nb, 8);
+          break;
+        }
+        default: f = ldexp((double)(int64_t)(x >> 11) - 0x1p52, (int)((x >> 3) % 600) - 300);
+        }
+        canon_builder_append_float64(b, 1, f);
+        canon__xsum_add(&wf[g], f);
+        nf[g]++;
+      }
+      if (x % 7 == 0) {
+        canon_builder_append_null(b, 2);
+      } else {
+        int64_t v = (x >> 5) % 3 ? iedge[(x >> 16) % (sizeof iedge / sizeof iedge[0])]
+                                 : (int64_t)(x * 0x9e3779b97f4a7c15ULL);
+        canon_builder_append_int64(b, 2, v);
+        canon__xsum_add_i64(&wi[g], v);
+        ni[g]++;
+      }
+    }
+  }
+  canon_table *t = canon_builder_finish(b, &err);
+  canon_expr *aggs[] = {canon_sum(canon_col("f")), canon_mean(canon_col("f")),
+                        canon_mean(canon_col("i"))};
+  const char *names[] = {"sf", "mf", "mi"};
+  const char *keys[] = {"k"};
+  agg_req q = {keys, 1, aggs, names, 3, false};
+  static const int parts[] = {1, 2, 3, 8};
+  for (int pi = 0; pi < 4; pi++)
+    for (int mode = 0; mode < 3; mode++) {
+      canon_table *r = run_ok(t, &q, parts[pi], mode);
+      cr_assert_eq(canon_table_num_rows(r), G);
+      for (int64_t row = 0; row < G; row++) {
+        int64_t g = canon_table_get_int64(r, 0, row);
+        if (!nf[g]) {
+          cr_assert(canon_table_is_null(r, 1, row) && canon_table_is_null(r, 2, row));
+        } else {
+          cr_assert_eq(bits(canon_table_get_float64(r, 1, row)), bits(canon__xsum_round(&wf[g])),
+                       "sum, group %lld, %d parts mode %d", (long long)g, parts[pi], mode);
+          cr_assert_eq(bits(canon_table_get_float64(r, 2, row)),
+                       bits(canon__xsum_div_round(&wf[g], nf[g])), "mean, group %lld", (long long)g);
+        }
+        if (!ni[g]) cr_assert(canon_table_is_null(r, 3, row));
+        else
+          cr_assert_eq(bits(canon_table_get_float64(r, 3, row)),
+                       bits(canon__xsum_div_round(&wi[g], ni[g])), "int mean, group %lld",
+                       (long long)g);
+      }
+      canon_table_free(r);
+    }
+  canon_table_free(t);
+  canon_builder_free(b);
+  canon_schema_free(s);
+  free_exprs(aggs, 3);
+  free(wf);
+  free(wi);
+  free(nf);
+  free(ni);
+}
+
+Test(aggregate, compact_states_match_the_accumulator) { sums_match_the_accumulator(5000, 3); }
+
+/* Few groups of many values: the one-pass array path (int64 values summed
+ * in 128 bits first, their sums beyond 2^64) and, per partition, the
+ * group-order path for the large ones. */
+Test(aggregate, grouped_sums_match_the_accumulator) { sums_match_the_accumulator(7, 900); }
+Test(aggregate, long_group_runs_match_the_accumulator) { sums_match_the_accumulator(4500, 40); }
+
+/* Compact states mixed with general ones in one group (the array path of
+ * the final step), and malformed compact states refused. */
+Test(aggregate, compact_states_merge_with_general_ones) {
+  canon_error err;
+  canon_table *t = csv_table("v:float64", "1.5\n");
+  canon_expr *aggs[] = {canon_sum(canon_col("v")), canon_mean(canon_col("v"))};
+  canon_expr *bound[2];
+  for (int i = 0; i < 2; i++) bound[i] = canon__expr_bind(aggs[i], canon_table_schema(t), true, &err);
+  canon_schema *os = canon_schema_parse("s:float64,m:float64", &err);
+  canon_schema *ps = canon_schema_parse("__state0:string,__state1:string", &err);
+  /* 1.5 (one value), nothing, -0.0 (one value), general: count 1, +2^-18
+   * (flags 0, digit 33, one digit 1) */
+  const char *states[] = {"\x01\0\0\0\0\0\0\xf8\x3f", "\0", "\x01\0\0\0\0\0\0\0\x80",
+                          "\x01\0\0\0\0\0\0\0\0\x21\x01\x01\0\0\0"};
+  size_t lens[] = {9, 1, 9, 15};
+  canon_builder *b = canon_builder_new(ps, &err);
+  for (int r = 0; r < 4; r++)
+    for (int i = 0; i < 2; i++) canon_builder_append_string(b, i, states[r], lens[r]);
+  canon_table *p = canon_builder_finish(b, &err);
+  canon_table *f = canon__agg_final(p, 0, bound, 2, os, &err);
+  cr_assert(f, "%s", err.message);
+  cr_assert_eq(bits(canon_table_get_float64(f, 0, 0)), bits(1.5 + 0x1p-18));
+  cr_assert_eq(bits(canon_table_get_float64(f, 1, 0)), bits((1.5 + 0x1p-18) / 3));
+  canon_table_free(f);
+  canon_table_free(p);
+  canon_builder_free(b);
+  /* A one-value state of the wrong length or tag, a no-value state with a
+   * nonzero byte: corrupt. */
+  const char *bad[] = {"\x01\0\0\0\0\0\0\xf8", "\x02\0\0\0\0\0\0\xf8\x3f", "\x01"};
+  size_t blen[] = {8, 9, 1};
+  for (int c = 0; c < 3; c++) {
+    b = canon_builder_new(ps, &err);
+    for (int i = 0; i < 2; i++) canon_builder_append_string(b, i, bad[c], blen[c]);
+    p = canon_builder_finish(b, &err);
+    f = canon__agg_final(p, 0, bound, 2, os, &err);
+    cr_assert_null(f, "case %d", c);
+    cr_assert_eq(err.code, CANON_ERR_PARSE, "case %d: %s", c, err.message);
+    canon_table_free(p);
+    canon_builder_free(b);
+  }
+  canon_schema_free(os);
+  canon_schema_free(ps);
+  for (int i = 0; i < 2; i++) canon_expr_free(bound[i]);
+  canon_table_free(t);
+  free_exprs(aggs, 2);
+}
+
+/* Counts below 256 travel as one byte, larger ones as eight: groups on
+ * both sides of the limit, at every split, and a malformed count state. */
+Test(aggregate, compact_counts) {
+  canon_error err;
+  canon_schema *s = canon_schema_parse("k:int64,v:int64", &err);
+  canon_builder *b = canon_builder_new(s, &err);
+  static const int sizes[] = {1, 255, 256, 257, 600, 2};
+  for (int g = 0; g < 6; g++)
+    for (int r = 0; r < sizes[g]; r++) {
+      canon_builder_append_int64(b, 0, g);
+      if (r % 3 == 0) canon_builder_append_null(b, 1);
+      else canon_builder_append_int64(b, 1, r);
+    }
+  canon_table *t = canon_builder_finish(b, &err);
+  canon_expr *aggs[] = {canon_count_star(), canon_count(canon_col("v"))};
+  const char *names[] = {"n", "nv"};
+  const char *keys[] = {"k"};
+  agg_req q = {keys, 1, aggs, names, 2, false};
+  char *csv = same_for_every_split(t, &q);
+  cr_assert_str_eq(csv, "k,n,nv\n0,1,0\n1,255,170\n2,256,170\n3,257,171\n4,600,400\n5,2,1\n",
+                   "%s", csv);
+  free(csv);
+  canon_table_free(t);
+  canon_builder_free(b);
+  canon_schema_free(s);
+  free_exprs(aggs, 2);
+
+  /* Two bytes are neither form. */
+  canon_table *one = csv_table("v:float64", "1.5\n");
+  canon_expr *cs = canon_count_star();
+  canon_expr *bound = canon__expr_bind(cs, canon_table_schema(one), true, &err);
+  canon_schema *os = canon_schema_parse("n:int64", &err);
+  canon_schema *ps = canon_schema_parse("__state0:string", &err);
+  for (size_t len = 1; len <= 2; len++) {
+    b = canon_builder_new(ps, &err);
+    canon_builder_append_string(b, 0, "\x07\0", len);
+    canon_table *p = canon_builder_finish(b, &err);
+    canon_table *f = canon__agg_final(p, 0, &bound, 1, os, &err);
+    if (len == 1) {
+      cr_assert(f, "%s", err.message);
+      cr_assert_eq(canon_table_get_int64(f, 0, 0), 7);
+    } else {
+      cr_assert_null(f);
+      cr_assert_eq(err.code, CANON_ERR_PARSE);
+    }
+    canon_table_free(f);
+    canon_table_free(p);
+    canon_builder_free(b);
+  }
+  canon_schema_free(os);
+  canon_schema_free(ps);
+  canon_expr_free(bound);
+  canon_expr_free(cs);
+  canon_table_free(one);
+}

@@ -13,6 +13,7 @@
 #include <stdint.h>
 
 #include "kernels.h"
+#include "bigint.h"
 
 static const int PARTS[] = {1, 2, 3, 8};
 
@@ -372,6 +373,114 @@ Test(aggregate2, same_bits_at_every_partition_count) {
   free(agg("k:int64,v:float64,i:int64,b:bool", rows, keys, 1, o, names, 10));
   free(rows);
 }
+
+/* ---- the small-int64 path of var, stddev, corr ---------------------------- */
+
+/* The state bytes of a 128-bit sum equal an accumulator's. */
+Test(aggregate2, wacc_serialize_i128_matches_the_accumulator) {
+  uint64_t st = 31;
+  for (int t = 0; t < 20000; t++) {
+    st = st * 6364136223846793005ULL + 1442695040888963407ULL;
+    uint64_t a = st ^ (st >> 29);
+    st = st * 6364136223846793005ULL + 1442695040888963407ULL;
+    uint64_t b = st ^ (st >> 31);
+    canon__i128 v = (canon__i128)(((canon__u128)a << 64) | b);
+    switch (t % 6) {
+    case 0: v >>= a % 127; break;
+    case 1: v = (canon__i128)(int64_t)b >> (a % 64); break;
+    case 2: v = t % 12 == 2 ? 0 : (t % 12 == 8 ? -1 : 1); break;
+    case 3: v = (canon__i128)((canon__u128)1 << 127); break; /* the most negative */
+    default: break;
+    }
+    int pos = t % 3 == 0 ? 1074 : t % 3 == 1 ? 2148 : (int)(b % 4000);
+    canon__wacc w;
+    canon__wacc_init(&w);
+    bool neg = v < 0;
+    canon__wacc_add(&w, neg ? (canon__u128)0 - (canon__u128)v : (canon__u128)v, pos, neg);
+    uint8_t want[CANON__WACC_MAX_BYTES], got[CANON__WACC_MAX_BYTES];
+    size_t wl = canon__wacc_serialize(&w, want), gl = canon__wacc_serialize_i128(v, pos, got);
+    cr_assert_eq(gl, wl, "case %d", t);
+    cr_assert(!memcmp(got, want, wl), "case %d: bytes differ", t);
+  }
+}
+
+/* Field f (0-based) of a CSV line, copied into out. */
+static void csv_field(const char *line, int f, char *out, size_t cap) {
+  for (; f > 0; f--) line = strchr(line, ',') + 1;
+  size_t n = strcspn(line, ",\n");
+  cr_assert_lt(n, cap);
+  memcpy(out, line, n);
+  out[n] = '\0';
+}
+
+/* Groups of int64 values within 2^31 take a 128-bit path, others (and
+ * float64 values) the wide accumulators: the same integers given as int64
+ * and as float64 must give the same bits, whichever path a partition's
+ * group takes (values at and just past the 2^31 limit, large values, NULLs,
+ * one-row and all-NULL groups, mixed int64 and float64 arguments). */
+static void small_ints_vs_floats(bool only_small) {
+  size_t cap = 1 << 21, at = 0;
+  char *rows = malloc(cap);
+  uint64_t st = 777;
+  static const int64_t edge[] = {2147483648LL,  -2147483648LL, 2147483647LL, 2147483649LL,
+                                 -2147483649LL, 4503599627370496LL, -9007199254740991LL, 0};
+  for (int i = 0; i < 6000; i++) {
+    st = st * 6364136223846793005ULL + 1442695040888963407ULL;
+    uint64_t r = st ^ (st >> 27);
+    int k = (int)(r % 400);
+    int64_t x, y;
+    if (only_small && k % 5 < 2) {
+      x = (int64_t)((r >> 16) % 4294967297ULL) - 2147483648LL; /* the whole small range */
+      y = k % 5 ? 2147483648LL : -2147483648LL;
+    } else if (k % 5 == 0) {
+      x = edge[(r >> 12) % 8];
+      y = edge[(r >> 20) % 8];
+    } else if (k % 5 == 1) {
+      x = (int64_t)(r >> 20) % 3000000000LL; /* beyond 2^31 now and then */
+      y = -(int64_t)(r >> 30);
+    } else {
+      x = (int64_t)((r >> 16) % 2001) - 1000;
+      y = (int64_t)((r >> 40) % 31) - 15;
+    }
+    char xs[32] = "", ys[32] = "";
+    if ((r >> 50) % 9) snprintf(xs, sizeof xs, "%lld", (long long)x);
+    if ((r >> 54) % 9) snprintf(ys, sizeof ys, "%lld", (long long)y);
+    if (k == 399) xs[0] = '\0';           /* an all-NULL group */
+    if (k == 398 && i % 2) continue;       /* a group with fewer rows */
+    at += (size_t)snprintf(rows + at, cap - at, "%d,%s,%s,%s,%s\n", k, xs, ys, xs, ys);
+  }
+  /* A one-row group. */
+  at += (size_t)snprintf(rows + at, cap - at, "1000,5,6,5,6\n");
+  const char *keys[] = {"k"};
+  canon_expr *o[] = {canon_var(C("xi")),           canon_var(C("xf")),
+                     canon_stddev(C("yi")),        canon_stddev(C("yf")),
+                     canon_corr(C("xi"), C("yi")), canon_corr(C("xf"), C("yf")),
+                     canon_corr(C("xi"), C("yf"))};
+  const char *names[] = {"a", "b", "c", "d", "e", "f", "g"};
+  char *csv = agg("k:int64,xi:int64,yi:int64,xf:float64,yf:float64", rows, keys, 1, o, names, 7);
+  int lines = 0, nonnull = 0;
+  for (char *line = strchr(csv, '\n') + 1; *line; line = strchr(line, '\n') + 1, lines++) {
+    char a[64], b[64];
+    for (int f = 1; f <= 5; f += 2) {
+      csv_field(line, f, a, sizeof a);
+      csv_field(line, f + 1, b, sizeof b);
+      cr_assert_str_eq(a, b, "columns %d and %d: %.60s", f, f + 1, line);
+      nonnull += a[0] != '\0';
+    }
+    csv_field(line, 7, b, sizeof b);
+    cr_assert_str_eq(a, b, "mixed corr: %.60s", line);
+  }
+  cr_assert_eq(lines, 401);
+  cr_assert_gt(nonnull, 1000);
+  free(csv);
+  free(rows);
+}
+
+/* Some values beyond 2^31: groups take either path per partition. */
+Test(aggregate2, small_int_moments_match_the_general_path) { small_ints_vs_floats(false); }
+
+/* All values within 2^31: the one-pass array of 128-bit sums. */
+Test(aggregate2, small_int_array_matches_the_general_path) { small_ints_vs_floats(true); }
 
 /* ---- plan JSON -------------------------------------------------------------- */
 

@@ -482,3 +482,258 @@ Test(exactsum, carry_propagation_over_many_adds, .timeout = 100) {
   canon__xsum_add(&x, 0.1);
   ASSERT_BITS(canon__xsum_round(&x), 0.1);
 }
+
+/* ---- the windowed accumulator against a full-width reference ---------- */
+
+/* The accumulator without a window: every limb live, carries propagated
+ * through all of them.  Same value representation, so the digits of the
+ * magnitude (and hence the serialized bytes) must be identical. */
+#define REF_L CANON__XSUM_LIMBS
+typedef struct ref_acc {
+  int64_t limb[REF_L];
+  uint8_t flags;
+} ref_acc;
+
+static void ref_norm(ref_acc *r) {
+  int64_t carry = 0;
+  for (int i = 0; i < REF_L - 1; i++) {
+    int64_t v = r->limb[i] + carry;
+    carry = v >> 32;
+    r->limb[i] = v & 0xffffffff;
+  }
+  r->limb[REF_L - 1] += carry;
+}
+
+static void ref_add_mag(ref_acc *r, unsigned __int128 m, int pos, bool neg) {
+  /* Add m one bit at a time at pos: slow and obviously right. */
+  for (int b = 0; b < 128; b++) {
+    if (!((m >> b) & 1)) continue;
+    int at = pos + b;
+    r->limb[at >> 5] += (neg ? -1 : 1) * ((int64_t)1 << (at & 31));
+  }
+  ref_norm(r);
+}
+
+static void ref_add(ref_acc *r, double v) {
+  uint64_t b = bits(v);
+  unsigned e = (unsigned)(b >> 52) & 0x7ff;
+  uint64_t m = b & ((UINT64_C(1) << 52) - 1);
+  bool neg = b >> 63;
+  if (e == 0x7ff) {
+    r->flags |= m ? 1 : neg ? 4 : 2;
+    return;
+  }
+  if (e) m |= UINT64_C(1) << 52;
+  ref_add_mag(r, m, e ? (int)e - 1 : 0, neg);
+}
+
+static void ref_add_i64(ref_acc *r, int64_t v) {
+  bool neg = v < 0;
+  ref_add_mag(r, neg ? (uint64_t)0 - (uint64_t)v : (uint64_t)v, 1074, neg);
+}
+
+/* The serialized form, computed from the full-width magnitude. */
+static size_t ref_serialize(const ref_acc *x, uint8_t *buf) {
+  ref_acc t = *x;
+  ref_norm(&t);
+  bool neg = t.limb[REF_L - 1] < 0;
+  if (neg) {
+    for (int i = 0; i < REF_L; i++) t.limb[i] = -t.limb[i];
+    ref_norm(&t);
+  }
+  uint32_t mag[REF_L + 1];
+  for (int i = 0; i < REF_L - 1; i++) mag[i] = (uint32_t)t.limb[i];
+  mag[REF_L - 1] = (uint32_t)t.limb[REF_L - 1];
+  mag[REF_L] = (uint32_t)((uint64_t)t.limb[REF_L - 1] >> 32);
+  int lo = 0, hi = REF_L;
+  while (lo <= REF_L && !mag[lo]) lo++;
+  while (hi >= lo && !mag[hi]) hi--;
+  int count = hi >= lo ? hi - lo + 1 : 0;
+  if (!count) lo = 0;
+  buf[0] = (uint8_t)(x->flags | (neg && count ? 8 : 0));
+  buf[1] = (uint8_t)lo;
+  buf[2] = (uint8_t)count;
+  for (int i = 0; i < count; i++)
+    for (int k = 0; k < 4; k++) buf[3 + 4 * i + k] = (uint8_t)(mag[lo + i] >> (8 * k));
+  return 3 + 4 * (size_t)count;
+}
+
+/* Edge values first, then random ones over every magnitude. */
+static double edge_or_random(void) {
+  static const double edge[] = {0.0, -0.0, 1.0, -1.0, 0.1, -0.1, DBL_MAX, -DBL_MAX, 1e308,
+                                -1e308, DBL_MIN, -DBL_MIN, 0x1p-1074, -0x1p-1074,
+                                0x1.fffffffffffffp-1023, 0x1p-1022 - 0x1p-1074, 1e-300,
+                                12345.678901, -99.999999, 0x1p52, 0x1p53 + 2};
+  uint64_t r = rnd_below(8);
+  if (r == 0) return edge[rnd_below(sizeof edge / sizeof edge[0])];
+  if (r == 1) return ldexp((double)(int64_t)(rnd() >> 11), (int)rnd_below(40) - 20); /* similar */
+  return rnd_double();
+}
+
+static void assert_same_as_ref(const canon__xsum *x, const ref_acc *r, int trial) {
+  uint8_t got[CANON__XSUM_MAX_BYTES], want[CANON__XSUM_MAX_BYTES + 8];
+  size_t gl = canon__xsum_serialize(x, got), wl = ref_serialize(r, want);
+  cr_assert_eq(gl, wl, "trial %d: %zu bytes, want %zu", trial, gl, wl);
+  cr_assert(!memcmp(got, want, gl), "trial %d: serialized bytes differ", trial);
+  /* Reading: the incrementally built window and a fresh one from the
+   * reference bytes (a different window) round alike. */
+  canon__xsum y;
+  if (want[1] + want[2] > CANON__XSUM_LIMBS - 1) {
+    /* Beyond what states may hold: reading it back is refused. */
+    cr_assert_eq(canon__xsum_deserialize(&y, want, wl), -1);
+    return;
+  }
+  cr_assert_eq(canon__xsum_deserialize(&y, want, wl), (int64_t)wl);
+  ASSERT_BITS(canon__xsum_round(x), canon__xsum_round(&y));
+  int64_t n = 1 + (int64_t)rnd_below(1000);
+  if (rnd_below(4) == 0) n = (int64_t)(rnd() >> 1) | 1;
+  ASSERT_BITS(canon__xsum_div_round(x, n), canon__xsum_div_round(&y, n));
+}
+
+Test(exactsum, window_matches_full_width_reference) {
+  rng_state = 4242;
+  for (int trial = 0; trial < 3000; trial++) {
+    canon__xsum x, part;
+    ref_acc r;
+    memset(&r, 0, sizeof r);
+    canon__xsum_init(&x);
+    canon__xsum_init(&part);
+    int n = (int)rnd_below(trial % 10 == 0 ? 200 : 12);
+    for (int i = 0; i < n; i++) {
+      double v = edge_or_random();
+      if (rnd_below(40) == 0) v = from_bits(0x7ff0000000000000ULL | (rnd_below(3) ? 0 : 1) |
+                                            (rnd_below(2) ? 1ULL << 63 : 0));
+      switch (rnd_below(5)) {
+      case 0: /* into a side sum merged later */
+        canon__xsum_add(&part, v);
+        break;
+      case 1: { /* an int64 */
+        int64_t k = (int64_t)rnd() >> rnd_below(64);
+        canon__xsum_add_i64(&x, k);
+        ref_add_i64(&r, k);
+        continue;
+      }
+      case 2: /* a value and (often) its negation: cancellation */
+        canon__xsum_add(&x, v);
+        if (rnd_below(2)) {
+          canon__xsum_add(&x, -v);
+          ref_add(&r, -v);
+        }
+        break;
+      default: canon__xsum_add(&x, v); break;
+      }
+      ref_add(&r, v);
+      if (rnd_below(6) == 0) {
+        if (rnd_below(2)) {
+          canon__xsum_merge(&x, &part);
+        } else {
+          uint8_t buf[CANON__XSUM_MAX_BYTES];
+          size_t len = canon__xsum_serialize(&part, buf);
+          cr_assert_eq(canon__xsum_add_serialized(&x, buf, len), (int64_t)len);
+        }
+        canon__xsum_init(&part);
+      }
+    }
+    canon__xsum_merge(&x, &part);
+    assert_same_as_ref(&x, &r, trial);
+  }
+}
+
+/* Sums reaching the top limbs (only corrupt-looking but valid states get
+ * there): the window grows into the top limb, which absorbs carries. */
+Test(exactsum, window_reaching_the_top_limb) {
+  rng_state = 77;
+  canon__xsum x;
+  ref_acc r;
+  memset(&r, 0, sizeof r);
+  canon__xsum_init(&x);
+  uint8_t st[3 + 8] = {0, CANON__XSUM_LIMBS - 3, 2, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff};
+  for (int i = 0; i < 5000; i++) {
+    st[0] = rnd_below(3) ? 0 : 8;
+    cr_assert_eq(canon__xsum_add_serialized(&x, st, sizeof st), (int64_t)sizeof st);
+    int64_t s = st[0] ? -1 : 1;
+    r.limb[CANON__XSUM_LIMBS - 3] += s * 0xffffffffLL;
+    r.limb[CANON__XSUM_LIMBS - 2] += s * 0xffffffffLL;
+    ref_norm(&r);
+    double v = edge_or_random();
+    canon__xsum_add(&x, v);
+    ref_add(&r, v);
+    if (i % 97 == 0) assert_same_as_ref(&x, &r, i);
+  }
+  assert_same_as_ref(&x, &r, -1);
+}
+
+/* The window stays as narrow as the value: repeated normalizations of a
+ * negative sum (each merge normalizes) do not grow it. */
+Test(exactsum, window_stays_narrow) {
+  canon__xsum x, y;
+  canon__xsum_init(&x);
+  canon__xsum_init(&y);
+  cr_assert_eq(x.hi - x.lo, 0);
+  canon__xsum_add(&y, -1.0);
+  for (int i = 0; i < 1000; i++) canon__xsum_merge(&x, &y);
+  cr_assert_leq(x.hi - x.lo, 3, "window [%d, %d)", (int)x.lo, (int)x.hi);
+  ASSERT_BITS(canon__xsum_round(&x), -1000.0);
+  canon__xsum_add(&y, 2.0);
+  for (int i = 0; i < 1000; i++) canon__xsum_merge(&x, &y);
+  ASSERT_BITS(canon__xsum_round(&x), 0.0);
+  cr_assert_leq(x.hi - x.lo, 3, "window [%d, %d)", (int)x.lo, (int)x.hi);
+}
+
+/* The batch entry points add exactly what one add per value does. */
+Test(exactsum, batch_adds_match_single_adds) {
+  rng_state = 99;
+  enum { N = 3000, G = 5 };
+  static double v[N];
+  static int64_t gid[N];
+  uint8_t valid[N / 8 + 1];
+  for (int i = 0; i < N; i++) {
+    v[i] = edge_or_random();
+    if (rnd_below(50) == 0) v[i] = from_bits(0x7ff0000000000000ULL | rnd_below(2) << 63 | rnd_below(2));
+    gid[i] = (int64_t)rnd_below(G + 1) - 1; /* -1: dropped */
+  }
+  for (int i = 0; i < N / 8 + 1; i++) valid[i] = (uint8_t)rnd();
+  canon__xsum grouped[G], want[G], run, run_want;
+  for (int g = 0; g < G; g++) {
+    canon__xsum_init(&grouped[g]);
+    canon__xsum_init(&want[g]);
+  }
+  canon__xsum_add_grouped(grouped, gid, v, valid, N);
+  for (int i = 0; i < N; i++)
+    if (gid[i] >= 0 && ((valid[i >> 3] >> (i & 7)) & 1)) canon__xsum_add(&want[gid[i]], v[i]);
+  canon__xsum_init(&run);
+  canon__xsum_init(&run_want);
+  canon__xsum_add_run(&run, v, N);
+  for (int i = 0; i < N; i++) canon__xsum_add(&run_want, v[i]);
+  uint8_t a[CANON__XSUM_MAX_BYTES], b[CANON__XSUM_MAX_BYTES];
+  for (int g = 0; g < G; g++) {
+    size_t la = canon__xsum_serialize(&grouped[g], a), lb = canon__xsum_serialize(&want[g], b);
+    cr_assert(la == lb && !memcmp(a, b, la), "group %d", g);
+  }
+  size_t la = canon__xsum_serialize(&run, a), lb = canon__xsum_serialize(&run_want, b);
+  cr_assert(la == lb && !memcmp(a, b, la));
+  /* 128-bit integers: the same as adding their two 64-bit halves. */
+  for (int t = 0; t < 5000; t++) {
+    uint64_t lo = rnd();
+    int64_t hi = (int64_t)rnd() >> rnd_below(64);
+    if (t % 7 == 0) hi = 0;
+    if (t % 11 == 0) hi = -1;
+    if (t % 13 == 0) lo = 0;
+    canon__xsum x, y;
+    canon__xsum_init(&x);
+    canon__xsum_init(&y);
+    canon__xsum_add(&x, 0.25); /* a window already in use */
+    canon__xsum_add(&y, 0.25);
+    canon__xsum_add_i128(&x, lo, hi);
+    /* hi * 2^64 + lo = (hi >> 32) * 2^96 + (hi & (2^32 - 1)) * 2^64
+     *                 + (lo - 2^63) + 2^62 + 2^62, each part exact */
+    canon__xsum_add(&y, ldexp((double)(hi >> 32), 96));
+    canon__xsum_add(&y, ldexp((double)(hi & 0xffffffff), 64));
+    canon__xsum_add_i64(&y, (int64_t)(lo ^ (UINT64_C(1) << 63)));
+    canon__xsum_add_i64(&y, INT64_C(1) << 62);
+    canon__xsum_add_i64(&y, INT64_C(1) << 62);
+    la = canon__xsum_serialize(&x, a);
+    lb = canon__xsum_serialize(&y, b);
+    cr_assert(la == lb && !memcmp(a, b, la), "case %d", t);
+  }
+}

@@ -9,9 +9,12 @@
  * answer does not depend on how rows were split or ordered.
  *
  * State layouts (little-endian, readable by any process on any machine):
- *   count, count(*)      i64 count
+ *   count, count(*)      i64 count, or compact: u8 count (below 256)
  *   sum of int64         i128 sum (two's complement), i64 non-NULL count
  *   sum/mean (xsum)      i64 non-NULL count, then canon__xsum_serialize bytes
+ *                        (at least 11 bytes); or compact: u8 0 (no values),
+ *                        or u8 1 then the one value's 8 bytes (float64 IEEE
+ *                        bits or int64, as the argument's type says)
  *   min, max             u8 has_value, then when set the value: bool u8,
  *                        date i32, int64/timestamp i64, float64 IEEE bits
  *                        (u64), string its bytes (the rest of the state)
@@ -19,7 +22,16 @@
  * Superaccumulators are ~600 bytes, so with many groups an array of them
  * would be large and cache-hostile; above AG_XSUM_ARRAY_MAX groups the rows
  * are put in group order first (a stable counting sort) and each group is
- * summed with one accumulator on the stack.
+ * summed with one accumulator on the stack.  int64 arguments are summed
+ * exactly in 128 bits per group and added to the accumulator once.
+ *
+ * A group whose partition holds one value (the common case with very many
+ * small groups) gets the compact state, and a group whose final input is
+ * one such state is answered directly: the exact sum of one double is that
+ * double (canonical: -0.0 becomes 0.0, NaN one NaN), and so is its mean.
+ * When no group has two states, the final step needs no group-order index.
+ * Key columns of both steps are gathered whole (float keys of the final
+ * step value by value, to canonicalize them).
  *
  * Sections: specs and byte helpers; partial; final.
  */
@@ -29,6 +41,8 @@
 #include <stdio.h>
 
 #define AG_XSUM_ARRAY_MAX 4096
+/* Key columns gathered whole (more keys than this: appended per value). */
+#define AG_TAKE_MAX 64
 
 __extension__ typedef __int128 ag_i128;
 __extension__ typedef unsigned __int128 ag_u128;
@@ -187,6 +201,30 @@ static int ag_corrupt(canon_error *err, int i, int64_t row) {
                        i, (long long)row);
 }
 
+/* Compact xsum states (see the header). */
+#define AG_XS_NONE 0
+#define AG_XS_ONE 1
+
+/* The compact state of a group with one value (its 8 bytes). */
+static int ag_xs_emit_one(const ag_xs_job *j, uint64_t value_bits) {
+  uint8_t buf[9];
+  buf[0] = AG_XS_ONE;
+  ag_put64(buf + 1, value_bits);
+  return canon__cb_str(j->out, (const char *)buf, 9);
+}
+
+/* Final: when group row i is the only state of its group and holds one
+ * double, append the answer and set *done. */
+static int ag_xs_final_one(const ag_xs_job *j, int64_t i, bool *done) {
+  *done = false;
+  if (j->spec->in_type != CANON_FLOAT64 || !canon__valid(j->col, i)) return 0;
+  size_t len;
+  const uint8_t *p = (const uint8_t *)canon__str(j->col, i, &len);
+  if (len != 9 || p[0] != AG_XS_ONE) return 0;
+  *done = true;
+  return canon__cb_f64(j->out, ag_canon_f64(ag_f64(ag_get64(p + 1))));
+}
+
 /* Feed row i into (acc, count). */
 static int ag_xs_feed(const ag_xs_job *j, canon__xsum *acc, int64_t *count, int64_t i) {
   const canon__column *c = j->col;
@@ -202,8 +240,17 @@ static int ag_xs_feed(const ag_xs_job *j, canon__xsum *acc, int64_t *count, int6
   }
   size_t len;
   const uint8_t *p = (const uint8_t *)canon__str(c, i, &len);
+  if (len == 1 && p[0] == AG_XS_NONE) return 0;
+  if (len == 9 && p[0] == AG_XS_ONE) {
+    if (*count == INT64_MAX) return ag_corrupt(j->err, j->state_index, i);
+    uint64_t b = ag_get64(p + 1);
+    if (j->spec->in_type == CANON_INT64) canon__xsum_add_i64(acc, (int64_t)b);
+    else canon__xsum_add(acc, ag_f64(b));
+    ++*count;
+    return 0;
+  }
   int64_t pc;
-  if (len < 8 || (pc = (int64_t)ag_get64(p)) < 0 || pc > INT64_MAX - *count ||
+  if (len < 11 || (pc = (int64_t)ag_get64(p)) < 0 || pc > INT64_MAX - *count ||
       canon__xsum_add_serialized(acc, p + 8, len - 8) != (int64_t)(len - 8))
     return ag_corrupt(j->err, j->state_index, i);
   *count += pc;
@@ -213,6 +260,10 @@ static int ag_xs_feed(const ag_xs_job *j, canon__xsum *acc, int64_t *count, int6
 /* Emit one group's accumulator: a serialized state (partial) or the sum or
  * mean, NULL for a group without values (final). */
 static int ag_xs_emit(const ag_xs_job *j, const canon__xsum *acc, int64_t count) {
+  if (!j->final && !count) {
+    uint8_t none = AG_XS_NONE;
+    return canon__cb_str(j->out, (const char *)&none, 1);
+  }
   if (!j->final) {
     uint8_t buf[8 + CANON__XSUM_MAX_BYTES];
     ag_put64(buf, (uint64_t)count);
@@ -232,7 +283,12 @@ static int ag_xs_partial_scatter(ag_run *r, const ag_xs_job *j) {
   size_t ng = (size_t)r->ngroups;
   int64_t *start = canon__calloc(ng + 1, sizeof *start);
   int64_t *pos = canon__reallocarray(NULL, ng + 1, sizeof *pos);
-  uint64_t *vals = NULL;
+  /* The values in group order, as their own type. */
+  union {
+    void *any;
+    int64_t *i;
+    double *f;
+  } vals = {NULL};
   int rc = 0;
   if (!start || !pos) goto oom;
   for (int64_t i = 0; i < r->n; i++) {
@@ -241,26 +297,32 @@ static int ag_xs_partial_scatter(ag_run *r, const ag_xs_job *j) {
   }
   for (size_t g = 0; g < ng; g++) start[g + 1] += start[g];
   memcpy(pos, start, (ng + 1) * sizeof *pos);
-  vals = canon__reallocarray(NULL, start[ng] ? (size_t)start[ng] : 1, sizeof *vals);
-  if (!vals) goto oom;
-  /* int64 and float64 values are both 8 bytes: move them as bits. */
-  const uint64_t *raw = (const uint64_t *)c->values->data;
+  vals.any = canon__reallocarray(NULL, start[ng] ? (size_t)start[ng] : 1, 8);
+  if (!vals.any) goto oom;
+  bool ints = j->spec->in_type == CANON_INT64;
   for (int64_t i = 0; i < r->n; i++) {
     int64_t g = AG_GID(r, i);
-    if (g >= 0 && canon__valid(c, i)) vals[pos[g]++] = raw[i];
+    if (g < 0 || !canon__valid(c, i)) continue;
+    if (ints) vals.i[pos[g]++] = canon__i64(c)[i];
+    else vals.f[pos[g]++] = canon__f64(c)[i];
   }
-  bool ints = j->spec->in_type == CANON_INT64;
   canon__xsum acc;
   for (size_t g = 0; g < ng && !rc; g++) {
+    if (start[g + 1] - start[g] == 1) {
+      uint64_t b;
+      if (ints) b = (uint64_t)vals.i[start[g]];
+      else memcpy(&b, &vals.f[start[g]], sizeof b);
+      rc = ag_xs_emit_one(j, b);
+      continue;
+    }
     canon__xsum_init(&acc);
-    for (int64_t k = start[g]; k < start[g + 1]; k++) {
-      if (ints) {
-        canon__xsum_add_i64(&acc, (int64_t)vals[k]);
-      } else {
-        double d;
-        memcpy(&d, &vals[k], sizeof d);
-        canon__xsum_add(&acc, d);
-      }
+    if (ints) {
+      /* Exact in 128 bits (fewer than 2^63 values), added once. */
+      ag_u128 sum = 0;
+      for (int64_t k = start[g]; k < start[g + 1]; k++) sum += (ag_u128)(ag_i128)vals.i[k];
+      canon__xsum_add_i128(&acc, (uint64_t)sum, (int64_t)(uint64_t)(sum >> 64));
+    } else {
+      canon__xsum_add_run(&acc, vals.f + start[g], start[g + 1] - start[g]);
     }
     rc = ag_xs_emit(j, &acc, start[g + 1] - start[g]);
   }
@@ -270,7 +332,69 @@ oom:
 done:
   free(start);
   free(pos);
-  free(vals);
+  free(vals.any);
+  return rc;
+}
+
+/* Partial sums over few groups: one pass over the rows into the array of
+ * accumulators acc (initialized) and counts cnt (zeroed).  int64 values are
+ * summed exactly in 128 bits first and added once per group. */
+static int ag_xs_partial_array(ag_run *r, const ag_xs_job *j, canon__xsum *acc, int64_t *cnt) {
+  const canon__column *c = j->col;
+  const uint8_t *valid = c->validity ? c->validity->data : NULL;
+  size_t ng = r->ngroups ? (size_t)r->ngroups : 1;
+  if (j->spec->in_type == CANON_INT64) {
+    ag_u128 *sum = canon__calloc(ng, sizeof *sum);
+    if (!sum) return CANON_ERR_NOMEM;
+    const int64_t *v = canon__i64(c);
+    for (int64_t i = 0; i < r->n; i++) {
+      int64_t g = AG_GID(r, i);
+      if (g < 0 || (valid && !canon__valid(c, i))) continue;
+      sum[g] += (ag_u128)(ag_i128)v[i];
+      cnt[g]++;
+    }
+    for (size_t g = 0; g < ng; g++)
+      canon__xsum_add_i128(&acc[g], (uint64_t)sum[g], (int64_t)(uint64_t)(sum[g] >> 64));
+    free(sum);
+    return 0;
+  }
+  for (int64_t i = 0; i < r->n; i++) {
+    int64_t g = AG_GID(r, i);
+    if (g >= 0 && (!valid || canon__valid(c, i))) cnt[g]++;
+  }
+  canon__xsum_add_grouped(acc, r->gid, canon__f64(c), valid, r->n);
+  return 0;
+}
+
+/* The final step when every group has exactly one state row (*done); when
+ * some group has two, nothing is written and *done is false. */
+static int ag_xs_final_single(ag_run *r, const ag_xs_job *j, bool *done) {
+  *done = false;
+  int64_t *row = canon__reallocarray(NULL, r->ngroups ? (size_t)r->ngroups : 1, sizeof *row);
+  if (!row) return CANON_ERR_NOMEM;
+  for (int64_t g = 0; g < r->ngroups; g++) row[g] = -1;
+  bool single = true;
+  for (int64_t i = 0; i < r->n && single; i++) {
+    int64_t g = AG_GID(r, i);
+    if (g < 0) continue;
+    if (row[g] >= 0) single = false;
+    row[g] = i;
+  }
+  int rc = 0;
+  for (int64_t g = 0; g < r->ngroups && single && !rc; g++) {
+    bool one;
+    if (row[g] < 0) { /* no state: not produced by grouping, but harmless */
+      rc = canon__cb_null(j->out);
+      continue;
+    }
+    if ((rc = ag_xs_final_one(j, row[g], &one)) != 0 || one) continue;
+    canon__xsum acc;
+    canon__xsum_init(&acc);
+    int64_t cnt = 0;
+    if (!(rc = ag_xs_feed(j, &acc, &cnt, row[g]))) rc = ag_xs_emit(j, &acc, cnt);
+  }
+  *done = single;
+  free(row);
   return rc;
 }
 
@@ -286,7 +410,8 @@ static int ag_xs_run(ag_run *r, const ag_xs_job *j) {
       rc = CANON_ERR_NOMEM;
     } else {
       for (size_t g = 0; g < ng; g++) canon__xsum_init(&acc[g]);
-      for (int64_t i = 0; i < r->n && !rc; i++) {
+      if (!j->final) rc = ag_xs_partial_array(r, j, acc, cnt);
+      for (int64_t i = 0; i < r->n && !rc && j->final; i++) {
         int64_t g = AG_GID(r, i);
         if (g >= 0) rc = ag_xs_feed(j, &acc[g], &cnt[g], i);
       }
@@ -296,10 +421,22 @@ static int ag_xs_run(ag_run *r, const ag_xs_job *j) {
     free(cnt);
     return rc;
   }
-  /* Many groups: one group at a time, in group order. */
+  /* Many groups.  When no group has two states (groups disjoint across
+   * partitions, as with about one row per group), each is finished from
+   * its one state, without the group-order index. */
+  if (j->final) {
+    bool done;
+    if ((rc = ag_xs_final_single(r, j, &done)) != 0 || done) return rc;
+  }
+  /* One group at a time, in group order. */
   if ((rc = ag_run_csr(r)) != 0) return rc;
   canon__xsum acc;
   for (int64_t g = 0; g < r->ngroups && !rc; g++) {
+    if (r->csr.start[g + 1] - r->csr.start[g] == 1) {
+      bool done;
+      rc = ag_xs_final_one(j, r->csr.order[r->csr.start[g]], &done);
+      if (done || rc) continue;
+    }
     canon__xsum_init(&acc);
     int64_t cnt = 0;
     for (int64_t k = r->csr.start[g]; k < r->csr.start[g + 1] && !rc; k++)
@@ -366,7 +503,7 @@ static int ag_partial_one(ag_run *r, const ag_spec *s, int idx, const canon__col
     uint8_t buf[8];
     for (int64_t g = 0; g < r->ngroups && !rc; g++) {
       ag_put64(buf, (uint64_t)cnt[g]);
-      rc = canon__cb_str(out, (const char *)buf, 8);
+      rc = canon__cb_str(out, (const char *)buf, cnt[g] < 256 ? 1 : 8);
     }
     free(cnt);
     return rc;
@@ -426,20 +563,30 @@ static int ag_partial_one(ag_run *r, const ag_spec *s, int idx, const canon__col
   return canon__seterr(err, CANON_ERR_INTERNAL, "unknown aggregate state kind");
 }
 
-/* Builders and schema of an output table; freed by ag_out_reset. */
+/* Builders of an output table's columns, or for some leading key columns
+ * a column gathered whole (pre[k]); freed by ag_out_reset. */
 typedef struct ag_out {
   int ncols;
   canon__colbuilder *cb;
+  canon__column **pre;
   int ninit;
 } ag_out;
 
-static int ag_out_init(ag_out *o, const canon_type *types, int ncols, int64_t rows) {
+/* Allocate the arrays (once). */
+static int ag_out_prepare(ag_out *o, int ncols) {
+  if (o->cb) return 0;
   o->ncols = ncols;
   o->ninit = 0;
   o->cb = canon__calloc(ncols ? (size_t)ncols : 1, sizeof *o->cb);
-  if (!o->cb) return CANON_ERR_NOMEM;
+  o->pre = canon__calloc(ncols ? (size_t)ncols : 1, sizeof *o->pre);
+  return o->cb && o->pre ? 0 : CANON_ERR_NOMEM;
+}
+
+static int ag_out_init(ag_out *o, const canon_type *types, int ncols, int64_t rows) {
+  if (ag_out_prepare(o, ncols)) return CANON_ERR_NOMEM;
   for (int k = 0; k < ncols; k++) {
-    if (canon__cb_init(&o->cb[k], types[k], rows) != 0) return CANON_ERR_NOMEM;
+    /* A gathered column needs no builder storage. */
+    if (canon__cb_init(&o->cb[k], types[k], o->pre[k] ? 0 : rows) != 0) return CANON_ERR_NOMEM;
     o->ninit++;
   }
   return 0;
@@ -447,9 +594,59 @@ static int ag_out_init(ag_out *o, const canon_type *types, int ncols, int64_t ro
 
 static void ag_out_reset(ag_out *o) {
   for (int k = 0; k < o->ninit; k++) canon__cb_reset(&o->cb[k]);
+  if (o->pre)
+    for (int k = 0; k < o->ncols; k++) canon__column_unref(o->pre[k]);
   free(o->cb);
+  free(o->pre);
   o->cb = NULL;
+  o->pre = NULL;
   o->ninit = 0;
+}
+
+/* Set o->pre[k] (before ag_out_init sets up the builders) to rows
+ * first[0..ng) of column cols[k] of t, for each k < nkeys with take[k]: one
+ * gather per column instead of one append per value. */
+static int ag_out_take_keys(ag_out *o, int ncols, const canon_table *t, const int *cols,
+                            int nkeys, const bool *take, const int64_t *first, int64_t ng,
+                            canon_error *err) {
+  if (ag_out_prepare(o, ncols)) return canon__nomem(err);
+  canon_schema *ks = canon_schema_new();
+  canon__column **kc = canon__calloc(nkeys ? (size_t)nkeys : 1, sizeof *kc);
+  canon_table *kt = NULL, *taken = NULL;
+  int rc = 0, m = 0;
+  int *at = canon__calloc(nkeys ? (size_t)nkeys : 1, sizeof *at);
+  if (!ks || !kc || !at) goto oom;
+  for (int k = 0; k < nkeys; k++) {
+    if (!take[k]) continue;
+    char name[32];
+    snprintf(name, sizeof name, "k%d", k);
+    if ((rc = canon_schema_add(ks, name, t->schema->types[cols[k]], err)) != 0) goto done;
+    kc[m] = canon__column_ref(t->cols[cols[k]]);
+    at[m++] = k;
+  }
+  if (!m) goto done;
+  kt = canon__table_make(ks, kc, t->nrows, err); /* moves (or drops) kc's references */
+  if (!kt) {
+    rc = err && err->code ? err->code : CANON_ERR_NOMEM;
+    goto done;
+  }
+  taken = canon__table_take(kt, first, ng, err);
+  if (!taken) {
+    rc = err && err->code ? err->code : CANON_ERR_NOMEM;
+    goto done;
+  }
+  for (int j = 0; j < ks->n; j++) o->pre[at[j]] = canon__column_ref(taken->cols[j]);
+  goto done;
+oom:
+  rc = canon__nomem(err);
+done:
+  for (int j = 0; j < m; j++) canon__column_unref(kc[j]);
+  canon_table_free(taken);
+  canon_table_free(kt);
+  canon_schema_free(ks);
+  free(kc);
+  free(at);
+  return rc;
 }
 
 /* Finish the builders into a table with schema s. */
@@ -461,6 +658,11 @@ static canon_table *ag_out_finish(ag_out *o, const canon_schema *s, int64_t rows
     return NULL;
   }
   for (int k = 0; k < o->ncols; k++) {
+    if (o->pre[k]) {
+      cols[k] = o->pre[k];
+      o->pre[k] = NULL;
+      continue;
+    }
     cols[k] = canon__cb_finish(&o->cb[k]);
     if (!cols[k]) {
       for (int m = 0; m < k; m++) canon__column_unref(cols[m]);
@@ -528,11 +730,20 @@ canon_table *canon__agg_partial(const canon_table *in, const int *keys, int nkey
     types[nkeys + i] = CANON_STRING;
     if ((rc = canon_schema_add(schema, name, CANON_STRING, err)) != 0) goto done;
   }
+  if (nkeys) {
+    bool take[AG_TAKE_MAX];
+    bool all = nkeys <= AG_TAKE_MAX;
+    for (int k = 0; k < nkeys && all; k++) take[k] = true;
+    if (all && (rc = ag_out_take_keys(&out, ncols, in, keys, nkeys, take, first, run.ngroups,
+                                      err)) != 0)
+      goto done;
+  }
   if (ag_out_init(&out, types, ncols, run.ngroups) != 0) goto oom;
 
   for (int k = 0; k < nkeys; k++)
-    for (int64_t g = 0; g < run.ngroups; g++)
-      if (canon__cb_from(&out.cb[k], in->cols[keys[k]], first[g]) != 0) goto oom;
+    if (!out.pre[k])
+      for (int64_t g = 0; g < run.ngroups; g++)
+        if (canon__cb_from(&out.cb[k], in->cols[keys[k]], first[g]) != 0) goto oom;
 
   for (int i = 0; i < naggs; i++) {
     if (specs[i].kind == AG_EXT) {
@@ -638,18 +849,20 @@ static int ag_final_one(ag_run *r, const ag_spec *s, int idx, const canon__colum
   case AG_COUNT:
   case AG_SUM_I64: {
     size_t want = s->kind == AG_COUNT ? 8 : 24;
-    ag_u128 *sum = canon__calloc(ng, sizeof *sum);
+    /* Counts need no sums. */
+    ag_u128 *sum = s->kind == AG_SUM_I64 ? canon__calloc(ng, sizeof *sum) : NULL;
     int64_t *cnt = canon__calloc(ng, sizeof *cnt);
-    if (!sum || !cnt) rc = CANON_ERR_NOMEM;
+    if ((s->kind == AG_SUM_I64 && !sum) || !cnt) rc = CANON_ERR_NOMEM;
     for (int64_t i = 0; i < r->n && !rc; i++) {
       int64_t g = AG_GID(r, i);
       size_t len;
       const uint8_t *p = canon__valid(c, i) ? (const uint8_t *)canon__str(c, i, &len) : NULL;
-      if (!p || len != want) {
+      bool small = p && s->kind == AG_COUNT && len == 1;
+      if (!p || (len != want && !small)) {
         rc = ag_corrupt(err, idx, i);
         break;
       }
-      int64_t pc = (int64_t)ag_get64(p + want - 8);
+      int64_t pc = small ? p[0] : (int64_t)ag_get64(p + want - 8);
       if (pc < 0 || pc > INT64_MAX - cnt[g]) {
         rc = ag_corrupt(err, idx, i);
         break;
@@ -758,11 +971,20 @@ canon_table *canon__agg_final(const canon_table *partials, int nkeys, canon_expr
   if (!keycols) goto oom;
   for (int k = 0; k < nkeys; k++) keycols[k] = k;
   if ((rc = ag_group(partials, keycols, nkeys, false, &run, &gid, &first, err)) != 0) goto done;
+  if (nkeys && nkeys <= AG_TAKE_MAX) {
+    /* Float keys are canonicalized value by value (ag_key_emit). */
+    bool take[AG_TAKE_MAX];
+    for (int k = 0; k < nkeys; k++) take[k] = ps->types[k] != CANON_FLOAT64;
+    if ((rc = ag_out_take_keys(&out, ncols, partials, keycols, nkeys, take, first, run.ngroups,
+                               err)) != 0)
+      goto done;
+  }
   if (ag_out_init(&out, out_schema->types, ncols, run.ngroups) != 0) goto oom;
 
   for (int k = 0; k < nkeys; k++)
-    for (int64_t g = 0; g < run.ngroups; g++)
-      if (ag_key_emit(&out.cb[k], partials->cols[k], first[g]) != 0) goto oom;
+    if (!out.pre[k])
+      for (int64_t g = 0; g < run.ngroups; g++)
+        if (ag_key_emit(&out.cb[k], partials->cols[k], first[g]) != 0) goto oom;
   for (int i = 0; i < naggs; i++) {
     rc = ag_final_one(&run, &specs[i], i, partials->cols[nkeys + i], &out.cb[nkeys + i], err);
     if (rc == CANON_ERR_NOMEM) goto oom;

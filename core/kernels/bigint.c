@@ -98,6 +98,30 @@ size_t canon__wacc_serialize(const canon__wacc *a, uint8_t *buf) {
   return (size_t)(p - buf);
 }
 
+/** Serialized bytes of v * 2^pos units (see bigint.h). */
+size_t canon__wacc_serialize_i128(canon__i128 v, int pos, uint8_t *buf) {
+  bool neg = v < 0;
+  canon__u128 m = neg ? (canon__u128)0 - (canon__u128)v : (canon__u128)v;
+  int k = pos >> 5, sh = pos & 31;
+  canon__u128 lo = m << sh;
+  uint32_t dig[5] = {(uint32_t)lo, (uint32_t)(lo >> 32), (uint32_t)(lo >> 64),
+                     (uint32_t)(lo >> 96), sh ? (uint32_t)(m >> (128 - sh)) : 0};
+  int a = 0, b = 5;
+  while (a < b && !dig[a]) a++;
+  while (b > a && !dig[b - 1]) b--;
+  buf[0] = neg && a < b ? 1 : 0;
+  put16(buf + 1, a < b ? (unsigned)(k + a) : 0);
+  put16(buf + 3, (unsigned)(b - a));
+  uint8_t *p = buf + 5;
+  for (int i = a; i < b; i++, p += 4) {
+    p[0] = (uint8_t)dig[i];
+    p[1] = (uint8_t)(dig[i] >> 8);
+    p[2] = (uint8_t)(dig[i] >> 16);
+    p[3] = (uint8_t)(dig[i] >> 24);
+  }
+  return (size_t)(p - buf);
+}
+
 /** Add serialized bytes into a; the bytes consumed, or -1 (a unchanged). */
 int64_t canon__wacc_add_serialized(canon__wacc *a, const uint8_t *buf, size_t len) {
   if (len < 5 || buf[0] > 1) return -1;

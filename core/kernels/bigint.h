@@ -22,6 +22,7 @@
 #define CANON__WACC_MAX_BYTES (5 + 4 * (CANON__WACC_LIMBS + 1))
 
 __extension__ typedef unsigned __int128 canon__u128;
+__extension__ typedef __int128 canon__i128;
 
 typedef struct canon__wacc {
   int64_t limb[CANON__WACC_LIMBS];
@@ -39,6 +40,9 @@ void canon__wacc_init(canon__wacc *a);
 void canon__wacc_add(canon__wacc *a, canon__u128 m, int pos, bool neg);
 /* Serialize into buf (CANON__WACC_MAX_BYTES); returns the bytes written. */
 size_t canon__wacc_serialize(const canon__wacc *a, uint8_t *buf);
+/* The bytes canon__wacc_serialize writes for an accumulator holding
+ * v * 2^pos units (pos + 160 below the top limb), without one. */
+size_t canon__wacc_serialize_i128(canon__i128 v, int pos, uint8_t *buf);
 /* Add a serialized accumulator into a; bytes consumed or -1 if invalid. */
 int64_t canon__wacc_add_serialized(canon__wacc *a, const uint8_t *buf, size_t len);
 /* The value of a as magnitude and sign. */

@@ -13,6 +13,14 @@
  * any read.  Normalized form: limbs 0..L-2 in [0, 2^32), the top limb signed
  * (it carries the sign, two's complement style).
  *
+ * Only the limbs an add has touched are live: [lo, hi) is the window that
+ * holds the sum and every limb outside it reads as zero without being
+ * stored, so starting, normalizing, reading and serializing a sum cost
+ * O(window) — a few limbs when the values have similar magnitudes — not
+ * O(CANON__XSUM_LIMBS).  Normalized form within the window: limbs lo..hi-2
+ * in [0, 2^32), limb hi-1 signed and nonzero (in [-2^31, 2^32) unless the
+ * window reaches the top limb, which then absorbs carries as before).
+ *
  * Reading rounds exactly once: the magnitude is turned into plain 32-bit
  * digits and the nearest double (ties to even) is assembled bit by bit, so
  * nothing depends on the FPU, libm or the rounding mode.  Division by a
@@ -53,9 +61,31 @@ static uint64_t double_to_bits(double d) {
 
 /* ---- adding ------------------------------------------------------------- */
 
-void canon__xsum_init(canon__xsum *x) { memset(x, 0, sizeof *x); }
+void canon__xsum_init(canon__xsum *x) {
+  x->nadds = 0;
+  x->lo = x->hi = 0;
+  x->has_nan = x->has_pinf = x->has_ninf = 0;
+}
 
 static void xs_normalize(canon__xsum *x);
+
+/* Widen the window to cover limbs [a, b), zeroing the limbs it gains. */
+static void xs_cover(canon__xsum *x, int a, int b) {
+  if (x->lo == x->hi) {
+    for (int i = a; i < b; i++) x->limb[i] = 0;
+    x->lo = a;
+    x->hi = b;
+    return;
+  }
+  if (a < x->lo) {
+    for (int i = a; i < x->lo; i++) x->limb[i] = 0;
+    x->lo = a;
+  }
+  if (b > x->hi) {
+    for (int i = x->hi; i < b; i++) x->limb[i] = 0;
+    x->hi = b;
+  }
+}
 
 /* Add (or subtract, when neg) m * 2^pos units of 2^-1074.  m < 2^64 shifted
  * by < 32 bits spans at most three 32-bit digits. */
@@ -65,6 +95,7 @@ static inline void xs_add_mag(canon__xsum *x, uint64_t m, int pos, bool neg) {
   int64_t a = (int64_t)(uint32_t)w;
   int64_t b = (int64_t)(uint32_t)(w >> 32);
   int64_t c = (int64_t)(uint64_t)(w >> 64);
+  if (__builtin_expect(k < x->lo || k + 3 > x->hi, 0)) xs_cover(x, k, k + 3);
   if (neg) {
     x->limb[k] -= a;
     x->limb[k + 1] -= b;
@@ -77,28 +108,6 @@ static inline void xs_add_mag(canon__xsum *x, uint64_t m, int pos, bool neg) {
   if (++x->nadds >= XS_CARRY_EVERY) xs_normalize(x);
 }
 
-/* Add one double exactly; NaN and the infinities only set flags. */
-void canon__xsum_add(canon__xsum *x, double v) {
-  uint64_t bits = double_to_bits(v);
-  unsigned e = (unsigned)(bits >> 52) & 0x7ff;
-  uint64_t m = bits & ((UINT64_C(1) << 52) - 1);
-  bool neg = (bits >> 63) != 0;
-  if (e == 0x7ff) {
-    if (m) x->has_nan = 1;
-    else if (neg) x->has_ninf = 1;
-    else x->has_pinf = 1;
-    return;
-  }
-  if (e == 0) {
-    /* Subnormal (or zero): m units of 2^-1074. */
-    if (!m) return;
-    xs_add_mag(x, m, 0, neg);
-    return;
-  }
-  /* Normal: (2^52 + m) * 2^(e-1075) = (2^52 + m) * 2^(e-1) units. */
-  xs_add_mag(x, m | (UINT64_C(1) << 52), (int)e - 1, neg);
-}
-
 /* Add an int64 exactly: |v| < 2^64 placed at the units digit 2^0, which is
  * bit 1074 of the accumulator. */
 void canon__xsum_add_i64(canon__xsum *x, int64_t v) {
@@ -108,19 +117,89 @@ void canon__xsum_add_i64(canon__xsum *x, int64_t v) {
   xs_add_mag(x, m, 1074, neg);
 }
 
+/* Add a 128-bit integer: its magnitude's two 64-bit halves at the units
+ * digit and 64 bits above. */
+void canon__xsum_add_i128(canon__xsum *x, uint64_t lo, int64_t hi) {
+  xs_u128 v = (xs_u128)(uint64_t)hi << 64 | lo;
+  if (!v) return;
+  bool neg = hi < 0;
+  if (neg) v = (xs_u128)0 - v;
+  if ((uint64_t)v) xs_add_mag(x, (uint64_t)v, 1074, neg);
+  if ((uint64_t)(v >> 64)) xs_add_mag(x, (uint64_t)(v >> 64), 1074 + 64, neg);
+}
+
+/* The body of canon__xsum_add, inlined into the loops below. */
+static inline void xs_add_f64(canon__xsum *x, double v) {
+  uint64_t bits = double_to_bits(v);
+  unsigned e = (unsigned)(bits >> 52) & 0x7ff;
+  uint64_t m = bits & ((UINT64_C(1) << 52) - 1);
+  bool neg = (bits >> 63) != 0;
+  if (__builtin_expect(e == 0x7ff, 0)) {
+    if (m) x->has_nan = 1;
+    else if (neg) x->has_ninf = 1;
+    else x->has_pinf = 1;
+    return;
+  }
+  if (__builtin_expect(e == 0, 0)) {
+    if (m) xs_add_mag(x, m, 0, neg);
+    return;
+  }
+  xs_add_mag(x, m | (UINT64_C(1) << 52), (int)e - 1, neg);
+}
+
+/* Add one double exactly; NaN and the infinities only set flags. */
+void canon__xsum_add(canon__xsum *x, double v) { xs_add_f64(x, v); }
+
+void canon__xsum_add_run(canon__xsum *x, const double *v, int64_t n) {
+  for (int64_t i = 0; i < n; i++) xs_add_f64(x, v[i]);
+}
+
+void canon__xsum_add_grouped(canon__xsum *acc, const int64_t *gid, const double *v,
+                             const uint8_t *valid, int64_t n) {
+  for (int64_t i = 0; i < n; i++) {
+    if (valid && !((valid[i >> 3] >> (i & 7)) & 1)) continue;
+    int64_t g = gid ? gid[i] : 0;
+    if (g >= 0) xs_add_f64(&acc[g], v[i]);
+  }
+}
+
 /* ---- normalization and merge -------------------------------------------- */
 
-/* Propagate carries so limbs 0..L-2 are in [0, 2^32).  The arithmetic shift
- * of a negative limb is floor division by 2^32 (gcc and clang define >> on
+/* Propagate carries through the window limb[*lo .. *hi) so limbs lo..hi-2
+ * are in [0, 2^32); the carry out of the window becomes a new (signed) top
+ * limb, or is absorbed by the top limb when the window reaches it.  Zero
+ * limbs at either end then leave the window.  The arithmetic shift of a
+ * negative limb is floor division by 2^32 (gcc and clang define >> on
  * negative values that way). */
-static void xs_normalize(canon__xsum *x) {
+static void xs_norm_window(int64_t *limb, int32_t *lo, int32_t *hi) {
+  int a = *lo, b = *hi;
+  if (a == b) return;
+  int end = b < XS_L ? b : XS_L - 1;
   int64_t carry = 0;
-  for (int i = 0; i < XS_L - 1; i++) {
-    int64_t v = x->limb[i] + carry;
+  for (int i = a; i < end; i++) {
+    int64_t v = limb[i] + carry;
     carry = v >> 32;
-    x->limb[i] = v & 0xffffffff;
+    limb[i] = v & 0xffffffff;
   }
-  x->limb[XS_L - 1] += carry;
+  if (b == XS_L) limb[XS_L - 1] += carry;
+  else if (carry) limb[b++] = carry;
+  while (a < b && !limb[a]) a++;
+  /* At the top, zero limbs go, and so does a -1 over a digit >= 2^31 (the
+   * digit takes the sign instead), or negative sums would grow the window
+   * by one limb of 0xffffffff per normalization. */
+  while (b > a) {
+    int64_t t = limb[b - 1];
+    if (t && !(t == -1 && b - 2 >= a && limb[b - 2] >= ((int64_t)1 << 31))) break;
+    if (t) limb[b - 2] -= (int64_t)1 << 32;
+    b--;
+  }
+  if (a == b) a = b = 0;
+  *lo = a;
+  *hi = b;
+}
+
+static void xs_normalize(canon__xsum *x) {
+  xs_norm_window(x->limb, &x->lo, &x->hi);
   x->nadds = 0;
 }
 
@@ -129,7 +208,8 @@ void canon__xsum_merge(canon__xsum *x, const canon__xsum *y) {
   canon__xsum t = *y;
   xs_normalize(&t);
   xs_normalize(x);
-  for (int i = 0; i < XS_L; i++) x->limb[i] += t.limb[i];
+  if (t.lo < t.hi) xs_cover(x, t.lo, t.hi);
+  for (int i = t.lo; i < t.hi; i++) x->limb[i] += t.limb[i];
   /* Each limb now holds at most two normalized digits: count that as two
    * adds of headroom. */
   x->nadds = 2;
@@ -138,22 +218,30 @@ void canon__xsum_merge(canon__xsum *x, const canon__xsum *y) {
   x->has_ninf |= t.has_ninf;
 }
 
-/* The magnitude of x as plain digits d[XS_DIV_EXTRA ..] (the extra low
- * digits zeroed); returns whether the sum is negative. */
-static bool xs_magnitude(const canon__xsum *x, uint32_t d[XS_DIGITS]) {
-  canon__xsum t = *x;
-  xs_normalize(&t);
-  bool neg = t.limb[XS_L - 1] < 0;
+/* The magnitude of x as plain digits d[XS_DIV_EXTRA ..]: digits below
+ * XS_DIV_EXTRA + *nd are written (zeros included, the extra low digits
+ * too), the ones above are zero and left unwritten.  Returns whether the
+ * sum is negative. */
+static bool xs_magnitude(const canon__xsum *x, uint32_t d[XS_DIGITS], int *nd) {
+  int64_t t[XS_L];
+  int32_t lo = x->lo, hi = x->hi;
+  memcpy(t + lo, x->limb + lo, (size_t)(hi - lo) * sizeof *t);
+  xs_norm_window(t, &lo, &hi);
+  bool neg = lo < hi && t[hi - 1] < 0;
   if (neg) {
-    /* -N: negate every limb and propagate again; the top limb turns >= 0. */
-    for (int i = 0; i < XS_L; i++) t.limb[i] = -t.limb[i];
-    xs_normalize(&t);
+    /* -N: negate the window and propagate again; the top turns >= 0. */
+    for (int i = lo; i < hi; i++) t[i] = -t[i];
+    xs_norm_window(t, &lo, &hi);
   }
-  memset(d, 0, XS_DIGITS * sizeof *d);
-  for (int i = 0; i < XS_L - 1; i++) d[XS_DIV_EXTRA + i] = (uint32_t)t.limb[i];
-  uint64_t top = (uint64_t)t.limb[XS_L - 1];
-  d[XS_DIV_EXTRA + XS_L - 1] = (uint32_t)top;
-  d[XS_DIV_EXTRA + XS_L] = (uint32_t)(top >> 32);
+  memset(d, 0, (XS_DIV_EXTRA + (size_t)lo) * sizeof *d);
+  for (int i = lo; i < hi; i++) d[XS_DIV_EXTRA + i] = (uint32_t)t[i];
+  *nd = hi;
+  if (hi == XS_L) {
+    /* Only the top limb may exceed a digit. */
+    uint64_t top = (uint64_t)t[XS_L - 1];
+    d[XS_DIV_EXTRA + XS_L] = (uint32_t)(top >> 32);
+    *nd = XS_L + 1;
+  }
   return neg;
 }
 
@@ -233,8 +321,9 @@ double canon__xsum_round(const canon__xsum *x) {
   double r = xs_special(x, &special);
   if (special) return r;
   uint32_t d[XS_DIGITS];
-  bool neg = xs_magnitude(x, d);
-  return xs_round_digits(d + XS_DIV_EXTRA, XS_DIGITS - XS_DIV_EXTRA, 0, false, neg);
+  int nd;
+  bool neg = xs_magnitude(x, d, &nd);
+  return xs_round_digits(d + XS_DIV_EXTRA, nd, 0, false, neg);
 }
 
 /* The exact sum divided by n (> 0) and rounded once.  The magnitude,
@@ -247,9 +336,10 @@ double canon__xsum_div_round(const canon__xsum *x, int64_t n) {
   if (special) return r;
   if (n <= 0) return bits_to_double(XS_QNAN_BITS);
   uint32_t d[XS_DIGITS];
-  bool neg = xs_magnitude(x, d);
+  int nd;
+  bool neg = xs_magnitude(x, d, &nd);
   uint64_t rem = 0, un = (uint64_t)n;
-  int top = XS_DIGITS - 1;
+  int top = XS_DIV_EXTRA + nd - 1;
   while (top >= 0 && !d[top]) top--;
   if (un <= UINT32_MAX) {
     /* rem < n < 2^32, so each step fits 64-bit division. */
@@ -265,7 +355,7 @@ double canon__xsum_div_round(const canon__xsum *x, int64_t n) {
       rem = (uint64_t)(cur % un);
     }
   }
-  return xs_round_digits(d, XS_DIGITS, 32 * XS_DIV_EXTRA, rem != 0, neg);
+  return xs_round_digits(d, XS_DIV_EXTRA + nd, 32 * XS_DIV_EXTRA, rem != 0, neg);
 }
 
 /* ---- serialization ------------------------------------------------------ */
@@ -279,9 +369,10 @@ double canon__xsum_div_round(const canon__xsum *x, int64_t n) {
  * a zero sum writes no digits. */
 size_t canon__xsum_serialize(const canon__xsum *x, uint8_t *buf) {
   uint32_t d[XS_DIGITS];
-  bool neg = xs_magnitude(x, d);
+  int nd;
+  bool neg = xs_magnitude(x, d, &nd);
   const uint32_t *mag = d + XS_DIV_EXTRA;
-  int nd = XS_L + 1, lo = 0, hi = nd - 1;
+  int lo = 0, hi = nd - 1;
   while (lo < nd && !mag[lo]) lo++;
   while (hi >= lo && !mag[hi]) hi--;
   int count = hi >= lo ? hi - lo + 1 : 0;
@@ -315,6 +406,7 @@ int64_t canon__xsum_add_serialized(canon__xsum *x, const uint8_t *buf, size_t le
   if (len - 3 < (size_t)count * 4) return -1;
   /* Each digit moves one limb by < 2^32: the same headroom as one add. */
   if (x->nadds >= XS_CARRY_EVERY - 1) xs_normalize(x);
+  if (count) xs_cover(x, (int)lo, (int)(lo + count));
   const uint8_t *p = buf + 3;
   for (unsigned i = 0; i < count; i++, p += 4) {
     int64_t v = (int64_t)((uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |

@@ -90,12 +90,22 @@ canon_table *canon__sort_table(const canon_table *t, const canon__sortcol *keys,
 typedef struct canon__xsum {
   int64_t limb[CANON__XSUM_LIMBS];  /* 32-bit digits with carry headroom */
   int64_t nadds;                    /* adds since the last carry propagation */
+  int32_t lo, hi;                   /* limbs [lo, hi) hold the sum; the rest are
+                                       unset and read as zero (lo == hi: zero) */
   uint8_t has_nan, has_pinf, has_ninf;
 } canon__xsum;
 
 void canon__xsum_init(canon__xsum *x);
 void canon__xsum_add(canon__xsum *x, double v);
 void canon__xsum_add_i64(canon__xsum *x, int64_t v);
+/* Add the 128-bit integer hi * 2^64 + lo (two's complement). */
+void canon__xsum_add_i128(canon__xsum *x, uint64_t lo, int64_t hi);
+/* Add v[0..n) into x. */
+void canon__xsum_add_run(canon__xsum *x, const double *v, int64_t n);
+/* Add each row i of v[0..n) whose validity bit is set (valid NULL: all)
+ * and whose group gid[i] is >= 0 (gid NULL: group 0) into acc[gid[i]]. */
+void canon__xsum_add_grouped(canon__xsum *acc, const int64_t *gid, const double *v,
+                             const uint8_t *valid, int64_t n);
 void canon__xsum_merge(canon__xsum *x, const canon__xsum *y);
 /* The exact sum rounded to nearest (ties to even), NaN/inf rules of §5. */
 double canon__xsum_round(const canon__xsum *x);
