@@ -2,13 +2,15 @@
  * processes forked when the session opens, so a crashing transform takes
  * down a worker, not the program.
  *
- * Options: workers=N (default: one per core), partitions=N (default: the
- * number of workers), retries=K (default 2: a task whose worker dies is
+ * Options: workers=N (default: one per core), partitions=N (default: four
+ * per worker, as the threads engine: uneven hash buckets then cannot leave
+ * a worker idle for most of a stage), retries=K (default 2: a task whose worker dies is
  * run again up to K more times, on a fresh worker), task_timeout=SECONDS
  * (a task running longer has its worker killed, which counts as a
  * failure), share_min=BYTES (default 65536: an in-memory or persisted
  * table encoding to at least this many bytes is put in shared memory once
- * per session and jobs reference it, instead of carrying a copy each).  This file holds the options and the pool: forking, replacing
+ * per session and jobs reference it, instead of carrying a copy each).
+ * This file holds the options and the pool: forking, replacing
  * and reaping workers.  driver.c runs jobs; worker.c is the workers' loop;
  * proto.c moves messages and shared memory. */
 #include "processes.h"
@@ -268,7 +270,7 @@ static int px_open(const canon_host *host, const canon_option *opts, int nopts, 
     free(st);
     return rc;
   }
-  if (!st->partitions) st->partitions = st->nworkers;
+  if (!st->partitions) st->partitions = 4 * st->nworkers;
   st->w = calloc((size_t)st->nworkers, sizeof *st->w);
   st->pages_size = (size_t)st->nworkers * sizeof(px_status);
   void *pages = mmap(NULL, st->pages_size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
