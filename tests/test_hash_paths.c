@@ -346,6 +346,34 @@ Test(hash_paths, take_matches_value_by_value) {
   canon_table_free(e);
 }
 
+/* Gathered bytes sized from the column's mean length: rows much longer
+ * than the mean make the buffer grow (once, or many times). */
+Test(hash_paths, take_of_long_rows_grows_the_bytes) {
+  canon_error err;
+  canon_schema *s = canon_schema_parse("s:string", &err);
+  canon_builder *b = canon_builder_new(s, &err);
+  char longs[300];
+  memset(longs, 'q', sizeof longs);
+  for (int i = 0; i < 1000; i++) {
+    if (i == 500) longs[0] = 'Q';
+    canon_builder_append_string(b, 0, longs, i % 100 == 7 ? (size_t)(i % 300) : (size_t)(i % 3));
+  }
+  canon_table *t = canon_builder_finish(b, &err);
+  cr_assert(t);
+  int64_t idx[4000];
+  for (int pattern = 0; pattern < 3; pattern++) {
+    for (int k = 0; k < 4000; k++) {
+      if (pattern == 0) idx[k] = 907;                                   /* all long */
+      else if (pattern == 1) idx[k] = k < 3000 ? k % 3 * 3 : 707 + (k % 2) * 200; /* long at the end */
+      else idx[k] = (k % 5 == 0) ? -1 : (k * 100 + 7) % 1000;          /* mixed, with NULLs */
+    }
+    check_take(t->cols[0], idx, 4000);
+  }
+  canon_table_free(t);
+  canon_builder_free(b);
+  canon_schema_free(s);
+}
+
 /* ---- joins --------------------------------------------------------------------- */
 
 static bool keys_match(const canon_table *L, int64_t i, const canon_table *R, int64_t j,
@@ -544,4 +572,47 @@ Test(hash_paths, int_key_equal_to_the_null_hash_constant) {
   check_grouping(R, key, 1, false);
   canon_table_free(L);
   canon_table_free(R);
+}
+
+/* ---- hash splits ------------------------------------------------------------ */
+
+/* Each bucket holds the rows whose hash is its number mod n, in order;
+ * when all rows share a bucket (one key, or n = 1) as well. */
+static void check_split(const canon_table *t, const int *cols, int nc, int n) {
+  canon_error err;
+  canon_table *b[8];
+  cr_assert_eq(canon__split_hash(t, cols, nc, n, b, &err), 0, "%s", err.message);
+  uint64_t *h = malloc((size_t)(t->nrows ? t->nrows : 1) * sizeof *h);
+  int64_t *idx = malloc((size_t)(t->nrows ? t->nrows : 1) * sizeof *idx);
+  canon__hash_rows(t, cols, nc, h);
+  for (int k = 0; k < n; k++) {
+    int64_t m = 0;
+    for (int64_t r = 0; r < t->nrows; r++)
+      if (h[r] % (uint64_t)n == (uint64_t)k) idx[m++] = r;
+    cr_assert(canon__schema_equal(b[k]->schema, t->schema));
+    cr_assert_eq(b[k]->nrows, m, "bucket %d", k);
+    for (int c = 0; c < t->schema->n; c++) {
+      cr_assert_eq(b[k]->cols[c]->length, m);
+      check_gathered(b[k]->cols[c], t->cols[c], idx, m);
+    }
+    canon_table_free(b[k]);
+  }
+  free(h);
+  free(idx);
+}
+
+Test(hash_paths, split_hash_buckets) {
+  rnd_state = 9;
+  canon_table *t = random_table(3000, 200, 5), *one = random_table(500, 1, 0);
+  canon_table *e = random_table(0, 1, 0);
+  int k1[] = {1}, k2[] = {3, 2};
+  for (int n = 1; n <= 8; n += 3) {
+    check_split(t, k1, 1, n);
+    check_split(t, k2, 2, n);
+    check_split(one, k2, 2, n); /* one key: every row in one bucket */
+    check_split(e, k1, 1, n);
+  }
+  canon_table_free(t);
+  canon_table_free(one);
+  canon_table_free(e);
 }

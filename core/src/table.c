@@ -93,7 +93,7 @@ static int gather_validity(const canon__column *c, const int64_t *idx, int64_t s
 }
 
 /* How far ahead gathers prefetch the source of a random index. */
-#define GATHER_AHEAD 16
+#define GATHER_AHEAD 64
 
 /* Fixed-width values src[idx[k]] (0 where idx[k] < 0). */
 #define GATHER_FIXED(T)                                                                 \
@@ -116,11 +116,77 @@ static int gather_validity(const canon__column *c, const int64_t *idx, int64_t s
     }                                                                                   \
   } while (0)
 
+/* String values of rows idx[0..n) of c (idx NULL: rows start..start+n;
+ * an index < 0 gives an empty string): offsets into noff[0..n], bytes into
+ * a new *bytes.  With an index, one pass: the offsets of row k + AHEAD and
+ * then the bytes of row k + AHEAD/2 are fetched ahead (random rows are a
+ * cache miss each otherwise), and the byte buffer, sized from the column's
+ * mean length, grows by extrapolation when that was short.  Short strings
+ * are one 16-byte copy where both buffers have the room. */
+static int gather_strings(const canon__column *c, const int64_t *idx, int64_t start, int64_t n,
+                          int64_t *noff, canon__buffer **bytes) {
+  const int64_t *off = (const int64_t *)c->values->data;
+  const uint8_t *sd = c->strdata->data;
+  size_t ssize = c->strdata->size;
+  noff[0] = 0;
+  if (!idx) {
+    size_t total = (size_t)(off[start + n] - off[start]);
+    for (int64_t k = 0; k < n; k++) noff[k + 1] = off[start + k + 1] - off[start];
+    if (!(*bytes = canon__buffer_new(total))) return CANON_ERR_NOMEM;
+    memcpy((*bytes)->data, sd + off[start], total);
+    (*bytes)->size = total;
+    return 0;
+  }
+  /* 16 spare bytes after the estimate, so a short string is one copy. */
+  size_t mean = c->length ? (size_t)(off[c->length] - off[0]) / (size_t)c->length : 0;
+  size_t cap = mean * (size_t)n + (mean * (size_t)n) / 16 + 64;
+  canon__buffer *buf = canon__buffer_new(cap + 16);
+  if (!buf) return CANON_ERR_NOMEM;
+  uint8_t *dst = buf->data;
+  size_t at = 0;
+  for (int64_t k = 0; k < n; k++) {
+    if (k + GATHER_AHEAD < n) {
+      int64_t a = idx[k + GATHER_AHEAD];
+      __builtin_prefetch(&off[a < 0 ? 0 : a]);
+    }
+    if (k + GATHER_AHEAD / 2 < n) {
+      int64_t a = idx[k + GATHER_AHEAD / 2];
+      if (a >= 0) __builtin_prefetch(sd + off[a]);
+    }
+    int64_t r = idx[k];
+    if (r >= 0) {
+      size_t from = (size_t)off[r], len = (size_t)(off[r + 1] - off[r]);
+      if (at + len > cap) {
+        /* Extrapolate the mean so far over the rows left. */
+        size_t ncap = at + len + (at / (size_t)(k + 1) + 1) * (size_t)(n - k) + 64;
+        canon__buffer *nb = canon__buffer_new(ncap + 16);
+        if (!nb) {
+          canon__buffer_unref(buf);
+          return CANON_ERR_NOMEM;
+        }
+        memcpy(nb->data, buf->data, at);
+        canon__buffer_unref(buf);
+        buf = nb;
+        dst = buf->data;
+        cap = ncap;
+      }
+      if (len <= 16 && from + 16 <= ssize)
+        memcpy(dst + at, sd + from, 16);
+      else
+        memcpy(dst + at, sd + from, len);
+      at += len;
+    }
+    noff[k + 1] = (int64_t)at;
+  }
+  buf->size = at;
+  *bytes = buf;
+  return 0;
+}
+
 /* Gather rows idx[0..n) of c (idx NULL: rows start..start+n) into a new
  * column; with `neg`, an index < 0 gives a NULL (stored as 0, or an empty
- * string).  Fixed-width values are copied per type; strings in two passes
- * (lengths, then bytes), short ones as one 16-byte copy where both buffers
- * have the room. */
+ * string).  Fixed-width values are copied per type, fetching random rows
+ * ahead. */
 static canon__column *gather_col(const canon__column *c, const int64_t *idx, int64_t start,
                                  int64_t n, bool neg) {
   canon__column *out = canon__calloc(1, sizeof *out);
@@ -133,52 +199,11 @@ static canon__column *gather_col(const canon__column *c, const int64_t *idx, int
       gather_validity(c, idx, start, n, &out->validity, &out->null_count) != 0)
     goto oom;
   if (c->type == CANON_STRING) {
-    const int64_t *off = (const int64_t *)c->values->data;
-    const uint8_t *sd = c->strdata->data;
-    size_t ssize = c->strdata->size;
     out->values = canon__buffer_new((size_t)(n + 1) * 8);
     if (!out->values) goto oom;
-    int64_t *noff = (int64_t *)out->values->data;
-    int64_t at = 0;
-    noff[0] = 0;
-    if (!idx) {
-      for (int64_t k = 0; k < n; k++) noff[k + 1] = off[start + k + 1] - off[start];
-      at = noff[n];
-    } else {
-      for (int64_t k = 0; k < n; k++) {
-        if (k + GATHER_AHEAD < n) {
-          int64_t a = idx[k + GATHER_AHEAD];
-          __builtin_prefetch(&off[a < 0 ? 0 : a]);
-        }
-        int64_t r = idx[k];
-        if (r >= 0) at += off[r + 1] - off[r];
-        noff[k + 1] = at;
-      }
-    }
-    /* 16 spare bytes so a short string is one fixed-size copy. */
-    out->strdata = canon__buffer_new((size_t)at + 16);
-    if (!out->strdata) goto oom;
-    uint8_t *dst = out->strdata->data;
-    if (!idx) {
-      memcpy(dst, sd + off[start], (size_t)at);
-    } else {
-      for (int64_t k = 0; k < n; k++) {
-        if (k + GATHER_AHEAD < n) {
-          int64_t a = idx[k + GATHER_AHEAD];
-          if (a >= 0) __builtin_prefetch(sd + off[a]);
-        }
-        int64_t r = idx[k];
-        size_t len = (size_t)(noff[k + 1] - noff[k]);
-        if (r < 0 || len == 0) continue;
-        size_t from = (size_t)off[r];
-        if (len <= 16 && from + 16 <= ssize)
-          memcpy(dst + noff[k], sd + from, 16);
-        else
-          memcpy(dst + noff[k], sd + from, len);
-      }
-    }
     out->values->size = (size_t)(n + 1) * 8;
-    out->strdata->size = (size_t)at;
+    if (gather_strings(c, idx, start, n, (int64_t *)out->values->data, &out->strdata) != 0)
+      goto oom;
   } else {
     out->values = canon__buffer_new((size_t)n * w);
     if (!out->values) goto oom;
