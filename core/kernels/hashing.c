@@ -186,8 +186,7 @@ void canon__hash_rows(const canon_table *t, const int *cols, int ncols, uint64_t
 
 typedef struct h_slot {
   uint64_t hash;
-  int64_t gid;  /* -1: empty */
-  int64_t row;  /* the group's first row (saves a dependent load) */
+  int64_t gid1; /* group id + 1; 0: empty (a fresh table is zero pages) */
 } h_slot;
 
 typedef struct h_group_ctx {
@@ -257,9 +256,8 @@ static inline bool h_same_key(const h_group_ctx *g, int64_t a, int64_t b) {
 
 static int h_table_alloc(h_group_ctx *g, int bits) {
   size_t cap = (size_t)1 << bits;
-  h_slot *s = canon__reallocarray(NULL, cap, sizeof *s);
+  h_slot *s = canon__calloc(cap, sizeof *s);
   if (!s) return CANON_ERR_NOMEM;
-  for (size_t i = 0; i < cap; i++) s[i].gid = -1;
   free(g->slots);
   g->slots = s;
   g->shift = 64 - bits;
@@ -283,9 +281,9 @@ static int h_grow(h_group_ctx *g) {
     return rc;
   }
   for (size_t k = 0; k < oldcap; k++) {
-    if (old[k].gid < 0) continue;
+    if (!old[k].gid1) continue;
     uint64_t i = old[k].hash >> g->shift;
-    while (g->slots[i].gid >= 0) i = (i + 1) & g->mask;
+    while (g->slots[i].gid1) i = (i + 1) & g->mask;
     g->slots[i] = old[k];
   }
   free(old);
@@ -298,8 +296,8 @@ static inline int64_t h_find_or_add(h_group_ctx *g, int64_t i, int *rc) {
   uint64_t s = h >> g->shift;
   for (;;) {
     h_slot *sl = &g->slots[s];
-    if (sl->gid < 0) break;
-    if (sl->hash == h && h_same_key(g, sl->row, i)) return sl->gid;
+    if (!sl->gid1) break;
+    if (sl->hash == h && h_same_key(g, g->first[sl->gid1 - 1], i)) return sl->gid1 - 1;
     s = (s + 1) & g->mask;
   }
   if (g->ngroups == g->capgroups) {
@@ -315,18 +313,14 @@ static inline int64_t h_find_or_add(h_group_ctx *g, int64_t i, int *rc) {
   int64_t gid = g->ngroups++;
   g->first[gid] = i;
   g->slots[s].hash = h;
-  g->slots[s].gid = gid;
-  g->slots[s].row = i;
+  g->slots[s].gid1 = gid + 1;
   if ((uint64_t)g->ngroups * 2 > g->mask + 1 && (*rc = h_grow(g)) != 0) return -1;
   return gid;
 }
 
-/* Prefetch where value `row` of c lives (a string's offset and bytes). */
-static inline void h_prefetch_key(const canon__column *c, int64_t row) {
-  size_t w = canon__type_width(c->type);
-  const uint8_t *v = c->values->data + (size_t)row * w;
-  __builtin_prefetch(v);
-  if (c->type == CANON_STRING) __builtin_prefetch(c->strdata->data + *(const int64_t *)v);
+/* Where value `row` of column c lives: its slot (a string's offset). */
+static inline const void *h_key_addr(const canon__column *c, int64_t row) {
+  return c->values->data + (size_t)row * canon__type_width(c->type);
 }
 
 /* Group ids in order of first appearance; see kernels.h. */
@@ -361,11 +355,20 @@ int canon__group_rows(const canon_table *t, const int *cols, int ncols, bool dro
     /* Fetch the slot a few rows ahead: with many groups the probe is a
      * cache miss per row otherwise. */
     if (i + 16 < n) __builtin_prefetch(&g.slots[g.hashes[i + 16] >> g.shift]);
-    if (i + 8 < n && !g.hash_decides) {
-      /* Second stage: the slot of row i+8 is in cache by now; fetch the
-       * first key of the row it points to (the equality test's miss). */
+    if (!g.hash_decides && i + 8 < n) {
+      /* Later stages, when the slot of a row holds its hash (the key will
+       * be compared): the slot of row i+8 is in cache by now, so fetch
+       * where the group's first key lives; for row i+4 that is in cache,
+       * so fetch a string's bytes. */
+      const canon__column *c0 = t->cols[cols[0]];
       const h_slot *sl = &g.slots[g.hashes[i + 8] >> g.shift];
-      if (sl->gid >= 0) h_prefetch_key(t->cols[cols[0]], sl->row);
+      if (sl->gid1 && sl->hash == g.hashes[i + 8])
+        __builtin_prefetch(h_key_addr(c0, g.first[sl->gid1 - 1]));
+      if (c0->type == CANON_STRING) {
+        sl = &g.slots[g.hashes[i + 4] >> g.shift];
+        if (sl->gid1 && sl->hash == g.hashes[i + 4])
+          __builtin_prefetch(c0->strdata->data + canon__i64(c0)[g.first[sl->gid1 - 1]]);
+      }
     }
     if (group_of_row[i] < 0) continue;
     int64_t gid = h_find_or_add(&g, i, &rc);
