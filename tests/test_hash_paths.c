@@ -297,7 +297,9 @@ static void check_gathered(const canon__column *got, const canon__column *c, con
 }
 
 static void check_take(const canon__column *c, const int64_t *idx, int64_t n) {
-  canon__column *got = canon__column_take(c, idx, n);
+  bool neg = false;
+  for (int64_t k = 0; k < n; k++) neg |= idx[k] < 0;
+  canon__column *got = canon__column_take(c, idx, n, neg);
   cr_assert(got);
   check_gathered(got, c, idx, n);
   canon__column_unref(got);

@@ -77,13 +77,13 @@ static bool jn_keys_equal(const canon_table *L, int64_t i, const canon_table *R,
 }
 
 /* Value idx[i] of c for each i (-1: NULL), or for a merged key the left
- * value and, where there is no left row, the right one. */
-static canon__column *jn_gather(const canon__column *lc, const int64_t *li,
-                                const canon__column *rc, const int64_t *ri, int64_t n) {
-  if (!lc) return canon__column_take(rc, ri, n);
-  bool left_always = true;
-  for (int64_t i = 0; i < n && left_always; i++) left_always = li[i] >= 0;
-  if (!rc || left_always) return canon__column_take(lc, li, n);
+ * value and, where there is no left row, the right one.  l_neg / r_neg:
+ * li / ri may hold -1. */
+static canon__column *jn_gather(const canon__column *lc, const int64_t *li, bool l_neg,
+                                const canon__column *rc, const int64_t *ri, bool r_neg,
+                                int64_t n) {
+  if (!lc) return canon__column_take(rc, ri, n, r_neg);
+  if (!rc || !l_neg) return canon__column_take(lc, li, n, l_neg);
   /* A merged key of a right or full join: value by value. */
   canon__colbuilder b;
   if (canon__cb_init(&b, lc->type, n) != 0) return NULL;
@@ -156,6 +156,7 @@ static int jn_match(const canon_table *L, const canon_table *R, const canon__joi
    * then (prefix sums) starts it, then (as the fill cursor) ends it. */
   int64_t *cur = bound + 1;
   for (int64_t j = 0; j < nR; j++) {
+    if (j + 32 < nR) __builtin_prefetch(&cur[rh[j + 32] >> shift], 1);
     if (rnulls && jn_null_key(R, sp->rkeys, sp->nkeys, j)) continue;
     cur[rh[j] >> shift]++;
   }
@@ -166,6 +167,8 @@ static int jn_match(const canon_table *L, const canon_table *R, const canon__joi
     sum += c;
   }
   for (int64_t j = 0; j < nR; j++) {
+    if (j + 32 < nR) __builtin_prefetch(&cur[rh[j + 32] >> shift], 1);
+    if (j + 16 < nR) __builtin_prefetch(&ent[cur[rh[j + 16] >> shift]], 1);
     if (rnulls && jn_null_key(R, sp->rkeys, sp->nkeys, j)) continue;
     int64_t e = cur[rh[j] >> shift]++;
     ent[e].hash = rh[j];
@@ -236,6 +239,11 @@ canon_table *canon__join(const canon_table *L, const canon_table *R, const canon
     rc = jn_match(L, R, sp, &p);
   }
   if (rc) goto oom;
+  /* Which sides have "no row" entries (only right and full joins lack
+   * left rows; cross, inner and right joins always have right ones). */
+  bool l_neg = sp->type == CANON_JOIN_RIGHT || sp->type == CANON_JOIN_FULL;
+  bool r_neg = sp->type != CANON_JOIN_CROSS && sp->type != CANON_JOIN_INNER &&
+               sp->type != CANON_JOIN_RIGHT;
   if (!(cols = canon__calloc((size_t)(nout ? nout : 1), sizeof *cols))) goto oom;
   for (int c = 0; c < nout; c++) {
     const canon__column *lc = sp->out_left[c] >= 0 ? L->cols[sp->out_left[c]] : NULL;
@@ -244,7 +252,7 @@ canon_table *canon__join(const canon_table *L, const canon_table *R, const canon
       canon__seterr(err, CANON_ERR_INTERNAL, "join output column %d has no source", c);
       goto done;
     }
-    if (!(cols[c] = jn_gather(lc, p.l, rcol, p.r, p.n))) goto oom;
+    if (!(cols[c] = jn_gather(lc, p.l, l_neg, rcol, p.r, r_neg, p.n))) goto oom;
   }
   out = canon__table_make(sp->out, cols, p.n, err);
   goto done;

@@ -231,10 +231,9 @@ static canon__column *gather(const canon__column *c, const int64_t *idx, int64_t
   return gather_col(c, idx, start, n, false);
 }
 
-canon__column *canon__column_take(const canon__column *c, const int64_t *idx, int64_t n) {
-  bool neg = false;
-  for (int64_t k = 0; k < n && !neg; k++) neg = idx[k] < 0;
-  return gather_col(c, idx, 0, n, neg);
+canon__column *canon__column_take(const canon__column *c, const int64_t *idx, int64_t n,
+                                  bool may_null) {
+  return gather_col(c, idx, 0, n, may_null);
 }
 
 /* A table of n rows whose column i is make(t->cols[i], idx, start, n). */
