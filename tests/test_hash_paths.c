@@ -210,6 +210,15 @@ Test(hash_paths, grouping_matches_direct_on_every_key_shape) {
   canon_table_free(e);
 }
 
+/* No key columns: every row is group 0 (and nothing reads a key). */
+Test(hash_paths, grouping_without_keys) {
+  rnd_state = 10;
+  canon_table *t = random_table(100, 5, 3);
+  check_grouping(t, NULL, 0, false);
+  check_grouping(t, NULL, 0, true);
+  canon_table_free(t);
+}
+
 /* String keys only, many distinct values (growth re-places groups found by
  * string equality): checked against the integer each string came from. */
 Test(hash_paths, many_string_groups) {

@@ -318,11 +318,6 @@ static inline int64_t h_find_or_add(h_group_ctx *g, int64_t i, int *rc) {
   return gid;
 }
 
-/* Where value `row` of column c lives: its slot (a string's offset). */
-static inline const void *h_key_addr(const canon__column *c, int64_t row) {
-  return c->values->data + (size_t)row * canon__type_width(c->type);
-}
-
 /* Group ids in order of first appearance; see kernels.h. */
 int canon__group_rows(const canon_table *t, const int *cols, int ncols, bool drop_null_keys,
                       int64_t *group_of_row, int64_t *ngroups, int64_t **first_rows,
@@ -351,19 +346,21 @@ int canon__group_rows(const canon_table *t, const int *cols, int ncols, bool dro
   /* Start small: few groups is the common case; growth re-places groups,
    * not rows. */
   if ((rc = h_table_alloc(&g, 12)) != 0) goto done;
+  /* The first key column: where its values live (a string's offsets). */
+  const canon__column *c0 = ncols ? t->cols[cols[0]] : NULL;
+  size_t w0 = c0 ? canon__type_width(c0->type) : 0;
   for (int64_t i = 0; i < n; i++) {
     /* Fetch the slot a few rows ahead: with many groups the probe is a
      * cache miss per row otherwise. */
     if (i + 16 < n) __builtin_prefetch(&g.slots[g.hashes[i + 16] >> g.shift]);
-    if (!g.hash_decides && i + 8 < n) {
+    if (!g.hash_decides && c0 && i + 8 < n) {
       /* Later stages, when the slot of a row holds its hash (the key will
        * be compared): the slot of row i+8 is in cache by now, so fetch
        * where the group's first key lives; for row i+4 that is in cache,
        * so fetch a string's bytes. */
-      const canon__column *c0 = t->cols[cols[0]];
       const h_slot *sl = &g.slots[g.hashes[i + 8] >> g.shift];
       if (sl->gid1 && sl->hash == g.hashes[i + 8])
-        __builtin_prefetch(h_key_addr(c0, g.first[sl->gid1 - 1]));
+        __builtin_prefetch(c0->values->data + (size_t)g.first[sl->gid1 - 1] * w0);
       if (c0->type == CANON_STRING) {
         sl = &g.slots[g.hashes[i + 4] >> g.shift];
         if (sl->gid1 && sl->hash == g.hashes[i + 4])
