@@ -57,8 +57,11 @@ static inline uint64_t h_load(const uint8_t *p, size_t n) {
 }
 
 /* Hash of a byte string: word-at-a-time multiply-rotate, then the length
- * and the finalizer (so "ab" and "ab\0" differ). */
-static uint64_t h_bytes(const char *s, size_t n) {
+ * and the finalizer (so "ab" and "ab\0" differ).  `room` is how many bytes
+ * from s may be read (>= n): with 8 of them past the last full word the
+ * tail is one word load, masked, instead of a short copy (the same value:
+ * the tail is zero padded either way). */
+static inline uint64_t h_bytes_room(const char *s, size_t n, size_t room) {
   const uint8_t *p = (const uint8_t *)s;
   uint64_t h = H_SEED ^ ((uint64_t)n * H_K4);
   size_t i = 0;
@@ -67,11 +70,25 @@ static uint64_t h_bytes(const char *s, size_t n) {
     h = h_rotl(h, 31) * H_K4;
   }
   if (i < n) {
-    h ^= h_load(p + i, n - i) * H_K3;
+    uint64_t w;
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    if (i + 8 <= room) {
+      memcpy(&w, p + i, 8);
+      w &= ~UINT64_C(0) >> (8 * (8 - (n - i)));
+    } else {
+      w = h_load(p + i, n - i);
+    }
+#else
+    (void)room;
+    w = h_load(p + i, n - i);
+#endif
+    h ^= w * H_K3;
     h = h_rotl(h, 31) * H_K4;
   }
   return h_mix(h ^ (uint64_t)n);
 }
+
+static uint64_t h_bytes(const char *s, size_t n) { return h_bytes_room(s, n, n); }
 
 static inline uint64_t h_f64_bits(double d) {
   if (d != d) return H_QNAN;
@@ -106,12 +123,14 @@ uint64_t canon__hash_row(const canon_table *t, const int *cols, int ncols, int64
   return h;
 }
 
-/* Fold column c into out[0..n): one loop per type so the inner loops are
- * branch-light; columns without a validity bitmap skip the NULL test. */
-static void h_fold_column(const canon__column *c, int64_t n, uint64_t *out) {
+/* Fold column c's rows [from, to) into out[0..to-from): one loop per type
+ * so the inner loops are branch-light; columns without a validity bitmap
+ * skip the NULL test. */
+static void h_fold_column(const canon__column *c, int64_t from, int64_t to, uint64_t *out) {
   bool nulls = c->validity != NULL;
+  out -= from;
 #define H_LOOP(EXPR)                                                      \
-  for (int64_t i = 0; i < n; i++) {                                       \
+  for (int64_t i = from; i < to; i++) {                                   \
     uint64_t p = (nulls && !canon__valid(c, i)) ? H_NULL : (EXPR);        \
     out[i] = h_fold(out[i], p);                                           \
   }
@@ -137,26 +156,37 @@ static void h_fold_column(const canon__column *c, int64_t n, uint64_t *out) {
     H_LOOP(h_f64_bits(v[i]));
     break;
   }
+  case CANON_STRING: {
+    const int64_t *off = canon__i64(c);
+    const char *sd = (const char *)c->strdata->data;
+    size_t size = c->strdata->size;
+    H_LOOP(h_bytes_room(sd + off[i], (size_t)(off[i + 1] - off[i]), size - (size_t)off[i]));
+    break;
+  }
   default:
-    for (int64_t i = 0; i < n; i++) out[i] = h_fold(out[i], h_value(c, i));
+    for (int64_t i = from; i < to; i++) out[i] = h_fold(out[i], h_value(c, i));
     break;
   }
 #undef H_LOOP
 }
 
-/* Hashes of every row, computed column by column. */
+/* Hashes of every row, computed column by column over blocks of rows that
+ * stay in cache. */
 void canon__hash_rows(const canon_table *t, const int *cols, int ncols, uint64_t *out) {
+  enum { BLOCK = 2048 };
   int64_t n = t->nrows;
-  for (int64_t i = 0; i < n; i++) out[i] = H_SEED;
-  for (int k = 0; k < ncols; k++) h_fold_column(t->cols[cols[k]], n, out);
+  for (int64_t from = 0; from < n; from += BLOCK) {
+    int64_t to = n - from < BLOCK ? n : from + BLOCK;
+    for (int64_t i = from; i < to; i++) out[i] = H_SEED;
+    for (int k = 0; k < ncols; k++) h_fold_column(t->cols[cols[k]], from, to, out + from);
+  }
 }
 
 /* ---- grouping ----------------------------------------------------------- */
 
 typedef struct h_slot {
   uint64_t hash;
-  int64_t gid;  /* -1: empty */
-  int64_t row;  /* the group's first row (saves a dependent load) */
+  int64_t gid1; /* group id + 1; 0: empty (a fresh table is zero pages) */
 } h_slot;
 
 typedef struct h_group_ctx {
@@ -180,8 +210,8 @@ typedef struct h_group_ctx {
 
 /* §3 equality of the keys of rows a and b.  Fixed-width types are compared
  * inline (same rule as canon__key_equal: NULL = NULL, NaN = NaN,
- * -0.0 = 0.0) because this runs once per row; strings go through
- * canon__key_equal. */
+ * -0.0 = 0.0, strings by length and bytes) because this runs once per
+ * row. */
 static bool h_rows_equal(const h_group_ctx *g, int64_t a, int64_t b) {
   for (int k = 0; k < g->ncols; k++) {
     const canon__column *c = g->t->cols[g->cols[k]];
@@ -202,6 +232,14 @@ static bool h_rows_equal(const h_group_ctx *g, int64_t a, int64_t b) {
     case CANON_FLOAT64:
       if (canon__cmp_f64(canon__f64(c)[a], canon__f64(c)[b]) != 0) return false;
       break;
+    case CANON_STRING: {
+      const int64_t *o = canon__i64(c);
+      int64_t len = o[a + 1] - o[a];
+      if (len != o[b + 1] - o[b] ||
+          memcmp(c->strdata->data + o[a], c->strdata->data + o[b], (size_t)len) != 0)
+        return false;
+      break;
+    }
     default:
       if (!canon__key_equal(c, a, c, b)) return false;
       break;
@@ -218,9 +256,8 @@ static inline bool h_same_key(const h_group_ctx *g, int64_t a, int64_t b) {
 
 static int h_table_alloc(h_group_ctx *g, int bits) {
   size_t cap = (size_t)1 << bits;
-  h_slot *s = canon__reallocarray(NULL, cap, sizeof *s);
+  h_slot *s = canon__calloc(cap, sizeof *s);
   if (!s) return CANON_ERR_NOMEM;
-  for (size_t i = 0; i < cap; i++) s[i].gid = -1;
   free(g->slots);
   g->slots = s;
   g->shift = 64 - bits;
@@ -228,21 +265,28 @@ static int h_table_alloc(h_group_ctx *g, int bits) {
   return 0;
 }
 
-static inline void h_place(h_group_ctx *g, uint64_t hash, int64_t gid) {
-  uint64_t i = hash >> g->shift;
-  while (g->slots[i].gid >= 0) i = (i + 1) & g->mask;
-  g->slots[i].hash = hash;
-  g->slots[i].gid = gid;
-  g->slots[i].row = g->first[gid];
-}
-
-/* Double the table (load stays <= 1/2) and re-place every group. */
+/* Double the table (load stays <= 1/2) and re-place every group.  The old
+ * table is walked in slot order, which is (up to probe runs) the order of
+ * the hashes' high bits, i.e. of the new slots: the writes stream instead
+ * of landing at random. */
 static int h_grow(h_group_ctx *g) {
   int bits = 64 - g->shift + 1;
   if (bits > 62) return CANON_ERR_NOMEM;
+  h_slot *old = g->slots;
+  size_t oldcap = (size_t)g->mask + 1;
+  g->slots = NULL;
   int rc = h_table_alloc(g, bits);
-  if (rc) return rc;
-  for (int64_t k = 0; k < g->ngroups; k++) h_place(g, g->hashes[g->first[k]], k);
+  if (rc) {
+    g->slots = old;
+    return rc;
+  }
+  for (size_t k = 0; k < oldcap; k++) {
+    if (!old[k].gid1) continue;
+    uint64_t i = old[k].hash >> g->shift;
+    while (g->slots[i].gid1) i = (i + 1) & g->mask;
+    g->slots[i] = old[k];
+  }
+  free(old);
   return 0;
 }
 
@@ -252,8 +296,8 @@ static inline int64_t h_find_or_add(h_group_ctx *g, int64_t i, int *rc) {
   uint64_t s = h >> g->shift;
   for (;;) {
     h_slot *sl = &g->slots[s];
-    if (sl->gid < 0) break;
-    if (sl->hash == h && h_same_key(g, sl->row, i)) return sl->gid;
+    if (!sl->gid1) break;
+    if (sl->hash == h && h_same_key(g, g->first[sl->gid1 - 1], i)) return sl->gid1 - 1;
     s = (s + 1) & g->mask;
   }
   if (g->ngroups == g->capgroups) {
@@ -269,18 +313,9 @@ static inline int64_t h_find_or_add(h_group_ctx *g, int64_t i, int *rc) {
   int64_t gid = g->ngroups++;
   g->first[gid] = i;
   g->slots[s].hash = h;
-  g->slots[s].gid = gid;
-  g->slots[s].row = i;
+  g->slots[s].gid1 = gid + 1;
   if ((uint64_t)g->ngroups * 2 > g->mask + 1 && (*rc = h_grow(g)) != 0) return -1;
   return gid;
-}
-
-/* Prefetch where value `row` of c lives (a string's offset and bytes). */
-static inline void h_prefetch_key(const canon__column *c, int64_t row) {
-  size_t w = canon__type_width(c->type);
-  const uint8_t *v = c->values->data + (size_t)row * w;
-  __builtin_prefetch(v);
-  if (c->type == CANON_STRING) __builtin_prefetch(c->strdata->data + *(const int64_t *)v);
 }
 
 /* Group ids in order of first appearance; see kernels.h. */
@@ -311,15 +346,26 @@ int canon__group_rows(const canon_table *t, const int *cols, int ncols, bool dro
   /* Start small: few groups is the common case; growth re-places groups,
    * not rows. */
   if ((rc = h_table_alloc(&g, 12)) != 0) goto done;
+  /* The first key column: where its values live (a string's offsets). */
+  const canon__column *c0 = ncols ? t->cols[cols[0]] : NULL;
+  size_t w0 = c0 ? canon__type_width(c0->type) : 0;
   for (int64_t i = 0; i < n; i++) {
     /* Fetch the slot a few rows ahead: with many groups the probe is a
      * cache miss per row otherwise. */
     if (i + 16 < n) __builtin_prefetch(&g.slots[g.hashes[i + 16] >> g.shift]);
-    if (i + 8 < n && !g.hash_decides) {
-      /* Second stage: the slot of row i+8 is in cache by now; fetch the
-       * first key of the row it points to (the equality test's miss). */
+    if (!g.hash_decides && c0 && i + 8 < n) {
+      /* Later stages, when the slot of a row holds its hash (the key will
+       * be compared): the slot of row i+8 is in cache by now, so fetch
+       * where the group's first key lives; for row i+4 that is in cache,
+       * so fetch a string's bytes. */
       const h_slot *sl = &g.slots[g.hashes[i + 8] >> g.shift];
-      if (sl->gid >= 0) h_prefetch_key(t->cols[cols[0]], sl->row);
+      if (sl->gid1 && sl->hash == g.hashes[i + 8])
+        __builtin_prefetch(c0->values->data + (size_t)g.first[sl->gid1 - 1] * w0);
+      if (c0->type == CANON_STRING) {
+        sl = &g.slots[g.hashes[i + 4] >> g.shift];
+        if (sl->gid1 && sl->hash == g.hashes[i + 4])
+          __builtin_prefetch(c0->strdata->data + canon__i64(c0)[g.first[sl->gid1 - 1]]);
+      }
     }
     if (group_of_row[i] < 0) continue;
     int64_t gid = h_find_or_add(&g, i, &rc);

@@ -1,12 +1,14 @@
 /* join.c — the join kernel: one partition's hash join (SEMANTICS §6).
  *
- * The right side is the build side: its rows are chained per hash slot,
- * each chain in row order.  Left rows probe in order, so the output of
+ * The right side is the build side: its rows are grouped per hash slot,
+ * each slot's run in row order.  Left rows probe in order, so the output of
  * inner and left joins is (left row, right row) pairs in input order; right
  * and full joins then append the right rows nothing matched.  Keys are
- * compared with canon__key_equal (NaN = NaN, -0.0 = 0.0); a row with a
- * NULL key is never built or probed unless nulls_equal, which is what makes
- * such rows unmatched — and kept by anti, left, right and full joins. */
+ * compared by §3 equality (NaN = NaN, -0.0 = 0.0); a row with a NULL key
+ * is never built or probed unless nulls_equal, which is what makes such
+ * rows unmatched — and kept by anti, left, right and full joins.  The
+ * output columns are gathered column by column from the (left row, right
+ * row) index pairs. */
 #include "kernels.h"
 
 /* Matched (left, right) row pairs; -1 stands for "no row" (NULLs). */
@@ -15,16 +17,25 @@ typedef struct jn_pairs {
   int64_t n, cap;
 } jn_pairs;
 
-static int jn_add(jn_pairs *p, int64_t l, int64_t r) {
+/* Room for at least `want` pairs (doubling). */
+static int jn_reserve(jn_pairs *p, int64_t want) {
+  if (want <= p->cap) return 0;
+  int64_t nc = p->cap ? p->cap : 1024;
+  while (nc < want) nc *= 2;
+  int64_t *nl = canon__reallocarray(p->l, (size_t)nc, sizeof *nl);
+  if (!nl) return CANON_ERR_NOMEM;
+  p->l = nl;
+  int64_t *nr = canon__reallocarray(p->r, (size_t)nc, sizeof *nr);
+  if (!nr) return CANON_ERR_NOMEM;
+  p->r = nr;
+  p->cap = nc;
+  return 0;
+}
+
+static inline int jn_add(jn_pairs *p, int64_t l, int64_t r) {
   if (p->n == p->cap) {
-    int64_t nc = p->cap ? p->cap * 2 : 1024;
-    int64_t *nl = canon__reallocarray(p->l, (size_t)nc, sizeof *nl);
-    if (!nl) return CANON_ERR_NOMEM;
-    p->l = nl;
-    int64_t *nr = canon__reallocarray(p->r, (size_t)nc, sizeof *nr);
-    if (!nr) return CANON_ERR_NOMEM;
-    p->r = nr;
-    p->cap = nc;
+    int rc = jn_reserve(p, p->n + 1);
+    if (rc) return rc;
   }
   p->l[p->n] = l;
   p->r[p->n] = r;
@@ -38,25 +49,49 @@ static bool jn_null_key(const canon_table *t, const int *cols, int n, int64_t ro
   return false;
 }
 
+/* Does any key column of t have NULLs? */
+static bool jn_has_nulls(const canon_table *t, const int *cols, int n) {
+  for (int k = 0; k < n; k++)
+    if (t->cols[cols[k]]->validity) return true;
+  return false;
+}
+
+/* §3 equality of value i of a and value j of b (same type), as
+ * canon__key_equal, with strings compared inline. */
+static inline bool jn_value_equal(const canon__column *a, int64_t i, const canon__column *b,
+                                  int64_t j) {
+  if (a->type != CANON_STRING) return canon__key_equal(a, i, b, j);
+  bool va = canon__valid(a, i), vb = canon__valid(b, j);
+  if (!va || !vb) return va == vb;
+  const int64_t *oa = (const int64_t *)a->values->data, *ob = (const int64_t *)b->values->data;
+  int64_t la = oa[i + 1] - oa[i];
+  if (la != ob[j + 1] - ob[j]) return false;
+  return memcmp(a->strdata->data + oa[i], b->strdata->data + ob[j], (size_t)la) == 0;
+}
+
 static bool jn_keys_equal(const canon_table *L, int64_t i, const canon_table *R, int64_t j,
                           const canon__join_spec *sp) {
   for (int k = 0; k < sp->nkeys; k++)
-    if (!canon__key_equal(L->cols[sp->lkeys[k]], i, R->cols[sp->rkeys[k]], j)) return false;
+    if (!jn_value_equal(L->cols[sp->lkeys[k]], i, R->cols[sp->rkeys[k]], j)) return false;
   return true;
 }
 
 /* Value idx[i] of c for each i (-1: NULL), or for a merged key the left
- * value and, where there is no left row, the right one. */
-static canon__column *jn_gather(const canon__column *lc, const int64_t *li,
-                                const canon__column *rc, const int64_t *ri, int64_t n) {
+ * value and, where there is no left row, the right one.  l_neg / r_neg:
+ * li / ri may hold -1. */
+static canon__column *jn_gather(const canon__column *lc, const int64_t *li, bool l_neg,
+                                const canon__column *rc, const int64_t *ri, bool r_neg,
+                                int64_t n) {
+  if (!lc) return canon__column_take(rc, ri, n, r_neg);
+  if (!rc || !l_neg) return canon__column_take(lc, li, n, l_neg);
+  /* A merged key of a right or full join: value by value. */
   canon__colbuilder b;
-  canon_type t = lc ? lc->type : rc->type;
-  if (canon__cb_init(&b, t, n) != 0) return NULL;
+  if (canon__cb_init(&b, lc->type, n) != 0) return NULL;
   for (int64_t i = 0; i < n; i++) {
     int rc_ = 0;
-    if (lc && li[i] >= 0)
+    if (li[i] >= 0)
       rc_ = canon__cb_from(&b, lc, li[i]);
-    else if (rc && ri[i] >= 0)
+    else if (ri[i] >= 0)
       rc_ = canon__cb_from(&b, rc, ri[i]);
     else
       rc_ = canon__cb_null(&b);
@@ -68,45 +103,99 @@ static canon__column *jn_gather(const canon__column *lc, const int64_t *li,
   return canon__cb_finish(&b);
 }
 
-/* The pairs of an equi-join (every type but cross). */
+/* One build row: its hash and row number. */
+typedef struct jn_entry {
+  uint64_t hash;
+  int64_t row;
+} jn_entry;
+
+/* The pairs of an equi-join (every type but cross).
+ *
+ * The build rows are laid out by hash slot (a counting sort on the slot):
+ * slot s holds ent[bound[s] .. bound[s+1]), in row order, so a probe reads
+ * one bound pair and one run of entries.  One key of a fixed-width type
+ * needs no key comparison: its row hash is a bijection of the canonical
+ * value (see hashing.c), so equal hashes are equal keys, up to NULL, whose
+ * constant may equal a value's bits (then validity is compared). */
 static int jn_match(const canon_table *L, const canon_table *R, const canon__join_spec *sp,
                     jn_pairs *out) {
   int64_t nL = L->nrows, nR = R->nrows;
   int bits = 4;
-  while (bits < 62 && ((int64_t)1 << bits) < 2 * nR) bits++;
+  while (bits < 62 && ((int64_t)1 << bits) < nR) bits++;
   int shift = 64 - bits;
   size_t nslots = (size_t)1 << bits;
-  int64_t *head = canon__reallocarray(NULL, nslots, sizeof *head);
-  int64_t *next = canon__reallocarray(NULL, nR ? (size_t)nR : 1, sizeof *next);
+  int64_t *bound = canon__calloc(nslots + 1, sizeof *bound);
+  jn_entry *ent = canon__reallocarray(NULL, nR ? (size_t)nR : 1, sizeof *ent);
   uint64_t *rh = canon__reallocarray(NULL, nR ? (size_t)nR : 1, sizeof *rh);
   uint64_t *lh = canon__reallocarray(NULL, nL ? (size_t)nL : 1, sizeof *lh);
-  bool *matched = canon__calloc(nR ? (size_t)nR : 1, sizeof *matched);
+  bool *matched = NULL;
+  bool track = sp->type == CANON_JOIN_RIGHT || sp->type == CANON_JOIN_FULL;
+  bool first_only = sp->type == CANON_JOIN_SEMI || sp->type == CANON_JOIN_ANTI;
   int rc = 0;
-  if (!head || !next || !rh || !lh || !matched) {
+  if (track) matched = canon__calloc(nR ? (size_t)nR : 1, sizeof *matched);
+  if (!bound || !ent || !rh || !lh || (track && !matched)) {
     rc = CANON_ERR_NOMEM;
     goto done;
   }
-  for (size_t s = 0; s < nslots; s++) head[s] = -1;
   canon__hash_rows(R, sp->rkeys, sp->nkeys, rh);
   canon__hash_rows(L, sp->lkeys, sp->nkeys, lh);
-  /* Slots by the hash's high bits: the rows of one hash-exchange bucket
-   * share the hash modulo the bucket count.  Built backwards so each chain
-   * runs in row order. */
-  for (int64_t j = nR - 1; j >= 0; j--) {
-    if (!sp->nulls_equal && jn_null_key(R, sp->rkeys, sp->nkeys, j)) continue;
-    size_t s = (size_t)(rh[j] >> shift);
-    next[j] = head[s];
-    head[s] = j;
+  bool rnulls = !sp->nulls_equal && jn_has_nulls(R, sp->rkeys, sp->nkeys);
+  bool lnulls = !sp->nulls_equal && jn_has_nulls(L, sp->lkeys, sp->nkeys);
+  bool hash_decides =
+      sp->nkeys == 1 && R->cols[sp->rkeys[0]]->type != CANON_STRING;
+  /* With NULLs equal, a NULL's hash may equal a value's: compare validity. */
+  const canon__column *lv = NULL, *rv = NULL;
+  if (hash_decides && sp->nulls_equal && (L->cols[sp->lkeys[0]]->validity ||
+                                          R->cols[sp->rkeys[0]]->validity)) {
+    lv = L->cols[sp->lkeys[0]];
+    rv = R->cols[sp->rkeys[0]];
   }
+
+  /* Slots by the hash's high bits: the rows of one hash-exchange bucket
+   * share the hash modulo the bucket count.  bound[s + 1] counts slot s,
+   * then (prefix sums) starts it, then (as the fill cursor) ends it. */
+  int64_t *cur = bound + 1;
+  for (int64_t j = 0; j < nR; j++) {
+    if (j + 32 < nR) __builtin_prefetch(&cur[rh[j + 32] >> shift], 1);
+    if (rnulls && jn_null_key(R, sp->rkeys, sp->nkeys, j)) continue;
+    cur[rh[j] >> shift]++;
+  }
+  int64_t sum = 0;
+  for (size_t s = 0; s < nslots; s++) {
+    int64_t c = cur[s];
+    cur[s] = sum;
+    sum += c;
+  }
+  for (int64_t j = 0; j < nR; j++) {
+    if (j + 32 < nR) __builtin_prefetch(&cur[rh[j + 32] >> shift], 1);
+    if (j + 16 < nR) __builtin_prefetch(&ent[cur[rh[j + 16] >> shift]], 1);
+    if (rnulls && jn_null_key(R, sp->rkeys, sp->nkeys, j)) continue;
+    int64_t e = cur[rh[j] >> shift]++;
+    ent[e].hash = rh[j];
+    ent[e].row = j;
+  }
+  free(rh);
+  rh = NULL;
+
   for (int64_t i = 0; i < nL && rc == 0; i++) {
+    /* Fetch the bounds of a later row's slot, then the entries of a nearer
+     * one's (the bounds of which are in cache by now). */
+    if (i + 16 < nL) __builtin_prefetch(&bound[lh[i + 16] >> shift]);
+    if (i + 8 < nL) __builtin_prefetch(&ent[bound[lh[i + 8] >> shift]]);
     bool found = false;
-    if (sp->nulls_equal || !jn_null_key(L, sp->lkeys, sp->nkeys, i)) {
-      for (int64_t j = head[lh[i] >> shift]; j >= 0 && rc == 0; j = next[j]) {
-        if (rh[j] != lh[i] || !jn_keys_equal(L, i, R, j, sp)) continue;
+    if (!lnulls || !jn_null_key(L, sp->lkeys, sp->nkeys, i)) {
+      uint64_t h = lh[i];
+      size_t s = (size_t)(h >> shift);
+      for (int64_t e = bound[s], end = bound[s + 1]; e < end; e++) {
+        if (ent[e].hash != h) continue;
+        int64_t j = ent[e].row;
+        if (hash_decides ? (lv && canon__valid(lv, i) != canon__valid(rv, j))
+                         : !jn_keys_equal(L, i, R, j, sp))
+          continue;
         found = true;
-        if (sp->type == CANON_JOIN_SEMI || sp->type == CANON_JOIN_ANTI) break;
-        matched[j] = true;
-        rc = jn_add(out, i, j);
+        if (first_only) break;
+        if (track) matched[j] = true;
+        if ((rc = jn_add(out, i, j)) != 0) break;
       }
     }
     if (rc) break;
@@ -122,12 +211,12 @@ static int jn_match(const canon_table *L, const canon_table *R, const canon__joi
     default: break;
     }
   }
-  if (rc == 0 && (sp->type == CANON_JOIN_RIGHT || sp->type == CANON_JOIN_FULL))
+  if (rc == 0 && track)
     for (int64_t j = 0; j < nR && rc == 0; j++)
       if (!matched[j]) rc = jn_add(out, -1, j);
 done:
-  free(head);
-  free(next);
+  free(bound);
+  free(ent);
   free(rh);
   free(lh);
   free(matched);
@@ -140,6 +229,9 @@ canon_table *canon__join(const canon_table *L, const canon_table *R, const canon
   canon__column **cols = NULL;
   canon_table *out = NULL;
   int nout = sp->out->n, rc = 0;
+  /* Most joins emit about one pair per left row: reserve that up front
+   * (pages never written are never touched). */
+  if (jn_reserve(&p, L->nrows + 1) != 0) goto oom;
   if (sp->type == CANON_JOIN_CROSS) {
     for (int64_t i = 0; i < L->nrows && rc == 0; i++)
       for (int64_t j = 0; j < R->nrows && rc == 0; j++) rc = jn_add(&p, i, j);
@@ -147,6 +239,11 @@ canon_table *canon__join(const canon_table *L, const canon_table *R, const canon
     rc = jn_match(L, R, sp, &p);
   }
   if (rc) goto oom;
+  /* Which sides have "no row" entries (only right and full joins lack
+   * left rows; cross, inner and right joins always have right ones). */
+  bool l_neg = sp->type == CANON_JOIN_RIGHT || sp->type == CANON_JOIN_FULL;
+  bool r_neg = sp->type != CANON_JOIN_CROSS && sp->type != CANON_JOIN_INNER &&
+               sp->type != CANON_JOIN_RIGHT;
   if (!(cols = canon__calloc((size_t)(nout ? nout : 1), sizeof *cols))) goto oom;
   for (int c = 0; c < nout; c++) {
     const canon__column *lc = sp->out_left[c] >= 0 ? L->cols[sp->out_left[c]] : NULL;
@@ -155,7 +252,7 @@ canon_table *canon__join(const canon_table *L, const canon_table *R, const canon
       canon__seterr(err, CANON_ERR_INTERNAL, "join output column %d has no source", c);
       goto done;
     }
-    if (!(cols[c] = jn_gather(lc, p.l, rcol, p.r, p.n))) goto oom;
+    if (!(cols[c] = jn_gather(lc, p.l, l_neg, rcol, p.r, r_neg, p.n))) goto oom;
   }
   out = canon__table_make(sp->out, cols, p.n, err);
   goto done;

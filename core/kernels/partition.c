@@ -19,6 +19,17 @@ static int split_by(const canon_table *t, const int32_t *bucket, int n, canon_ta
   }
   for (int64_t i = 0; i < t->nrows; i++) counts[bucket[i]]++;
   for (int k = 0; k < n; k++) start[k + 1] = start[k] + counts[k];
+  for (int k = 0; k < n; k++)
+    if (counts[k] == t->nrows && t->nrows > 0) {
+      /* Every row goes to bucket k (one bucket, or one key): share the
+       * columns instead of copying them; the other buckets are empty. */
+      for (int j = 0; j < n && rc == 0; j++)
+        if (!(buckets[j] = j == k ? canon__table_share(t, err) : canon__table_take(t, idx, 0, err)))
+          rc = err ? err->code : CANON_ERR_NOMEM;
+      if (rc)
+        for (int j = 0; j < n; j++) canon_table_free(buckets[j]), buckets[j] = NULL;
+      goto done;
+    }
   memcpy(counts, start, (size_t)n * sizeof *counts);
   for (int64_t i = 0; i < t->nrows; i++) idx[counts[bucket[i]]++] = i;
   for (int k = 0; k < n; k++) {

@@ -136,6 +136,10 @@ canon_table *canon__table_empty(const canon_schema *s, canon_error *err);
 /* Rows idx[0..n) of t, in that order, into a new table. */
 canon_table *canon__table_take(const canon_table *t, const int64_t *idx,
                                int64_t n, canon_error *err);
+/* Values idx[0..n) of c, in that order, into a new column (NULL on OOM);
+ * with may_null, an index < 0 gives a NULL (without, there is none). */
+canon__column *canon__column_take(const canon__column *c, const int64_t *idx, int64_t n,
+                                  bool may_null);
 /* Rows [start, start+n). */
 canon_table *canon__table_slice(const canon_table *t, int64_t start, int64_t n,
                                 canon_error *err);

@@ -61,79 +61,179 @@ canon_table *canon__table_empty(const canon_schema *s, canon_error *err) {
   return t;
 }
 
+/* Validity of the gathered rows: bit k set when row ROW(k) exists (index
+ * >= 0) and is valid in c.  Built a byte at a time.  Returns the number of
+ * NULLs; *out stays NULL when there are none. */
+static int gather_validity(const canon__column *c, const int64_t *idx, int64_t start, int64_t n,
+                           canon__buffer **out, int64_t *nulls_out) {
+  *out = NULL;
+  *nulls_out = 0;
+  canon__buffer *v = canon__buffer_new((size_t)(n / 8 + 1));
+  if (!v) return CANON_ERR_NOMEM;
+  uint8_t *bits = v->data;
+  int64_t valid = 0;
+  for (int64_t k0 = 0; k0 < n; k0 += 8) {
+    int64_t m = n - k0 < 8 ? n - k0 : 8;
+    unsigned byte = 0;
+    for (int64_t j = 0; j < m; j++) {
+      int64_t r = idx ? idx[k0 + j] : start + k0 + j;
+      byte |= (unsigned)(r >= 0 && canon__valid(c, r)) << j;
+    }
+    bits[k0 >> 3] = (uint8_t)byte;
+    valid += __builtin_popcount(byte);
+  }
+  bits[n >> 3] &= (uint8_t)((1u << (n & 7)) - 1); /* the spare byte's bits stay 0 */
+  v->size = (size_t)(n + 7) / 8;
+  *nulls_out = n - valid;
+  if (valid == n)
+    canon__buffer_unref(v);
+  else
+    *out = v;
+  return 0;
+}
+
+/* How far ahead gathers prefetch the source of a random index. */
+#define GATHER_AHEAD 64
+
+/* Fixed-width values src[idx[k]] (0 where idx[k] < 0). */
+#define GATHER_FIXED(T)                                                                 \
+  do {                                                                                  \
+    const T *src_ = (const T *)c->values->data;                                         \
+    T *dst_ = (T *)out->values->data;                                                   \
+    if (!neg) {                                                                         \
+      for (int64_t k = 0; k < n; k++) {                                                 \
+        if (k + GATHER_AHEAD < n) __builtin_prefetch(&src_[idx[k + GATHER_AHEAD]]);     \
+        dst_[k] = src_[idx[k]];                                                         \
+      }                                                                                 \
+    } else {                                                                            \
+      for (int64_t k = 0; k < n; k++) {                                                 \
+        if (k + GATHER_AHEAD < n) {                                                     \
+          int64_t a_ = idx[k + GATHER_AHEAD];                                           \
+          __builtin_prefetch(&src_[a_ < 0 ? 0 : a_]);                                   \
+        }                                                                               \
+        dst_[k] = idx[k] >= 0 ? src_[idx[k]] : (T)0;                                    \
+      }                                                                                 \
+    }                                                                                   \
+  } while (0)
+
+/* String values of rows idx[0..n) of c (idx NULL: rows start..start+n;
+ * an index < 0 gives an empty string): offsets into noff[0..n], bytes into
+ * a new *bytes.  With an index, one pass: the offsets of row k + AHEAD and
+ * then the bytes of row k + AHEAD/2 are fetched ahead (random rows are a
+ * cache miss each otherwise), and the byte buffer, sized from the column's
+ * mean length, grows by extrapolation when that was short.  Short strings
+ * are one 16-byte copy where both buffers have the room. */
+static int gather_strings(const canon__column *c, const int64_t *idx, int64_t start, int64_t n,
+                          int64_t *noff, canon__buffer **bytes) {
+  const int64_t *off = (const int64_t *)c->values->data;
+  const uint8_t *sd = c->strdata->data;
+  size_t ssize = c->strdata->size;
+  noff[0] = 0;
+  if (!idx) {
+    size_t total = (size_t)(off[start + n] - off[start]);
+    for (int64_t k = 0; k < n; k++) noff[k + 1] = off[start + k + 1] - off[start];
+    if (!(*bytes = canon__buffer_new(total))) return CANON_ERR_NOMEM;
+    memcpy((*bytes)->data, sd + off[start], total);
+    (*bytes)->size = total;
+    return 0;
+  }
+  /* 16 spare bytes after the estimate, so a short string is one copy. */
+  size_t mean = c->length ? (size_t)(off[c->length] - off[0]) / (size_t)c->length : 0;
+  size_t cap = mean * (size_t)n + (mean * (size_t)n) / 16 + 64;
+  canon__buffer *buf = canon__buffer_new(cap + 16);
+  if (!buf) return CANON_ERR_NOMEM;
+  uint8_t *dst = buf->data;
+  size_t at = 0;
+  for (int64_t k = 0; k < n; k++) {
+    if (k + GATHER_AHEAD < n) {
+      int64_t a = idx[k + GATHER_AHEAD];
+      __builtin_prefetch(&off[a < 0 ? 0 : a]);
+    }
+    if (k + GATHER_AHEAD / 2 < n) {
+      int64_t a = idx[k + GATHER_AHEAD / 2];
+      if (a >= 0) __builtin_prefetch(sd + off[a]);
+    }
+    int64_t r = idx[k];
+    if (r >= 0) {
+      size_t from = (size_t)off[r], len = (size_t)(off[r + 1] - off[r]);
+      if (at + len > cap) {
+        /* Extrapolate the mean so far over the rows left. */
+        size_t ncap = at + len + (at / (size_t)(k + 1) + 1) * (size_t)(n - k) + 64;
+        canon__buffer *nb = canon__buffer_new(ncap + 16);
+        if (!nb) {
+          canon__buffer_unref(buf);
+          return CANON_ERR_NOMEM;
+        }
+        memcpy(nb->data, buf->data, at);
+        canon__buffer_unref(buf);
+        buf = nb;
+        dst = buf->data;
+        cap = ncap;
+      }
+      if (len <= 16 && from + 16 <= ssize)
+        memcpy(dst + at, sd + from, 16);
+      else
+        memcpy(dst + at, sd + from, len);
+      at += len;
+    }
+    noff[k + 1] = (int64_t)at;
+  }
+  buf->size = at;
+  *bytes = buf;
+  return 0;
+}
+
 /* Gather rows idx[0..n) of c (idx NULL: rows start..start+n) into a new
- * column.  Fixed-width values are copied directly; strings in two passes. */
-static canon__column *gather(const canon__column *c, const int64_t *idx, int64_t start,
-                             int64_t n) {
+ * column; with `neg`, an index < 0 gives a NULL (stored as 0, or an empty
+ * string).  Fixed-width values are copied per type, fetching random rows
+ * ahead. */
+static canon__column *gather_col(const canon__column *c, const int64_t *idx, int64_t start,
+                                 int64_t n, bool neg) {
   canon__column *out = canon__calloc(1, sizeof *out);
   if (!out) return NULL;
   out->refs = 1;
   out->type = c->type;
   out->length = n;
   size_t w = canon__type_width(c->type);
-#define ROW(k) (idx ? idx[k] : start + (k))
-  if (c->validity) {
-    int64_t nulls = 0;
-    out->validity = canon__buffer_new((size_t)(n / 8 + 1));
-    if (!out->validity) goto oom;
-    memset(out->validity->data, 0, (size_t)(n / 8 + 1));
-    out->validity->size = (size_t)(n + 7) / 8;
-    for (int64_t k = 0; k < n; k++) {
-      if (canon__valid(c, ROW(k)))
-        out->validity->data[k >> 3] |= (uint8_t)(1u << (k & 7));
-      else
-        nulls++;
-    }
-    out->null_count = nulls;
-    if (!nulls) {
-      canon__buffer_unref(out->validity);
-      out->validity = NULL;
-    }
-  }
+  if ((c->validity || neg) &&
+      gather_validity(c, idx, start, n, &out->validity, &out->null_count) != 0)
+    goto oom;
   if (c->type == CANON_STRING) {
-    const int64_t *off = (const int64_t *)c->values->data;
-    size_t total = 0;
-    for (int64_t k = 0; k < n; k++) total += (size_t)(off[ROW(k) + 1] - off[ROW(k)]);
     out->values = canon__buffer_new((size_t)(n + 1) * 8);
-    out->strdata = canon__buffer_new(total);
-    if (!out->values || !out->strdata) goto oom;
-    int64_t *noff = (int64_t *)out->values->data;
-    uint8_t *dst = out->strdata->data;
-    int64_t at = 0;
-    noff[0] = 0;
-    for (int64_t k = 0; k < n; k++) {
-      int64_t r = ROW(k), len = off[r + 1] - off[r];
-      memcpy(dst + at, c->strdata->data + off[r], (size_t)len);
-      at += len;
-      noff[k + 1] = at;
-    }
+    if (!out->values) goto oom;
     out->values->size = (size_t)(n + 1) * 8;
-    out->strdata->size = (size_t)at;
+    if (gather_strings(c, idx, start, n, (int64_t *)out->values->data, &out->strdata) != 0)
+      goto oom;
   } else {
     out->values = canon__buffer_new((size_t)n * w);
     if (!out->values) goto oom;
-    if (!idx) {
+    if (!idx)
       memcpy(out->values->data, c->values->data + (size_t)start * w, (size_t)n * w);
-    } else if (w == 8) {
-      const uint64_t *src = (const uint64_t *)c->values->data;
-      uint64_t *dst = (uint64_t *)out->values->data;
-      for (int64_t k = 0; k < n; k++) dst[k] = src[idx[k]];
-    } else if (w == 4) {
-      const uint32_t *src = (const uint32_t *)c->values->data;
-      uint32_t *dst = (uint32_t *)out->values->data;
-      for (int64_t k = 0; k < n; k++) dst[k] = src[idx[k]];
-    } else {
-      const uint8_t *src = c->values->data;
-      uint8_t *dst = out->values->data;
-      for (int64_t k = 0; k < n; k++) dst[k] = src[idx[k]];
-    }
+    else if (c->length == 0)
+      memset(out->values->data, 0, (size_t)n * w); /* every index is < 0 */
+    else if (w == 8)
+      GATHER_FIXED(uint64_t);
+    else if (w == 4)
+      GATHER_FIXED(uint32_t);
+    else
+      GATHER_FIXED(uint8_t);
     out->values->size = (size_t)n * w;
   }
-#undef ROW
   return out;
 oom:
   canon__column_unref(out);
   return NULL;
+}
+#undef GATHER_FIXED
+
+static canon__column *gather(const canon__column *c, const int64_t *idx, int64_t start,
+                             int64_t n) {
+  return gather_col(c, idx, start, n, false);
+}
+
+canon__column *canon__column_take(const canon__column *c, const int64_t *idx, int64_t n,
+                                  bool may_null) {
+  return gather_col(c, idx, 0, n, may_null);
 }
 
 /* A table of n rows whose column i is make(t->cols[i], idx, start, n). */
