@@ -175,7 +175,10 @@ static int seg_create(const char *name, size_t size, uint8_t **map) {
     errno = e;
     return -1;
   }
-  void *p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+  /* Populated at once: the whole segment is about to be written, and one
+   * call that allocates and maps every page costs far less than a fault
+   * per page (shared memory faults are the dearest kind). */
+  void *p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, fd, 0);
   if (p == MAP_FAILED) {
     int e = errno;
     close(fd);
