@@ -610,7 +610,7 @@ int canon__csv_split(const char *path, char delim, const canon_schema *schema, i
         memcpy(&w, s + i, 8);
         uint64_t nl = cr_zero_bytes(w ^ 0x0a0a0a0a0a0a0a0aULL);
         if (cr_zero_bytes(w ^ 0x2222222222222222ULL)) break;
-        line += __builtin_popcountll(nl);
+        line += (int64_t)(((nl >> 7) * 0x0101010101010101ULL) >> 56); /* bytes set */
         i += 8;
       }
       if (i >= len) break;
