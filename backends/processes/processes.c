@@ -193,9 +193,9 @@ static int parse_options(px_state *st, const canon_option *opts, int nopts, cano
     } else if (strcmp(k, "partitions") == 0) {
       rc = parse_int(k, v, 1, 4096, &st->partitions, err);
     } else if (strcmp(k, "share_min") == 0) {
-      int n;
+      int n = 0;
       rc = parse_int(k, v, 0, INT32_MAX, &n, err);
-      st->share_min = (size_t)n;
+      if (rc == 0) st->share_min = (size_t)n;
     } else if (strcmp(k, "retries") == 0) {
       rc = parse_int(k, v, 0, 100, &st->retries, err);
     } else if (strcmp(k, "task_timeout") == 0) {
