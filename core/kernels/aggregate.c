@@ -38,6 +38,7 @@
 #include "kernels.h"
 #include "agg_ext.h"
 
+#include <math.h>
 #include <stdio.h>
 
 #define AG_XSUM_ARRAY_MAX 4096
@@ -677,8 +678,55 @@ static canon_table *ag_out_finish(ag_out *o, const canon_schema *s, int64_t rows
 }
 
 /* Group the rows of t by columns cols[0..nkeys) (no keys: one group). */
+/* Rows the partial step groups first to judge whether grouping pays. */
+#define AG_SAMPLE 16384
+
+/* Distinct keys D a uniform draw of n rows showing d distinct keys comes
+ * from: the D with D (1 - e^(-n/D)) = d, by bisection (the left side grows
+ * with D).  Infinite when every key in the draw was new. */
+static double ag_estimate_keys(double n, double d) {
+  if (d >= n) return INFINITY;
+  double lo = d, hi = d;
+  while (hi * (1 - exp(-n / hi)) < d && hi < 1e300) hi *= 2;
+  for (int i = 0; i < 100; i++) {
+    double mid = 0.5 * (lo + hi);
+    if (mid * (1 - exp(-n / mid)) < d) lo = mid;
+    else hi = mid;
+  }
+  return hi;
+}
+
+/* Whether partial grouping would hardly reduce t: from the keys of its
+ * first AG_SAMPLE rows, the expected number of groups among all its rows
+ * (as if keys were drawn uniformly) is more than half the rows.  A wrong
+ * guess costs time, never a different answer.  Only asked of partitions
+ * with at least 4 * AG_SAMPLE rows. */
+static int ag_barely_reduces(const canon_table *t, const int *cols, int nkeys,
+                             bool drop_null_keys, bool *barely, canon_error *err) {
+  *barely = false;
+  canon_table *head = canon__table_slice(t, 0, AG_SAMPLE, err);
+  int64_t *g = canon__reallocarray(NULL, AG_SAMPLE, sizeof *g), *f = NULL, n = 0;
+  int rc = head && g ? canon__group_rows(head, cols, nkeys, drop_null_keys, g, &n, &f, err)
+                     : canon__nomem(err);
+  if (rc == 0) {
+    double keys = ag_estimate_keys(AG_SAMPLE, (double)n), rows = (double)t->nrows;
+    double groups = isinf(keys) ? rows : keys * (1 - exp(-rows / keys));
+    *barely = groups * 2 > rows;
+  }
+  canon_table_free(head);
+  free(g);
+  free(f);
+  return rc;
+}
+
+/* Group t by the key columns (one group when there are none).  `partial`:
+ * when the keys are nearly all distinct, every row is made its own group
+ * instead (in input order, NULL-key rows still dropped when asked):
+ * the final step merges the states of equal keys wherever they come from,
+ * so the answer is the same, and one hash pass over the keys is saved. */
 static int ag_group(const canon_table *t, const int *cols, int nkeys, bool drop_null_keys,
-                    ag_run *r, int64_t **gid, int64_t **first, canon_error *err) {
+                    bool partial, ag_run *r, int64_t **gid, int64_t **first,
+                    canon_error *err) {
   memset(r, 0, sizeof *r);
   r->n = t->nrows;
   *gid = NULL;
@@ -689,9 +737,26 @@ static int ag_group(const canon_table *t, const int *cols, int nkeys, bool drop_
   }
   *gid = canon__reallocarray(NULL, r->n ? (size_t)r->n : 1, sizeof **gid);
   if (!*gid) return canon__nomem(err);
-  int rc = canon__group_rows(t, cols, nkeys, drop_null_keys, *gid, &r->ngroups, first, err);
   r->gid = *gid;
-  return rc;
+  bool barely = false;
+  if (partial && r->n >= 4 * AG_SAMPLE) {
+    int rc = ag_barely_reduces(t, cols, nkeys, drop_null_keys, &barely, err);
+    if (rc) return rc;
+  }
+  if (!barely)
+    return canon__group_rows(t, cols, nkeys, drop_null_keys, *gid, &r->ngroups, first, err);
+  *first = canon__reallocarray(NULL, (size_t)r->n, sizeof **first);
+  if (!*first) return canon__nomem(err);
+  int64_t ng = 0;
+  for (int64_t i = 0; i < r->n; i++) {
+    bool drop = false;
+    for (int k = 0; drop_null_keys && k < nkeys && !drop; k++)
+      drop = !canon__valid(t->cols[cols[k]], i);
+    (*gid)[i] = drop ? -1 : ng;
+    if (!drop) (*first)[ng++] = i;
+  }
+  r->ngroups = ng;
+  return 0;
 }
 
 /* Partial aggregation of one partition; see kernels.h. */
@@ -715,7 +780,8 @@ canon_table *canon__agg_partial(const canon_table *in, const int *keys, int nkey
       rc = canon__seterr(err, CANON_ERR_INVALID, "aggregate key index %d out of range", keys[k]);
       goto done;
     }
-  if ((rc = ag_group(in, keys, nkeys, drop_null_keys, &run, &gid, &first, err)) != 0) goto done;
+  if ((rc = ag_group(in, keys, nkeys, drop_null_keys, true, &run, &gid, &first, err)) != 0)
+    goto done;
 
   schema = canon_schema_new();
   types = canon__calloc(ncols ? (size_t)ncols : 1, sizeof *types);
@@ -970,7 +1036,8 @@ canon_table *canon__agg_final(const canon_table *partials, int nkeys, canon_expr
   keycols = canon__calloc(nkeys ? (size_t)nkeys : 1, sizeof *keycols);
   if (!keycols) goto oom;
   for (int k = 0; k < nkeys; k++) keycols[k] = k;
-  if ((rc = ag_group(partials, keycols, nkeys, false, &run, &gid, &first, err)) != 0) goto done;
+  if ((rc = ag_group(partials, keycols, nkeys, false, false, &run, &gid, &first, err)) != 0)
+    goto done;
   if (nkeys && nkeys <= AG_TAKE_MAX) {
     /* Float keys are canonicalized value by value (ag_key_emit). */
     bool take[AG_TAKE_MAX];
