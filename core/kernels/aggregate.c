@@ -33,59 +33,16 @@
  * Key columns of both steps are gathered whole (float keys of the final
  * step value by value, to canonicalize them).
  *
- * Sections: specs and byte helpers; partial; final.
+ * Sections: specs; partial; final.  Sum and mean live in agg_sum.c, what
+ * both files share in agg_internal.h.
  */
-#include "kernels.h"
+#include "agg_internal.h"
 #include "agg_ext.h"
 
 #include <math.h>
 #include <stdio.h>
 
-#define AG_XSUM_ARRAY_MAX 4096
-/* Key columns gathered whole (more keys than this: appended per value). */
-#define AG_TAKE_MAX 64
-
-__extension__ typedef __int128 ag_i128;
-__extension__ typedef unsigned __int128 ag_u128;
-
-/* AG_EXT: var, stddev, corr, median, quantile, quantile_disc,
- * count_distinct, any, all (agg_ext.h) */
-typedef enum ag_kind { AG_COUNT, AG_SUM_I64, AG_XSUM, AG_MINMAX, AG_EXT } ag_kind;
-
-/* What one aggregate needs to know. */
-typedef struct ag_spec {
-  const canon_expr *e;
-  ag_kind kind;
-  bool has_arg;        /* false for count(*) */
-  bool is_max;
-  bool is_mean;
-  canon_type in_type;  /* argument type */
-  canon_type out_type; /* result type */
-} ag_spec;
-
-/* ---- specs and byte helpers -------------------------------------------- */
-
-static void ag_put64(uint8_t *p, uint64_t v) {
-  for (int k = 0; k < 8; k++) p[k] = (uint8_t)(v >> (8 * k));
-}
-
-static uint64_t ag_get64(const uint8_t *p) {
-  uint64_t v = 0;
-  for (int k = 0; k < 8; k++) v |= (uint64_t)p[k] << (8 * k);
-  return v;
-}
-
-static double ag_f64(uint64_t b) {
-  double d;
-  memcpy(&d, &b, sizeof d);
-  return d;
-}
-
-/* The value an aggregate reports for a double: never -0.0, one NaN. */
-static double ag_canon_f64(double d) {
-  if (d != d) return ag_f64(UINT64_C(0x7ff8000000000000));
-  return d == 0 ? 0.0 : d;
-}
+/* ---- specs ------------------------------------------------------------- */
 
 static int ag_spec_init(const canon_expr *e, int i, ag_spec *s, canon_error *err) {
   memset(s, 0, sizeof *s);
@@ -137,314 +94,6 @@ static int ag_specs(canon_expr *const *aggs, int naggs, ag_spec **out, canon_err
     if (rc) return rc;
   }
   return 0;
-}
-
-/* Rows in group order: order[start[g] .. start[g+1]) are the rows of group
- * g, in input order (rows with group -1 left out). */
-typedef struct ag_csr {
-  int64_t *start;
-  int64_t *order;
-} ag_csr;
-
-static int ag_csr_build(ag_csr *c, const int64_t *gid, int64_t n, int64_t ngroups) {
-  c->start = canon__calloc((size_t)ngroups + 1, sizeof *c->start);
-  c->order = canon__reallocarray(NULL, n ? (size_t)n : 1, sizeof *c->order);
-  if (!c->start || !c->order) return CANON_ERR_NOMEM;
-  for (int64_t i = 0; i < n; i++)
-    if (gid[i] >= 0) c->start[gid[i] + 1]++;
-  for (int64_t g = 0; g < ngroups; g++) c->start[g + 1] += c->start[g];
-  int64_t *pos = canon__reallocarray(NULL, (size_t)ngroups + 1, sizeof *pos);
-  if (!pos) return CANON_ERR_NOMEM;
-  memcpy(pos, c->start, ((size_t)ngroups + 1) * sizeof *pos);
-  for (int64_t i = 0; i < n; i++)
-    if (gid[i] >= 0) c->order[pos[gid[i]]++] = i;
-  free(pos);
-  return 0;
-}
-
-static void ag_csr_free(ag_csr *c) {
-  free(c->start);
-  free(c->order);
-  c->start = c->order = NULL;
-}
-
-/* Shared state of one run: the grouping of the input rows. */
-typedef struct ag_run {
-  int64_t n;
-  const int64_t *gid;  /* NULL: no keys, every row in group 0 */
-  int64_t ngroups;
-  ag_csr csr;          /* built on first need */
-} ag_run;
-
-#define AG_GID(r, i) ((r)->gid ? (r)->gid[i] : 0)
-
-/* Build the group-order index (only needed with keys: without keys there
- * is one group, which the accumulator-array path handles). */
-static int ag_run_csr(ag_run *r) {
-  if (r->csr.order) return 0;
-  return ag_csr_build(&r->csr, r->gid, r->n, r->ngroups);
-}
-
-/* ---- superaccumulator groups (partial and final) ------------------------ */
-
-/* How rows feed an accumulator and how a finished one is emitted. */
-typedef struct ag_xs_job {
-  const ag_spec *spec;
-  const canon__column *col;  /* partial: the argument; final: the states */
-  bool final;
-  canon__colbuilder *out;
-  int state_index;
-  canon_error *err;
-} ag_xs_job;
-
-static int ag_corrupt(canon_error *err, int i, int64_t row) {
-  return canon__seterr(err, CANON_ERR_PARSE, "corrupt partial state in column __state%d, row %lld",
-                       i, (long long)row);
-}
-
-/* Compact xsum states (see the header). */
-#define AG_XS_NONE 0
-#define AG_XS_ONE 1
-
-/* The compact state of a group with one value (its 8 bytes). */
-static int ag_xs_emit_one(const ag_xs_job *j, uint64_t value_bits) {
-  uint8_t buf[9];
-  buf[0] = AG_XS_ONE;
-  ag_put64(buf + 1, value_bits);
-  return canon__cb_str(j->out, (const char *)buf, 9);
-}
-
-/* Final: when group row i is the only state of its group and holds one
- * double, append the answer and set *done. */
-static int ag_xs_final_one(const ag_xs_job *j, int64_t i, bool *done) {
-  *done = false;
-  if (j->spec->in_type != CANON_FLOAT64 || !canon__valid(j->col, i)) return 0;
-  size_t len;
-  const uint8_t *p = (const uint8_t *)canon__str(j->col, i, &len);
-  if (len != 9 || p[0] != AG_XS_ONE) return 0;
-  *done = true;
-  return canon__cb_f64(j->out, ag_canon_f64(ag_f64(ag_get64(p + 1))));
-}
-
-/* Feed row i into (acc, count). */
-static int ag_xs_feed(const ag_xs_job *j, canon__xsum *acc, int64_t *count, int64_t i) {
-  const canon__column *c = j->col;
-  if (!canon__valid(c, i)) {
-    if (j->final) return ag_corrupt(j->err, j->state_index, i);
-    return 0;
-  }
-  if (!j->final) {
-    if (j->spec->in_type == CANON_INT64) canon__xsum_add_i64(acc, canon__i64(c)[i]);
-    else canon__xsum_add(acc, canon__f64(c)[i]);
-    ++*count;
-    return 0;
-  }
-  size_t len;
-  const uint8_t *p = (const uint8_t *)canon__str(c, i, &len);
-  if (len == 1 && p[0] == AG_XS_NONE) return 0;
-  if (len == 9 && p[0] == AG_XS_ONE) {
-    if (*count == INT64_MAX) return ag_corrupt(j->err, j->state_index, i);
-    uint64_t b = ag_get64(p + 1);
-    if (j->spec->in_type == CANON_INT64) canon__xsum_add_i64(acc, (int64_t)b);
-    else canon__xsum_add(acc, ag_f64(b));
-    ++*count;
-    return 0;
-  }
-  int64_t pc;
-  if (len < 11 || (pc = (int64_t)ag_get64(p)) < 0 || pc > INT64_MAX - *count ||
-      canon__xsum_add_serialized(acc, p + 8, len - 8) != (int64_t)(len - 8))
-    return ag_corrupt(j->err, j->state_index, i);
-  *count += pc;
-  return 0;
-}
-
-/* Emit one group's accumulator: a serialized state (partial) or the sum or
- * mean, NULL for a group without values (final). */
-static int ag_xs_emit(const ag_xs_job *j, const canon__xsum *acc, int64_t count) {
-  if (!j->final && !count) {
-    uint8_t none = AG_XS_NONE;
-    return canon__cb_str(j->out, (const char *)&none, 1);
-  }
-  if (!j->final) {
-    uint8_t buf[8 + CANON__XSUM_MAX_BYTES];
-    ag_put64(buf, (uint64_t)count);
-    size_t len = 8 + canon__xsum_serialize(acc, buf + 8);
-    return canon__cb_str(j->out, (const char *)buf, len);
-  }
-  if (!count) return canon__cb_null(j->out);
-  double v = j->spec->is_mean ? canon__xsum_div_round(acc, count) : canon__xsum_round(acc);
-  return canon__cb_f64(j->out, v);
-}
-
-/* Partial sums over many groups: scatter the non-NULL values into group
- * order first (the writes stream through the store buffer), then sum each
- * group's run sequentially with one accumulator. */
-static int ag_xs_partial_scatter(ag_run *r, const ag_xs_job *j) {
-  const canon__column *c = j->col;
-  size_t ng = (size_t)r->ngroups;
-  int64_t *start = canon__calloc(ng + 1, sizeof *start);
-  int64_t *pos = canon__reallocarray(NULL, ng + 1, sizeof *pos);
-  /* The values in group order, as their own type. */
-  union {
-    void *any;
-    int64_t *i;
-    double *f;
-  } vals = {NULL};
-  int rc = 0;
-  if (!start || !pos) goto oom;
-  for (int64_t i = 0; i < r->n; i++) {
-    int64_t g = AG_GID(r, i);
-    if (g >= 0 && canon__valid(c, i)) start[g + 1]++;
-  }
-  for (size_t g = 0; g < ng; g++) start[g + 1] += start[g];
-  memcpy(pos, start, (ng + 1) * sizeof *pos);
-  vals.any = canon__reallocarray(NULL, start[ng] ? (size_t)start[ng] : 1, 8);
-  if (!vals.any) goto oom;
-  bool ints = j->spec->in_type == CANON_INT64;
-  for (int64_t i = 0; i < r->n; i++) {
-    int64_t g = AG_GID(r, i);
-    if (g < 0 || !canon__valid(c, i)) continue;
-    if (ints) vals.i[pos[g]++] = canon__i64(c)[i];
-    else vals.f[pos[g]++] = canon__f64(c)[i];
-  }
-  canon__xsum acc;
-  for (size_t g = 0; g < ng && !rc; g++) {
-    if (start[g + 1] - start[g] == 1) {
-      uint64_t b;
-      if (ints) b = (uint64_t)vals.i[start[g]];
-      else memcpy(&b, &vals.f[start[g]], sizeof b);
-      rc = ag_xs_emit_one(j, b);
-      continue;
-    }
-    canon__xsum_init(&acc);
-    if (ints) {
-      /* Exact in 128 bits (fewer than 2^63 values), added once. */
-      ag_u128 sum = 0;
-      for (int64_t k = start[g]; k < start[g + 1]; k++) sum += (ag_u128)(ag_i128)vals.i[k];
-      canon__xsum_add_i128(&acc, (uint64_t)sum, (int64_t)(uint64_t)(sum >> 64));
-    } else {
-      canon__xsum_add_run(&acc, vals.f + start[g], start[g + 1] - start[g]);
-    }
-    rc = ag_xs_emit(j, &acc, start[g + 1] - start[g]);
-  }
-  goto done;
-oom:
-  rc = CANON_ERR_NOMEM;
-done:
-  free(start);
-  free(pos);
-  free(vals.any);
-  return rc;
-}
-
-/* Partial sums over few groups: one pass over the rows into the array of
- * accumulators acc (initialized) and counts cnt (zeroed).  int64 values are
- * summed exactly in 128 bits first and added once per group. */
-static int ag_xs_partial_array(ag_run *r, const ag_xs_job *j, canon__xsum *acc, int64_t *cnt) {
-  const canon__column *c = j->col;
-  const uint8_t *valid = c->validity ? c->validity->data : NULL;
-  size_t ng = r->ngroups ? (size_t)r->ngroups : 1;
-  if (j->spec->in_type == CANON_INT64) {
-    ag_u128 *sum = canon__calloc(ng, sizeof *sum);
-    if (!sum) return CANON_ERR_NOMEM;
-    const int64_t *v = canon__i64(c);
-    for (int64_t i = 0; i < r->n; i++) {
-      int64_t g = AG_GID(r, i);
-      if (g < 0 || (valid && !canon__valid(c, i))) continue;
-      sum[g] += (ag_u128)(ag_i128)v[i];
-      cnt[g]++;
-    }
-    for (size_t g = 0; g < ng; g++)
-      canon__xsum_add_i128(&acc[g], (uint64_t)sum[g], (int64_t)(uint64_t)(sum[g] >> 64));
-    free(sum);
-    return 0;
-  }
-  for (int64_t i = 0; i < r->n; i++) {
-    int64_t g = AG_GID(r, i);
-    if (g >= 0 && (!valid || canon__valid(c, i))) cnt[g]++;
-  }
-  canon__xsum_add_grouped(acc, r->gid, canon__f64(c), valid, r->n);
-  return 0;
-}
-
-/* The final step when every group has exactly one state row (*done); when
- * some group has two, nothing is written and *done is false. */
-static int ag_xs_final_single(ag_run *r, const ag_xs_job *j, bool *done) {
-  *done = false;
-  int64_t *row = canon__reallocarray(NULL, r->ngroups ? (size_t)r->ngroups : 1, sizeof *row);
-  if (!row) return CANON_ERR_NOMEM;
-  for (int64_t g = 0; g < r->ngroups; g++) row[g] = -1;
-  bool single = true;
-  for (int64_t i = 0; i < r->n && single; i++) {
-    int64_t g = AG_GID(r, i);
-    if (g < 0) continue;
-    if (row[g] >= 0) single = false;
-    row[g] = i;
-  }
-  int rc = 0;
-  for (int64_t g = 0; g < r->ngroups && single && !rc; g++) {
-    bool one;
-    if (row[g] < 0) { /* no state: not produced by grouping, but harmless */
-      rc = canon__cb_null(j->out);
-      continue;
-    }
-    if ((rc = ag_xs_final_one(j, row[g], &one)) != 0 || one) continue;
-    canon__xsum acc;
-    canon__xsum_init(&acc);
-    int64_t cnt = 0;
-    if (!(rc = ag_xs_feed(j, &acc, &cnt, row[g]))) rc = ag_xs_emit(j, &acc, cnt);
-  }
-  *done = single;
-  free(row);
-  return rc;
-}
-
-static int ag_xs_run(ag_run *r, const ag_xs_job *j) {
-  int rc = 0;
-  if (!j->final && r->ngroups > AG_XSUM_ARRAY_MAX) return ag_xs_partial_scatter(r, j);
-  if (r->ngroups <= AG_XSUM_ARRAY_MAX) {
-    /* Few groups: one pass over the rows into an array of accumulators. */
-    size_t ng = r->ngroups ? (size_t)r->ngroups : 1;
-    canon__xsum *acc = canon__reallocarray(NULL, ng, sizeof *acc);
-    int64_t *cnt = canon__calloc(ng, sizeof *cnt);
-    if (!acc || !cnt) {
-      rc = CANON_ERR_NOMEM;
-    } else {
-      for (size_t g = 0; g < ng; g++) canon__xsum_init(&acc[g]);
-      if (!j->final) rc = ag_xs_partial_array(r, j, acc, cnt);
-      for (int64_t i = 0; i < r->n && !rc && j->final; i++) {
-        int64_t g = AG_GID(r, i);
-        if (g >= 0) rc = ag_xs_feed(j, &acc[g], &cnt[g], i);
-      }
-      for (int64_t g = 0; g < r->ngroups && !rc; g++) rc = ag_xs_emit(j, &acc[g], cnt[g]);
-    }
-    free(acc);
-    free(cnt);
-    return rc;
-  }
-  /* Many groups.  When no group has two states (groups disjoint across
-   * partitions, as with about one row per group), each is finished from
-   * its one state, without the group-order index. */
-  if (j->final) {
-    bool done;
-    if ((rc = ag_xs_final_single(r, j, &done)) != 0 || done) return rc;
-  }
-  /* One group at a time, in group order. */
-  if ((rc = ag_run_csr(r)) != 0) return rc;
-  canon__xsum acc;
-  for (int64_t g = 0; g < r->ngroups && !rc; g++) {
-    if (r->csr.start[g + 1] - r->csr.start[g] == 1) {
-      bool done;
-      rc = ag_xs_final_one(j, r->csr.order[r->csr.start[g]], &done);
-      if (done || rc) continue;
-    }
-    canon__xsum_init(&acc);
-    int64_t cnt = 0;
-    for (int64_t k = r->csr.start[g]; k < r->csr.start[g + 1] && !rc; k++)
-      rc = ag_xs_feed(j, &acc, &cnt, r->csr.order[k]);
-    if (!rc) rc = ag_xs_emit(j, &acc, cnt);
-  }
-  return rc;
 }
 
 /* ---- partial ------------------------------------------------------------ */
@@ -535,7 +184,7 @@ static int ag_partial_one(ag_run *r, const ag_spec *s, int idx, const canon__col
   }
   case AG_XSUM: {
     ag_xs_job j = {.spec = s, .col = c, .final = false, .out = out, .state_index = idx, .err = err};
-    return ag_xs_run(r, &j);
+    return canon__ag_xs_run(r, &j);
   }
   case AG_MINMAX: {
     int64_t *best = canon__reallocarray(NULL, ng, sizeof *best);
@@ -910,7 +559,7 @@ static int ag_final_one(ag_run *r, const ag_spec *s, int idx, const canon__colum
   case AG_EXT: return canon__aggx_final(s->e, idx, c, r->gid, r->ngroups, out, err);
   case AG_XSUM: {
     ag_xs_job j = {.spec = s, .col = c, .final = true, .out = out, .state_index = idx, .err = err};
-    return ag_xs_run(r, &j);
+    return canon__ag_xs_run(r, &j);
   }
   case AG_COUNT:
   case AG_SUM_I64: {
@@ -925,12 +574,12 @@ static int ag_final_one(ag_run *r, const ag_spec *s, int idx, const canon__colum
       const uint8_t *p = canon__valid(c, i) ? (const uint8_t *)canon__str(c, i, &len) : NULL;
       bool small = p && s->kind == AG_COUNT && len == 1;
       if (!p || (len != want && !small)) {
-        rc = ag_corrupt(err, idx, i);
+        rc = canon__ag_corrupt(err, idx, i);
         break;
       }
       int64_t pc = small ? p[0] : (int64_t)ag_get64(p + want - 8);
       if (pc < 0 || pc > INT64_MAX - cnt[g]) {
-        rc = ag_corrupt(err, idx, i);
+        rc = canon__ag_corrupt(err, idx, i);
         break;
       }
       cnt[g] += pc;
@@ -968,7 +617,7 @@ static int ag_final_one(ag_run *r, const ag_spec *s, int idx, const canon__colum
       const uint8_t *p = canon__valid(c, i) ? (const uint8_t *)canon__str(c, i, &len) : NULL;
       if (!p || len < 1 || p[0] > 1 || (p[0] == 0 && len != 1) ||
           (p[0] == 1 && w && len != 1 + w)) {
-        rc = ag_corrupt(err, idx, i);
+        rc = canon__ag_corrupt(err, idx, i);
         break;
       }
       if (!p[0]) continue;

@@ -1,0 +1,118 @@
+/* agg_internal.h — what aggregate.c (grouping, partial and final steps,
+ * count and min/max) and agg_sum.c (sum and mean over superaccumulators)
+ * share: the aggregate specs, the grouping of a run, byte helpers. */
+#ifndef CANON_AGG_INTERNAL_H
+#define CANON_AGG_INTERNAL_H
+
+#include "kernels.h"
+
+#define AG_XSUM_ARRAY_MAX 4096
+/* Key columns gathered whole (more keys than this: appended per value). */
+#define AG_TAKE_MAX 64
+
+__extension__ typedef __int128 ag_i128;
+__extension__ typedef unsigned __int128 ag_u128;
+
+/* AG_EXT: var, stddev, corr, median, quantile, quantile_disc,
+ * count_distinct, any, all (agg_ext.h) */
+typedef enum ag_kind { AG_COUNT, AG_SUM_I64, AG_XSUM, AG_MINMAX, AG_EXT } ag_kind;
+
+/* What one aggregate needs to know. */
+typedef struct ag_spec {
+  const canon_expr *e;
+  ag_kind kind;
+  bool has_arg;        /* false for count(*) */
+  bool is_max;
+  bool is_mean;
+  canon_type in_type;  /* argument type */
+  canon_type out_type; /* result type */
+} ag_spec;
+
+/* ---- byte helpers ------------------------------------------------------ */
+
+static inline void ag_put64(uint8_t *p, uint64_t v) {
+  for (int k = 0; k < 8; k++) p[k] = (uint8_t)(v >> (8 * k));
+}
+
+static inline uint64_t ag_get64(const uint8_t *p) {
+  uint64_t v = 0;
+  for (int k = 0; k < 8; k++) v |= (uint64_t)p[k] << (8 * k);
+  return v;
+}
+
+static inline double ag_f64(uint64_t b) {
+  double d;
+  memcpy(&d, &b, sizeof d);
+  return d;
+}
+
+/* The value an aggregate reports for a double: never -0.0, one NaN. */
+static inline double ag_canon_f64(double d) {
+  if (d != d) return ag_f64(UINT64_C(0x7ff8000000000000));
+  return d == 0 ? 0.0 : d;
+}
+
+/* Rows in group order: order[start[g] .. start[g+1]) are the rows of group
+ * g, in input order (rows with group -1 left out). */
+typedef struct ag_csr {
+  int64_t *start;
+  int64_t *order;
+} ag_csr;
+
+static inline int ag_csr_build(ag_csr *c, const int64_t *gid, int64_t n, int64_t ngroups) {
+  c->start = canon__calloc((size_t)ngroups + 1, sizeof *c->start);
+  c->order = canon__reallocarray(NULL, n ? (size_t)n : 1, sizeof *c->order);
+  if (!c->start || !c->order) return CANON_ERR_NOMEM;
+  for (int64_t i = 0; i < n; i++)
+    if (gid[i] >= 0) c->start[gid[i] + 1]++;
+  for (int64_t g = 0; g < ngroups; g++) c->start[g + 1] += c->start[g];
+  int64_t *pos = canon__reallocarray(NULL, (size_t)ngroups + 1, sizeof *pos);
+  if (!pos) return CANON_ERR_NOMEM;
+  memcpy(pos, c->start, ((size_t)ngroups + 1) * sizeof *pos);
+  for (int64_t i = 0; i < n; i++)
+    if (gid[i] >= 0) c->order[pos[gid[i]]++] = i;
+  free(pos);
+  return 0;
+}
+
+static inline void ag_csr_free(ag_csr *c) {
+  free(c->start);
+  free(c->order);
+  c->start = c->order = NULL;
+}
+
+/* Shared state of one run: the grouping of the input rows. */
+typedef struct ag_run {
+  int64_t n;
+  const int64_t *gid;  /* NULL: no keys, every row in group 0 */
+  int64_t ngroups;
+  ag_csr csr;          /* built on first need */
+} ag_run;
+
+#define AG_GID(r, i) ((r)->gid ? (r)->gid[i] : 0)
+
+/* Build the group-order index (only needed with keys: without keys there
+ * is one group, which the accumulator-array path handles). */
+static inline int ag_run_csr(ag_run *r) {
+  if (r->csr.order) return 0;
+  return ag_csr_build(&r->csr, r->gid, r->n, r->ngroups);
+}
+
+/* ---- sum and mean (agg_sum.c) ------------------------------------------- */
+
+/* How rows feed an accumulator and how a finished one is emitted. */
+typedef struct ag_xs_job {
+  const ag_spec *spec;
+  const canon__column *col;  /* partial: the argument; final: the states */
+  bool final;
+  canon__colbuilder *out;
+  int state_index;
+  canon_error *err;
+} ag_xs_job;
+
+/* A state that does not parse: the error for aggregate i at row `row`. */
+int canon__ag_corrupt(canon_error *err, int i, int64_t row);
+/* Partial or final sums/means of one aggregate over the run's groups. */
+int canon__ag_xs_run(ag_run *r, const ag_xs_job *j);
+
+#endif

@@ -1,0 +1,259 @@
+/* agg_sum.c — sum and mean of a group: exact superaccumulators (partial and
+ * final), int64 values summed in 128 bits first, the compact one-value
+ * states; the state layouts are in aggregate.c's header comment. */
+#include "agg_internal.h"
+
+#include <math.h>
+
+/* ---- superaccumulator groups (partial and final) ------------------------ */
+
+
+int canon__ag_corrupt(canon_error *err, int i, int64_t row) {
+  return canon__seterr(err, CANON_ERR_PARSE, "corrupt partial state in column __state%d, row %lld",
+                       i, (long long)row);
+}
+
+/* Compact xsum states (see the header). */
+#define AG_XS_NONE 0
+#define AG_XS_ONE 1
+
+/* The compact state of a group with one value (its 8 bytes). */
+static int ag_xs_emit_one(const ag_xs_job *j, uint64_t value_bits) {
+  uint8_t buf[9];
+  buf[0] = AG_XS_ONE;
+  ag_put64(buf + 1, value_bits);
+  return canon__cb_str(j->out, (const char *)buf, 9);
+}
+
+/* Final: when group row i is the only state of its group and holds one
+ * double, append the answer and set *done. */
+static int ag_xs_final_one(const ag_xs_job *j, int64_t i, bool *done) {
+  *done = false;
+  if (j->spec->in_type != CANON_FLOAT64 || !canon__valid(j->col, i)) return 0;
+  size_t len;
+  const uint8_t *p = (const uint8_t *)canon__str(j->col, i, &len);
+  if (len != 9 || p[0] != AG_XS_ONE) return 0;
+  *done = true;
+  return canon__cb_f64(j->out, ag_canon_f64(ag_f64(ag_get64(p + 1))));
+}
+
+/* Feed row i into (acc, count). */
+static int ag_xs_feed(const ag_xs_job *j, canon__xsum *acc, int64_t *count, int64_t i) {
+  const canon__column *c = j->col;
+  if (!canon__valid(c, i)) {
+    if (j->final) return canon__ag_corrupt(j->err, j->state_index, i);
+    return 0;
+  }
+  if (!j->final) {
+    if (j->spec->in_type == CANON_INT64) canon__xsum_add_i64(acc, canon__i64(c)[i]);
+    else canon__xsum_add(acc, canon__f64(c)[i]);
+    ++*count;
+    return 0;
+  }
+  size_t len;
+  const uint8_t *p = (const uint8_t *)canon__str(c, i, &len);
+  if (len == 1 && p[0] == AG_XS_NONE) return 0;
+  if (len == 9 && p[0] == AG_XS_ONE) {
+    if (*count == INT64_MAX) return canon__ag_corrupt(j->err, j->state_index, i);
+    uint64_t b = ag_get64(p + 1);
+    if (j->spec->in_type == CANON_INT64) canon__xsum_add_i64(acc, (int64_t)b);
+    else canon__xsum_add(acc, ag_f64(b));
+    ++*count;
+    return 0;
+  }
+  int64_t pc;
+  if (len < 11 || (pc = (int64_t)ag_get64(p)) < 0 || pc > INT64_MAX - *count ||
+      canon__xsum_add_serialized(acc, p + 8, len - 8) != (int64_t)(len - 8))
+    return canon__ag_corrupt(j->err, j->state_index, i);
+  *count += pc;
+  return 0;
+}
+
+/* Emit one group's accumulator: a serialized state (partial) or the sum or
+ * mean, NULL for a group without values (final). */
+static int ag_xs_emit(const ag_xs_job *j, const canon__xsum *acc, int64_t count) {
+  if (!j->final && !count) {
+    uint8_t none = AG_XS_NONE;
+    return canon__cb_str(j->out, (const char *)&none, 1);
+  }
+  if (!j->final) {
+    uint8_t buf[8 + CANON__XSUM_MAX_BYTES];
+    ag_put64(buf, (uint64_t)count);
+    size_t len = 8 + canon__xsum_serialize(acc, buf + 8);
+    return canon__cb_str(j->out, (const char *)buf, len);
+  }
+  if (!count) return canon__cb_null(j->out);
+  double v = j->spec->is_mean ? canon__xsum_div_round(acc, count) : canon__xsum_round(acc);
+  return canon__cb_f64(j->out, v);
+}
+
+/* Partial sums over many groups: scatter the non-NULL values into group
+ * order first (the writes stream through the store buffer), then sum each
+ * group's run sequentially with one accumulator. */
+static int ag_xs_partial_scatter(ag_run *r, const ag_xs_job *j) {
+  const canon__column *c = j->col;
+  size_t ng = (size_t)r->ngroups;
+  int64_t *start = canon__calloc(ng + 1, sizeof *start);
+  int64_t *pos = canon__reallocarray(NULL, ng + 1, sizeof *pos);
+  /* The values in group order, as their own type. */
+  union {
+    void *any;
+    int64_t *i;
+    double *f;
+  } vals = {NULL};
+  int rc = 0;
+  if (!start || !pos) goto oom;
+  for (int64_t i = 0; i < r->n; i++) {
+    int64_t g = AG_GID(r, i);
+    if (g >= 0 && canon__valid(c, i)) start[g + 1]++;
+  }
+  for (size_t g = 0; g < ng; g++) start[g + 1] += start[g];
+  memcpy(pos, start, (ng + 1) * sizeof *pos);
+  vals.any = canon__reallocarray(NULL, start[ng] ? (size_t)start[ng] : 1, 8);
+  if (!vals.any) goto oom;
+  bool ints = j->spec->in_type == CANON_INT64;
+  for (int64_t i = 0; i < r->n; i++) {
+    int64_t g = AG_GID(r, i);
+    if (g < 0 || !canon__valid(c, i)) continue;
+    if (ints) vals.i[pos[g]++] = canon__i64(c)[i];
+    else vals.f[pos[g]++] = canon__f64(c)[i];
+  }
+  canon__xsum acc;
+  for (size_t g = 0; g < ng && !rc; g++) {
+    if (start[g + 1] - start[g] == 1) {
+      uint64_t b;
+      if (ints) b = (uint64_t)vals.i[start[g]];
+      else memcpy(&b, &vals.f[start[g]], sizeof b);
+      rc = ag_xs_emit_one(j, b);
+      continue;
+    }
+    canon__xsum_init(&acc);
+    if (ints) {
+      /* Exact in 128 bits (fewer than 2^63 values), added once. */
+      ag_u128 sum = 0;
+      for (int64_t k = start[g]; k < start[g + 1]; k++) sum += (ag_u128)(ag_i128)vals.i[k];
+      canon__xsum_add_i128(&acc, (uint64_t)sum, (int64_t)(uint64_t)(sum >> 64));
+    } else {
+      canon__xsum_add_run(&acc, vals.f + start[g], start[g + 1] - start[g]);
+    }
+    rc = ag_xs_emit(j, &acc, start[g + 1] - start[g]);
+  }
+  goto done;
+oom:
+  rc = CANON_ERR_NOMEM;
+done:
+  free(start);
+  free(pos);
+  free(vals.any);
+  return rc;
+}
+
+/* Partial sums over few groups: one pass over the rows into the array of
+ * accumulators acc (initialized) and counts cnt (zeroed).  int64 values are
+ * summed exactly in 128 bits first and added once per group. */
+static int ag_xs_partial_array(ag_run *r, const ag_xs_job *j, canon__xsum *acc, int64_t *cnt) {
+  const canon__column *c = j->col;
+  const uint8_t *valid = c->validity ? c->validity->data : NULL;
+  size_t ng = r->ngroups ? (size_t)r->ngroups : 1;
+  if (j->spec->in_type == CANON_INT64) {
+    ag_u128 *sum = canon__calloc(ng, sizeof *sum);
+    if (!sum) return CANON_ERR_NOMEM;
+    const int64_t *v = canon__i64(c);
+    for (int64_t i = 0; i < r->n; i++) {
+      int64_t g = AG_GID(r, i);
+      if (g < 0 || (valid && !canon__valid(c, i))) continue;
+      sum[g] += (ag_u128)(ag_i128)v[i];
+      cnt[g]++;
+    }
+    for (size_t g = 0; g < ng; g++)
+      canon__xsum_add_i128(&acc[g], (uint64_t)sum[g], (int64_t)(uint64_t)(sum[g] >> 64));
+    free(sum);
+    return 0;
+  }
+  for (int64_t i = 0; i < r->n; i++) {
+    int64_t g = AG_GID(r, i);
+    if (g >= 0 && (!valid || canon__valid(c, i))) cnt[g]++;
+  }
+  canon__xsum_add_grouped(acc, r->gid, canon__f64(c), valid, r->n);
+  return 0;
+}
+
+/* The final step when every group has exactly one state row (*done); when
+ * some group has two, nothing is written and *done is false. */
+static int ag_xs_final_single(ag_run *r, const ag_xs_job *j, bool *done) {
+  *done = false;
+  int64_t *row = canon__reallocarray(NULL, r->ngroups ? (size_t)r->ngroups : 1, sizeof *row);
+  if (!row) return CANON_ERR_NOMEM;
+  for (int64_t g = 0; g < r->ngroups; g++) row[g] = -1;
+  bool single = true;
+  for (int64_t i = 0; i < r->n && single; i++) {
+    int64_t g = AG_GID(r, i);
+    if (g < 0) continue;
+    if (row[g] >= 0) single = false;
+    row[g] = i;
+  }
+  int rc = 0;
+  for (int64_t g = 0; g < r->ngroups && single && !rc; g++) {
+    bool one;
+    if (row[g] < 0) { /* no state: not produced by grouping, but harmless */
+      rc = canon__cb_null(j->out);
+      continue;
+    }
+    if ((rc = ag_xs_final_one(j, row[g], &one)) != 0 || one) continue;
+    canon__xsum acc;
+    canon__xsum_init(&acc);
+    int64_t cnt = 0;
+    if (!(rc = ag_xs_feed(j, &acc, &cnt, row[g]))) rc = ag_xs_emit(j, &acc, cnt);
+  }
+  *done = single;
+  free(row);
+  return rc;
+}
+
+int canon__ag_xs_run(ag_run *r, const ag_xs_job *j) {
+  int rc = 0;
+  if (!j->final && r->ngroups > AG_XSUM_ARRAY_MAX) return ag_xs_partial_scatter(r, j);
+  if (r->ngroups <= AG_XSUM_ARRAY_MAX) {
+    /* Few groups: one pass over the rows into an array of accumulators. */
+    size_t ng = r->ngroups ? (size_t)r->ngroups : 1;
+    canon__xsum *acc = canon__reallocarray(NULL, ng, sizeof *acc);
+    int64_t *cnt = canon__calloc(ng, sizeof *cnt);
+    if (!acc || !cnt) {
+      rc = CANON_ERR_NOMEM;
+    } else {
+      for (size_t g = 0; g < ng; g++) canon__xsum_init(&acc[g]);
+      if (!j->final) rc = ag_xs_partial_array(r, j, acc, cnt);
+      for (int64_t i = 0; i < r->n && !rc && j->final; i++) {
+        int64_t g = AG_GID(r, i);
+        if (g >= 0) rc = ag_xs_feed(j, &acc[g], &cnt[g], i);
+      }
+      for (int64_t g = 0; g < r->ngroups && !rc; g++) rc = ag_xs_emit(j, &acc[g], cnt[g]);
+    }
+    free(acc);
+    free(cnt);
+    return rc;
+  }
+  /* Many groups.  When no group has two states (groups disjoint across
+   * partitions, as with about one row per group), each is finished from
+   * its one state, without the group-order index. */
+  if (j->final) {
+    bool done;
+    if ((rc = ag_xs_final_single(r, j, &done)) != 0 || done) return rc;
+  }
+  /* One group at a time, in group order. */
+  if ((rc = ag_run_csr(r)) != 0) return rc;
+  canon__xsum acc;
+  for (int64_t g = 0; g < r->ngroups && !rc; g++) {
+    if (r->csr.start[g + 1] - r->csr.start[g] == 1) {
+      bool done;
+      rc = ag_xs_final_one(j, r->csr.order[r->csr.start[g]], &done);
+      if (done || rc) continue;
+    }
+    canon__xsum_init(&acc);
+    int64_t cnt = 0;
+    for (int64_t k = r->csr.start[g]; k < r->csr.start[g + 1] && !rc; k++)
+      rc = ag_xs_feed(j, &acc, &cnt, r->csr.order[k]);
+    if (!rc) rc = ag_xs_emit(j, &acc, cnt);
+  }
+  return rc;
+}
