@@ -398,35 +398,53 @@ oom:
   return NULL;
 }
 
-canon_table *canon__table_concat(canon_table *const *parts, int n, canon_error *err) {
+/* Whether parts can be concatenated: at least one, all of one schema. */
+static bool concat_check(canon_table *const *parts, int n, canon_error *err) {
   if (n <= 0) {
     canon__seterr(err, CANON_ERR_INTERNAL, "concat of no tables");
-    return NULL;
+    return false;
   }
   for (int p = 1; p < n; p++)
     if (!canon__schema_equal(parts[0]->schema, parts[p]->schema)) {
       canon__seterr(err, CANON_ERR_INTERNAL, "concat of tables with different schemas");
-      return NULL;
+      return false;
     }
-  if (n == 1) return canon__table_share(parts[0], err);
+  return true;
+}
+
+/* Concatenate n >= 2 checked parts column by column; `consume`: release
+ * each part's column as soon as it has been copied. */
+static canon_table *concat_parts(canon_table *const *parts, int n, bool consume,
+                                 canon_error *err) {
   int64_t total = 0;
   for (int p = 0; p < n; p++) total += parts[p]->nrows;
   int nc = parts[0]->schema->n;
-  canon__column **cols = canon__calloc((size_t)nc, sizeof *cols);
+  canon__column **cols = canon__calloc((size_t)(nc ? nc : 1), sizeof *cols);
   if (!cols) {
     canon__nomem(err);
     return NULL;
   }
-  for (int i = 0; i < nc; i++)
+  for (int i = 0; i < nc; i++) {
     if (!(cols[i] = concat_col(parts, n, i, total))) {
       for (int j = 0; j < i; j++) canon__column_unref(cols[j]);
       free(cols);
       canon__nomem(err);
       return NULL;
     }
+    for (int p = 0; consume && p < n; p++) {
+      canon__column_unref(parts[p]->cols[i]);
+      parts[p]->cols[i] = NULL;
+    }
+  }
   canon_table *out = canon__table_make(parts[0]->schema, cols, total, err);
   free(cols);
   return out;
+}
+
+canon_table *canon__table_concat(canon_table *const *parts, int n, canon_error *err) {
+  if (!concat_check(parts, n, err)) return NULL;
+  if (n == 1) return canon__table_share(parts[0], err);
+  return concat_parts(parts, n, false, err);
 }
 
 /* Concatenate and consume the parts: each part's column is released as soon
@@ -435,39 +453,12 @@ canon_table *canon__table_concat(canon_table *const *parts, int n, canon_error *
  * whether or not the concatenation succeeds. */
 canon_table *canon__table_concat_free(canon_table **parts, int n, canon_error *err) {
   canon_table *out = NULL;
-  canon__column **cols = NULL;
   if (n == 1) {
     out = parts[0];
     parts[0] = NULL;
-    return out;
+  } else if (concat_check(parts, n, err)) {
+    out = concat_parts(parts, n, true, err);
   }
-  for (int p = 1; p < n; p++)
-    if (!canon__schema_equal(parts[0]->schema, parts[p]->schema)) {
-      canon__seterr(err, CANON_ERR_INTERNAL, "concat of tables with different schemas");
-      goto done;
-    }
-  int64_t total = 0;
-  for (int p = 0; p < n; p++) total += parts[p]->nrows;
-  int nc = n > 0 ? parts[0]->schema->n : 0;
-  if (n <= 0 || !(cols = canon__calloc((size_t)(nc ? nc : 1), sizeof *cols))) {
-    if (n <= 0) canon__seterr(err, CANON_ERR_INTERNAL, "concat of no tables");
-    else canon__nomem(err);
-    goto done;
-  }
-  for (int i = 0; i < nc; i++) {
-    if (!(cols[i] = concat_col(parts, n, i, total))) {
-      for (int j = 0; j < i; j++) canon__column_unref(cols[j]);
-      canon__nomem(err);
-      goto done;
-    }
-    for (int p = 0; p < n; p++) {
-      canon__column_unref(parts[p]->cols[i]);
-      parts[p]->cols[i] = NULL;
-    }
-  }
-  out = canon__table_make(parts[0]->schema, cols, total, err);
-done:
-  free(cols);
   for (int p = 0; p < n; p++) canon_table_free(parts[p]), parts[p] = NULL;
   return out;
 }
