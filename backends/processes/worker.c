@@ -36,17 +36,6 @@ typedef struct wstate {
   int ntables, captables;
 } wstate;
 
-typedef struct mapping {
-  const uint8_t *map;
-  size_t size;
-} mapping;
-
-static void unmap_release(void *ctx) {
-  mapping *m = ctx;
-  px_seg_unmap(m->map, m->size);
-  free(m);
-}
-
 static wtable *find_table(wstate *w, uint64_t id) {
   for (int i = 0; i < w->ntables; i++)
     if (w->tables[i].id == id) return &w->tables[i];
@@ -70,21 +59,18 @@ static void take_table(wstate *w, uint64_t id, int fd) {
   }
   e->t = NULL;
   memset(&e->err, 0, sizeof e->err);
-  mapping *m = malloc(sizeof *m);
-  if (!m) {
-    px_err(&e->err, CANON_ERR_NOMEM, "out of memory");
-    return;
-  }
-  if (px_seg_map_all(fd, &m->map, &m->size) != 0) {
+  const uint8_t *map;
+  size_t size;
+  if (px_seg_map_all(fd, &map, &size) != 0) {
     int code = errno == ENOMEM ? CANON_ERR_NOMEM : CANON_ERR_ENGINE;
     px_err(&e->err, code, "processes: a worker cannot map shared table %llu: %s",
            (unsigned long long)id, strerror(errno));
-    free(m);
     return;
   }
   canon_error de;
   memset(&de, 0, sizeof de);
-  e->t = w->h->table_decode_shared(m->map, m->size, unmap_release, m, &de);
+  /* The whole segment is the table; the mapping goes with its last buffer. */
+  e->t = px_table_view(w->h, map, size, map, size, &de);
   if (!e->t)
     px_err(&e->err, de.code ? de.code : CANON_ERR_ENGINE, "processes: shared table %llu: %.900s",
            (unsigned long long)id, de.message);
