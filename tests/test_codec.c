@@ -225,18 +225,7 @@ Test(codec, inconsistent_fields_are_refused) {
 
 extern const canon_host canon__host;
 
-static const char *SALES =
-    "region,item,units,price\n"
-    "north,apple,3,1.5\n"
-    "south,pear,,2.25\n"
-    ",apple,7,1.5\n"
-    "north,kiwi,1,0.1\n"
-    "south,apple,2,\n"
-    ",kiwi,4,0.2\n"
-    "east,pear,9,0.3\n"
-    "north,pear,3,1.5\n"
-    "east,kiwi,,\n"
-    "south,kiwi,5,0.25\n";
+static const char *SALES = TU_SALES_CSV;
 
 static int group_size(const canon_table *g, canon_builder *out, void *user, canon_error *err) {
   (void)user, (void)err;

@@ -15,18 +15,7 @@ static char *run_everywhere(tu_plan_fn plan, const char *dir, bool unordered) {
   return tu_run_everywhere(plan, dir, unordered);
 }
 
-static const char *SALES =
-    "region,item,units,price\n"
-    "north,apple,3,1.5\n"
-    "south,pear,,2.25\n"
-    ",apple,7,1.5\n"
-    "north,kiwi,1,0.1\n"
-    "south,apple,2,\n"
-    ",kiwi,4,0.2\n"
-    "east,pear,9,0.3\n"
-    "north,pear,3,1.5\n"
-    "east,kiwi,,\n"
-    "south,kiwi,5,0.25\n";
+static const char *SALES = TU_SALES_CSV;
 
 static char *write_sales(const char *dir) {
   char *path = malloc(512);

@@ -16,18 +16,7 @@
 
 extern const canon_host canon__host;
 
-static const char *DATA =
-    "region,units\n"
-    "north,3\n"
-    "south,\n"
-    "east,7\n"
-    "north,1\n"
-    "south,2\n"
-    "west,4\n"
-    "east,9\n"
-    "north,3\n"
-    "west,0\n"
-    "south,5\n";
+static const char *DATA = TU_REGION_UNITS_CSV;
 
 /* (region, rows in the group). */
 static int count_group(const canon_table *g, canon_builder *out, void *u, canon_error *e) {

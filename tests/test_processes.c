@@ -17,18 +17,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-static const char *DATA =
-    "region,units\n"
-    "north,3\n"
-    "south,\n"
-    "east,7\n"
-    "north,1\n"
-    "south,2\n"
-    "west,4\n"
-    "east,9\n"
-    "north,3\n"
-    "west,0\n"
-    "south,5\n";
+static const char *DATA = TU_REGION_UNITS_CSV;
 
 /* The marker file of the "first attempt only" transforms (per test
  * process: Criterion runs each test in its own). */

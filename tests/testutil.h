@@ -80,6 +80,34 @@ static inline char *tu_sorted_lines(const char *csv) {
 /* Partition counts and engine settings every plan test runs on (%d is the
  * partition count). */
 static const int TU_PARTS[] = {1, 2, 3, 8};
+/* Small CSV fixtures several test files share (header included): sales
+ * rows with NULLs in every column, and region/units rows. */
+#define TU_SALES_CSV \
+  "region,item,units,price\n" \
+  "north,apple,3,1.5\n" \
+  "south,pear,,2.25\n" \
+  ",apple,7,1.5\n" \
+  "north,kiwi,1,0.1\n" \
+  "south,apple,2,\n" \
+  ",kiwi,4,0.2\n" \
+  "east,pear,9,0.3\n" \
+  "north,pear,3,1.5\n" \
+  "east,kiwi,,\n" \
+  "south,kiwi,5,0.25\n"
+
+#define TU_REGION_UNITS_CSV \
+  "region,units\n" \
+  "north,3\n" \
+  "south,\n" \
+  "east,7\n" \
+  "north,1\n" \
+  "south,2\n" \
+  "west,4\n" \
+  "east,9\n" \
+  "north,3\n" \
+  "west,0\n" \
+  "south,5\n"
+
 #define TU_NPARTS 4
 static const char *const TU_ENGINES[] = {"serial:partitions=%d", "threads:workers=2,partitions=%d",
                                          "threads:workers=3,partitions=%d",
