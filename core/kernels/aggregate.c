@@ -280,7 +280,9 @@ static int ag_out_take_keys(ag_out *o, int ncols, const canon_table *t, const in
     rc = err && err->code ? err->code : CANON_ERR_NOMEM;
     goto done;
   }
-  taken = canon__table_take(kt, first, ng, err);
+  /* Every row its own group: first rows ascend (order of first
+   * appearance), so they are 0..n-1 and the key columns serve as they are. */
+  taken = ng == t->nrows ? canon__table_share(kt, err) : canon__table_take(kt, first, ng, err);
   if (!taken) {
     rc = err && err->code ? err->code : CANON_ERR_NOMEM;
     goto done;

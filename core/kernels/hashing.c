@@ -90,6 +90,8 @@ static inline uint64_t h_bytes_room(const char *s, size_t n, size_t room) {
 
 static uint64_t h_bytes(const char *s, size_t n) { return h_bytes_room(s, n, n); }
 
+uint64_t canon__hash_str_pre(const char *s, size_t n) { return h_bytes(s, n); }
+
 static inline uint64_t h_f64_bits(double d) {
   if (d != d) return H_QNAN;
   if (d == 0) return 0;
@@ -157,6 +159,12 @@ static void h_fold_column(const canon__column *c, int64_t from, int64_t to, uint
     break;
   }
   case CANON_STRING: {
+    if (c->dict) { /* each value's pre-hash was taken once, in its dictionary */
+      const uint32_t *code = canon__codes(c);
+      const uint64_t *pre = c->dict->prehash;
+      H_LOOP(pre[code[i]]);
+      break;
+    }
     const int64_t *off = canon__i64(c);
     const char *sd = (const char *)c->strdata->data;
     size_t size = c->strdata->size;
@@ -233,6 +241,10 @@ static bool h_rows_equal(const h_group_ctx *g, int64_t a, int64_t b) {
       if (canon__cmp_f64(canon__f64(c)[a], canon__f64(c)[b]) != 0) return false;
       break;
     case CANON_STRING: {
+      if (c->dict) {
+        if (canon__codes(c)[a] != canon__codes(c)[b]) return false;
+        break;
+      }
       const int64_t *o = canon__i64(c);
       int64_t len = o[a + 1] - o[a];
       if (len != o[b + 1] - o[b] ||
@@ -318,6 +330,165 @@ static inline int64_t h_find_or_add(h_group_ctx *g, int64_t i, int *rc) {
   return gid;
 }
 
+/* ---- dense keys ---------------------------------------------------------
+ * When every key column is dictionary coded or an integer of small range,
+ * a row's key is a mixed-radix number below `space` (each column's radix
+ * has one more digit, for NULL), and a row finds its group by indexing an
+ * array with that number: no hashing, probing or comparing.  The group ids
+ * are the same as the hash path's (order of first appearance). */
+
+enum { DENSE_MIN_SPACE = 1 << 12, DENSE_MAX_SPACE = 1 << 24 };
+
+typedef struct d_key {
+  const canon__column *c;
+  uint64_t radix; /* values 0..radix-2, NULL radix-1 */
+  int64_t lo;     /* integers: the smallest value, digit 0 */
+} d_key;
+
+/* The smallest and largest valid value of an integer column (0, 0 when
+ * none). */
+static void d_int_range(const canon__column *c, int64_t *lo, int64_t *hi) {
+  int64_t mn = INT64_MAX, mx = INT64_MIN, n = c->length;
+  if (c->type == CANON_DATE) {
+    const int32_t *v = canon__i32(c);
+    for (int64_t i = 0; i < n; i++)
+      if (!c->validity || canon__valid(c, i)) {
+        mn = v[i] < mn ? v[i] : mn;
+        mx = v[i] > mx ? v[i] : mx;
+      }
+  } else {
+    const int64_t *v = canon__i64(c);
+    if (!c->validity)
+      for (int64_t i = 0; i < n; i++) {
+        mn = v[i] < mn ? v[i] : mn;
+        mx = v[i] > mx ? v[i] : mx;
+      }
+    else
+      for (int64_t i = 0; i < n; i++)
+        if (canon__valid(c, i)) {
+          mn = v[i] < mn ? v[i] : mn;
+          mx = v[i] > mx ? v[i] : mx;
+        }
+  }
+  if (mn > mx) mn = mx = 0;
+  *lo = mn;
+  *hi = mx;
+}
+
+/* Whether the keys are dense; fills k[0..ncols) and *space. */
+static bool d_plan(const canon_table *t, const int *cols, int ncols, d_key *k, uint64_t *space) {
+  uint64_t limit = (uint64_t)t->nrows * 4;
+  if (limit < DENSE_MIN_SPACE) limit = DENSE_MIN_SPACE;
+  if (limit > DENSE_MAX_SPACE) limit = DENSE_MAX_SPACE;
+  if (ncols == 0 || (uint64_t)t->nrows >= UINT32_MAX) return false;
+  uint64_t sp = 1;
+  /* Sizes known without reading rows first, so a hopeless plan costs no
+   * pass over the integers. */
+  for (int pass = 0; pass < 2; pass++)
+    for (int j = 0; j < ncols; j++) {
+      const canon__column *c = t->cols[cols[j]];
+      bool integer = c->type == CANON_INT64 || c->type == CANON_TIMESTAMP || c->type == CANON_DATE;
+      if (c->type == CANON_FLOAT64 || (c->type == CANON_STRING && !c->dict)) return false;
+      if (integer != (pass == 1)) continue;
+      k[j].c = c;
+      k[j].lo = 0;
+      if (c->type == CANON_STRING) {
+        k[j].radix = (uint64_t)c->dict->values->length + 1;
+      } else if (c->type == CANON_BOOL) {
+        k[j].radix = 3;
+      } else {
+        int64_t hi;
+        d_int_range(c, &k[j].lo, &hi);
+        uint64_t range = (uint64_t)hi - (uint64_t)k[j].lo;
+        if (range >= limit) return false;
+        k[j].radix = range + 2;
+      }
+      if (k[j].radix > limit || sp > limit / k[j].radix) return false;
+      sp *= k[j].radix;
+    }
+  *space = sp;
+  return true;
+}
+
+/* Fold key column k's digit into g[i] = g[i] * radix + digit. */
+static void d_fold(const d_key *k, bool first, int64_t n, int64_t *g) {
+  const canon__column *c = k->c;
+  int64_t r = (int64_t)k->radix, nul = r - 1, lo = k->lo;
+  bool nulls = c->validity != NULL;
+#define D_LOOP(EXPR)                                                       \
+  for (int64_t i = 0; i < n; i++) {                                        \
+    int64_t d = (nulls && !canon__valid(c, i)) ? nul : (int64_t)(EXPR);    \
+    g[i] = first ? d : g[i] * r + d;                                       \
+  }
+  switch (c->type) {
+  case CANON_STRING: {
+    const uint32_t *v = canon__codes(c);
+    D_LOOP(v[i]);
+    break;
+  }
+  case CANON_BOOL: {
+    const uint8_t *v = canon__u8(c);
+    D_LOOP(v[i] != 0);
+    break;
+  }
+  case CANON_DATE: {
+    const int32_t *v = canon__i32(c);
+    D_LOOP((int64_t)v[i] - lo);
+    break;
+  }
+  default: {
+    const int64_t *v = canon__i64(c);
+    D_LOOP((uint64_t)v[i] - (uint64_t)lo);
+    break;
+  }
+  }
+#undef D_LOOP
+}
+
+static int d_group(const canon_table *t, int ncols, const d_key *k,
+                   uint64_t space, bool drop_null_keys, int64_t *g, int64_t *ngroups,
+                   int64_t **first_rows) {
+  int64_t n = t->nrows;
+  for (int j = 0; j < ncols; j++) d_fold(&k[j], j == 0, n, g);
+  if (drop_null_keys)
+    for (int j = 0; j < ncols; j++) {
+      const canon__column *c = k[j].c;
+      if (!c->validity) continue;
+      for (int64_t i = 0; i < n; i++)
+        if (!canon__valid(c, i)) g[i] = -1;
+    }
+  uint32_t *slot = canon__calloc((size_t)space, sizeof *slot); /* group id + 1 */
+  int64_t cap = 1024, ng = 0;
+  int64_t *first = canon__malloc((size_t)cap * sizeof *first);
+  if (!slot || !first) {
+    free(slot);
+    free(first);
+    return CANON_ERR_NOMEM;
+  }
+  for (int64_t i = 0; i < n; i++) {
+    if (g[i] < 0) continue;
+    uint32_t *s = &slot[g[i]];
+    if (!*s) {
+      if (ng == cap) {
+        int64_t *nf = canon__reallocarray(first, (size_t)(cap *= 2), sizeof *nf);
+        if (!nf) {
+          free(slot);
+          free(first);
+          return CANON_ERR_NOMEM;
+        }
+        first = nf;
+      }
+      first[ng] = i;
+      *s = (uint32_t)++ng;
+    }
+    g[i] = (int64_t)*s - 1;
+  }
+  free(slot);
+  *ngroups = ng;
+  *first_rows = first;
+  return 0;
+}
+
 /* Group ids in order of first appearance; see kernels.h. */
 int canon__group_rows(const canon_table *t, const int *cols, int ncols, bool drop_null_keys,
                       int64_t *group_of_row, int64_t *ngroups, int64_t **first_rows,
@@ -325,6 +496,12 @@ int canon__group_rows(const canon_table *t, const int *cols, int ncols, bool dro
   int64_t n = t->nrows;
   *ngroups = 0;
   *first_rows = NULL;
+  d_key dk[ncols ? ncols : 1];
+  uint64_t space;
+  if (d_plan(t, cols, ncols, dk, &space))
+    return d_group(t, ncols, dk, space, drop_null_keys, group_of_row, ngroups, first_rows)
+               ? canon__nomem(err)
+               : 0;
   h_group_ctx g = {.t = t, .cols = cols, .ncols = ncols};
   int rc = 0;
   g.hashes = canon__reallocarray(NULL, n ? (size_t)n : 1, sizeof *g.hashes);
@@ -361,7 +538,7 @@ int canon__group_rows(const canon_table *t, const int *cols, int ncols, bool dro
       const h_slot *sl = &g.slots[g.hashes[i + 8] >> g.shift];
       if (sl->gid1 && sl->hash == g.hashes[i + 8])
         __builtin_prefetch(c0->values->data + (size_t)g.first[sl->gid1 - 1] * w0);
-      if (c0->type == CANON_STRING) {
+      if (c0->type == CANON_STRING && !c0->dict) {
         sl = &g.slots[g.hashes[i + 4] >> g.shift];
         if (sl->gid1 && sl->hash == g.hashes[i + 4])
           __builtin_prefetch(c0->strdata->data + canon__i64(c0)[g.first[sl->gid1 - 1]]);

@@ -132,7 +132,22 @@ void canon__column_unref(canon__column *c) {
     canon__buffer_unref(c->validity);
     canon__buffer_unref(c->values);
     canon__buffer_unref(c->strdata);
+    canon__buffer_unref(c->codes);
+    canon__dict_unref(c->dict);
     free(c);
+  }
+}
+
+canon__dict *canon__dict_ref(canon__dict *d) {
+  if (d) __atomic_add_fetch(&d->refs, 1, __ATOMIC_RELAXED);
+  return d;
+}
+
+void canon__dict_unref(canon__dict *d) {
+  if (d && __atomic_sub_fetch(&d->refs, 1, __ATOMIC_ACQ_REL) == 0) {
+    canon__column_unref(d->values);
+    free(d->prehash);
+    free(d);
   }
 }
 
@@ -278,7 +293,7 @@ int canon__cb_from(canon__colbuilder *b, const canon__column *c, int64_t i) {
 }
 
 canon__column *canon__cb_finish(canon__colbuilder *b) {
-  canon__column *c = canon__malloc(sizeof *c);
+  canon__column *c = canon__calloc(1, sizeof *c);
   if (!c) {
     canon__cb_reset(b);
     return NULL;

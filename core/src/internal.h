@@ -70,7 +70,17 @@ int canon__buffer_reserve(canon__buffer *b, size_t cap);
  *             int64, timestamp -> int64; float64 -> double; date -> int32;
  *             string -> int64 offsets, length+1 entries.
  *   strdata:  string bytes (strings only).
- * Columns are reference counted, so projections copy nothing. */
+ * Columns are reference counted, so projections copy nothing.
+ *
+ * A string column may also carry dictionary codes (an accelerator, never
+ * the only copy of its values): `dict` holds the column's distinct strings
+ * once each, and `codes` one uint32 per row, the index in dict->values of
+ * that row's string (0 at NULL rows).  Two rows of one column with codes
+ * are equal exactly when their codes are.  Kernels that can use codes do
+ * (hashing, grouping); every other reader sees an ordinary string column.
+ * Gathers, slices and concatenations of one table carry the codes; a
+ * column derived any other way simply has none (see core/kernels/dict.c). */
+typedef struct canon__dict canon__dict;
 typedef struct canon__column {
   long refs;
   canon_type type;
@@ -79,7 +89,36 @@ typedef struct canon__column {
   canon__buffer *validity;
   canon__buffer *values;
   canon__buffer *strdata;
+  canon__dict *dict;      /* strings only; NULL: no codes */
+  canon__buffer *codes;   /* uint32 per row, with dict */
 } canon__column;
+
+/* The distinct values of a dictionary-coded string column: values (no
+ * NULLs, each string once) and the row-hash pre-image of each (as
+ * canon__hash_rows takes it from the bytes).  Immutable and shared. */
+struct canon__dict {
+  long refs;
+  canon__column *values;
+  uint64_t *prehash;
+};
+canon__dict *canon__dict_ref(canon__dict *d);
+void canon__dict_unref(canon__dict *d);
+static inline const uint32_t *canon__codes(const canon__column *c) {
+  return (const uint32_t *)c->codes->data;
+}
+/* Dictionary codes (core/kernels/dict.c).  Give string column c — which
+ * nobody else holds yet — codes when it has few distinct values (else
+ * leave it as it is): 0, or CANON_ERR_NOMEM. */
+int canon__column_dict_encode(canon__column *c);
+/* The same for every unshared string column of t, which it takes: t, or
+ * NULL (t freed, err set) when out of memory. */
+canon_table *canon__table_dict_encode(canon_table *t, canon_error *err);
+/* Give `out`, the concatenation of column i of parts[0..n), codes when
+ * every part's column has them (the parts' dictionary when they share one,
+ * else a merged one): 0, or CANON_ERR_NOMEM. */
+int canon__dict_concat(canon_table *const *parts, int n, int i, canon__column *out);
+/* The row-hash pre-image of a string's bytes (core/kernels/hashing.c). */
+uint64_t canon__hash_str_pre(const char *s, size_t n);
 
 canon__column *canon__column_ref(canon__column *c);
 void canon__column_unref(canon__column *c);

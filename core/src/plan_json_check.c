@@ -617,7 +617,8 @@ int canon__pj_rows(canon__pj_reader *r, const cJSON *j, const canon_schema *s,
     canon__pj_pop(r, mark);
   }
   if (rc == 0) {
-    *out = canon_builder_finish(b, r->err);
+    /* A fresh table: its string keys may as well carry dictionary codes. */
+    *out = canon__table_dict_encode(canon_builder_finish(b, r->err), r->err);
     if (!*out) rc = r->err->code;
   }
   canon_builder_free(b);

@@ -183,6 +183,30 @@ static int gather_strings(const canon__column *c, const int64_t *idx, int64_t st
   return 0;
 }
 
+/* The dictionary codes of the gathered rows into out (an index < 0 gives
+ * code 0, a NULL row). */
+static int gather_codes(const canon__column *c, const int64_t *idx, int64_t start, int64_t n,
+                        canon__column *out) {
+  canon__buffer *b = canon__buffer_new((size_t)n * sizeof(uint32_t));
+  if (!b) return CANON_ERR_NOMEM;
+  b->size = (size_t)n * sizeof(uint32_t);
+  const uint32_t *src = canon__codes(c);
+  uint32_t *dst = (uint32_t *)b->data;
+  if (!idx)
+    memcpy(dst, src + start, (size_t)n * sizeof *dst);
+  else
+    for (int64_t k = 0; k < n; k++) {
+      if (k + GATHER_AHEAD < n) {
+        int64_t a = idx[k + GATHER_AHEAD];
+        __builtin_prefetch(&src[a < 0 ? 0 : a]);
+      }
+      dst[k] = idx[k] >= 0 ? src[idx[k]] : 0;
+    }
+  out->codes = b;
+  out->dict = canon__dict_ref(c->dict);
+  return 0;
+}
+
 /* Gather rows idx[0..n) of c (idx NULL: rows start..start+n) into a new
  * column; with `neg`, an index < 0 gives a NULL (stored as 0, or an empty
  * string).  Fixed-width values are copied per type, fetching random rows
@@ -202,7 +226,8 @@ static canon__column *gather_col(const canon__column *c, const int64_t *idx, int
     out->values = canon__buffer_new((size_t)(n + 1) * 8);
     if (!out->values) goto oom;
     out->values->size = (size_t)(n + 1) * 8;
-    if (gather_strings(c, idx, start, n, (int64_t *)out->values->data, &out->strdata) != 0)
+    if (gather_strings(c, idx, start, n, (int64_t *)out->values->data, &out->strdata) != 0 ||
+        (c->dict && gather_codes(c, idx, start, n, out) != 0))
       goto oom;
   } else {
     out->values = canon__buffer_new((size_t)n * w);
@@ -295,6 +320,12 @@ static canon__column *view_col(const canon__column *c, const int64_t *idx, int64
     out->values->size = (size_t)(n + 1) * 8;
     out->strdata = canon__buffer_alias(c->strdata, (size_t)off[0], (size_t)(off[n] - off[0]));
     if (!out->strdata) goto oom;
+    if (c->dict) {
+      out->codes = canon__buffer_alias(c->codes, (size_t)start * sizeof(uint32_t),
+                                       (size_t)n * sizeof(uint32_t));
+      if (!out->codes) goto oom;
+      out->dict = canon__dict_ref(c->dict);
+    }
   } else {
     size_t w = canon__type_width(c->type);
     out->values = canon__buffer_alias(c->values, (size_t)start * w, (size_t)n * w);
@@ -381,6 +412,7 @@ static canon__column *concat_col(canon_table *const *parts, int n, int i, int64_
     }
     out->values->size = (size_t)(total + 1) * 8;
     out->strdata->size = (size_t)base;
+    if (canon__dict_concat(parts, n, i, out) != 0) goto oom;
   } else {
     out->values = canon__buffer_new((size_t)total * w);
     if (!out->values) goto oom;

@@ -1,0 +1,292 @@
+/* dict.c — dictionary codes for string columns.
+ *
+ * A string column with few distinct values (the key columns of most
+ * group-bys: "id001".."id100") gets, next to its strings, a dictionary of
+ * those values and a uint32 code per row.  Grouping then compares and
+ * indexes codes instead of bytes, and hashing looks each value's hash up
+ * instead of recomputing it.  The strings stay where they were, so a
+ * kernel that knows nothing of codes reads the column as before: codes
+ * are an accelerator, never a second meaning.
+ *
+ * Codes are attached where a column is made (after a CSV read task) and
+ * travel with the rows: gathers and slices keep the dictionary and carry
+ * the codes; a concatenation of parts with one dictionary keeps it, and
+ * parts with different dictionaries (each read task builds its own) get a
+ * merged one.  Anything else derives a column without codes, which is
+ * always correct.
+ *
+ * Building is abandoned when a column does not look low-cardinality: more
+ * than DICT_MAX distinct values, or a first sample of rows that is almost
+ * all distinct. */
+#include "kernels.h"
+
+enum {
+  DICT_MAX = 1 << 15,          /* at most this many distinct values (the set stays in cache) */
+  DICT_SAMPLE = 1 << 16,       /* rows after which a near-unique column gives up */
+};
+
+/* An open-addressing set of strings with their codes.  A slot holds the
+ * pre-hash, code + 1 (0: empty) and length, so a probe touches one slot
+ * and then the candidate's bytes; the distinct strings are copied into an
+ * arena laid out as a string column (value k at bytes[at[k] .. at[k+1])),
+ * which becomes the dictionary's values without another copy. */
+typedef struct d_slot {
+  uint64_t pre;
+  uint32_t code1;
+  uint32_t len;
+} d_slot;
+
+typedef struct d_set {
+  d_slot *slots;
+  uint64_t mask;
+  int shift;
+  int64_t n, cap;      /* values, and room in at[] / pre[] */
+  canon__buffer *at;   /* int64 offsets, n + 1 used */
+  canon__buffer *bytes;
+  uint64_t *pre;
+} d_set;
+
+static void d_set_free(d_set *s) {
+  free(s->slots);
+  canon__buffer_unref(s->at);
+  canon__buffer_unref(s->bytes);
+  free(s->pre);
+}
+
+static int d_set_slots(d_set *s, int bits) {
+  d_slot *sl = canon__calloc((size_t)1 << bits, sizeof *sl);
+  if (!sl) return CANON_ERR_NOMEM;
+  const int64_t *at = (const int64_t *)s->at->data;
+  free(s->slots);
+  s->slots = sl;
+  s->mask = ((uint64_t)1 << bits) - 1;
+  s->shift = 64 - bits;
+  for (int64_t k = 0; k < s->n; k++) {
+    uint64_t i = s->pre[k] >> s->shift;
+    while (s->slots[i].code1) i = (i + 1) & s->mask;
+    s->slots[i] = (d_slot){s->pre[k], (uint32_t)(k + 1), (uint32_t)(at[k + 1] - at[k])};
+  }
+  return 0;
+}
+
+static int d_set_init(d_set *s) {
+  memset(s, 0, sizeof *s);
+  s->at = canon__buffer_new(8);
+  s->bytes = canon__buffer_new(256);
+  if (!s->at || !s->bytes) return CANON_ERR_NOMEM;
+  memset(s->at->data, 0, 8);
+  s->at->size = 8;
+  return d_set_slots(s, 8);
+}
+
+/* n bytes at a and b equal; short keys (most dictionary values) are
+ * compared as two overlapping words instead of through a call. */
+static inline bool d_eq(const char *a, const char *b, size_t n) {
+  if (n >= 8 && n <= 16) {
+    uint64_t a0, b0, a1, b1;
+    memcpy(&a0, a, 8), memcpy(&b0, b, 8);
+    memcpy(&a1, a + n - 8, 8), memcpy(&b1, b + n - 8, 8);
+    return a0 == b0 && a1 == b1;
+  }
+  if (n >= 4 && n < 8) {
+    uint32_t a0, b0, a1, b1;
+    memcpy(&a0, a, 4), memcpy(&b0, b, 4);
+    memcpy(&a1, a + n - 4, 4), memcpy(&b1, b + n - 4, 4);
+    return a0 == b0 && a1 == b1;
+  }
+  return memcmp(a, b, n) == 0;
+}
+
+/* The code of string (p, len) with pre-hash h, adding it when new; -1 when
+ * the set would pass DICT_MAX (or the string 4 GiB), -2 when out of
+ * memory. */
+static int64_t d_set_code(d_set *s, const char *p, size_t len, uint64_t h) {
+  uint64_t i = h >> s->shift;
+  const int64_t *at = (const int64_t *)s->at->data;
+  for (const d_slot *sl; (sl = &s->slots[i])->code1 != 0; i = (i + 1) & s->mask) {
+    if (sl->pre == h && sl->len == len) {
+      int64_t c = (int64_t)sl->code1 - 1;
+      if (d_eq((const char *)s->bytes->data + at[c], p, len)) return c;
+    }
+  }
+  if (s->n == DICT_MAX || len > UINT32_MAX) return -1;
+  if (s->n == s->cap) {
+    int64_t ncap = s->cap ? s->cap * 2 : 256;
+    uint64_t *np = canon__reallocarray(s->pre, (size_t)ncap, sizeof *np);
+    if (!np) return -2;
+    s->pre = np;
+    if (canon__buffer_reserve(s->at, (size_t)(ncap + 1) * 8) != 0) return -2;
+    s->cap = ncap;
+  }
+  size_t used = s->bytes->size;
+  if (canon__buffer_reserve(s->bytes, used + len) != 0) return -2;
+  memcpy(s->bytes->data + used, p, len);
+  s->bytes->size = used + len;
+  int64_t c = s->n++;
+  int64_t *off = (int64_t *)s->at->data;
+  off[c + 1] = (int64_t)(used + len);
+  s->at->size = (size_t)(c + 2) * 8;
+  s->pre[c] = h;
+  s->slots[i] = (d_slot){h, (uint32_t)(c + 1), (uint32_t)len};
+  if ((uint64_t)s->n * 2 > s->mask + 1 && d_set_slots(s, 64 - s->shift + 1) != 0) return -2;
+  return c;
+}
+
+/* The set's strings as a dictionary (moves the arena and pre-hashes out
+ * of s). */
+static canon__dict *d_set_dict(d_set *s) {
+  canon__dict *d = canon__calloc(1, sizeof *d);
+  canon__column *v = canon__calloc(1, sizeof *v);
+  if (!d || !v) {
+    free(d);
+    free(v);
+    return NULL;
+  }
+  d->refs = 1;
+  v->refs = 1;
+  v->type = CANON_STRING;
+  v->length = s->n;
+  v->values = s->at;
+  v->strdata = s->bytes;
+  s->at = s->bytes = NULL;
+  d->values = v;
+  d->prehash = s->pre;
+  s->pre = NULL;
+  if (!d->prehash && !(d->prehash = canon__malloc(8))) {
+    canon__dict_unref(d);
+    return NULL;
+  }
+  return d;
+}
+
+int canon__column_dict_encode(canon__column *c) {
+  if (c->type != CANON_STRING || c->dict || c->length == 0) return 0;
+  int64_t n = c->length;
+  canon__buffer *codes = canon__buffer_new((size_t)n * sizeof(uint32_t));
+  if (!codes) return CANON_ERR_NOMEM;
+  codes->size = (size_t)n * sizeof(uint32_t);
+  uint32_t *code = (uint32_t *)codes->data;
+  const int64_t *off = canon__i64(c);
+  const char *sd = (const char *)c->strdata->data;
+  d_set s;
+  int rc = d_set_init(&s);
+  for (int64_t i = 0; i < n && !rc; i++) {
+    if (!canon__valid(c, i)) {
+      code[i] = 0;
+      continue;
+    }
+    size_t len = (size_t)(off[i + 1] - off[i]);
+    int64_t k = d_set_code(&s, sd + off[i], len, canon__hash_str_pre(sd + off[i], len));
+    if (k == -2) rc = CANON_ERR_NOMEM;
+    if (k < 0 || (i + 1 == DICT_SAMPLE && s.n > DICT_SAMPLE - DICT_SAMPLE / 8)) goto skip;
+    code[i] = (uint32_t)k;
+  }
+  if (!rc && s.n * 2 <= n) {
+    canon__dict *d = d_set_dict(&s);
+    if (!d) {
+      rc = CANON_ERR_NOMEM;
+      goto skip;
+    }
+    c->dict = d;
+    c->codes = codes;
+    d_set_free(&s);
+    return 0;
+  }
+skip:
+  d_set_free(&s);
+  canon__buffer_unref(codes);
+  return rc;
+}
+
+canon_table *canon__table_dict_encode(canon_table *t, canon_error *err) {
+  if (!t) return NULL;
+  for (int i = 0; i < t->schema->n; i++) {
+    canon__column *c = t->cols[i];
+    if (c->type != CANON_STRING || __atomic_load_n(&c->refs, __ATOMIC_ACQUIRE) != 1) continue;
+    if (canon__column_dict_encode(c) != 0) {
+      canon_table_free(t);
+      canon__nomem(err);
+      return NULL;
+    }
+  }
+  return t;
+}
+
+/* Concatenated codes of column i of the parts into out, remapping part p's
+ * codes through map[p] (NULL: unchanged). */
+static int d_concat_codes(canon_table *const *parts, int n, int i, uint32_t *const *map,
+                          canon__column *out) {
+  canon__buffer *codes = canon__buffer_new((size_t)out->length * sizeof(uint32_t));
+  if (!codes) return CANON_ERR_NOMEM;
+  codes->size = (size_t)out->length * sizeof(uint32_t);
+  uint32_t *dst = (uint32_t *)codes->data;
+  for (int p = 0; p < n; p++) {
+    const canon__column *c = parts[p]->cols[i];
+    const uint32_t *src = canon__codes(c);
+    if (!map[p])
+      memcpy(dst, src, (size_t)c->length * sizeof *dst);
+    else if (!c->validity)
+      for (int64_t k = 0; k < c->length; k++) dst[k] = map[p][src[k]];
+    else /* a NULL row keeps code 0 (its dictionary may even be empty) */
+      for (int64_t k = 0; k < c->length; k++) dst[k] = canon__valid(c, k) ? map[p][src[k]] : 0;
+    dst += c->length;
+  }
+  out->codes = codes;
+  return 0;
+}
+
+int canon__dict_concat(canon_table *const *parts, int n, int i, canon__column *out) {
+  const canon__dict *d0 = parts[0]->cols[i]->dict;
+  if (!d0) return 0;
+  bool same = true;
+  for (int p = 1; p < n; p++) {
+    if (!parts[p]->cols[i]->dict) return 0;
+    same = same && parts[p]->cols[i]->dict == d0;
+  }
+  uint32_t *maps[n];
+  memset(maps, 0, sizeof maps);
+  if (same) {
+    if (d_concat_codes(parts, n, i, maps, out) != 0) return CANON_ERR_NOMEM;
+    out->dict = canon__dict_ref(parts[0]->cols[i]->dict);
+    return 0;
+  }
+  /* Merge: the values of each distinct dictionary in part order, each
+   * string once; part p's codes go through maps[p]. */
+  d_set s;
+  int rc = d_set_init(&s);
+  for (int p = 0; p < n && !rc; p++) {
+    const canon__dict *d = parts[p]->cols[i]->dict;
+    int q = 0;
+    while (q < p && parts[q]->cols[i]->dict != d) q++;
+    if (q < p) {
+      maps[p] = maps[q];
+      continue;
+    }
+    int64_t nv = d->values->length;
+    if (!(maps[p] = canon__malloc((size_t)(nv ? nv : 1) * sizeof(uint32_t)))) {
+      rc = CANON_ERR_NOMEM;
+      break;
+    }
+    for (int64_t k = 0; k < nv; k++) {
+      size_t len;
+      const char *str = canon__str(d->values, k, &len);
+      int64_t c = d_set_code(&s, str, len, d->prehash[k]);
+      if (c < 0) {
+        rc = c == -2 ? CANON_ERR_NOMEM : -1;
+        break;
+      }
+      maps[p][k] = (uint32_t)c;
+    }
+  }
+  canon__dict *merged = NULL;
+  if (!rc && !(merged = d_set_dict(&s))) rc = CANON_ERR_NOMEM;
+  if (!rc && (rc = d_concat_codes(parts, n, i, maps, out)) == 0) out->dict = merged;
+  else canon__dict_unref(merged);
+  for (int p = 0; p < n; p++) {
+    int q = 0;
+    while (q < p && maps[q] != maps[p]) q++;
+    if (q == p) free(maps[p]);
+  }
+  d_set_free(&s);
+  return rc == -1 ? 0 : rc; /* too many values: no codes, not an error */
+}

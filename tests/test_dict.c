@@ -1,0 +1,305 @@
+/* Tests of dictionary codes on string columns (core/kernels/dict.c) and of
+ * the kernels that use them:
+ *   - encoding: which columns get codes, and that every valid row's code
+ *     names its own string in a dictionary of distinct values;
+ *   - codes carried through take (with NULL rows), slices, and concats of
+ *     parts with one dictionary, different ones, or some without codes;
+ *   - canon__hash_rows of a coded column equal to the uncoded twin's;
+ *   - canon__group_rows (the dense path: coded strings, small integers)
+ *     equal to the same grouping of twins that must take the hash path. */
+#include "testutil.h"
+
+#include "kernels.h"
+
+static uint64_t rnd_state;
+static uint64_t rnd(void) {
+  rnd_state = rnd_state * 6364136223846793005ULL + 1442695040888963407ULL;
+  uint64_t x = rnd_state;
+  x ^= x >> 29;
+  x *= 0xbf58476d1ce4e5b9ULL;
+  x ^= x >> 32;
+  return x;
+}
+static int64_t rnd_below(int64_t n) { return (int64_t)(rnd() % (uint64_t)n); }
+
+/* A fresh copy of column c (unshared, no codes). */
+static canon__column *fresh_copy(const canon__column *c) {
+  int64_t n = c->length;
+  int64_t *idx = malloc((size_t)(n ? n : 1) * sizeof *idx);
+  for (int64_t i = 0; i < n; i++) idx[i] = i;
+  canon__column *out = canon__column_take(c, idx, n, false);
+  cr_assert(out);
+  free(idx);
+  if (out->dict) {
+    canon__dict_unref(out->dict);
+    canon__buffer_unref(out->codes);
+    out->dict = NULL;
+    out->codes = NULL;
+  }
+  return out;
+}
+
+/* Every valid row's code names its string; the dictionary's values are
+ * distinct, carry the right pre-hashes, and NULL rows hold code 0. */
+static void check_codes(const canon__column *c) {
+  cr_assert(c->dict && c->codes);
+  const canon__column *v = c->dict->values;
+  cr_assert_eq(v->null_count, 0);
+  for (int64_t a = 0; a < v->length; a++) {
+    size_t la, lb;
+    const char *sa = canon__str(v, a, &la);
+    cr_assert_eq(c->dict->prehash[a], canon__hash_str_pre(sa, la));
+    for (int64_t b = a + 1; b < v->length; b++) {
+      const char *sb = canon__str(v, b, &lb);
+      cr_assert(la != lb || memcmp(sa, sb, la) != 0, "values %lld and %lld repeat", (long long)a,
+                (long long)b);
+    }
+  }
+  const uint32_t *code = canon__codes(c);
+  for (int64_t i = 0; i < c->length; i++) {
+    if (!canon__valid(c, i)) {
+      cr_assert_eq(code[i], 0, "NULL row %lld", (long long)i);
+      continue;
+    }
+    cr_assert_lt((int64_t)code[i], v->length);
+    size_t l1, l2;
+    const char *s1 = canon__str(c, i, &l1), *s2 = canon__str(v, code[i], &l2);
+    cr_assert(l1 == l2 && memcmp(s1, s2, l1) == 0, "row %lld", (long long)i);
+  }
+}
+
+/* A one-column string table of n rows drawn from `card` values ("v<k>",
+ * with the empty string and 16-byte strings among them), NULL at rate
+ * 1/null_every (0: none). */
+static canon_table *strings(int64_t n, int64_t card, int null_every) {
+  canon_error err;
+  canon_schema *s = canon_schema_parse("s:string", &err);
+  canon_builder *b = canon_builder_new(s, &err);
+  char buf[64];
+  for (int64_t r = 0; r < n; r++) {
+    if (null_every && rnd_below(null_every) == 0) {
+      cr_assert_eq(canon_builder_append_null(b, 0), 0);
+      continue;
+    }
+    int64_t k = rnd_below(card);
+    int len = k == 0 ? 0 : snprintf(buf, sizeof buf, k % 3 ? "v%lld" : "value-%010lld", (long long)k);
+    cr_assert_eq(canon_builder_append_string(b, 0, buf, (size_t)len), 0);
+  }
+  canon_table *t = canon_builder_finish(b, &err);
+  cr_assert(t, "%s", err.message);
+  canon_builder_free(b);
+  canon_schema_free(s);
+  return t;
+}
+
+static canon_table *encoded(canon_table *t) {
+  canon_error err;
+  t = canon__table_dict_encode(t, &err);
+  cr_assert(t, "%s", err.message);
+  return t;
+}
+
+Test(dict, low_cardinality_columns_get_codes) {
+  rnd_state = 1;
+  for (int nulls = 0; nulls < 8; nulls += 3) {
+    canon_table *t = encoded(strings(5000, 90, nulls));
+    check_codes(t->cols[0]);
+    cr_assert_leq(t->cols[0]->dict->values->length, 90);
+    canon_table_free(t);
+  }
+  /* Every row NULL: an empty dictionary, every code 0. */
+  canon_table *t = encoded(strings(40, 5, 1));
+  check_codes(t->cols[0]);
+  cr_assert_eq(t->cols[0]->dict->values->length, 0);
+  canon_table_free(t);
+}
+
+Test(dict, high_cardinality_columns_stay_plain) {
+  rnd_state = 2;
+  /* Mostly distinct over a few rows, and almost all distinct over more
+   * than the sample: no codes, and the strings are untouched. */
+  canon_table *few = encoded(strings(100, 1000000, 0));
+  cr_assert_null(few->cols[0]->dict);
+  canon_table_free(few);
+  canon_table *many = encoded(strings(70000, INT64_C(1) << 40, 0));
+  cr_assert_null(many->cols[0]->dict);
+  cr_assert_null(many->cols[0]->codes);
+  canon_table_free(many);
+  /* A shared column is never changed. */
+  canon_table *t = strings(1000, 3, 0);
+  canon__column *held = canon__column_ref(t->cols[0]);
+  t = encoded(t);
+  cr_assert_null(t->cols[0]->dict);
+  canon__column_unref(held);
+  canon_table_free(t);
+}
+
+Test(dict, codes_travel_with_take_slice_and_concat) {
+  rnd_state = 3;
+  canon_error err;
+  canon_table *t = encoded(strings(3001, 50, 4));
+  /* take, with -1 (a NULL row) among the indexes */
+  int64_t idx[500];
+  for (int k = 0; k < 500; k++) idx[k] = k % 7 == 3 ? -1 : rnd_below(t->nrows);
+  canon__column *g = canon__column_take(t->cols[0], idx, 500, true);
+  cr_assert(g);
+  cr_assert_eq(g->dict, t->cols[0]->dict);
+  check_codes(g);
+  canon__column_unref(g);
+  /* slices: views (start a multiple of 8) and copies */
+  for (int64_t start = 0; start < 20; start += 5) {
+    canon_table *v = canon__table_slice(t, start, 2000, &err);
+    cr_assert(v, "%s", err.message);
+    cr_assert_eq(v->cols[0]->dict, t->cols[0]->dict);
+    check_codes(v->cols[0]);
+    canon_table_free(v);
+  }
+  /* concat of slices of one table keeps the dictionary */
+  canon_table *parts[3];
+  parts[0] = canon__table_slice(t, 0, 1000, &err);
+  parts[1] = canon__table_slice(t, 1000, 7, &err);
+  parts[2] = canon__table_slice(t, 1007, 1994, &err);
+  canon_table *c = canon__table_concat(parts, 3, &err);
+  cr_assert(c, "%s", err.message);
+  cr_assert_eq(c->cols[0]->dict, t->cols[0]->dict);
+  check_codes(c->cols[0]);
+  canon_table_free(c);
+  /* tables encoded apart (different dictionaries, some values shared,
+   * one all NULL) get a merged dictionary */
+  canon_table *other = encoded(strings(900, 80, 3));
+  canon_table *nulls = encoded(strings(30, 5, 1));
+  canon_table *mixed[4] = {parts[0], other, nulls, parts[1]};
+  c = canon__table_concat(mixed, 4, &err);
+  cr_assert(c, "%s", err.message);
+  check_codes(c->cols[0]);
+  cr_assert_leq(c->cols[0]->dict->values->length, 80);
+  canon_table_free(c);
+  /* a part without codes: the result has none (and is still right) */
+  canon_table *plain = strings(10, 1000000, 0);
+  canon_table *some[2] = {parts[2], plain};
+  c = canon__table_concat(some, 2, &err);
+  cr_assert(c, "%s", err.message);
+  cr_assert_null(c->cols[0]->dict);
+  cr_assert_eq(c->nrows, 2004);
+  canon_table_free(c);
+  canon_table_free(plain);
+  canon_table_free(other);
+  canon_table_free(nulls);
+  for (int p = 0; p < 3; p++) canon_table_free(parts[p]);
+  canon_table_free(t);
+}
+
+/* ---- hashing and grouping against uncoded twins ------------------------------ */
+
+/* A table s:string (coded), i:int64 (small range, negative too), b:bool,
+ * d:date, u:string (the same strings as s, uncoded), f:float64 (i's values
+ * as doubles: floats always take the hash path), with NULLs at the same
+ * rows in s/u and in i/f. */
+static canon_table *twins(int64_t n, int64_t card, int null_every) {
+  canon_error err;
+  canon_table *st = strings(n, card, null_every);
+  canon_schema *s = canon_schema_parse("i:int64,b:bool,d:date,f:float64", &err);
+  canon_builder *b = canon_builder_new(s, &err);
+  for (int64_t r = 0; r < n; r++) {
+    if (null_every && rnd_below(null_every) == 0) {
+      for (int c = 0; c < 4; c++) cr_assert_eq(canon_builder_append_null(b, c), 0);
+      continue;
+    }
+    int64_t k = rnd_below(card) - card / 2;
+    cr_assert_eq(canon_builder_append_int64(b, 0, k), 0);
+    cr_assert_eq(canon_builder_append_bool(b, 1, (int)(k & 1)), 0);
+    cr_assert_eq(canon_builder_append_date(b, 2, (int32_t)(k * 3)), 0);
+    cr_assert_eq(canon_builder_append_float64(b, 3, (double)k), 0);
+  }
+  canon_table *nt = canon_builder_finish(b, &err);
+  cr_assert(nt, "%s", err.message);
+  canon_builder_free(b);
+  canon_schema_free(s);
+  canon__column *cols[6] = {fresh_copy(st->cols[0]), canon__column_ref(nt->cols[0]),
+                            canon__column_ref(nt->cols[1]), canon__column_ref(nt->cols[2]),
+                            fresh_copy(st->cols[0]), canon__column_ref(nt->cols[3])};
+  cr_assert_eq(canon__column_dict_encode(cols[0]), 0);
+  cr_assert(cols[0]->dict || n == 0);
+  canon_schema *all = canon_schema_parse("s:string,i:int64,b:bool,d:date,u:string,f:float64", &err);
+  canon_table *t = canon__table_make(all, cols, n, &err);
+  cr_assert(t, "%s", err.message);
+  canon_schema_free(all);
+  canon_table_free(st);
+  canon_table_free(nt);
+  return t;
+}
+
+Test(dict, coded_hashes_equal_plain_hashes) {
+  rnd_state = 4;
+  canon_table *t = twins(4000, 60, 5);
+  uint64_t *h1 = malloc(4000 * sizeof *h1), *h2 = malloc(4000 * sizeof *h2);
+  int s[] = {0, 1}, u[] = {4, 1};
+  canon__hash_rows(t, s, 2, h1);
+  canon__hash_rows(t, u, 2, h2);
+  for (int64_t r = 0; r < 4000; r++) {
+    cr_assert_eq(h1[r], h2[r], "row %lld", (long long)r);
+    cr_assert_eq(h1[r], canon__hash_row(t, u, 2, r));
+  }
+  free(h1);
+  free(h2);
+  canon_table_free(t);
+}
+
+/* Grouping by `fast` (which may take the dense path) gives exactly the
+ * group ids and first rows of grouping by `slow` (which cannot). */
+static void same_groups(const canon_table *t, const int *fast, const int *slow, int nc, bool drop) {
+  int64_t n = t->nrows;
+  int64_t *g1 = malloc((size_t)(n ? n : 1) * sizeof *g1), *g2 = malloc((size_t)(n ? n : 1) * sizeof *g2);
+  int64_t n1, n2, *f1, *f2;
+  canon_error err;
+  cr_assert_eq(canon__group_rows(t, fast, nc, drop, g1, &n1, &f1, &err), 0, "%s", err.message);
+  cr_assert_eq(canon__group_rows(t, slow, nc, drop, g2, &n2, &f2, &err), 0, "%s", err.message);
+  cr_assert_eq(n1, n2);
+  for (int64_t r = 0; r < n; r++) cr_assert_eq(g1[r], g2[r], "row %lld", (long long)r);
+  for (int64_t g = 0; g < n1; g++) cr_assert_eq(f1[g], f2[g]);
+  free(g1);
+  free(g2);
+  free(f1);
+  free(f2);
+}
+
+Test(dict, dense_grouping_equals_hash_grouping) {
+  rnd_state = 5;
+  /* fast keys and their slow twins: coded s vs plain u, int64 i vs its
+   * float twin f; bool and date ride along (dense on both sides) */
+  static const int fast[][4] = {{0}, {1}, {0, 1}, {1, 0, 2}, {0, 2, 1, 3}, {0, 0}};
+  static const int slow[][4] = {{4}, {5}, {4, 5}, {5, 4, 2}, {4, 2, 5, 3}, {4, 4}};
+  static const int nk[] = {1, 1, 2, 3, 4, 2};
+  static const int64_t cards[] = {3, 40, 700};
+  for (int round = 0; round < 3; round++) {
+    canon_table *t = twins(3000, cards[round], round == 1 ? 0 : 6);
+    for (int s = 0; s < 6; s++) {
+      same_groups(t, fast[s], slow[s], nk[s], false);
+      same_groups(t, fast[s], slow[s], nk[s], true);
+    }
+    canon_table_free(t);
+  }
+  canon_table *e = twins(0, 5, 2);
+  int f[] = {0, 1}, sl[] = {4, 5};
+  same_groups(e, f, sl, 2, false);
+  canon_table_free(e);
+}
+
+/* Integers at the ends of int64's range are not dense (the range would
+ * overflow): the hash path must still group them right. */
+Test(dict, extreme_integers_group_right) {
+  canon_error err;
+  canon_table *t = canon_table_from_csv_text("i:int64,f:float64",
+                                       "-9223372036854775808,1\n9223372036854775807,2\n"
+                                       "-9223372036854775808,1\n,3\n0,4\n9223372036854775807,2\n",
+                                       &err);
+  cr_assert(t, "%s", err.message);
+  int64_t g[6], ng, *first;
+  int k = 0;
+  cr_assert_eq(canon__group_rows(t, &k, 1, false, g, &ng, &first, &err), 0);
+  int64_t want[] = {0, 1, 0, 2, 3, 1};
+  cr_assert_eq(ng, 4);
+  for (int r = 0; r < 6; r++) cr_assert_eq(g[r], want[r]);
+  free(first);
+  canon_table_free(t);
+}
