@@ -6,7 +6,9 @@
  *     parts with one dictionary, different ones, or some without codes;
  *   - canon__hash_rows of a coded column equal to the uncoded twin's;
  *   - canon__group_rows (the dense path: coded strings, small integers)
- *     equal to the same grouping of twins that must take the hash path. */
+ *     equal to the same grouping of twins that must take the hash path;
+ *   - the table codec: codes survive encoding (copied and viewed), and an
+ *     encoding whose codes lie about their strings is refused. */
 #include "testutil.h"
 
 #include "kernels.h"
@@ -301,5 +303,91 @@ Test(dict, extreme_integers_group_right) {
   cr_assert_eq(ng, 4);
   for (int r = 0; r < 6; r++) cr_assert_eq(g[r], want[r]);
   free(first);
+  canon_table_free(t);
+}
+
+/* ---- the table codec carries codes ------------------------------------------- */
+
+static uint8_t *encode(const canon_table *t, size_t *len) {
+  *len = canon__table_encoded_size(t);
+  uint8_t *buf = malloc(*len);
+  canon_error err;
+  cr_assert(buf);
+  cr_assert_eq(canon__table_encode_into(t, buf, *len, &err), 0, "%s", err.message);
+  return buf;
+}
+
+static void no_release(void *ctx) { (void)ctx; }
+
+Test(dict, codes_survive_encoding_copied_and_viewed) {
+  rnd_state = 6;
+  canon_error err;
+  canon_table *t = encoded(strings(2000, 30, 5));
+  canon_table *v = canon__table_slice(t, 16, 1500, &err); /* codes of a view */
+  cr_assert(v, "%s", err.message);
+  size_t len;
+  uint8_t *buf = encode(v, &len);
+  canon_table *a = canon__table_decode(buf, len, &err);
+  cr_assert(a, "%s", err.message);
+  canon_table *b = canon__table_decode_shared(buf, len, no_release, NULL, &err);
+  cr_assert(b, "%s", err.message);
+  for (int k = 0; k < 2; k++) {
+    const canon__column *c = (k ? b : a)->cols[0];
+    check_codes(c);
+    cr_assert_eq(c->dict->values->length, v->cols[0]->dict->values->length);
+    cr_assert(memcmp(c->codes->data, v->cols[0]->codes->data, 1500 * 4) == 0);
+  }
+  /* The same bytes again: encoding is deterministic. */
+  size_t len2;
+  uint8_t *buf2 = encode(a, &len2);
+  cr_assert(len2 == len && memcmp(buf, buf2, len) == 0);
+  free(buf2);
+  canon_table_free(a);
+  canon_table_free(b);
+  free(buf);
+  canon_table_free(v);
+  canon_table_free(t);
+}
+
+/* Rows "a", "b", "a", NULL: the codes section is the last 72 bytes —
+ * 24 of header, 16 of codes, 24 of value offsets, 8 of value bytes. */
+Test(dict, lying_codes_are_refused) {
+  canon_error err;
+  canon_table *t = encoded(canon_table_from_csv_text("s:string", "a\nb\na\n\n", &err));
+  cr_assert(t->cols[0]->dict);
+  size_t len;
+  uint8_t *buf = encode(t, &len);
+  uint8_t *c = malloc(len);
+  size_t sec = len - 72, codes = sec + 24, vbytes = len - 8;
+  struct { size_t at; uint32_t v; int width; const char *what; } lies[] = {
+      {codes, 5, 4, "code out of range"},
+      {codes, 1, 4, "code naming another string"},
+      {codes + 12, 1, 4, "code at a NULL row"},
+      {vbytes + 1, 'a', 1, "repeated values"},
+      {sec, 1, 4, "column index past the columns"},
+      {sec + 4, 1, 4, "reserved field"},
+      {sec + 8, 3, 4, "value count"},
+      {20, 2, 4, "more coded columns than columns"},
+      {20, 0, 4, "codes section not announced"},
+  };
+  for (size_t k = 0; k < sizeof lies / sizeof lies[0]; k++) {
+    memcpy(c, buf, len);
+    memcpy(c + lies[k].at, &lies[k].v, (size_t)lies[k].width);
+    canon_error_clear(&err);
+    canon_table *d = canon__table_decode(c, len, &err);
+    cr_assert_null(d, "%s accepted", lies[k].what);
+    cr_assert_eq(err.code, CANON_ERR_PARSE, "%s: %s", lies[k].what, err.message);
+  }
+  /* Every single-bit flip is refused or decodes to a consistent table. */
+  for (size_t i = 0; i < len; i++)
+    for (int bit = 0; bit < 8; bit++) {
+      memcpy(c, buf, len);
+      c[i] ^= (uint8_t)(1u << bit);
+      canon_table *d = canon__table_decode(c, len, &err);
+      if (d && d->cols[0]->dict) check_codes(d->cols[0]);
+      canon_table_free(d);
+    }
+  free(c);
+  free(buf);
   canon_table_free(t);
 }

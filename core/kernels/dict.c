@@ -290,3 +290,71 @@ int canon__dict_concat(canon_table *const *parts, int n, int i, canon__column *o
   d_set_free(&s);
   return rc == -1 ? 0 : rc; /* too many values: no codes, not an error */
 }
+
+int canon__dict_adopt(canon__column *c, canon__column *values, canon__buffer *codes,
+                      const char **why) {
+  int rc = 0;
+  canon__dict *d = NULL;
+  d_set s;
+  *why = NULL;
+  int64_t nv = values->length;
+  if (c->type != CANON_STRING || values->type != CANON_STRING || values->null_count ||
+      codes->size != (size_t)c->length * sizeof(uint32_t)) {
+    *why = "dictionary does not fit its column";
+    goto fail;
+  }
+  if ((rc = d_set_init(&s)) != 0) goto fail;
+  uint64_t *pre = canon__malloc((size_t)(nv ? nv : 1) * sizeof *pre);
+  d = canon__calloc(1, sizeof *d);
+  if (!pre || !d) {
+    free(pre);
+    rc = CANON_ERR_NOMEM;
+    goto fail_set;
+  }
+  d->refs = 1;
+  d->prehash = pre;
+  for (int64_t k = 0; k < nv; k++) {
+    size_t len;
+    const char *str = canon__str(values, k, &len);
+    pre[k] = canon__hash_str_pre(str, len);
+    int64_t got = d_set_code(&s, str, len, pre[k]);
+    if (got == -2) rc = CANON_ERR_NOMEM;
+    if (got != k) {
+      if (!rc) *why = "dictionary values repeat";
+      goto fail_set;
+    }
+  }
+  const uint32_t *code = (const uint32_t *)codes->data;
+  for (int64_t i = 0; i < c->length; i++) {
+    if (!canon__valid(c, i)) {
+      if (code[i] != 0) {
+        *why = "a NULL row's dictionary code is not 0";
+        goto fail_set;
+      }
+      continue;
+    }
+    size_t l1, l2;
+    const char *s1 = canon__str(c, i, &l1);
+    if ((int64_t)code[i] >= nv) {
+      *why = "dictionary code out of range";
+      goto fail_set;
+    }
+    const char *s2 = canon__str(values, code[i], &l2);
+    if (l1 != l2 || !d_eq(s1, s2, l1)) {
+      *why = "dictionary code names another string than its row";
+      goto fail_set;
+    }
+  }
+  d_set_free(&s);
+  d->values = values;
+  c->dict = d;
+  c->codes = codes;
+  return 0;
+fail_set:
+  d_set_free(&s);
+fail:
+  canon__dict_unref(d);
+  canon__column_unref(values);
+  canon__buffer_unref(codes);
+  return rc ? rc : CANON_ERR_PARSE;
+}

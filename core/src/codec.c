@@ -11,11 +11,17 @@
  *               else ceil(nrows / 8)), values (nrows * width; strings:
  *               nrows + 1 int64 offsets starting at 0), string bytes;
  *               each padded to 8 with zeros
+ *   codes       per string column with dictionary codes (their number is
+ *               the header's u32 after ncols, the columns in order):
+ *               u32 column index, u32 0, u64 values, u64 value bytes;
+ *               the codes (nrows u32), the values' offsets (values + 1
+ *               int64 from 0) and bytes, each padded to 8
  *
  * Decoding trusts nothing: every size is checked against the input length
  * before anything is allocated, offsets must be monotone and end exactly at
  * the string bytes, bools must be 0 or 1, NULL counts must match the
- * bitmap, names must be unique.  Malformed input is CANON_ERR_PARSE.
+ * bitmap, names must be unique, a dictionary's values distinct and every
+ * code name its own row's string.  Malformed input is CANON_ERR_PARSE.
  *
  * canon__table_decode copies the buffers out; canon__table_decode_shared
  * (after the same checks) makes the columns views into the encoding
@@ -29,6 +35,7 @@
 #define TABLE_VERSION 1u
 #define HEADER_BYTES 32u
 #define COLUMN_BYTES 40u
+#define CODES_BYTES 24u
 #define MAX_NAME_BYTES 65536u
 
 #if __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
@@ -53,6 +60,14 @@ static void column_sizes(const canon__column *c, int64_t nrows, size_t *validity
   }
 }
 
+/* Bytes of the codes section of column c (0: it has no codes). */
+static size_t codes_size(const canon__column *c, int64_t nrows) {
+  if (!c->dict) return 0;
+  const canon__column *v = c->dict->values;
+  return CODES_BYTES + pad8((size_t)nrows * 4) + ((size_t)v->length + 1) * 8 +
+         pad8((size_t)canon__i64(v)[v->length]);
+}
+
 /* Bytes table_encode_into needs for t. */
 size_t canon__table_encoded_size(const canon_table *t) {
   size_t n = HEADER_BYTES + (size_t)t->schema->n * COLUMN_BYTES, names = 0;
@@ -60,7 +75,7 @@ size_t canon__table_encoded_size(const canon_table *t) {
     size_t v, w, s;
     names += strlen(t->schema->names[i]);
     column_sizes(t->cols[i], t->nrows, &v, &w, &s);
-    n += pad8(v) + pad8(w) + pad8(s);
+    n += pad8(v) + pad8(w) + pad8(s) + codes_size(t->cols[i], t->nrows);
   }
   return n + pad8(names);
 }
@@ -118,6 +133,20 @@ static void encode_column(const canon__column *c, int64_t nrows, uint8_t *buf, s
   }
 }
 
+/* The codes section of column i (which has codes) at buf + *at. */
+static void encode_codes(const canon__column *c, int i, int64_t nrows, uint8_t *buf, size_t *at) {
+  const canon__column *v = c->dict->values;
+  size_t bytes = (size_t)canon__i64(v)[v->length];
+  put_u32(buf + *at, (uint32_t)i);
+  put_u32(buf + *at + 4, 0);
+  put_u64(buf + *at + 8, (uint64_t)v->length);
+  put_u64(buf + *at + 16, bytes);
+  *at += CODES_BYTES;
+  put_bytes(buf, at, c->codes->data, (size_t)nrows * 4);
+  put_bytes(buf, at, v->values->data, ((size_t)v->length + 1) * 8);
+  put_bytes(buf, at, v->strdata->data, bytes);
+}
+
 int canon__table_encode_into(const canon_table *t, uint8_t *buf, size_t cap, canon_error *err) {
   size_t need = canon__table_encoded_size(t);
   if (cap < need)
@@ -128,7 +157,9 @@ int canon__table_encode_into(const canon_table *t, uint8_t *buf, size_t cap, can
   put_u32(buf + 4, TABLE_VERSION);
   put_u64(buf + 8, (uint64_t)t->nrows);
   put_u32(buf + 16, (uint32_t)nc);
-  put_u32(buf + 20, 0);
+  uint32_t ncoded = 0;
+  for (int i = 0; i < nc; i++) ncoded += t->cols[i]->dict != NULL;
+  put_u32(buf + 20, ncoded);
   put_u64(buf + 24, (uint64_t)need);
   size_t at = HEADER_BYTES;
   for (int i = 0; i < nc; i++) {
@@ -150,6 +181,8 @@ int canon__table_encode_into(const canon_table *t, uint8_t *buf, size_t cap, can
   }
   put_bytes(buf, &at, NULL, 0);
   for (int i = 0; i < nc; i++) encode_column(t->cols[i], t->nrows, buf, &at);
+  for (int i = 0; i < nc; i++)
+    if (t->cols[i]->dict) encode_codes(t->cols[i], i, t->nrows, buf, &at);
   return at == need ? 0 : canon__seterr(err, CANON_ERR_INTERNAL, "table encoding size mismatch");
 }
 
@@ -268,6 +301,44 @@ static canon__column *decode_column(const coldesc *d, int64_t nrows, const uint8
   return c;
 }
 
+/* The codes section at buf + *at: attach it to its column in cols after
+ * checking it (the column's index above *prev, so each is coded once). */
+static int decode_codes(const uint8_t *buf, size_t len, size_t *at, int nc, int64_t nrows,
+                        canon__column **cols, int *prev, canon__buffer *root, canon_error *err) {
+  if (len - *at < CODES_BYTES) return bad(err, "codes section runs past the end");
+  const uint8_t *p = buf + *at;
+  uint32_t i = get_u32(p);
+  uint64_t nv = get_u64(p + 8), bytes = get_u64(p + 16);
+  if ((int64_t)i <= *prev || i >= (uint32_t)nc || get_u32(p + 4) != 0 ||
+      cols[i]->type != CANON_STRING)
+    return bad(err, "codes for a column that cannot have them");
+  *prev = (int)i;
+  if (nv > len / 8 || bytes > len) return bad(err, "codes section larger than the encoding");
+  *at += CODES_BYTES;
+  const uint8_t *cp = buf + *at;
+  if (!take(at, (size_t)nrows * 4, len)) return bad(err, "codes section runs past the end");
+  const uint8_t *op = buf + *at;
+  if (!take(at, ((size_t)nv + 1) * 8, len)) return bad(err, "codes section runs past the end");
+  const uint8_t *sp = buf + *at;
+  if (!take(at, (size_t)bytes, len)) return bad(err, "codes section runs past the end");
+  /* The values are copied even when decoding into views: a dictionary is
+   * small, and rows gathered out of the table share it, so a view would
+   * keep the whole encoding alive (exchange_prepare relies on copies not
+   * doing that). */
+  coldesc vd = {.type = CANON_STRING, .values = ((size_t)nv + 1) * 8, .strdata = (size_t)bytes};
+  canon__column *values = decode_column(&vd, (int64_t)nv, NULL, op, sp, NULL, buf, err);
+  if (!values) return err ? err->code : CANON_ERR_PARSE;
+  canon__buffer *codes = section(root, buf, cp, (size_t)nrows * 4);
+  if (!codes) {
+    canon__column_unref(values);
+    return canon__nomem(err);
+  }
+  const char *why;
+  int rc = canon__dict_adopt(cols[i], values, codes, &why);
+  if (rc == CANON_ERR_PARSE) return bad(err, why);
+  return rc ? canon__nomem(err) : 0;
+}
+
 /* Names unique: sort indices by name and compare neighbours (a hostile
  * encoding may hold many columns; no quadratic scan).  qsort passes no
  * context, so the descriptors travel through a thread-local. */
@@ -311,7 +382,8 @@ static canon_table *decode(const uint8_t *buf, size_t len, canon__buffer *root, 
   }
   int64_t nrows = (int64_t)get_u64(buf + 8);
   uint32_t ncols = get_u32(buf + 16);
-  if (get_u32(buf + 20) != 0 || get_u64(buf + 24) != len) {
+  uint32_t ncoded = get_u32(buf + 20);
+  if (ncoded > get_u32(buf + 16) || get_u64(buf + 24) != len) {
     bad(err, "length does not match its header");
     return NULL;
   }
@@ -368,7 +440,14 @@ static canon_table *decode(const uint8_t *buf, size_t len, canon__buffer *root, 
     if (!take(&at, d[i].strdata, len)) break;
     if (!(cols[i] = decode_column(&d[i], nrows, vp, wp, sp, root, buf, err))) goto done;
   }
-  if (at != len || (nc > 0 && !cols[nc - 1])) {
+  if (nc > 0 && !cols[nc - 1]) {
+    bad(err, "buffers do not fill the encoding exactly");
+    goto done;
+  }
+  int prev = -1;
+  for (uint32_t k = 0; k < ncoded; k++)
+    if (decode_codes(buf, len, &at, nc, nrows, cols, &prev, root, err)) goto done;
+  if (at != len) {
     bad(err, "buffers do not fill the encoding exactly");
     goto done;
   }

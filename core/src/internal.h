@@ -117,6 +117,13 @@ canon_table *canon__table_dict_encode(canon_table *t, canon_error *err);
  * every part's column has them (the parts' dictionary when they share one,
  * else a merged one): 0, or CANON_ERR_NOMEM. */
 int canon__dict_concat(canon_table *const *parts, int n, int i, canon__column *out);
+/* Attach `values` (strings, no NULLs) as c's dictionary and `codes` (a
+ * uint32 per row of c) as its codes, after checking everything an
+ * encoding cannot be trusted with: values distinct, every valid row's code
+ * in range and naming that row's own string, code 0 at NULL rows.  Takes
+ * both references.  0; CANON_ERR_PARSE with *why set; CANON_ERR_NOMEM. */
+int canon__dict_adopt(canon__column *c, canon__column *values, canon__buffer *codes,
+                      const char **why);
 /* The row-hash pre-image of a string's bytes (core/kernels/hashing.c). */
 uint64_t canon__hash_str_pre(const char *s, size_t n);
 
