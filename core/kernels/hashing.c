@@ -214,6 +214,16 @@ typedef struct h_group_ctx {
    * column when it has NULLs). */
   bool hash_decides;
   const canon__column *nullable;
+  /* One string key without codes: each group's key is copied, when the
+   * group is made, into `arena` (u64 length, UINT64_MAX for NULL, then
+   * the bytes, padded to 8), and reps[s] is where slot s's key starts.
+   * A probe then compares with a small, dense copy whose place is known
+   * with the slot, instead of chasing the group's first row to its offset
+   * and then its bytes in the whole column. */
+  const canon__column *str1;
+  uint8_t *arena;
+  size_t alen, acap;
+  uint64_t *reps;
 } h_group_ctx;
 
 /* §3 equality of the keys of rows a and b.  Fixed-width types are compared
@@ -266,12 +276,55 @@ static inline bool h_same_key(const h_group_ctx *g, int64_t a, int64_t b) {
   return !g->nullable || canon__valid(g->nullable, a) == canon__valid(g->nullable, b);
 }
 
+/* Row b's key (of a str1 grouping) equals the key at arena offset rep. */
+static inline bool h_rep_equal(const h_group_ctx *g, uint64_t rep, int64_t b) {
+  const canon__column *c = g->str1;
+  uint64_t len;
+  memcpy(&len, g->arena + rep, 8);
+  if (!canon__valid(c, b)) return len == UINT64_MAX;
+  const int64_t *o = canon__i64(c);
+  return len == (uint64_t)(o[b + 1] - o[b]) &&
+         memcmp(g->arena + rep + 8, c->strdata->data + o[b], (size_t)len) == 0;
+}
+
+/* Copy row i's key (str1) to the arena; its offset into *rep. */
+static int h_rep_add(h_group_ctx *g, int64_t i, uint64_t *rep) {
+  const canon__column *c = g->str1;
+  bool valid = canon__valid(c, i);
+  const int64_t *o = canon__i64(c);
+  uint64_t len = valid ? (uint64_t)(o[i + 1] - o[i]) : UINT64_MAX;
+  size_t need = 8 + (valid ? (size_t)((len + 7) & ~(uint64_t)7) : 0);
+  if (g->alen + need > g->acap) {
+    size_t ncap = g->acap ? g->acap : 4096;
+    while (ncap < g->alen + need) ncap *= 2;
+    uint8_t *na = realloc(g->arena, ncap);
+    if (!na) return CANON_ERR_NOMEM;
+    g->arena = na;
+    g->acap = ncap;
+  }
+  *rep = g->alen;
+  memcpy(g->arena + g->alen, &len, 8);
+  if (valid) {
+    memcpy(g->arena + g->alen + 8, c->strdata->data + o[i], (size_t)len);
+    memset(g->arena + g->alen + 8 + len, 0, need - 8 - (size_t)len);
+  }
+  g->alen += need;
+  return 0;
+}
+
 static int h_table_alloc(h_group_ctx *g, int bits) {
   size_t cap = (size_t)1 << bits;
   h_slot *s = canon__calloc(cap, sizeof *s);
-  if (!s) return CANON_ERR_NOMEM;
+  uint64_t *r = g->str1 ? canon__malloc(cap * sizeof *r) : NULL;
+  if (!s || (g->str1 && !r)) {
+    free(s);
+    free(r);
+    return CANON_ERR_NOMEM;
+  }
   free(g->slots);
+  free(g->reps);
   g->slots = s;
+  g->reps = r;
   g->shift = 64 - bits;
   g->mask = cap - 1;
   return 0;
@@ -285,11 +338,14 @@ static int h_grow(h_group_ctx *g) {
   int bits = 64 - g->shift + 1;
   if (bits > 62) return CANON_ERR_NOMEM;
   h_slot *old = g->slots;
+  uint64_t *oldreps = g->reps;
   size_t oldcap = (size_t)g->mask + 1;
   g->slots = NULL;
+  g->reps = NULL;
   int rc = h_table_alloc(g, bits);
   if (rc) {
     g->slots = old;
+    g->reps = oldreps;
     return rc;
   }
   for (size_t k = 0; k < oldcap; k++) {
@@ -297,8 +353,10 @@ static int h_grow(h_group_ctx *g) {
     uint64_t i = old[k].hash >> g->shift;
     while (g->slots[i].gid1) i = (i + 1) & g->mask;
     g->slots[i] = old[k];
+    if (oldreps) g->reps[i] = oldreps[k];
   }
   free(old);
+  free(oldreps);
   return 0;
 }
 
@@ -309,9 +367,12 @@ static inline int64_t h_find_or_add(h_group_ctx *g, int64_t i, int *rc) {
   for (;;) {
     h_slot *sl = &g->slots[s];
     if (!sl->gid1) break;
-    if (sl->hash == h && h_same_key(g, g->first[sl->gid1 - 1], i)) return sl->gid1 - 1;
+    if (sl->hash == h && (g->str1 ? h_rep_equal(g, g->reps[s], i)
+                                  : h_same_key(g, g->first[sl->gid1 - 1], i)))
+      return sl->gid1 - 1;
     s = (s + 1) & g->mask;
   }
+  if (g->str1 && (*rc = h_rep_add(g, i, &g->reps[s])) != 0) return -1;
   if (g->ngroups == g->capgroups) {
     int64_t ncap = g->capgroups ? g->capgroups * 2 : 1024;
     int64_t *nf = canon__reallocarray(g->first, (size_t)ncap, sizeof *nf);
@@ -509,6 +570,8 @@ int canon__group_rows(const canon_table *t, const int *cols, int ncols, bool dro
   canon__hash_rows(t, cols, ncols, (uint64_t *)g.hashes);
   g.hash_decides = ncols == 1 && t->cols[cols[0]]->type != CANON_STRING;
   if (g.hash_decides && t->cols[cols[0]]->validity) g.nullable = t->cols[cols[0]];
+  if (ncols == 1 && t->cols[cols[0]]->type == CANON_STRING && !t->cols[cols[0]]->dict)
+    g.str1 = t->cols[cols[0]];
 
   /* Mark the rows to drop (any NULL key) with -1, the others with 0. */
   memset(group_of_row, 0, (size_t)n * sizeof *group_of_row);
@@ -529,8 +592,20 @@ int canon__group_rows(const canon_table *t, const int *cols, int ncols, bool dro
   for (int64_t i = 0; i < n; i++) {
     /* Fetch the slot a few rows ahead: with many groups the probe is a
      * cache miss per row otherwise. */
-    if (i + 16 < n) __builtin_prefetch(&g.slots[g.hashes[i + 16] >> g.shift]);
-    if (!g.hash_decides && c0 && i + 8 < n) {
+    if (i + 16 < n) {
+      uint64_t s16 = g.hashes[i + 16] >> g.shift;
+      __builtin_prefetch(&g.slots[s16]);
+      if (g.str1) __builtin_prefetch(&g.reps[s16]);
+    }
+    if (g.str1) {
+      /* The slot and rep of row i+8 are in cache by now: fetch the key
+       * copy it would be compared with. */
+      if (i + 8 < n) {
+        uint64_t s8 = g.hashes[i + 8] >> g.shift;
+        if (g.slots[s8].gid1 && g.slots[s8].hash == g.hashes[i + 8])
+          __builtin_prefetch(g.arena + g.reps[s8]);
+      }
+    } else if (!g.hash_decides && c0 && i + 8 < n) {
       /* Later stages, when the slot of a row holds its hash (the key will
        * be compared): the slot of row i+8 is in cache by now, so fetch
        * where the group's first key lives; for row i+4 that is in cache,
@@ -553,6 +628,8 @@ int canon__group_rows(const canon_table *t, const int *cols, int ncols, bool dro
 done:
   free((void *)g.hashes);
   free(g.slots);
+  free(g.reps);
+  free(g.arena);
   if (rc) {
     free(g.first);
     return canon__nomem(err);
