@@ -68,7 +68,8 @@ int canon__buffer_reserve(canon__buffer *b, size_t cap);
  *   validity: bitmap, LSB first, bit set = valid; NULL when no NULLs.
  *   values:   bool -> uint8 per value (0/1; packed only on Arrow export);
  *             int64, timestamp -> int64; float64 -> double; date -> int32;
- *             string -> int64 offsets, length+1 entries.
+ *             string -> int64 offsets, length+1 entries (the first is 0
+ *             except in a view, whose offsets index its parent's bytes).
  *   strdata:  string bytes (strings only).
  * Columns are reference counted, so projections copy nothing.
  *

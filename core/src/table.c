@@ -292,8 +292,9 @@ static canon_table *select_rows(const canon_table *t, const int64_t *idx, int64_
 
 /* Rows [start, start+n) of c without copying its values: buffers that alias
  * the column's own (start is a multiple of 8, so the validity bitmap starts
- * on a byte).  String offsets are copied, rebased to 0, because kernels
- * and exports read a column's bytes from its first offset. */
+ * on a byte).  A string view keeps the column's offsets and whole byte
+ * buffer, so its first offset is not 0: readers take a row's bytes at
+ * strdata + off[i], and a column's bytes are off[0] .. off[length]. */
 static canon__column *view_col(const canon__column *c, const int64_t *idx, int64_t start,
                                int64_t n) {
   (void)idx;
@@ -312,14 +313,11 @@ static canon__column *view_col(const canon__column *c, const int64_t *idx, int64
       goto oom;
   }
   if (c->type == CANON_STRING) {
-    const int64_t *off = (const int64_t *)c->values->data + start;
-    out->values = canon__buffer_new((size_t)(n + 1) * 8);
+    /* The offsets of the rows, as they are (the first need not be 0),
+     * into the column's whole byte buffer. */
+    out->values = canon__buffer_alias(c->values, (size_t)start * 8, (size_t)(n + 1) * 8);
     if (!out->values) goto oom;
-    int64_t *no = (int64_t *)out->values->data;
-    for (int64_t k = 0; k <= n; k++) no[k] = off[k] - off[0];
-    out->values->size = (size_t)(n + 1) * 8;
-    out->strdata = canon__buffer_alias(c->strdata, (size_t)off[0], (size_t)(off[n] - off[0]));
-    if (!out->strdata) goto oom;
+    out->strdata = canon__buffer_ref(c->strdata);
     if (c->dict) {
       out->codes = canon__buffer_alias(c->codes, (size_t)start * sizeof(uint32_t),
                                        (size_t)n * sizeof(uint32_t));
@@ -396,7 +394,10 @@ static canon__column *concat_col(canon_table *const *parts, int n, int i, int64_
   }
   if (ty == CANON_STRING) {
     size_t bytes = 0;
-    for (int p = 0; p < n; p++) bytes += parts[p]->cols[i]->strdata->size;
+    for (int p = 0; p < n; p++) {
+      const canon__column *c = parts[p]->cols[i];
+      bytes += (size_t)(canon__i64(c)[c->length] - canon__i64(c)[0]);
+    }
     out->values = canon__buffer_new((size_t)(total + 1) * 8);
     out->strdata = canon__buffer_new(bytes);
     if (!out->values || !out->strdata) goto oom;
@@ -406,9 +407,10 @@ static canon__column *concat_col(canon_table *const *parts, int n, int i, int64_
     for (int p = 0; p < n; p++) {
       const canon__column *c = parts[p]->cols[i];
       const int64_t *co = (const int64_t *)c->values->data;
-      memcpy(out->strdata->data + base, c->strdata->data, (size_t)co[c->length]);
-      for (int64_t k = 0; k < c->length; k++) off[++at] = base + co[k + 1];
-      base += co[c->length];
+      memcpy(out->strdata->data + base, c->strdata->data + co[0], (size_t)(co[c->length] - co[0]));
+      int64_t shift = base - co[0];
+      for (int64_t k = 0; k < c->length; k++) off[++at] = co[k + 1] + shift;
+      base += co[c->length] - co[0];
     }
     out->values->size = (size_t)(total + 1) * 8;
     out->strdata->size = (size_t)base;
@@ -501,7 +503,7 @@ int64_t canon__table_bytes(const canon_table *t) {
     const canon__column *c = t->cols[i];
     b += (int64_t)c->values->size;
     if (c->validity) b += (int64_t)c->validity->size;
-    if (c->strdata) b += (int64_t)c->strdata->size;
+    if (c->strdata) b += canon__i64(c)[c->length] - canon__i64(c)[0];
   }
   return b;
 }
