@@ -192,6 +192,10 @@ void canon__hash_rows(const canon_table *t, const int *cols, int ncols, uint64_t
 
 /* ---- grouping ----------------------------------------------------------- */
 
+/* Rows after which grouping judges, from the groups found so far, whether
+ * nearly every row will be a group of its own. */
+#define H_SAMPLE 16384
+
 typedef struct h_slot {
   uint64_t hash;
   int64_t gid1; /* group id + 1; 0: empty (a fresh table is zero pages) */
@@ -312,9 +316,20 @@ static int h_rep_add(h_group_ctx *g, int64_t i, uint64_t *rep) {
   return 0;
 }
 
+/* n zeroed bytes.  A large block is written with zeros rather than taken
+ * from calloc: calloc's fresh pages read as the shared zero page, and the
+ * first write to each then costs a copy-on-write fault and, with other
+ * threads running, a TLB flush on every core. */
+static void *h_zeroed(size_t n) {
+  if (n < ((size_t)1 << 20)) return canon__calloc(n, 1);
+  void *p = canon__malloc(n);
+  if (p) memset(p, 0, n);
+  return p;
+}
+
 static int h_table_alloc(h_group_ctx *g, int bits) {
   size_t cap = (size_t)1 << bits;
-  h_slot *s = canon__calloc(cap, sizeof *s);
+  h_slot *s = h_zeroed(cap * sizeof *s);
   uint64_t *r = g->str1 ? canon__malloc(cap * sizeof *r) : NULL;
   if (!s || (g->str1 && !r)) {
     free(s);
@@ -334,8 +349,7 @@ static int h_table_alloc(h_group_ctx *g, int bits) {
  * table is walked in slot order, which is (up to probe runs) the order of
  * the hashes' high bits, i.e. of the new slots: the writes stream instead
  * of landing at random. */
-static int h_grow(h_group_ctx *g) {
-  int bits = 64 - g->shift + 1;
+static int h_grow_to(h_group_ctx *g, int bits) {
   if (bits > 62) return CANON_ERR_NOMEM;
   h_slot *old = g->slots;
   uint64_t *oldreps = g->reps;
@@ -359,6 +373,8 @@ static int h_grow(h_group_ctx *g) {
   free(oldreps);
   return 0;
 }
+
+static int h_grow(h_group_ctx *g) { return h_grow_to(g, 64 - g->shift + 1); }
 
 /* Group id of row i, adding a group when its key is new. */
 static inline int64_t h_find_or_add(h_group_ctx *g, int64_t i, int *rc) {
@@ -518,7 +534,7 @@ static int d_group(const canon_table *t, int ncols, const d_key *k,
       for (int64_t i = 0; i < n; i++)
         if (!canon__valid(c, i)) g[i] = -1;
     }
-  uint32_t *slot = canon__calloc((size_t)space, sizeof *slot); /* group id + 1 */
+  uint32_t *slot = h_zeroed((size_t)space * sizeof *slot); /* group id + 1 */
   int64_t cap = 1024, ng = 0;
   int64_t *first = canon__malloc((size_t)cap * sizeof *first);
   if (!slot || !first) {
@@ -618,6 +634,14 @@ int canon__group_rows(const canon_table *t, const int *cols, int ncols, bool dro
         if (sl->gid1 && sl->hash == g.hashes[i + 4])
           __builtin_prefetch(c0->strdata->data + canon__i64(c0)[g.first[sl->gid1 - 1]]);
       }
+    }
+    if (i == H_SAMPLE && n >= 4 * H_SAMPLE && g.ngroups * 2 > H_SAMPLE) {
+      /* Most of the first rows were new keys: expect about one group per
+       * row and size the table for that now, instead of doubling it
+       * (re-placing every group) a dozen times on the way. */
+      int bits = 12;
+      while (bits < 62 && ((uint64_t)1 << bits) < (uint64_t)n * 2) bits++;
+      if (bits > 64 - g.shift && (rc = h_grow_to(&g, bits)) != 0) goto done;
     }
     if (group_of_row[i] < 0) continue;
     int64_t gid = h_find_or_add(&g, i, &rc);
