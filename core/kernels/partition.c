@@ -9,41 +9,25 @@
 static int split_by(const canon_table *t, const int32_t *bucket, int n, canon_table **buckets,
                     canon_error *err) {
   int64_t *counts = canon__calloc((size_t)n, sizeof *counts);
-  int64_t *idx = canon__reallocarray(NULL, (size_t)t->nrows, sizeof *idx);
-  int64_t *start = canon__calloc((size_t)n + 1, sizeof *start);
   int rc = 0;
   for (int k = 0; k < n; k++) buckets[k] = NULL;
-  if (!counts || !idx || !start) {
-    rc = canon__nomem(err);
-    goto done;
-  }
+  if (!counts) return canon__nomem(err);
   for (int64_t i = 0; i < t->nrows; i++) counts[bucket[i]]++;
-  for (int k = 0; k < n; k++) start[k + 1] = start[k] + counts[k];
   for (int k = 0; k < n; k++)
     if (counts[k] == t->nrows && t->nrows > 0) {
       /* Every row goes to bucket k (one bucket, or one key): share the
        * columns instead of copying them; the other buckets are empty. */
       for (int j = 0; j < n && rc == 0; j++)
-        if (!(buckets[j] = j == k ? canon__table_share(t, err) : canon__table_take(t, idx, 0, err)))
+        if (!(buckets[j] = j == k ? canon__table_share(t, err) : canon__table_empty(t->schema, err)))
           rc = err ? err->code : CANON_ERR_NOMEM;
       if (rc)
         for (int j = 0; j < n; j++) canon_table_free(buckets[j]), buckets[j] = NULL;
-      goto done;
+      free(counts);
+      return rc;
     }
-  memcpy(counts, start, (size_t)n * sizeof *counts);
-  for (int64_t i = 0; i < t->nrows; i++) idx[counts[bucket[i]]++] = i;
-  for (int k = 0; k < n; k++) {
-    buckets[k] = canon__table_take(t, idx + start[k], start[k + 1] - start[k], err);
-    if (!buckets[k]) {
-      rc = err ? err->code : CANON_ERR_NOMEM;
-      for (int j = 0; j < k; j++) canon_table_free(buckets[j]), buckets[j] = NULL;
-      goto done;
-    }
-  }
-done:
+  /* Each column read once, its values appended to their buckets. */
+  rc = canon__table_scatter(t, bucket, n, counts, buckets, err);
   free(counts);
-  free(idx);
-  free(start);
   return rc;
 }
 

@@ -187,9 +187,16 @@ canon_table *canon__table_take(const canon_table *t, const int64_t *idx,
  * with may_null, an index < 0 gives a NULL (without, there is none). */
 canon__column *canon__column_take(const canon__column *c, const int64_t *idx, int64_t n,
                                   bool may_null);
-/* Rows [start, start+n). */
+/* Rows [start, start+n) (the whole table shared, else a view). */
 canon_table *canon__table_slice(const canon_table *t, int64_t start, int64_t n,
                                 canon_error *err);
+/* Rows [start, start+n) of t sharing its buffers, from any start. */
+canon_table *canon__table_view_rows(const canon_table *t, int64_t start, int64_t n,
+                                    canon_error *err);
+/* Split t's rows into out[0..n): row i goes to out[bucket[i]], which gets
+ * counts[k] rows in input order (table_scatter.c: one pass per column). */
+int canon__table_scatter(const canon_table *t, const int32_t *bucket, int n,
+                         const int64_t *counts, canon_table **out, canon_error *err);
 canon_table *canon__table_concat(canon_table *const *parts, int n, canon_error *err);
 /* Concatenate, releasing each part's columns as they are copied; the parts
  * are freed and set to NULL in every case. */

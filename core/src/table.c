@@ -291,10 +291,12 @@ static canon_table *select_rows(const canon_table *t, const int64_t *idx, int64_
 }
 
 /* Rows [start, start+n) of c without copying its values: buffers that alias
- * the column's own (start is a multiple of 8, so the validity bitmap starts
- * on a byte).  A string view keeps the column's offsets and whole byte
- * buffer, so its first offset is not 0: readers take a row's bytes at
- * strdata + off[i], and a column's bytes are off[0] .. off[length]. */
+ * the column's own.  A string view keeps the column's offsets and whole
+ * byte buffer, so its first offset is not 0: readers take a row's bytes at
+ * strdata + off[i], and a column's bytes are off[0] .. off[length].  The
+ * validity bitmap is aliased when start is a multiple of 8 (it then starts
+ * on a byte), else copied shifted; it is dropped when the rows hold no
+ * NULL. */
 static canon__column *view_col(const canon__column *c, const int64_t *idx, int64_t start,
                                int64_t n) {
   (void)idx;
@@ -304,19 +306,26 @@ static canon__column *view_col(const canon__column *c, const int64_t *idx, int64
   out->type = c->type;
   out->length = n;
   if (c->validity) {
-    const uint8_t *v = c->validity->data + start / 8;
     int64_t valid = 0;
-    for (int64_t k = 0; k < n; k++) valid += (v[k >> 3] >> (k & 7)) & 1;
+    if (start % 8 == 0) {
+      const uint8_t *v = c->validity->data + start / 8;
+      for (int64_t k = 0; k < n; k++) valid += (v[k >> 3] >> (k & 7)) & 1;
+    } else {
+      for (int64_t k = 0; k < n; k++) valid += canon__valid(c, start + k);
+    }
     out->null_count = n - valid;
-    if (out->null_count &&
-        !(out->validity = canon__buffer_alias(c->validity, (size_t)(start / 8), (size_t)(n + 7) / 8)))
-      goto oom;
+    if (out->null_count && start % 8 == 0) {
+      out->validity = canon__buffer_alias(c->validity, (size_t)(start / 8), (size_t)(n + 7) / 8);
+      if (!out->validity) goto oom;
+    } else if (out->null_count) {
+      if (gather_validity(c, NULL, start, n, &out->validity, &out->null_count) != 0) goto oom;
+    }
   }
+  size_t w = canon__type_width(c->type);
+  out->values = canon__buffer_alias(c->values, (size_t)start * w,
+                                    (size_t)(n + (c->type == CANON_STRING)) * w);
+  if (!out->values) goto oom;
   if (c->type == CANON_STRING) {
-    /* The offsets of the rows, as they are (the first need not be 0),
-     * into the column's whole byte buffer. */
-    out->values = canon__buffer_alias(c->values, (size_t)start * 8, (size_t)(n + 1) * 8);
-    if (!out->values) goto oom;
     out->strdata = canon__buffer_ref(c->strdata);
     if (c->dict) {
       out->codes = canon__buffer_alias(c->codes, (size_t)start * sizeof(uint32_t),
@@ -324,10 +333,6 @@ static canon__column *view_col(const canon__column *c, const int64_t *idx, int64
       if (!out->codes) goto oom;
       out->dict = canon__dict_ref(c->dict);
     }
-  } else {
-    size_t w = canon__type_width(c->type);
-    out->values = canon__buffer_alias(c->values, (size_t)start * w, (size_t)n * w);
-    if (!out->values) goto oom;
   }
   return out;
 oom:
@@ -335,7 +340,13 @@ oom:
   return NULL;
 }
 
-static canon_table *view_rows(const canon_table *t, int64_t start, int64_t n, canon_error *err) {
+canon_table *canon__table_view_rows(const canon_table *t, int64_t start, int64_t n,
+                                    canon_error *err) {
+  if (start < 0 || n < 0 || start + n > t->nrows) {
+    canon__seterr(err, CANON_ERR_INTERNAL, "view [%lld, +%lld) outside %lld rows",
+                  (long long)start, (long long)n, (long long)t->nrows);
+    return NULL;
+  }
   return map_columns(t, view_col, NULL, start, n, err);
 }
 
@@ -352,8 +363,7 @@ canon_table *canon__table_slice(const canon_table *t, int64_t start, int64_t n,
     return NULL;
   }
   if (start == 0 && n == t->nrows) return canon__table_share(t, err);
-  if (start % 8 == 0) return view_rows(t, start, n, err);
-  return select_rows(t, NULL, start, n, err);
+  return canon__table_view_rows(t, start, n, err);
 }
 
 canon_table *canon__table_share(const canon_table *t, canon_error *err) {
