@@ -318,3 +318,123 @@ Test(sort, top_n_matches_the_full_sort) {
     canon_table_free(t);
   }
 }
+
+/* ---- range split ------------------------------------------------------------ */
+
+/* Boundary rows: rows src[0..nb) of t, keys only, in key order (the layout
+ * the range exchange hands to split_range). */
+static canon_table *bounds_of(const canon_table *t, const canon__sortcol *k, int nk,
+                              const int64_t *src, int64_t nb) {
+  canon_error err;
+  canon_table *rows = canon__table_take(t, src, nb, &err);
+  cr_assert(rows, "%s", err.message);
+  canon_schema *ks = canon_schema_new();
+  canon__column *kc[8];
+  for (int j = 0; j < nk; j++) {
+    char nm[16];
+    snprintf(nm, sizeof nm, "k%d", j);
+    canon_schema_add(ks, nm, canon_table_column_type(t, k[j].col), NULL);
+    kc[j] = canon__column_ref(rows->cols[k[j].col]);
+  }
+  canon_table *b = canon__table_make(ks, kc, nb, &err);
+  cr_assert(b, "%s", err.message);
+  canon_schema_free(ks);
+  canon_table_free(rows);
+  return b;
+}
+
+/* canon__split_range against the definition: a row goes to the first
+ * bucket whose boundary is >= the row (the last bucket when none is), each
+ * bucket holds exactly those rows, stably sorted (ties in input order). */
+static void check_split_range(const canon_table *t, const canon__sortcol *k, int nk,
+                              const int64_t *src, int64_t nb, int n, const char *what) {
+  int64_t rows = canon_table_num_rows(t);
+  canon_table *bounds = bounds_of(t, k, nk, src, nb);
+  canon_table *buckets[16];
+  canon_error err;
+  cr_assert_eq(canon__split_range(t, k, nk, nb ? bounds : NULL, n, buckets, &err), 0, "%s: %s",
+               what, err.message);
+  int64_t *want = malloc((size_t)(rows ? rows : 1) * sizeof *want);
+  int64_t cnt[16] = {0}, total = 0;
+  for (int64_t i = 0; i < rows; i++) {
+    int64_t b = 0;
+    while (b < nb && canon__cmp_rows(t, i, t, src[b], k, nk) > 0) b++;
+    want[i] = b < n ? b : n - 1;
+    cnt[want[i]]++;
+  }
+  for (int b = 0; b < n; b++) {
+    canon_table *r = buckets[b];
+    cr_assert(canon__schema_equal(r->schema, t->schema), "%s: bucket %d schema", what, b);
+    cr_assert_eq(canon_table_num_rows(r), cnt[b], "%s: bucket %d has %lld rows, want %lld", what,
+                 b, (long long)canon_table_num_rows(r), (long long)cnt[b]);
+    for (int64_t i = 0; i < canon_table_num_rows(r); i++) {
+      int64_t p = canon_table_get_int64(r, 3, i);
+      cr_assert_eq(want[p], b, "%s: row %lld in bucket %d, want %lld", what, (long long)p, b,
+                   (long long)want[p]);
+      /* Every cell is the source row's (the columns travel with the row). */
+      cr_assert_eq(canon__cmp_rows(r, i, t, p, (canon__sortcol[]){{.col = 0}, {.col = 1}, {.col = 2}},
+                                   3),
+                   0, "%s: row %lld cells", what, (long long)p);
+      cr_assert_eq(canon_table_is_null(r, 1, i), canon_table_is_null(t, 1, p));
+      if (!canon_table_is_null(r, 1, i)) {
+        double x = canon_table_get_float64(r, 1, i), y = canon_table_get_float64(t, 1, p);
+        cr_assert(memcmp(&x, &y, sizeof x) == 0, "%s: row %lld float bits", what, (long long)p);
+      }
+      if (i == 0 || cnt[b] == rows) continue; /* one bucket may share t unsorted */
+      int c = canon__cmp_rows(r, i - 1, r, i, k, nk);
+      cr_assert_leq(c, 0, "%s: bucket %d out of order at %lld", what, b, (long long)i);
+      if (c == 0)
+        cr_assert_lt(canon_table_get_int64(r, 3, i - 1), p, "%s: tie order at %lld", what,
+                     (long long)i);
+    }
+    total += canon_table_num_rows(r);
+    canon_table_free(r);
+  }
+  cr_assert_eq(total, rows, "%s: rows lost", what);
+  free(want);
+  canon_table_free(bounds);
+}
+
+Test(sort, range_split_matches_the_definition) {
+  static const int sizes[] = {0, 1, 7, 300, 3000};
+  for (int si = 0; si < 5; si++) {
+    canon_table *t = random_table(sizes[si], si % 2, si == 3 ? 0 : 4);
+    int64_t rows = canon_table_num_rows(t);
+    for (int mode = 0; mode < 8; mode++) {
+      canon__sortcol kf[2] = {{.col = 1, .descending = mode & 1, .nulls_first = (mode >> 1) & 1},
+                              {.col = 0, .descending = (mode >> 2) & 1}};
+      canon__sortcol ks[2] = {{.col = 0, .descending = mode & 1, .nulls_first = (mode >> 1) & 1},
+                              {.col = 1, .descending = (mode >> 2) & 1, .nulls_first = mode & 1}};
+      canon__sortcol ki[1] = {{.col = 2, .descending = mode & 1, .nulls_first = (mode >> 1) & 1}};
+      const canon__sortcol *kk[] = {kf, ks, ki};
+      static const int nkk[] = {2, 2, 1};
+      for (int c = 0; c < 3; c++) {
+        /* Boundaries: evenly spaced rows of the sorted order (as the
+         * exchange picks them), repeated ones (empty buckets between
+         * them), all the smallest or the largest rows, and none. */
+        int64_t *perm = malloc((size_t)(rows ? rows : 1) * sizeof *perm);
+        canon_error err;
+        cr_assert_eq(canon__sort_indices(t, kk[c], nkk[c], perm, &err), 0);
+        int64_t src[15];
+        for (int shape = 0; shape < 5; shape++) {
+          int n = shape == 4 ? 1 + mode % 3 : 2 + (mode + c) % 7;
+          int64_t nb = rows ? n - 1 : 0;
+          for (int64_t b = 0; b < nb; b++) {
+            int64_t at = shape == 0   ? (b + 1) * rows / n
+                         : shape == 1 ? (b / 2 + 1) * rows / n
+                         : shape == 2 ? 0
+                                      : rows - 1;
+            src[b] = perm[at < rows ? at : rows - 1];
+          }
+          if (shape == 4) nb = 0; /* no boundaries: every row to bucket 0 */
+          char what[96];
+          snprintf(what, sizeof what, "rows=%lld mode=%d keys=%d shape=%d n=%d", (long long)rows,
+                   mode, c, shape, n);
+          check_split_range(t, kk[c], nkk[c], src, nb, n, what);
+        }
+        free(perm);
+      }
+    }
+    canon_table_free(t);
+  }
+}
