@@ -505,3 +505,74 @@ Test(sort, large_inputs_match_the_comparator) {
     canon_table_free(t);
   }
 }
+
+/* ---- inputs made of sorted runs (merged, not sorted) ------------------------- */
+
+/* t's rows cut into `runs` pieces of random lengths, each stably sorted by
+ * k, concatenated, with pos renumbered to the new row order. */
+static canon_table *sorted_runs(const canon_table *t, const canon__sortcol *k, int nk, int runs) {
+  int64_t n = canon_table_num_rows(t);
+  canon_table *parts[80];
+  int64_t cut[81];
+  cut[0] = 0;
+  cut[runs] = n;
+  for (int r = 1; r < runs; r++) cut[r] = (int64_t)(rnd() % (uint64_t)(n + 1));
+  for (int r = 1; r < runs; r++) /* sort the cuts (tiny) */
+    for (int q = r; q > 1 && cut[q - 1] > cut[q]; q--) {
+      int64_t x = cut[q];
+      cut[q] = cut[q - 1];
+      cut[q - 1] = x;
+    }
+  canon_error err;
+  for (int r = 0; r < runs; r++) {
+    canon_table *sl = canon__table_slice(t, cut[r], cut[r + 1] - cut[r], &err);
+    cr_assert(sl, "%s", err.message);
+    parts[r] = canon__sort_table(sl, k, nk, &err);
+    cr_assert(parts[r], "%s", err.message);
+    canon_table_free(sl);
+  }
+  canon_table *all = canon__table_concat(parts, runs, &err);
+  cr_assert(all, "%s", err.message);
+  for (int r = 0; r < runs; r++) canon_table_free(parts[r]);
+  canon_schema *ps = canon_schema_parse("pos:int64", &err);
+  canon_builder *b = canon_builder_new(ps, &err);
+  for (int64_t i = 0; i < n; i++) canon_builder_append_int64(b, 0, i);
+  canon_table *pt = canon_builder_finish(b, &err);
+  canon__column *cols[5];
+  for (int c = 0; c < 5; c++) cols[c] = canon__column_ref(c == 3 ? pt->cols[0] : all->cols[c]);
+  canon_table *out = canon__table_make(all->schema, cols, n, &err);
+  cr_assert(out, "%s", err.message);
+  canon_table_free(pt);
+  canon_builder_free(b);
+  canon_schema_free(ps);
+  canon_table_free(all);
+  return out;
+}
+
+Test(sort, sorted_runs_are_merged_stably) {
+  static const int runs[] = {1, 2, 3, 8, 64, 65};
+  for (int shape = 0; shape < 2; shape++) {
+    canon_table *t = shape ? wide_table(12000, 5, false) : random_table(9000, false, 6);
+    for (int mode = 0; mode < 4; mode++) {
+      bool de = mode & 1, nf = mode & 2;
+      canon__sortcol kf[2] = {{.col = 1, .descending = de, .nulls_first = nf}, {.col = 2}};
+      canon__sortcol ks[2] = {{.col = 0, .descending = !de, .nulls_first = nf}, {.col = 1, .descending = de}};
+      canon__sortcol kg[1] = {{.col = 4, .descending = de}}; /* heavy ties across runs */
+      const canon__sortcol *kk[] = {kf, ks, kg};
+      static const int nkk[] = {2, 2, 1};
+      for (int c = 0; c < 3; c++)
+        for (int ri = 0; ri < 6; ri++) {
+          canon_table *in = sorted_runs(t, kk[c], nkk[c], runs[ri]);
+          canon_error err;
+          canon_table *r = canon__sort_table(in, kk[c], nkk[c], &err);
+          cr_assert(r, "%s", err.message);
+          char what[64];
+          snprintf(what, sizeof what, "shape=%d mode=%d keys=%d runs=%d", shape, mode, c, runs[ri]);
+          check_sorted(in, r, kk[c], nkk[c], what);
+          canon_table_free(r);
+          canon_table_free(in);
+        }
+    }
+    canon_table_free(t);
+  }
+}

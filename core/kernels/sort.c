@@ -343,7 +343,52 @@ static bool same_images(const sort_key *keys, int nk, int64_t a, int64_t b) {
  * images of the keys up to the first inexact one orders rows wherever those
  * images differ (an image order is never against the value order); runs
  * that tie on them are finished by merge sort under the full comparison. */
+/* Inputs made of a few ascending runs (a range exchange's consumer: each
+ * producer's bucket arrives sorted) are merged rather than sorted: up to
+ * MERGE_RUNS_MAX runs, found by one scan that gives up as soon as there are
+ * more.  Adjacent runs are merged pairwise, the left run winning ties, so
+ * the order is the stable one. */
+#define MERGE_RUNS_MIN_ROWS 4096
+#define MERGE_RUNS_MAX 64
+
+static bool merge_runs(const sort_ctx *cx, int64_t *perm, int64_t *tmp, int64_t n) {
+  int64_t start[MERGE_RUNS_MAX + 1];
+  int runs = 1;
+  start[0] = 0;
+  for (int64_t i = 1; i < n; i++)
+    if (cmp_idx(cx, perm[i - 1], perm[i]) > 0) {
+      if (runs == MERGE_RUNS_MAX) return false;
+      start[runs++] = i;
+    }
+  start[runs] = n;
+  int64_t *src = perm, *dst = tmp;
+  while (runs > 1) {
+    int out = 0;
+    for (int r = 0; r < runs; r += 2) {
+      int64_t a = start[r], mid = start[r + 1 < runs ? r + 1 : runs], e = start[r + 2 < runs ? r + 2 : runs];
+      int64_t i = a, j = mid, k = a;
+      while (i < mid && j < e) {
+        bool right = cmp_idx(cx, src[j], src[i]) < 0;
+        dst[k++] = right ? src[j] : src[i];
+        j += right;
+        i += !right;
+      }
+      while (i < mid) dst[k++] = src[i++];
+      while (j < e) dst[k++] = src[j++];
+      start[out++] = a;
+    }
+    start[out] = n;
+    runs = out;
+    int64_t *t = src;
+    src = dst;
+    dst = t;
+  }
+  if (src != perm) memcpy(perm, src, (size_t)n * sizeof *perm);
+  return true;
+}
+
 static void sort_perm(const sort_ctx *cx, int64_t *perm, int64_t *tmp, int64_t n) {
+  if (n >= MERGE_RUNS_MIN_ROWS && merge_runs(cx, perm, tmp, n)) return;
   int nk = 0;
   while (nk < cx->nkeys && !cx->keys[nk].col) nk++;
   bool exact = nk == cx->nkeys;
