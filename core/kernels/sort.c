@@ -51,45 +51,71 @@ typedef struct sort_ctx {
   int nkeys;
 } sort_ctx;
 
-static uint64_t str_image(const canon__column *c, int64_t i) {
-  size_t len;
-  const unsigned char *s = (const unsigned char *)canon__str(c, i, &len);
+/* The image of a string of `len` bytes at s, where `room` bytes may be read
+ * from s (at least len): its first 7 bytes big-endian, zero padded, and a
+ * last byte holding the length, or 0xff when longer than 7. */
+static inline uint64_t str_image(const unsigned char *s, size_t len, size_t room) {
   uint64_t v = 0;
-  for (size_t k = 0; k < 7; k++) v = (v << 8) | (k < len ? s[k] : 0);
-  return (v << 8) | (len > 7 ? 0xff : len);
+  if (room >= 8) {
+    memcpy(&v, s, 8); /* one load, then keep the string's first bytes */
+    v = __builtin_bswap64(v);
+  } else {
+    for (size_t k = 0; k < 8; k++) v = (v << 8) | (k < len ? s[k] : 0);
+  }
+  size_t keep = len < 7 ? len : 7;
+  v &= keep ? ~UINT64_C(0) << (64 - 8 * keep) : 0;
+  return v | (len > 7 ? 0xff : len);
 }
 
+/* Key images of every row, then ranks (NULLs: image 0, rank 0 or 2). */
 static int fill_key(const canon_table *t, const canon__sortcol *sc, sort_key *k) {
   int64_t n = t->nrows;
   const canon__column *c = t->cols[sc->col];
-  k->rank = canon__malloc((size_t)n);
-  k->major = canon__reallocarray(NULL, (size_t)n, sizeof *k->major);
+  k->rank = canon__malloc((size_t)(n ? n : 1));
+  k->major = canon__reallocarray(NULL, (size_t)(n ? n : 1), sizeof *k->major);
   if (!k->rank || !k->major) return CANON_ERR_NOMEM;
   k->col = NULL;
   k->descending = sc->descending;
-  uint8_t null_rank = sc->nulls_first ? 0 : 2;
+  uint64_t inv = sc->descending ? UINT64_MAX : 0, *major = k->major;
+  const uint64_t sign = UINT64_C(1) << 63;
+  switch (c->type) {
+  case CANON_BOOL:
+    for (int64_t i = 0; i < n; i++) major[i] = canon__u8(c)[i] ^ inv;
+    break;
+  case CANON_DATE:
+    for (int64_t i = 0; i < n; i++) major[i] = ((uint64_t)(int64_t)canon__i32(c)[i] ^ sign) ^ inv;
+    break;
+  case CANON_INT64:
+  case CANON_TIMESTAMP:
+    for (int64_t i = 0; i < n; i++) major[i] = ((uint64_t)canon__i64(c)[i] ^ sign) ^ inv;
+    break;
+  case CANON_FLOAT64:
+    for (int64_t i = 0; i < n; i++) major[i] = canon__f64_image(canon__f64(c)[i]) ^ inv;
+    break;
+  default: {
+    const int64_t *off = (const int64_t *)c->values->data;
+    const unsigned char *sd = c->strdata->data;
+    size_t size = c->strdata->size;
+    bool longer = false;
+    for (int64_t i = 0; i < n; i++) {
+      size_t from = (size_t)off[i], len = (size_t)(off[i + 1] - off[i]);
+      major[i] = str_image(sd + from, len, size - from) ^ inv;
+      longer |= len > 7 && canon__valid(c, i);
+    }
+    if (longer) k->col = c; /* a long string: images can tie */
+    break;
+  }
+  }
   int64_t nulls = 0;
-  for (int64_t i = 0; i < n; i++) {
-    if (!canon__valid(c, i)) {
-      k->rank[i] = null_rank;
-      k->major[i] = 0;
-      nulls++;
-      continue;
+  if (c->validity) {
+    uint8_t null_rank = sc->nulls_first ? 0 : 2;
+    for (int64_t i = 0; i < n; i++) {
+      bool v = canon__valid(c, i);
+      k->rank[i] = v ? 1 : null_rank;
+      if (!v) major[i] = 0, nulls++;
     }
-    uint64_t v;
-    switch (c->type) {
-    case CANON_BOOL: v = canon__u8(c)[i]; break;
-    case CANON_DATE: v = (uint64_t)(int64_t)canon__i32(c)[i] ^ (UINT64_C(1) << 63); break;
-    case CANON_INT64:
-    case CANON_TIMESTAMP: v = (uint64_t)canon__i64(c)[i] ^ (UINT64_C(1) << 63); break;
-    case CANON_FLOAT64: v = canon__f64_image(canon__f64(c)[i]); break;
-    default:
-      v = str_image(c, i);
-      if ((v & 0xff) == 0xff) k->col = c; /* a long string: images can tie */
-      break;
-    }
-    k->rank[i] = 1;
-    k->major[i] = sc->descending ? ~v : v;
+  } else {
+    memset(k->rank, 1, (size_t)n);
   }
   k->mixed_rank = nulls > 0 && nulls < n;
   return 0;
