@@ -377,41 +377,75 @@ static bool same_images(const sort_key *keys, int nk, int64_t a, int64_t b) {
 #define MERGE_RUNS_MIN_ROWS 4096
 #define MERGE_RUNS_MAX 64
 
+/* Row a sorts strictly before row b.  Where every key is exact and none
+ * has both NULLs and values (`images_decide`), the images alone decide, and
+ * one or two keys compare without branches. */
+static inline bool exact_lt(const sort_ctx *cx, int64_t a, int64_t b) {
+  const uint64_t *m0 = cx->keys[0].major;
+  if (cx->nkeys == 1) return m0[a] < m0[b];
+  if (cx->nkeys == 2) {
+    const uint64_t *m1 = cx->keys[1].major;
+    return (m0[a] < m0[b]) | ((m0[a] == m0[b]) & (m1[a] < m1[b]));
+  }
+  for (int k = 0; k < cx->nkeys; k++) {
+    uint64_t x = cx->keys[k].major[a], y = cx->keys[k].major[b];
+    if (x != y) return x < y;
+  }
+  return false;
+}
+
+#define MERGE_RUNS_BODY(LESS)                                                              \
+  do {                                                                                     \
+    for (int64_t i = 1; i < n; i++)                                                        \
+      if (LESS(perm[i], perm[i - 1])) {                                                    \
+        if (runs == MERGE_RUNS_MAX) return false;                                          \
+        start[runs++] = i;                                                                 \
+      }                                                                                    \
+    start[runs] = n;                                                                       \
+    while (runs > 1) {                                                                     \
+      int out = 0;                                                                         \
+      for (int r = 0; r < runs; r += 2) {                                                  \
+        int64_t a = start[r], mid = start[r + 1 < runs ? r + 1 : runs];                    \
+        int64_t e = start[r + 2 < runs ? r + 2 : runs], i = a, j = mid, k = a;             \
+        while (i < mid && j < e) {                                                         \
+          bool right = LESS(src[j], src[i]); /* ties: the left run's row first */          \
+          dst[k++] = right ? src[j] : src[i];                                              \
+          j += right;                                                                      \
+          i += !right;                                                                     \
+        }                                                                                  \
+        while (i < mid) dst[k++] = src[i++];                                               \
+        while (j < e) dst[k++] = src[j++];                                                 \
+        start[out++] = a;                                                                  \
+      }                                                                                    \
+      start[out] = n;                                                                      \
+      runs = out;                                                                          \
+      int64_t *t_ = src;                                                                   \
+      src = dst;                                                                           \
+      dst = t_;                                                                            \
+    }                                                                                      \
+  } while (0)
+
+#define GENERIC_LT(a, b) (cmp_idx(cx, (a), (b)) < 0)
+#define EXACT_LT(a, b) exact_lt(cx, (a), (b))
+
 static bool merge_runs(const sort_ctx *cx, int64_t *perm, int64_t *tmp, int64_t n) {
   int64_t start[MERGE_RUNS_MAX + 1];
   int runs = 1;
   start[0] = 0;
-  for (int64_t i = 1; i < n; i++)
-    if (cmp_idx(cx, perm[i - 1], perm[i]) > 0) {
-      if (runs == MERGE_RUNS_MAX) return false;
-      start[runs++] = i;
-    }
-  start[runs] = n;
   int64_t *src = perm, *dst = tmp;
-  while (runs > 1) {
-    int out = 0;
-    for (int r = 0; r < runs; r += 2) {
-      int64_t a = start[r], mid = start[r + 1 < runs ? r + 1 : runs], e = start[r + 2 < runs ? r + 2 : runs];
-      int64_t i = a, j = mid, k = a;
-      while (i < mid && j < e) {
-        bool right = cmp_idx(cx, src[j], src[i]) < 0;
-        dst[k++] = right ? src[j] : src[i];
-        j += right;
-        i += !right;
-      }
-      while (i < mid) dst[k++] = src[i++];
-      while (j < e) dst[k++] = src[j++];
-      start[out++] = a;
-    }
-    start[out] = n;
-    runs = out;
-    int64_t *t = src;
-    src = dst;
-    dst = t;
-  }
+  bool images_decide = true;
+  for (int k = 0; k < cx->nkeys; k++)
+    if (cx->keys[k].col || cx->keys[k].mixed_rank) images_decide = false;
+  if (images_decide)
+    MERGE_RUNS_BODY(EXACT_LT);
+  else
+    MERGE_RUNS_BODY(GENERIC_LT);
   if (src != perm) memcpy(perm, src, (size_t)n * sizeof *perm);
   return true;
 }
+#undef GENERIC_LT
+#undef EXACT_LT
+#undef MERGE_RUNS_BODY
 
 static void sort_perm(const sort_ctx *cx, int64_t *perm, int64_t *tmp, int64_t n) {
   if (n >= MERGE_RUNS_MIN_ROWS && merge_runs(cx, perm, tmp, n)) return;
