@@ -2,6 +2,7 @@
 #include "testutil.h"
 
 #include "kernels.h"
+#include "table_view.h"
 
 #include <math.h>
 #include <stdint.h>
@@ -577,6 +578,85 @@ Test(sort, sorted_runs_are_merged_stably) {
           canon_table_free(in);
         }
     }
+    canon_table_free(t);
+  }
+}
+
+/* ---- row views at any offset (table_view.c) ------------------------------------ */
+
+/* Row i of a and row j of b hold the same cells: NULL flags, bytes of
+ * strings, bits of floats, integers. */
+static void same_row(const canon_table *a, int64_t i, const canon_table *b, int64_t j,
+                     const char *what) {
+  for (int c = 0; c < canon_table_num_columns(a); c++) {
+    int na = canon_table_is_null(a, c, i), nb = canon_table_is_null(b, c, j);
+    cr_assert_eq(na, nb, "%s: column %d row %lld NULL flag", what, c, (long long)i);
+    if (na) continue;
+    switch (canon_table_column_type(a, c)) {
+    case CANON_STRING: {
+      size_t la, lb;
+      const char *x = canon_table_get_string(a, c, i, &la), *y = canon_table_get_string(b, c, j, &lb);
+      cr_assert(la == lb && memcmp(x, y, la) == 0, "%s: column %d row %lld string", what, c,
+                (long long)i);
+      break;
+    }
+    case CANON_FLOAT64: {
+      double x = canon_table_get_float64(a, c, i), y = canon_table_get_float64(b, c, j);
+      cr_assert(memcmp(&x, &y, sizeof x) == 0, "%s: column %d row %lld float", what, c,
+                (long long)i);
+      break;
+    }
+    default:
+      cr_assert_eq(canon_table_get_int64(a, c, i), canon_table_get_int64(b, c, j),
+                   "%s: column %d row %lld", what, c, (long long)i);
+    }
+  }
+}
+
+/* A view equals the slice of the same rows (table.c's general path), its
+ * NULL counts match, and views of consecutive ranges concatenate back to
+ * the table. */
+Test(sort, row_views_match_slices) {
+  for (int shape = 0; shape < 3; shape++) {
+    canon_table *t = shape == 0 ? random_table(1000, false, 5)
+                     : shape == 1 ? wide_table(1000, 0, false) : wide_table(1000, 3, true);
+    int64_t rows = canon_table_num_rows(t);
+    for (int trial = 0; trial < 60; trial++) {
+      int64_t start = trial < 10 ? trial : (int64_t)(rnd() % (uint64_t)(rows + 1));
+      int64_t n = trial % 7 == 0 ? 0 : (int64_t)(rnd() % (uint64_t)(rows - start + 1));
+      if (trial == 11) start = 0, n = rows;
+      canon_error err;
+      canon_table *v = canon__table_view_rows(t, start, n, &err);
+      canon_table *sl = canon__table_slice(t, start, n, &err);
+      cr_assert(v && sl, "%s", err.message);
+      cr_assert_eq(canon_table_num_rows(v), n);
+      char what[64];
+      snprintf(what, sizeof what, "shape=%d view [%lld, +%lld)", shape, (long long)start, (long long)n);
+      for (int c = 0; c < 5; c++)
+        cr_assert_eq(v->cols[c]->null_count, sl->cols[c]->null_count, "%s: column %d NULLs", what, c);
+      for (int64_t i = 0; i < n; i++) same_row(v, i, sl, i, what);
+      canon_table_free(v);
+      canon_table_free(sl);
+    }
+    /* Cut at random rows, viewed, concatenated: the table again. */
+    canon_table *parts[9];
+    int64_t at = 0;
+    for (int p = 0; p < 9; p++) {
+      int64_t m = p == 8 ? rows - at : (int64_t)(rnd() % (uint64_t)(rows - at + 1) / 2);
+      canon_error err;
+      parts[p] = canon__table_view_rows(t, at, m, &err);
+      cr_assert(parts[p], "%s", err.message);
+      at += m;
+    }
+    canon_error err;
+    canon_table *all = canon__table_concat(parts, 9, &err);
+    cr_assert(all, "%s", err.message);
+    cr_assert_eq(canon_table_num_rows(all), rows);
+    for (int64_t i = 0; i < rows; i++) same_row(all, i, t, i, "concat of views");
+    canon_table_free(all);
+    for (int p = 0; p < 9; p++) canon_table_free(parts[p]);
+    canon_error e2;
+    cr_assert_null(canon__table_view_rows(t, rows, 1, &e2));
     canon_table_free(t);
   }
 }

@@ -7,6 +7,7 @@
  * still in input order, which the consumer's stable sort cannot tell from
  * input order. */
 #include "kernels.h"
+#include "table_view.h"
 
 /* Make n tables from t given each row's bucket (bucket[i] in 0..n). */
 static int split_by(const canon_table *t, const int32_t *bucket, int n, canon_table **buckets,
@@ -89,8 +90,8 @@ static int cmp_to_bound(const canon_table *t, int64_t i, const canon_table *boun
 
 /* A range split sorts its rows (the stable sort of sort.c) and cuts the
  * sorted order at the boundaries: each bucket is one run of the order, found
- * by a binary search per boundary rather than per row, and is gathered in
- * key order.  The consumer's stable sort of its concatenated buckets gives
+ * by a binary search per boundary rather than per row, and is a view of
+ * the rows gathered once in key order.  The consumer's stable sort of its concatenated buckets gives
  * the same rows as before (a bucket holds the same rows, ties still in input
  * order), and its final gather now reads each producer's run front to back
  * instead of jumping around its whole input. */
@@ -101,6 +102,7 @@ int canon__split_range(const canon_table *t, const canon__sortcol *keys, int nke
   for (int k = 0; k < n; k++) buckets[k] = NULL;
   int64_t *perm = canon__reallocarray(NULL, (size_t)(rows ? rows : 1), sizeof *perm);
   int64_t *start = canon__calloc((size_t)n + 1, sizeof *start);
+  canon_table *sorted = NULL;
   int rc = 0;
   if (!perm || !start) {
     rc = canon__nomem(err);
@@ -123,16 +125,25 @@ int canon__split_range(const canon_table *t, const canon__sortcol *keys, int nke
     start[k + 1] = k < nb ? lo : rows;
   }
   start[n] = rows;
+  bool one = false;
+  for (int k = 0; k < n; k++) one |= rows > 0 && start[k + 1] - start[k] == rows;
+  /* All rows in one bucket: share the columns (the consumer sorts).  Else
+   * gather the rows once, in order, and view each bucket's range of them
+   * (one gather pass per column instead of one per bucket). */
+  if (!one && !(sorted = canon__table_take(t, perm, rows, err))) {
+    rc = err ? err->code : CANON_ERR_NOMEM;
+    goto done;
+  }
   for (int k = 0; k < n && rc == 0; k++) {
     int64_t m = start[k + 1] - start[k];
-    /* All rows in one bucket: share the columns (the consumer sorts). */
-    buckets[k] = m == rows && rows > 0 ? canon__table_share(t, err)
-                                       : canon__table_take(t, perm + start[k], m, err);
+    buckets[k] = one ? (m ? canon__table_share(t, err) : canon__table_take(t, perm, 0, err))
+                     : canon__table_view_rows(sorted, start[k], m, err);
     if (!buckets[k]) rc = err ? err->code : CANON_ERR_NOMEM;
   }
   if (rc)
     for (int k = 0; k < n; k++) canon_table_free(buckets[k]), buckets[k] = NULL;
 done:
+  canon_table_free(sorted);
   free(perm);
   free(start);
   return rc;
