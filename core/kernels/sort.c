@@ -2,10 +2,13 @@
  *
  * Each key has a direction and a NULL placement; NULL placement is absolute
  * (NULLS FIRST puts NULLs first in both directions).  The sort orders row
- * indices by an LSD radix sort on order-preserving key images, finishing
- * runs the images cannot separate (long strings) by merge sort; both are
- * stable, so ties keep their input order.  Top n per group (take) keeps a
- * few rows per group as the rows stream by and sorts only those. */
+ * indices by a radix sort on order-preserving key images (most significant
+ * digit first into cache-sized buckets, each then least significant digit
+ * first), finishing runs the images cannot separate (long strings) by merge
+ * sort; an input made of a few sorted runs (a range exchange's consumer) is
+ * merged instead.  All are stable, so ties keep their input order.  Top n
+ * per group (take) keeps a few rows per group as the rows stream by and
+ * sorts only those. */
 #include "kernels.h"
 
 int canon__cmp_rows(const canon_table *a, int64_t i, const canon_table *b, int64_t j,
