@@ -2,8 +2,12 @@
  *
  * Every split keeps the rows of a bucket in their input order, so an
  * exchange that concatenates buckets in source-partition order preserves
- * (source partition, row position) order: the tie-break of stable sort. */
+ * (source partition, row position) order: the tie-break of stable sort.
+ * The range split (for sorts only) orders each bucket by the sort keys, ties
+ * still in input order, which the consumer's stable sort cannot tell from
+ * input order. */
 #include "kernels.h"
+#include "table_view.h"
 
 /* Make n tables from t given each row's bucket (bucket[i] in 0..n). */
 static int split_by(const canon_table *t, const int32_t *bucket, int n, canon_table **buckets,
@@ -68,28 +72,64 @@ static int cmp_to_bound(const canon_table *t, int64_t i, const canon_table *boun
   return 0;
 }
 
+/* A range split sorts its rows (the stable sort of sort.c) and cuts the
+ * sorted order at the boundaries: each bucket is one run of the order, found
+ * by a binary search per boundary rather than per row, and is a view of
+ * the rows gathered once in key order.  The consumer's stable sort of its concatenated buckets gives
+ * the same rows as before (a bucket holds the same rows, ties still in input
+ * order), and its final gather now reads each producer's run front to back
+ * instead of jumping around its whole input. */
 int canon__split_range(const canon_table *t, const canon__sortcol *keys, int nkeys,
                        const canon_table *bounds, int n, canon_table **buckets,
                        canon_error *err) {
-  int32_t *b = canon__reallocarray(NULL, (size_t)t->nrows, sizeof *b);
-  if (!b) return canon__nomem(err);
-  int64_t nb = bounds ? bounds->nrows : 0;
-  for (int64_t i = 0; i < t->nrows; i++) {
-    /* First boundary >= row, by binary search over the sorted boundaries.
-     * Rows equal to a boundary go to that boundary's bucket, so equal keys
-     * always share a bucket. */
-    int64_t lo = 0, hi = nb;
-    while (lo < hi) {
-      int64_t mid = (lo + hi) / 2;
-      if (cmp_to_bound(t, i, bounds, mid, keys, nkeys) <= 0)
-        hi = mid;
-      else
-        lo = mid + 1;
-    }
-    b[i] = (int32_t)(lo < n ? lo : n - 1);
+  int64_t rows = t->nrows, nb = bounds ? bounds->nrows : 0;
+  for (int k = 0; k < n; k++) buckets[k] = NULL;
+  int64_t *perm = canon__reallocarray(NULL, (size_t)(rows ? rows : 1), sizeof *perm);
+  int64_t *start = canon__calloc((size_t)n + 1, sizeof *start);
+  canon_table *sorted = NULL;
+  int rc = 0;
+  if (!perm || !start) {
+    rc = canon__nomem(err);
+    goto done;
   }
-  int rc = split_by(t, b, n, buckets, err);
-  free(b);
+  if ((rc = canon__sort_indices(t, keys, nkeys, perm, err))) goto done;
+  /* Bucket k (k < n-1) ends after the last row <= boundary k: rows equal to
+   * a boundary go to its bucket, so equal keys always share a bucket.  The
+   * last bucket takes the rest (rows above every boundary, or every row
+   * when there are fewer boundaries than buckets). */
+  for (int k = 0; k < n - 1; k++) {
+    int64_t lo = start[k], hi = rows;
+    while (k < nb && lo < hi) {
+      int64_t mid = lo + (hi - lo) / 2;
+      if (cmp_to_bound(t, perm[mid], bounds, k, keys, nkeys) <= 0)
+        lo = mid + 1;
+      else
+        hi = mid;
+    }
+    start[k + 1] = k < nb ? lo : rows;
+  }
+  start[n] = rows;
+  bool one = false;
+  for (int k = 0; k < n; k++) one |= rows > 0 && start[k + 1] - start[k] == rows;
+  /* All rows in one bucket: share the columns (the consumer sorts).  Else
+   * gather the rows once, in order, and view each bucket's range of them
+   * (one gather pass per column instead of one per bucket). */
+  if (!one && !(sorted = canon__table_take(t, perm, rows, err))) {
+    rc = err ? err->code : CANON_ERR_NOMEM;
+    goto done;
+  }
+  for (int k = 0; k < n && rc == 0; k++) {
+    int64_t m = start[k + 1] - start[k];
+    buckets[k] = one ? (m ? canon__table_share(t, err) : canon__table_take(t, perm, 0, err))
+                     : canon__table_view_rows(sorted, start[k], m, err);
+    if (!buckets[k]) rc = err ? err->code : CANON_ERR_NOMEM;
+  }
+  if (rc)
+    for (int k = 0; k < n; k++) canon_table_free(buckets[k]), buckets[k] = NULL;
+done:
+  canon_table_free(sorted);
+  free(perm);
+  free(start);
   return rc;
 }
 
