@@ -2,7 +2,6 @@
 #include "testutil.h"
 
 #include "kernels.h"
-#include "table_view.h"
 
 #include <math.h>
 #include <stdint.h>
@@ -582,7 +581,7 @@ Test(sort, sorted_runs_are_merged_stably) {
   }
 }
 
-/* ---- row views at any offset (table_view.c) ------------------------------------ */
+/* ---- row views at any offset (table.c) --------------------------------------- */
 
 /* Row i of a and row j of b hold the same cells: NULL flags, bytes of
  * strings, bits of floats, integers. */

@@ -7,7 +7,6 @@
  * still in input order, which the consumer's stable sort cannot tell from
  * input order. */
 #include "kernels.h"
-#include "table_view.h"
 
 /* Make n tables from t given each row's bucket (bucket[i] in 0..n). */
 static int split_by(const canon_table *t, const int32_t *bucket, int n, canon_table **buckets,
