@@ -5,6 +5,9 @@
  * gathers values into new buffers; selecting columns shares them. */
 #include "internal.h"
 
+#include <pthread.h>
+#include <unistd.h>
+
 #include <stdio.h>
 
 canon_table *canon__table_make(const canon_schema *s, canon__column **cols, int64_t nrows,
@@ -378,17 +381,72 @@ canon_table *canon__table_share(const canon_table *t, canon_error *err) {
   return out;
 }
 
-/* Concatenate column i of every part. */
-static canon__column *concat_col(canon_table *const *parts, int n, int i, int64_t total) {
+/* ---- concatenation ------------------------------------------------------ */
+
+/* Copying column i of the parts into `out`, whose buffers are allocated:
+ * part p's rows start at row row_at[p] and (strings) byte byte_at[p]. */
+typedef struct cc_copy {
+  canon_table *const *parts;
+  int n, i;
+  canon__column *out;
+  const int64_t *row_at, *byte_at;
+  int next; /* the next part to copy (shared by the copying threads) */
+} cc_copy;
+
+static void cc_part(const cc_copy *j, int p) {
+  const canon__column *c = j->parts[p]->cols[j->i];
+  canon__column *out = j->out;
+  if (c->type == CANON_STRING) {
+    const int64_t *co = canon__i64(c);
+    int64_t *off = (int64_t *)out->values->data + j->row_at[p];
+    memcpy(out->strdata->data + j->byte_at[p], c->strdata->data + co[0],
+           (size_t)(co[c->length] - co[0]));
+    int64_t shift = j->byte_at[p] - co[0];
+    for (int64_t k = 0; k < c->length; k++) off[k + 1] = co[k + 1] + shift;
+  } else {
+    size_t w = canon__type_width(c->type);
+    memcpy(out->values->data + (size_t)j->row_at[p] * w, c->values->data, (size_t)c->length * w);
+  }
+}
+
+static void *cc_worker(void *arg) {
+  cc_copy *j = arg;
+  for (int p; (p = __atomic_fetch_add(&j->next, 1, __ATOMIC_RELAXED)) < j->n;) cc_part(j, p);
+  return NULL;
+}
+
+/* Copy every part, with up to `threads` threads (the caller's among them)
+ * taking parts in turn; a thread that cannot be started leaves its share
+ * to the others. */
+static void cc_run(cc_copy *j, int threads) {
+  pthread_t tid[8];
+  int started = 0;
+  for (int t = 1; t < threads && t < 8; t++)
+    if (pthread_create(&tid[started], NULL, cc_worker, j) == 0) started++;
+  cc_worker(j);
+  for (int t = 0; t < started; t++) pthread_join(tid[t], NULL);
+}
+
+/* Concatenate column i of every part; big columns are copied by up to
+ * `threads` threads (part by part: the destinations do not overlap). */
+static canon__column *concat_col(canon_table *const *parts, int n, int i, int64_t total,
+                                 int threads) {
   canon__column *out = canon__calloc(1, sizeof *out);
-  if (!out) return NULL;
+  int64_t *row_at = canon__calloc((size_t)n + 1, sizeof *row_at);
+  int64_t *byte_at = canon__calloc((size_t)n + 1, sizeof *byte_at);
+  if (!out || !row_at || !byte_at) goto oom;
   canon_type ty = parts[0]->cols[i]->type;
   size_t w = canon__type_width(ty);
   out->refs = 1;
   out->type = ty;
   out->length = total;
   int64_t nulls = 0;
-  for (int p = 0; p < n; p++) nulls += parts[p]->cols[i]->null_count;
+  for (int p = 0; p < n; p++) {
+    const canon__column *c = parts[p]->cols[i];
+    nulls += c->null_count;
+    row_at[p + 1] = row_at[p] + c->length;
+    if (ty == CANON_STRING) byte_at[p + 1] = byte_at[p] + canon__i64(c)[c->length] - canon__i64(c)[0];
+  }
   out->null_count = nulls;
   if (nulls) {
     out->validity = canon__buffer_new((size_t)(total / 8 + 1));
@@ -402,42 +460,24 @@ static canon__column *concat_col(canon_table *const *parts, int n, int i, int64_
         if (canon__valid(c, k)) out->validity->data[at >> 3] |= (uint8_t)(1u << (at & 7));
     }
   }
+  size_t bytes = ty == CANON_STRING ? (size_t)byte_at[n] : 0;
+  out->values = canon__buffer_new((size_t)(total + (ty == CANON_STRING)) * w);
+  if (!out->values || (ty == CANON_STRING && !(out->strdata = canon__buffer_new(bytes)))) goto oom;
+  out->values->size = (size_t)(total + (ty == CANON_STRING)) * w;
   if (ty == CANON_STRING) {
-    size_t bytes = 0;
-    for (int p = 0; p < n; p++) {
-      const canon__column *c = parts[p]->cols[i];
-      bytes += (size_t)(canon__i64(c)[c->length] - canon__i64(c)[0]);
-    }
-    out->values = canon__buffer_new((size_t)(total + 1) * 8);
-    out->strdata = canon__buffer_new(bytes);
-    if (!out->values || !out->strdata) goto oom;
-    int64_t *off = (int64_t *)out->values->data;
-    int64_t at = 0, base = 0;
-    off[0] = 0;
-    for (int p = 0; p < n; p++) {
-      const canon__column *c = parts[p]->cols[i];
-      const int64_t *co = (const int64_t *)c->values->data;
-      memcpy(out->strdata->data + base, c->strdata->data + co[0], (size_t)(co[c->length] - co[0]));
-      int64_t shift = base - co[0];
-      for (int64_t k = 0; k < c->length; k++) off[++at] = co[k + 1] + shift;
-      base += co[c->length] - co[0];
-    }
-    out->values->size = (size_t)(total + 1) * 8;
-    out->strdata->size = (size_t)base;
-    if (canon__dict_concat(parts, n, i, out) != 0) goto oom;
-  } else {
-    out->values = canon__buffer_new((size_t)total * w);
-    if (!out->values) goto oom;
-    size_t at = 0;
-    for (int p = 0; p < n; p++) {
-      const canon__column *c = parts[p]->cols[i];
-      memcpy(out->values->data + at, c->values->data, (size_t)c->length * w);
-      at += (size_t)c->length * w;
-    }
-    out->values->size = at;
+    ((int64_t *)out->values->data)[0] = 0;
+    out->strdata->size = bytes;
   }
+  cc_copy j = {parts, n, i, out, row_at, byte_at, 0};
+  /* Threads pay off once there are megabytes to copy (and fault in). */
+  cc_run(&j, out->values->size + bytes >= ((size_t)8 << 20) ? threads : 1);
+  if (ty == CANON_STRING && canon__dict_concat(parts, n, i, out) != 0) goto oom;
+  free(row_at);
+  free(byte_at);
   return out;
 oom:
+  free(row_at);
+  free(byte_at);
   canon__column_unref(out);
   return NULL;
 }
@@ -458,7 +498,7 @@ static bool concat_check(canon_table *const *parts, int n, canon_error *err) {
 
 /* Concatenate n >= 2 checked parts column by column; `consume`: release
  * each part's column as soon as it has been copied. */
-static canon_table *concat_parts(canon_table *const *parts, int n, bool consume,
+static canon_table *concat_parts(canon_table *const *parts, int n, bool consume, int threads,
                                  canon_error *err) {
   int64_t total = 0;
   for (int p = 0; p < n; p++) total += parts[p]->nrows;
@@ -469,7 +509,7 @@ static canon_table *concat_parts(canon_table *const *parts, int n, bool consume,
     return NULL;
   }
   for (int i = 0; i < nc; i++) {
-    if (!(cols[i] = concat_col(parts, n, i, total))) {
+    if (!(cols[i] = concat_col(parts, n, i, total, threads))) {
       for (int j = 0; j < i; j++) canon__column_unref(cols[j]);
       free(cols);
       canon__nomem(err);
@@ -488,7 +528,7 @@ static canon_table *concat_parts(canon_table *const *parts, int n, bool consume,
 canon_table *canon__table_concat(canon_table *const *parts, int n, canon_error *err) {
   if (!concat_check(parts, n, err)) return NULL;
   if (n == 1) return canon__table_share(parts[0], err);
-  return concat_parts(parts, n, false, err);
+  return concat_parts(parts, n, false, 1, err);
 }
 
 /* Concatenate and consume the parts: each part's column is released as soon
@@ -501,7 +541,10 @@ canon_table *canon__table_concat_free(canon_table **parts, int n, canon_error *e
     out = parts[0];
     parts[0] = NULL;
   } else if (concat_check(parts, n, err)) {
-    out = concat_parts(parts, n, true, err);
+    /* Called on the driver once an engine has finished (persist,
+     * collect): its cores are idle, so a big copy is shared out. */
+    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+    out = concat_parts(parts, n, true, cpus < 1 ? 1 : cpus > 8 ? 8 : (int)cpus, err);
   }
   for (int p = 0; p < n; p++) canon_table_free(parts[p]), parts[p] = NULL;
   return out;
