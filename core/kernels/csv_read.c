@@ -30,6 +30,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <float.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <sys/mman.h>
@@ -407,13 +408,241 @@ static int cr_header(cr_parser *ps, const canon_schema *schema, char ***names, i
   return 0;
 }
 
-/* ---- records ----------------------------------------------------------- */
+/* ---- records: the general path ----------------------------------------- */
 
 /* Type-inference state of one column: candidate types still possible. */
 #define CR_CANDIDATES 5
 static const canon_type cr_order[CR_CANDIDATES] = {CANON_BOOL, CANON_INT64, CANON_FLOAT64,
                                                    CANON_DATE, CANON_TIMESTAMP};
 #define CR_SEEN (1u << CR_CANDIDATES)  /* the column held a non-NULL value */
+
+/* Read field c of a record at the cursor the general way: any quoting,
+ * NULLs, every type, and every error.  With builders, append the value;
+ * with cand (inference), narrow the column's candidate types instead.
+ * *term says what ended the field; *blank_tail is set (and the cursor put
+ * at the end) when the record is a blank line followed only by line
+ * breaks, which ends the input. */
+static int cr_field_general(cr_parser *ps, const canon_schema *schema, canon__colbuilder *cbs,
+                            unsigned *cand, int c, int *term, bool *blank_tail) {
+  int ncols = schema->n;
+  cr_field f;
+  int rc = cr_next_field(ps, &f, term);
+  if (rc) return rc;
+  if (c < ncols - 1 && *term != CR_DELIM) {
+    if (c == 0 && f.n == 0 && !f.quoted && cr_only_breaks(ps->p, ps->total_end)) {
+      ps->p = ps->end;  /* trailing blank lines */
+      *blank_tail = true;
+      return 0;
+    }
+    /* Point just past the last field, where the next was due. */
+    return cr_err_at(ps, ps->term_line, ps->term_lstart, ps->term_at,
+                     "expected %d fields, found %d", ncols, c + 1);
+  }
+  canon_type t = schema->types[c];
+  if (!f.quoted && f.n == 0) {  /* NULL */
+    if (cbs && canon__cb_null(&cbs[c]) != 0) return canon__nomem(ps->err);
+    return 0;
+  }
+  if (t == CANON_STRING) {
+    if ((rc = cr_check_utf8(ps, &f, schema->names[c])) != 0) return rc;
+    if (cbs && canon__cb_str(&cbs[c], f.s, f.n) != 0) return canon__nomem(ps->err);
+    return 0;
+  }
+  if (cand) {
+    if ((rc = cr_check_utf8(ps, &f, schema->names[c])) != 0) return rc;
+    cand[c] |= CR_SEEN;
+    canon__value v;
+    for (int k = 0; k < CR_CANDIDATES; k++)
+      if ((cand[c] & (1u << k)) &&
+          (f.n == 0 || canon__parse_value(cr_order[k], f.s, f.n, false, &v, NULL) != 0))
+        cand[c] &= ~(1u << k);
+    return 0;
+  }
+  canon__value v;
+  if (canon__parse_value(t, f.s, f.n, false, &v, NULL) != 0) {
+    if ((rc = cr_check_utf8(ps, &f, schema->names[c])) != 0) return rc;
+    canon_error sub;
+    canon_error_clear(&sub);
+    int code = canon__parse_value(t, f.s, f.n, false, &v, &sub);
+    if (code == CANON_ERR_NOMEM) return canon__nomem(ps->err);
+    return cr_err_at(ps, f.line, f.lstart, f.at, "column '%s': %s", schema->names[c],
+                     sub.message);
+  }
+  switch (t) {
+  case CANON_BOOL: rc = canon__cb_bool(&cbs[c], v.v.b); break;
+  case CANON_INT64:
+  case CANON_TIMESTAMP: rc = canon__cb_i64(&cbs[c], v.v.i); break;
+  case CANON_FLOAT64: rc = canon__cb_f64(&cbs[c], v.v.f); break;
+  case CANON_DATE: rc = canon__cb_i32(&cbs[c], v.v.d); break;
+  default: rc = CANON_ERR_INTERNAL; break;
+  }
+  return rc ? canon__nomem(ps->err) : 0;
+}
+
+/* The error for a record with more fields than columns; the cursor is just
+ * past the delimiter that ended the last expected field. */
+static int cr_too_many_fields(cr_parser *ps, int ncols) {
+  int64_t line = ps->line;
+  const char *ls = ps->lstart, *at = ps->p;
+  int found = ncols + 1, term = CR_DELIM;
+  bool exact = true;
+  cr_field f;
+  canon_error *keep = ps->err;
+  ps->err = NULL;
+  while (term == CR_DELIM) {
+    if (cr_next_field(ps, &f, &term) != 0) {
+      exact = false;
+      break;
+    }
+    if (term == CR_DELIM) found++;
+  }
+  ps->err = keep;
+  return cr_err_at(ps, line, ls, at, "expected %d field%s, found %s%d", ncols,
+                   ncols == 1 ? "" : "s", exact ? "" : "at least ", found);
+}
+
+/* ---- the fast paths ----------------------------------------------------- */
+
+/* Building (not inferring) reads the common shapes of int64, float64 and
+ * string fields in one pass each, writing straight into the builders'
+ * buffers: an unquoted field of plain digits, plain decimal text, or
+ * plain bytes, ended by the terminator its position expects (a delimiter,
+ * or for the last column a line break or the end).  Anything else — empty
+ * fields (NULL), quotes, a bare "\r", signs or digits the fast reading
+ * cannot take exactly, a missing or extra field, a column that already
+ * holds a NULL — is read again from its start by cr_field_general, so
+ * values and errors are exactly the general path's. */
+bool canon__csv_fast_paths = true;  /* tests turn it off to compare */
+
+/* Powers of ten that are exact doubles (as in values.c). */
+static const double cr_p10[23] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,
+                                  1e8,  1e9,  1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
+                                  1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22};
+
+static inline bool cr_is_digit(char ch) { return (unsigned)((unsigned char)ch - '0') <= 9u; }
+
+/* Can the fast paths run with this delimiter?  Not when it could be part
+ * of a number or of UTF-8. */
+static bool cr_fast_delim(char d) {
+  unsigned char u = (unsigned char)d;
+  return u < 0x80 && !cr_is_digit(d) && d != '+' && d != '-' && d != '.' && d != 'e' &&
+         d != 'E';
+}
+
+/* Does the field ending at q end as a field of a `last` column must?  Then
+ * *next is where the next field starts and *eol says a line ended. */
+static inline bool cr_fast_end(const char *q, const char *end, char delim, bool last,
+                               const char **next, int *term) {
+  if (!last) {
+    if (q < end && *q == delim) {
+      *next = q + 1;
+      *term = CR_DELIM;
+      return true;
+    }
+    return false;
+  }
+  if (q >= end) {
+    *next = q;
+    *term = CR_EOF;
+    return true;
+  }
+  if (*q == '\n') {
+    *next = q + 1;
+    *term = CR_EOL;
+    return true;
+  }
+  if (*q == '\r' && q + 1 < end && q[1] == '\n') {
+    *next = q + 2;
+    *term = CR_EOL;
+    return true;
+  }
+  return false;
+}
+
+/* Append 8 value bytes to a builder without NULLs; false when the buffer
+ * is full (the caller then uses the checked append). */
+static inline bool cr_put8(canon__colbuilder *b, const void *v) {
+  canon__buffer *vb = b->values;
+  if (vb->size + 8 > vb->cap) return false;
+  memcpy(vb->data + vb->size, v, 8);
+  vb->size += 8;
+  b->length++;
+  return true;
+}
+
+/* Read field c (column type t, builder b) fast at p; 1 when done (*next
+ * and *term set), 0 when the general path must read it, or an error code
+ * (negative: out of memory). */
+static inline int cr_field_fast(const cr_parser *ps, canon_type t, bool last,
+                                canon__colbuilder *b, const char *p, const char **next,
+                                int *term) {
+  const char *q = p, *end = ps->end;
+  if (b->validity) return 0;  /* the column holds a NULL: appends keep the bitmap */
+  switch (t) {
+  case CANON_INT64: {
+    bool neg = false;
+    if (q < end && (*q == '-' || *q == '+')) neg = *q++ == '-';
+    const char *d0 = q;
+    uint64_t acc = 0;
+    while (q < end && cr_is_digit(*q)) acc = acc * 10 + (uint64_t)(*q++ - '0');
+    /* Up to 18 digits cannot overflow. */
+    if (q == d0 || q - d0 > 18 || !cr_fast_end(q, end, ps->delim, last, next, term)) return 0;
+    int64_t v = neg ? -(int64_t)acc : (int64_t)acc;
+    if (!cr_put8(b, &v) && canon__cb_i64(b, v) != 0) return -1;
+    return 1;
+  }
+  case CANON_FLOAT64: {
+#if defined(FLT_EVAL_METHOD) && FLT_EVAL_METHOD == 0
+    /* The text values.c reads in its first, exact step: digits with an
+     * optional point, at most 19 digits, not all zero, a mantissa of at
+     * most 2^53 and at most 22 fraction digits: m / 10^frac is one
+     * correctly rounded IEEE division, the very operation values.c does. */
+    bool neg = false;
+    if (q < end && (*q == '-' || *q == '+')) neg = *q++ == '-';
+    const char *d0 = q;
+    uint64_t m = 0;
+    while (q < end && cr_is_digit(*q)) m = m * 10 + (uint64_t)(*q++ - '0');
+    ptrdiff_t nd = q - d0, frac = 0;
+    if (q < end && *q == '.') {
+      const char *f0 = ++q;
+      while (q < end && cr_is_digit(*q)) m = m * 10 + (uint64_t)(*q++ - '0');
+      frac = q - f0;
+      nd += frac;
+    }
+    if (nd == 0 || nd > 19 || m == 0 || m > (1ull << 53) || frac > 22 ||
+        !cr_fast_end(q, end, ps->delim, last, next, term))
+      return 0;
+    double v = (double)m * cr_p10[0];
+    if (frac) v = (double)m / cr_p10[frac];
+    if (neg) v = -v;
+    if (!cr_put8(b, &v) && canon__cb_f64(b, v) != 0) return -1;
+    return 1;
+#else
+    return 0;
+#endif
+  }
+  case CANON_STRING: {
+    unsigned char high = 0;
+    while (q < end && !ps->stop[(unsigned char)*q]) high |= (unsigned char)*q++;
+    size_t n = (size_t)(q - p);
+    if (n == 0 || !cr_fast_end(q, end, ps->delim, last, next, term)) return 0;
+    if ((high & 0x80) && cr_utf8_bad(p, n) != n) return 0;
+    canon__buffer *sd = b->strdata, *vb = b->values;
+    if (sd->size + n > sd->cap || vb->size + 8 > vb->cap)
+      return canon__cb_str(b, p, n) != 0 ? -1 : 1;
+    memcpy(sd->data + sd->size, p, n);
+    sd->size += n;
+    int64_t off = (int64_t)sd->size;
+    memcpy(vb->data + vb->size, &off, 8);
+    vb->size += 8;
+    b->length++;
+    return 1;
+  }
+  default: return 0;
+  }
+}
+
+/* ---- records ------------------------------------------------------------ */
 
 /* Parse records at the cursor until the end (or max_rows records).  With
  * builders, append each value; with cand (inference), narrow each column's
@@ -422,81 +651,33 @@ static int cr_records(cr_parser *ps, const canon_schema *schema, canon__colbuild
                       unsigned *cand, int64_t max_rows, int64_t *nrows) {
   int ncols = schema->n;
   int64_t rows = 0;
+  bool fast = cbs && !cand && canon__csv_fast_paths && cr_fast_delim(ps->delim);
   while (ps->p < ps->end && rows != max_rows) {
     int term = CR_DELIM;
     for (int c = 0; c < ncols; c++) {
-      cr_field f;
-      int rc = cr_next_field(ps, &f, &term);
+      if (fast) {
+        const char *next;
+        int r = cr_field_fast(ps, schema->types[c], c == ncols - 1, &cbs[c], ps->p, &next,
+                              &term);
+        if (r < 0) return canon__nomem(ps->err);
+        if (r > 0) {
+          ps->p = next;
+          if (term == CR_EOL) {
+            ps->line++;
+            ps->lstart = next;
+          }
+          continue;
+        }
+      }
+      bool blank_tail = false;
+      int rc = cr_field_general(ps, schema, cbs, cand, c, &term, &blank_tail);
       if (rc) return rc;
-      if (c < ncols - 1 && term != CR_DELIM) {
-        if (c == 0 && f.n == 0 && !f.quoted && cr_only_breaks(ps->p, ps->total_end)) {
-          ps->p = ps->end;  /* trailing blank lines */
-          *nrows = rows;
-          return 0;
-        }
-        /* Point just past the last field, where the next was due. */
-        return cr_err_at(ps, ps->term_line, ps->term_lstart, ps->term_at,
-                         "expected %d fields, found %d", ncols, c + 1);
+      if (blank_tail) {
+        *nrows = rows;
+        return 0;
       }
-      canon_type t = schema->types[c];
-      if (!f.quoted && f.n == 0) {  /* NULL */
-        if (cbs && canon__cb_null(&cbs[c]) != 0) return canon__nomem(ps->err);
-        continue;
-      }
-      if (t == CANON_STRING) {
-        if ((rc = cr_check_utf8(ps, &f, schema->names[c])) != 0) return rc;
-        if (cbs && canon__cb_str(&cbs[c], f.s, f.n) != 0) return canon__nomem(ps->err);
-        continue;
-      }
-      if (cand) {
-        if ((rc = cr_check_utf8(ps, &f, schema->names[c])) != 0) return rc;
-        cand[c] |= CR_SEEN;
-        canon__value v;
-        for (int k = 0; k < CR_CANDIDATES; k++)
-          if ((cand[c] & (1u << k)) &&
-              (f.n == 0 || canon__parse_value(cr_order[k], f.s, f.n, false, &v, NULL) != 0))
-            cand[c] &= ~(1u << k);
-        continue;
-      }
-      canon__value v;
-      if (canon__parse_value(t, f.s, f.n, false, &v, NULL) != 0) {
-        if ((rc = cr_check_utf8(ps, &f, schema->names[c])) != 0) return rc;
-        canon_error sub;
-        canon_error_clear(&sub);
-        int code = canon__parse_value(t, f.s, f.n, false, &v, &sub);
-        if (code == CANON_ERR_NOMEM) return canon__nomem(ps->err);
-        return cr_err_at(ps, f.line, f.lstart, f.at, "column '%s': %s", schema->names[c],
-                         sub.message);
-      }
-      switch (t) {
-      case CANON_BOOL: rc = canon__cb_bool(&cbs[c], v.v.b); break;
-      case CANON_INT64:
-      case CANON_TIMESTAMP: rc = canon__cb_i64(&cbs[c], v.v.i); break;
-      case CANON_FLOAT64: rc = canon__cb_f64(&cbs[c], v.v.f); break;
-      case CANON_DATE: rc = canon__cb_i32(&cbs[c], v.v.d); break;
-      default: rc = CANON_ERR_INTERNAL; break;
-      }
-      if (rc) return canon__nomem(ps->err);
     }
-    if (term == CR_DELIM) {  /* more fields than columns: count them */
-      int64_t line = ps->line;
-      const char *ls = ps->lstart, *at = ps->p;
-      int found = ncols + 1;
-      bool exact = true;
-      cr_field f;
-      canon_error *keep = ps->err;
-      ps->err = NULL;
-      while (term == CR_DELIM) {
-        if (cr_next_field(ps, &f, &term) != 0) {
-          exact = false;
-          break;
-        }
-        if (term == CR_DELIM) found++;
-      }
-      ps->err = keep;
-      return cr_err_at(ps, line, ls, at, "expected %d field%s, found %s%d", ncols,
-                       ncols == 1 ? "" : "s", exact ? "" : "at least ", found);
-    }
+    if (term == CR_DELIM) return cr_too_many_fields(ps, ncols);  /* count them */
     rows++;
   }
   *nrows = rows;
