@@ -1007,3 +1007,30 @@ Test(csv, fast_paths_nulls_and_growth) {
   canon_table_free(t);
   free(doc);
 }
+
+/* String fields of every length around the 16-byte scan, ended by each
+ * kind of byte, with multi-byte and invalid UTF-8 on either side of the
+ * end, in buffers allocated to their exact length (so a read past the
+ * input shows under the address sanitizer). */
+Test(csv, fast_string_scan_lengths_and_ends) {
+  const char *enders[] = {",z\n", "\n", "\r\n", "\r", "\"", "", ",\xc3\xa9\n", ",\xff\n"};
+  const char *fills[] = {"a", "\xc3\xa9", "\xff", "\xe2\x82\xac"};
+  char doc[256], what[64];
+  for (int len = 0; len <= 40; len++)
+    for (int e = 0; e < 8; e++)
+      for (int f = 0; f < 4; f++)
+        for (int where = 0; where < 3; where++) {
+          int n = sprintf(doc, "s,t\n");
+          for (int k = 0; k < len; k++)
+            n += sprintf(doc + n, "%s", k == len / 2 && f ? fills[f] : "x");
+          n += sprintf(doc + n, "%s", enders[e]);
+          if (where == 1) n += sprintf(doc + n, "w,v\n");
+          if (where == 2) n += sprintf(doc + n, "0123456789abcdefghij,k");
+          char *exact = malloc((size_t)n);
+          memcpy(exact, doc, (size_t)n);
+          snprintf(what, sizeof what, "len %d end %d fill %d where %d", len, e, f, where);
+          fast_vs_general(exact, (size_t)n, ',', "s:string,t:string", true, what);
+          fast_vs_general(exact, (size_t)n, ',', "s:string", true, what);
+          free(exact);
+        }
+}
