@@ -1034,3 +1034,29 @@ Test(csv, fast_string_scan_lengths_and_ends) {
           free(exact);
         }
 }
+
+/* String buffers are sized from the first records: later, longer values
+ * still grow them, and shorter ones leave them partly unused. */
+Test(csv, fast_string_sizing_from_first_records) {
+  for (int shape = 0; shape < 2; shape++) {
+    size_t cap = 1 << 20, n = 0;
+    char *doc = malloc(cap);
+    n += (size_t)sprintf(doc, "s,i\n");
+    for (int r = 0; r < 4000; r++) {
+      bool early = r < 1100;
+      int len = early == (shape == 0) ? 1 : 150;
+      for (int k = 0; k < len; k++) doc[n++] = (char)('a' + (r + k) % 26);
+      n += (size_t)sprintf(doc + n, ",%d\n", r);
+    }
+    doc[n] = '\0';
+    fast_vs_general(doc, n, ',', "s:string,i:int64", true, shape ? "long first" : "short first");
+    canon_table *t = parse_ok("s:string,i:int64", doc);
+    cr_assert_eq(t->nrows, 4000);
+    size_t len;
+    const char *s = str_at(t, 0, 3999, &len);
+    cr_assert_eq(len, shape == 0 ? 150u : 1u);
+    cr_assert_eq(s[0], 'a' + 3999 % 26);
+    canon_table_free(t);
+    free(doc);
+  }
+}
