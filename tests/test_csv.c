@@ -743,6 +743,23 @@ Test(csv, split_matches_bytewise_rule) {
 /* csv_read.c's switch: off, every field takes the general path. */
 extern bool canon__csv_fast_paths;
 
+/* The same NULL counts and bitmaps (size and bytes), value and string
+ * buffer sizes: what the codec and memory accounting see. */
+static void same_buffers(const canon_table *a, const canon_table *b, const char *what) {
+  for (int c = 0; c < a->schema->n; c++) {
+    const canon__column *x = a->cols[c], *y = b->cols[c];
+    if (x->null_count != y->null_count || !x->validity != !y->validity)
+      cr_assert_fail("%s: col %d NULLs differ", what, c);
+    if (x->validity && (x->validity->size != y->validity->size ||
+                        memcmp(x->validity->data, y->validity->data, x->validity->size) != 0))
+      cr_assert_fail("%s: col %d bitmaps differ (%zu, %zu bytes)", what, c, x->validity->size,
+                     y->validity->size);
+    if (x->values->size != y->values->size ||
+        (x->strdata && x->strdata->size != y->strdata->size))
+      cr_assert_fail("%s: col %d buffer sizes differ", what, c);
+  }
+}
+
 /* Parse buf both ways: the same table, or the same error. */
 static void fast_vs_general(const char *buf, size_t len, char delim, const char *schema,
                             bool header, const char *what) {
@@ -760,6 +777,7 @@ static void fast_vs_general(const char *buf, size_t len, char delim, const char 
                    b ? "parsed" : e2.message);
   if (a) {
     assert_identical(a, b);
+    same_buffers(a, b, what);
   } else if (e1.code != e2.code || strcmp(e1.message, e2.message) != 0) {
     cr_assert_fail("%s: errors differ:\n fast    %s\n general %s", what, e1.message,
                    e2.message);

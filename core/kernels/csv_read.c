@@ -544,13 +544,13 @@ static int cr_too_many_fields(cr_parser *ps, int ncols) {
 
 /* Building (not inferring) reads the common shapes of int64, float64 and
  * string fields in one pass each, writing straight into the builders'
- * buffers: an unquoted field of plain digits, plain decimal text, or
- * plain bytes, ended by the terminator its position expects (a delimiter,
- * or for the last column a line break or the end).  Anything else — empty
- * fields (NULL), quotes, a bare "\r", signs or digits the fast reading
- * cannot take exactly, a missing or extra field, a column that already
- * holds a NULL — is read again from its start by cr_field_general, so
- * values and errors are exactly the general path's. */
+ * buffers: an unquoted field of plain digits, plain decimal text, plain
+ * bytes, or nothing (NULL), ended by the terminator its position expects
+ * (a delimiter, or for the last column a line break or the end).  Anything
+ * else — quotes, a bare "\r", signs or digits the fast reading cannot take
+ * exactly, a missing or extra field, a possible blank line — is read again
+ * from its start by cr_field_general, so values and errors are exactly the
+ * general path's. */
 bool canon__csv_fast_paths = true;  /* tests turn it off to compare */
 
 /* Powers of ten that are exact doubles (as in values.c). */
@@ -598,11 +598,25 @@ static inline bool cr_fast_end(const char *q, const char *end, char delim, bool 
   return false;
 }
 
-/* Append 8 value bytes to a builder without NULLs; false when the buffer
- * is full (the caller then uses the checked append). */
+/* Make room in the builder's NULL bitmap, if it has one, for a valid value
+ * at b->length.  The bitmap's bytes past its size are all 0xff up to its
+ * capacity (column.c keeps that so), so a valid value only moves the size;
+ * false when the capacity is reached (the checked append then grows it). */
+static inline bool cr_valid_bit(canon__colbuilder *b) {
+  canon__buffer *vb = b->validity;
+  if (!vb) return true;
+  size_t byte = (size_t)(b->length >> 3);
+  if (byte < vb->size) return true;
+  if (byte >= vb->cap) return false;
+  vb->size = byte + 1;
+  return true;
+}
+
+/* Append 8 value bytes; false when a buffer is full (the caller then uses
+ * the checked append). */
 static inline bool cr_put8(canon__colbuilder *b, const void *v) {
   canon__buffer *vb = b->values;
-  if (vb->size + 8 > vb->cap) return false;
+  if (vb->size + 8 > vb->cap || !cr_valid_bit(b)) return false;
   memcpy(vb->data + vb->size, v, 8);
   vb->size += 8;
   b->length++;
@@ -650,7 +664,6 @@ static inline int cr_field_fast(const cr_parser *ps, canon_type t, bool last,
                                 canon__colbuilder *b, const char *p, const char **next,
                                 int *term) {
   const char *q = p, *end = ps->end;
-  if (b->validity) return 0;  /* the column holds a NULL: appends keep the bitmap */
   switch (t) {
   case CANON_INT64: {
     bool neg = false;
@@ -658,6 +671,7 @@ static inline int cr_field_fast(const cr_parser *ps, canon_type t, bool last,
     const char *d0 = q;
     uint64_t acc = 0;
     while (q < end && cr_is_digit(*q)) acc = acc * 10 + (uint64_t)(*q++ - '0');
+    if (q == p) goto empty;
     /* Up to 18 digits cannot overflow. */
     if (q == d0 || q - d0 > 18 || !cr_fast_end(q, end, ps->delim, last, next, term)) return 0;
     int64_t v = neg ? -(int64_t)acc : (int64_t)acc;
@@ -682,6 +696,7 @@ static inline int cr_field_fast(const cr_parser *ps, canon_type t, bool last,
       frac = q - f0;
       nd += frac;
     }
+    if (q == p) goto empty;
     if (nd == 0 || nd > 19 || m == 0 || m > (1ull << 53) || frac > 22 ||
         !cr_fast_end(q, end, ps->delim, last, next, term))
       return 0;
@@ -691,17 +706,18 @@ static inline int cr_field_fast(const cr_parser *ps, canon_type t, bool last,
     if (!cr_put8(b, &v) && canon__cb_f64(b, v) != 0) return -1;
     return 1;
 #else
-    return 0;
+    goto empty;  /* only a NULL is read fast here */
 #endif
   }
   case CANON_STRING: {
     bool high;
     q = cr_scan_unquoted(ps, p, &high);
     size_t n = (size_t)(q - p);
-    if (n == 0 || !cr_fast_end(q, end, ps->delim, last, next, term)) return 0;
+    if (n == 0) goto empty;
+    if (!cr_fast_end(q, end, ps->delim, last, next, term)) return 0;
     if (high && cr_utf8_bad(p, n) != n) return 0;
     canon__buffer *sd = b->strdata, *vb = b->values;
-    if (sd->size + n > sd->cap || vb->size + 8 > vb->cap)
+    if (sd->size + n > sd->cap || vb->size + 8 > vb->cap || !cr_valid_bit(b))
       return canon__cb_str(b, p, n) != 0 ? -1 : 1;
     /* Short values: one fixed 16-byte copy when both sides have room
      * (the bytes past n are overwritten by the next value or unused). */
@@ -718,6 +734,12 @@ static inline int cr_field_fast(const cr_parser *ps, canon_type t, bool last,
   }
   default: return 0;
   }
+empty:
+  /* Nothing before the terminator: NULL where a field may end (at the
+   * start of a record but its last field, that may also be a blank line:
+   * the general path sorts that out). */
+  if (!cr_fast_end(p, end, ps->delim, last, next, term)) return 0;
+  return canon__cb_null(b) != 0 ? -1 : 1;
 }
 
 /* ---- records ------------------------------------------------------------ */
