@@ -623,10 +623,18 @@ static inline bool cr_put8(canon__colbuilder *b, const void *v) {
   return true;
 }
 
+/* What the fast paths read of the parser, copied into a local so that the
+ * compiler can keep it in registers across the stores into buffers. */
+typedef struct cr_fast {
+  const char *end, *total_end;
+  const uint8_t *stop;
+  char delim;
+} cr_fast;
+
 /* The end of the unquoted run at p: the first delimiter, line break or
  * quote, or the end of the part.  *high says whether a byte >= 0x80 may be
  * in the run (it may also report bytes just past it). */
-static inline const char *cr_scan_unquoted(const cr_parser *ps, const char *p, bool *high) {
+static inline const char *cr_scan_unquoted(const cr_fast *ps, const char *p, bool *high) {
   const char *q = p, *end = ps->end;
   cr_v16 hi = {0};
   /* 16 bytes at a time while they lie inside the input (the first
@@ -660,7 +668,7 @@ static inline const char *cr_scan_unquoted(const cr_parser *ps, const char *p, b
 /* Read field c (column type t, builder b) fast at p; 1 when done (*next
  * and *term set), 0 when the general path must read it, or an error code
  * (negative: out of memory). */
-static inline int cr_field_fast(const cr_parser *ps, canon_type t, bool last,
+static inline int cr_field_fast(const cr_fast *ps, canon_type t, bool last,
                                 canon__colbuilder *b, const char *p, const char **next,
                                 int *term) {
   const char *q = p, *end = ps->end;
@@ -772,12 +780,13 @@ static int cr_records(cr_parser *ps, const canon_schema *schema, canon__colbuild
   int ncols = schema->n;
   int64_t rows = 0;
   bool fast = cbs && !cand && canon__csv_fast_paths && cr_fast_delim(ps->delim);
+  const cr_fast fx = {ps->end, ps->total_end, ps->stop, ps->delim};
   while (ps->p < ps->end && rows != max_rows) {
     int term = CR_DELIM;
     for (int c = 0; c < ncols; c++) {
       if (fast) {
         const char *next;
-        int r = cr_field_fast(ps, schema->types[c], c == ncols - 1, &cbs[c], ps->p, &next,
+        int r = cr_field_fast(&fx, schema->types[c], c == ncols - 1, &cbs[c], ps->p, &next,
                               &term);
         if (r < 0) return canon__nomem(ps->err);
         if (r > 0) {
