@@ -1,8 +1,14 @@
 /* csv_read.c — CSV input: whole buffers, byte ranges, schema inference.
  *
- * Sections: input files; UTF-8; the field scanner; header; records;
+ * Sections: input files; UTF-8; counting bytes in blocks; the field
+ * scanner; header; records: the general path; the fast paths; records;
  * public entry points (parse_buffer, split, read_range, infer,
  * canon_table_from_csv_text).
+ *
+ * Building a table reads each field by a fast path for its column type
+ * when the field has a plain shape, and by the general path (field
+ * scanner, canon__parse_value, checked builder appends) otherwise; the two
+ * give the same values and the same errors (tests compare them).
  *
  * Dialect (SEMANTICS §10, RFC 4180): fields separated by the delimiter,
  * records by "\n" or "\r\n"; a double-quoted field may hold delimiters,
