@@ -415,6 +415,19 @@ static void *cc_worker(void *arg) {
   return NULL;
 }
 
+/* OR bits [0, len) of src (NULL: all set) into dst from bit `at`, a byte
+ * at a time (bits of src past len are not read as set). */
+static void bits_or(uint8_t *dst, int64_t at, const uint8_t *src, int64_t len) {
+  int s = (int)(at & 7);
+  uint8_t *d = dst + (at >> 3);
+  for (int64_t k = 0; k * 8 < len; k++) {
+    unsigned b = src ? src[k] : 0xffu;
+    if (len - k * 8 < 8) b &= (1u << (len - k * 8)) - 1;
+    d[k] |= (uint8_t)(b << s);
+    if (s && (b >> (8 - s))) d[k + 1] |= (uint8_t)(b >> (8 - s));
+  }
+}
+
 /* Copy every part, with up to `threads` threads (the caller's among them)
  * taking parts in turn; a thread that cannot be started leaves its share
  * to the others. */
@@ -453,11 +466,9 @@ static canon__column *concat_col(canon_table *const *parts, int n, int i, int64_
     if (!out->validity) goto oom;
     memset(out->validity->data, 0, (size_t)(total / 8 + 1));
     out->validity->size = (size_t)(total + 7) / 8;
-    int64_t at = 0;
     for (int p = 0; p < n; p++) {
       const canon__column *c = parts[p]->cols[i];
-      for (int64_t k = 0; k < c->length; k++, at++)
-        if (canon__valid(c, k)) out->validity->data[at >> 3] |= (uint8_t)(1u << (at & 7));
+      bits_or(out->validity->data, row_at[p], c->validity ? c->validity->data : NULL, c->length);
     }
   }
   size_t bytes = ty == CANON_STRING ? (size_t)byte_at[n] : 0;
