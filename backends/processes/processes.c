@@ -334,7 +334,7 @@ static const canon_backend processes_backend = {
   .name = "processes",
   .description = "tasks in a pool of worker processes; a crashed worker is replaced and its "
                  "task retried (workers=N, partitions=N, retries=K, task_timeout=S, "
-                 "share_min=BYTES)",
+                 "share_min=BYTES, segment_cache=BYTES)",
   .open = px_open,
   .close = px_close,
   .default_partitions = px_default_partitions,
