@@ -223,6 +223,10 @@ static void on_reply(stage_run *r, phase *ph, int wi, const px_msg *m, int *fds,
     t->result = (px_seg){fds[0], wi, w->gen, m->seg_id};
     t->state = 2;
     if (m->flags & PX_F_VIEWS_HELD) r->st->no_reuse = true;
+    /* Its split was the producer output's only reader (the exchange was
+     * prepared before the phase): let its worker write the next split
+     * into it now rather than into fresh memory. */
+    if (t->kind == PX_SPLIT) px_seg_release(r->st, &r->prod[t->input][t->part]);
     return;
   }
   for (int i = 0; i < nfds; i++) close(fds[i]);

@@ -230,16 +230,45 @@ static void release_segs(wstate *w, const px_msg *m) {
   trim_segs(w);
 }
 
-/* An output segment of at least `need` bytes mapped read-write: a free
- * kept one (the smallest that fits), else a new one, kept when big
- * enough.  *id: its id, 0 when not kept (the caller unmaps and closes
- * it after the reply). */
+/* An output segment being written (see out_segment). */
 typedef struct outseg {
   int fd;
   uint8_t *map;
   size_t size;
   uint64_t id;
 } outseg;
+
+/* No free segment is big enough: grow the biggest free one to `size`
+ * (its pages stay, only the rest is new).  0 with *o set, or -1. */
+static int grow_free(wstate *w, size_t size, outseg *o) {
+  int big = -1;
+  for (int i = 0; i < w->nsegs; i++)
+    if (!w->segs[i].busy && (big < 0 || w->segs[i].size > w->segs[big].size)) big = i;
+  if (big < 0) return -1;
+  oseg *e = &w->segs[big];
+  if (ftruncate(e->fd, (off_t)size) != 0) return -1;
+  void *p = mremap(e->map, e->size, size, MREMAP_MAYMOVE);
+  if (p == MAP_FAILED) {
+    /* Still mapped at its old size; the file is bigger, which is harmless
+     * (readers go by the encoding's length). */
+    return -1;
+  }
+#ifdef MADV_POPULATE_WRITE
+  /* The new part at once, as a fresh segment is (a fault per page
+   * otherwise); where the kernel cannot, the pages come on first write. */
+  madvise((uint8_t *)p + e->size, size - e->size, MADV_POPULATE_WRITE);
+#endif
+  e->map = p;
+  e->size = size;
+  e->busy = true;
+  *o = (outseg){e->fd, e->map, e->size, e->id};
+  return 0;
+}
+
+/* An output segment of at least `need` bytes mapped read-write: a free
+ * kept one (the smallest that fits), else the biggest free one grown,
+ * else a new one, kept when big enough.  id: 0 when not kept (unmapped
+ * and closed after the reply). */
 
 static int out_segment(wstate *w, size_t need, outseg *o, canon_error *err) {
   memset(o, 0, sizeof *o);
@@ -261,6 +290,7 @@ static int out_segment(wstate *w, size_t need, outseg *o, canon_error *err) {
   /* Kept segments are rounded up to 1 MiB, so a slightly bigger output
    * later still fits. */
   size_t size = keep ? (need + ((size_t)1 << 20) - 1) & ~(((size_t)1 << 20) - 1) : need;
+  if (keep && grow_free(w, size, o) == 0) return 0;
   if (keep && w->nsegs == w->capsegs) {
     int nc = w->capsegs ? w->capsegs * 2 : 16;
     oseg *n = realloc(w->segs, (size_t)nc * sizeof *n);
