@@ -2,8 +2,10 @@
  * messages over a unix socket pair (SOCK_SEQPACKET, so each message keeps
  * its boundaries), file descriptors passed with SCM_RIGHTS, and shared
  * memory segments (memfd) holding encoded jobs, exchange states and
- * tables.  A segment is written once by its producer and mapped read-only
- * by its readers; only descriptors travel through the socket. */
+ * tables.  A segment is written by its producer and mapped read-only by
+ * its readers; a producer that keeps a segment writes it again only after
+ * the driver released it (PX_RELEASE: nobody maps it any more).  Only
+ * descriptors travel through the socket. */
 #ifndef CANON_PROCESSES_PROTO_H
 #define CANON_PROCESSES_PROTO_H
 
