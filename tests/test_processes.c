@@ -8,6 +8,8 @@
  * group, or only while a marker file does not exist yet. */
 #include "testutil.h"
 
+#include "canon_testing.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -852,4 +854,97 @@ Test(processes, no_descriptor_for_a_shared_table_is_a_clear_error) {
   canon_table_free(a);
   canon_session_close(s);
   assert_no_children();
+}
+
+static canon_table *collect_ok(canon_df *df) {
+  canon_error err;
+  canon_table *t = canon_collect(df, &err);
+  cr_assert(t, "%s", err.message);
+  return t;
+}
+
+static void assert_same_rows(const canon_table *want, const canon_table *got, const char *what) {
+  char *diff = NULL;
+  int rc = canon_testing_compare(want, got, CANON_TESTING_ANY, NULL, 0, &diff);
+  cr_assert_eq(rc, 0, "%s: %s", what, diff ? diff : "cannot compare");
+  free(diff);
+}
+
+static canon_df *plan_k_at_least(canon_session *s, const canon_table *a, int64_t lo) {
+  canon_error err;
+  canon_df *df = canon_filter(canon_from_table(s, a, &err),
+                              canon_ge(canon_col("k"), canon_lit_int64(lo)), &err);
+  cr_assert(df, "%s", err.message);
+  return df;
+}
+
+/* Outputs of a MiB or more go into segments their worker keeps and writes
+ * again once nobody reads them any more.  A collected result still held
+ * (with one partition the result is a view of its segment) must never
+ * change while later jobs run, nor after the session closed; answers stay
+ * the serial engine's, also when a worker crashes mid-job and with
+ * segment_cache=0; nothing leaks. */
+Test(processes, kept_output_segments_are_not_rewritten_while_read) {
+  char *dir = tu_tmpdir();
+  snprintf(marker, sizeof marker, "%s/crashed-once", dir);
+  test_pid = getpid();
+  /* Big enough for outputs of a MiB with one partition. */
+  canon_table *a = mixed_table(40000, 3), *b = mixed_table(50000, 5);
+  const char *by[] = {"k"};
+  canon_partition_spec spec = {.by = by, .num_by = 1};
+  canon_session *s = tu_open("serial:partitions=3");
+  canon_error err;
+  canon_table *want_sort = collect_ok(plan_sort(s, a, NULL));
+  canon_table *want_held = collect_ok(plan_sort(s, b, NULL));
+  canon_table *want_join = collect_ok(plan_self_join(s, a, NULL));
+  canon_table *want_k[5], *want_crash;
+  for (int lo = 0; lo < 5; lo++) want_k[lo] = collect_ok(plan_k_at_least(s, a, lo));
+  want_crash = collect_ok(
+      canon_transform(canon_from_table(s, a, &err), "crash_once_on_k3", "k:int64,n:int64", &spec, &err));
+  canon_session_close(s);
+  const char *engines[] = {"processes:workers=2,partitions=1,share_min=0",
+                           "processes:workers=2,partitions=1,retries=1",
+                           "processes:workers=2,partitions=2,segment_cache=0"};
+  for (int e = 0; e < 3; e++) {
+    int fds = count_fds();
+    s = tu_open(engines[e]);
+    /* Bigger than the later outputs: its segment, once free, would be
+     * the one to write them into. */
+    canon_table *held = collect_ok(plan_sort(s, b, NULL));
+    assert_same_rows(want_held, held, engines[e]);
+    for (int round = 0; round < 4; round++) {
+      canon_table *got = collect_ok(plan_k_at_least(s, a, round % 5));
+      assert_same_rows(want_k[round % 5], got, engines[e]);
+      canon_table_free(got);
+      got = collect_ok(round % 2 ? plan_self_join(s, a, NULL) : plan_sort(s, a, NULL));
+      assert_same_rows(round % 2 ? want_join : want_sort, got, engines[e]);
+      canon_table_free(got);
+      assert_same_rows(want_held, held, "the held result");
+    }
+    unlink(marker);
+    canon_table *got = collect_ok(canon_transform(canon_from_table(s, a, &err), "crash_once_on_k3",
+                                                  "k:int64,n:int64", &spec, &err));
+    struct stat sb;
+    cr_assert_eq(stat(marker, &sb), 0, "the transform never crashed");
+    assert_same_rows(want_crash, got, engines[e]);
+    canon_table_free(got);
+    got = collect_ok(plan_self_join(s, a, NULL));
+    assert_same_rows(want_join, got, engines[e]);
+    canon_table_free(got);
+    canon_session_close(s);
+    assert_same_rows(want_held, held, "the result held past the session");
+    canon_table_free(held);
+    cr_assert_eq(count_fds(), fds, "descriptors leaked");
+    assert_no_children();
+  }
+  canon_table_free(want_sort);
+  canon_table_free(want_held);
+  canon_table_free(want_join);
+  canon_table_free(want_crash);
+  for (int lo = 0; lo < 5; lo++) canon_table_free(want_k[lo]);
+  canon_table_free(a);
+  canon_table_free(b);
+  unlink(marker);
+  tu_rmdir(dir);
+  free(dir);
 }

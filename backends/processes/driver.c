@@ -18,6 +18,12 @@
  *            split segment, concatenates them in producer order, runs the
  *            task and writes the output into a new segment.
  * Results come back as descriptors; data never goes through a socket.
+ * A worker keeps the segments of its bigger outputs mapped and writes its
+ * next outputs into them once the driver has released them (PX_RELEASE):
+ * after the phase that read them, or — for the job's results, which the
+ * program's tables view — when the last such table is freed.  Rewriting
+ * a page that is already there costs a copy; a fresh segment costs a page
+ * fault, a zeroed page and its freeing per 4 KiB.
  *
  * Faults: a worker that dies (signal, exit, OOM kill) or outlives
  * task_timeout is reaped and replaced, and its task queued again, up to
@@ -43,8 +49,10 @@ typedef struct px_task {
   int input, part;     /* SPLIT: input and producer partition; RUN: partition */
   int attempts;        /* attempts that ended with the worker dying */
   int state;           /* 0 waiting, 1 running, 2 done */
-  int result_fd;
+  px_seg result;       /* fd -1: none */
 } px_task;
+
+#define NO_SEG ((px_seg){-1, -1, 0, 0})
 
 typedef struct stage_run {
   px_state *st;
@@ -52,8 +60,8 @@ typedef struct stage_run {
   int stage, nin;
   int xs[2];           /* exchange state segments, one per input */
   int C[2];            /* producer partitions per input */
-  int *prod[2];        /* producer output segments (split phase) */
-  int *split[2];       /* split segments per input (run phase) */
+  px_seg *prod[2];     /* producer output segments (split phase) */
+  px_seg *split[2];    /* split segments per input (run phase) */
   int idle_deaths;     /* workers that died without a task */
   int failed;          /* first error code of the phase */
 } stage_run;
@@ -119,11 +127,11 @@ static int send_task(stage_run *r, px_task *t, px_worker *w) {
   m.nstate = r->nin;
   for (int i = 0; i < r->nin; i++) fds[k++] = r->xs[i];
   if (t->kind == PX_SPLIT) {
-    fds[k++] = r->prod[t->input][t->part];
+    fds[k++] = r->prod[t->input][t->part].fd;
   } else {
     for (int i = 0; i < r->nin; i++) {
       m.count[i] = r->C[i];
-      for (int c = 0; c < r->C[i]; c++) fds[k++] = r->split[i][c];
+      for (int c = 0; c < r->C[i]; c++) fds[k++] = r->split[i][c].fd;
     }
   }
   int rc = px_send(w->sock, &m, fds, k);
@@ -212,8 +220,13 @@ static void on_reply(stage_run *r, phase *ph, int wi, const px_msg *m, int *fds,
   } else if (px_hold(r->st, fds[0]) != 0) {
     fail(r, err, CANON_ERR_NOMEM, "out of memory");
   } else {
-    t->result_fd = fds[0];
+    t->result = (px_seg){fds[0], wi, w->gen, m->seg_id};
     t->state = 2;
+    if (m->flags & PX_F_VIEWS_HELD) r->st->no_reuse = true;
+    /* Its split was the producer output's only reader (the exchange was
+     * prepared before the phase): let its worker write the next split
+     * into it now rather than into fresh memory. */
+    if (t->kind == PX_SPLIT) px_seg_release(r->st, &r->prod[t->input][t->part]);
     return;
   }
   for (int i = 0; i < nfds; i++) close(fds[i]);
@@ -344,9 +357,102 @@ static int run_phase(stage_run *r, px_task *tasks, int n, canon_error *err) {
 
 /* ---- stages and jobs ------------------------------------------------------------- */
 
-static void close_all(px_state *st, int *fds, int n) {
-  for (int i = 0; fds && i < n; i++) px_close_held(st, fds[i]);
-  free(fds);
+/* ---- result segments ------------------------------------------------------- */
+
+void px_seg_release(px_state *st, px_seg *s) {
+  if (s->fd >= 0) px_close_held(st, s->fd);
+  s->fd = -1;
+  uint64_t id = s->id;
+  s->id = 0; /* once: a second release could free the segment's next use */
+  if (!id || s->slot < 0 || s->slot >= st->nworkers) return;
+  px_worker *w = &st->w[s->slot];
+  /* A worker that died took its kept segments with it. */
+  if (w->pid <= 0 || w->gen != s->gen) return;
+  px_msg m;
+  memset(&m, 0, sizeof m);
+  m.type = PX_RELEASE;
+  m.job_seq = st->job_seq;
+  m.flags = st->no_reuse ? PX_F_DROP : 0;
+  m.events_len = 8;
+  memcpy(m.events, &id, 8);
+  px_send(w->sock, &m, NULL, 0); /* a failure shows up as a death */
+}
+
+static void close_all(px_state *st, px_seg *segs, int n) {
+  for (int i = 0; segs && i < n; i++) px_seg_release(st, &segs[i]);
+  free(segs);
+}
+
+void px_recycler_unref(px_recycler *r, bool close) {
+  pthread_mutex_lock(&r->lock);
+  if (close) r->closed = true;
+  int left = --r->refs;
+  pthread_mutex_unlock(&r->lock);
+  if (left) return;
+  pthread_mutex_destroy(&r->lock);
+  free(r->done);
+  free(r);
+}
+
+/* A result view over a kept segment: when the program's tables stop
+ * reading it, queue it for its worker. */
+typedef struct result_ref {
+  px_recycler *rec;
+  px_seg seg;           /* fd unused: closed when the view was made */
+} result_ref;
+
+static void result_gone(void *ctx) {
+  result_ref *x = ctx;
+  px_recycler *r = x->rec;
+  pthread_mutex_lock(&r->lock);
+  if (!r->closed) {
+    if (r->ndone == r->capdone) {
+      int nc = r->capdone ? r->capdone * 2 : 16;
+      px_seg *n = realloc(r->done, (size_t)nc * sizeof *n);
+      if (n) r->done = n, r->capdone = nc;
+    }
+    /* Without room the segment stays busy in its worker until it leaves. */
+    if (r->ndone < r->capdone) r->done[r->ndone++] = x->seg;
+  }
+  pthread_mutex_unlock(&r->lock);
+  px_recycler_unref(r, false);
+  free(x);
+}
+
+/* Release the result segments the program has stopped reading. */
+static void recycle_results(px_state *st) {
+  px_recycler *r = st->rec;
+  pthread_mutex_lock(&r->lock);
+  px_seg *done = r->done;
+  int n = r->ndone;
+  r->done = NULL;
+  r->ndone = r->capdone = 0;
+  pthread_mutex_unlock(&r->lock);
+  for (int i = 0; i < n; i++) {
+    done[i].fd = -1; /* closed when the view was made */
+    px_seg_release(st, &done[i]);
+  }
+  free(done);
+}
+
+/* A result of the job as a view of its segment (no copy).  A kept
+ * segment is then released by the view (when the program frees the
+ * tables reading it), never by the caller: s->id is cleared. */
+static canon_table *map_result(px_state *st, px_seg *s, canon_error *err) {
+  const canon_host *h = st->host;
+  if (!s->id || st->no_reuse) return px_table_map(h, s->fd, err);
+  result_ref *x = malloc(sizeof *x);
+  if (!x) {
+    px_err(err, CANON_ERR_NOMEM, "out of memory");
+    return NULL;
+  }
+  x->rec = st->rec;
+  x->seg = *s;
+  s->id = 0;
+  pthread_mutex_lock(&st->rec->lock);
+  st->rec->refs++;
+  pthread_mutex_unlock(&st->rec->lock);
+  return px_table_map_then(h, s->fd, result_gone, x, err);
 }
 
 /* exchange_prepare over the producers' mapped outputs, then the encoded
@@ -355,17 +461,20 @@ static int prepare_input(stage_run *r, int i, canon_error *err) {
   const canon_host *h = r->st->host;
   int C = r->C[i], rc = 0;
   const uint8_t **maps = calloc((size_t)C, sizeof *maps);
-  size_t *lens = calloc((size_t)C, sizeof *lens);
-  if (!maps || !lens) rc = fail(r, err, CANON_ERR_NOMEM, "out of memory");
+  size_t *lens = calloc((size_t)C, sizeof *lens), *sizes = calloc((size_t)C, sizeof *sizes);
+  if (!maps || !lens || !sizes) rc = fail(r, err, CANON_ERR_NOMEM, "out of memory");
   int k;
   for (k = 0; rc == 0 && k < C; k++)
-    if (px_seg_map(r->prod[i][k], &maps[k], &lens[k]) != 0)
+    if (px_seg_map(r->prod[i][k].fd, &maps[k], &sizes[k]) != 0)
       rc = fail(r, err, CANON_ERR_ENGINE, "processes: cannot map a task output: %s", strerror(errno));
+    else
+      lens[k] = px_table_len(maps[k], sizes[k]); /* a kept segment is bigger */
   if (rc == 0 && (rc = h->exchange_prepare_encoded(r->job, r->stage, i, maps, lens, C, err)))
     r->failed = rc;
-  for (int j = 0; maps && j < C; j++)
-    if (maps[j]) px_seg_unmap(maps[j], lens[j]);
+  for (int j = 0; maps && sizes && j < C; j++)
+    if (maps[j]) px_seg_unmap(maps[j], sizes[j]);
   free(maps);
+  free(sizes);
   free(lens);
   uint8_t *buf = NULL;
   size_t len = 0;
@@ -380,7 +489,7 @@ static int prepare_input(stage_run *r, int i, canon_error *err) {
 }
 
 /* Run stage s; outs[c] are the producers' output segments (consumed). */
-static int run_stage(px_state *st, canon_job *job, int s, int **outs, canon_error *err) {
+static int run_stage(px_state *st, canon_job *job, int s, px_seg **outs, canon_error *err) {
   const canon_host *h = st->host;
   stage_run r;
   memset(&r, 0, sizeof r);
@@ -403,29 +512,29 @@ static int run_stage(px_state *st, canon_job *job, int s, int **outs, canon_erro
   if (rc == 0 && nsplit) {
     int n = 0;
     for (int i = 0; i < r.nin; i++)
-      for (int k = 0; k < r.C[i]; k++) tasks[n++] = (px_task){PX_SPLIT, i, k, 0, 0, -1};
+      for (int k = 0; k < r.C[i]; k++) tasks[n++] = (px_task){PX_SPLIT, i, k, 0, 0, NO_SEG};
     rc = run_phase(&r, tasks, n, err);
     n = 0;
     for (int i = 0; i < r.nin; i++) {
       r.split[i] = malloc((size_t)r.C[i] * sizeof *r.split[i]);
       for (int k = 0; k < r.C[i]; k++, n++)
         if (r.split[i])
-          r.split[i][k] = tasks[n].result_fd;
+          r.split[i][k] = tasks[n].result;
         else
-          px_close_held(st, tasks[n].result_fd);
+          px_seg_release(st, &tasks[n].result);
       if (!r.split[i] && rc == 0) rc = fail(&r, err, CANON_ERR_NOMEM, "out of memory");
     }
   }
   for (int i = 0; i < r.nin; i++) close_all(st, r.prod[i], r.C[i]), r.prod[i] = NULL;
   if (rc == 0) {
-    for (int p = 0; p < P; p++) tasks[p] = (px_task){PX_RUN, 0, p, 0, 0, -1};
+    for (int p = 0; p < P; p++) tasks[p] = (px_task){PX_RUN, 0, p, 0, 0, NO_SEG};
     rc = run_phase(&r, tasks, P, err);
     outs[s] = malloc((size_t)P * sizeof *outs[s]);
     for (int p = 0; p < P; p++)
       if (outs[s])
-        outs[s][p] = tasks[p].result_fd;
+        outs[s][p] = tasks[p].result;
       else
-        px_close_held(st, tasks[p].result_fd);
+        px_seg_release(st, &tasks[p].result);
     if (!outs[s] && rc == 0) rc = fail(&r, err, CANON_ERR_NOMEM, "out of memory");
   }
   for (int i = 0; i < r.nin; i++) {
@@ -615,6 +724,7 @@ static int start_job(px_state *st, canon_job *job, canon_error *err) {
     int rc = px_spawn(st, i, err);
     if (rc) return rc;
   }
+  recycle_results(st);
   uint8_t *buf = NULL;
   size_t len = 0;
   int rc;
@@ -651,7 +761,7 @@ int px_execute(void *state, canon_job *job, canon_table ***results, int *nresult
   const canon_host *h = st->host;
   pthread_mutex_lock(&st->lock);
   int S = h->num_stages(job), rc = start_job(st, job, err);
-  int **outs = calloc((size_t)S, sizeof *outs);
+  px_seg **outs = calloc((size_t)S, sizeof *outs);
   if (rc == 0 && !outs) rc = px_err(err, CANON_ERR_NOMEM, "out of memory");
   for (int s = 0; s < S && rc == 0; s++) rc = run_stage(st, job, s, outs, err);
   canon_table **res = NULL;
@@ -659,7 +769,7 @@ int px_execute(void *state, canon_job *job, canon_table ***results, int *nresult
   if (rc == 0 && !(res = calloc((size_t)P, sizeof *res))) rc = px_err(err, CANON_ERR_NOMEM, "out of memory");
   for (int p = 0; rc == 0 && p < P; p++)
     /* Views of the output segments: the rows are not copied again. */
-    if (!(res[p] = px_table_map(h, outs[S - 1][p], err))) rc = err && err->code ? err->code : CANON_ERR_ENGINE;
+    if (!(res[p] = map_result(st, &outs[S - 1][p], err))) rc = err && err->code ? err->code : CANON_ERR_ENGINE;
   if (rc == 0) {
     *results = res;
     *nresults = P;

@@ -9,12 +9,16 @@
  * (a task running longer has its worker killed, which counts as a
  * failure), share_min=BYTES (default 65536: an in-memory or persisted
  * table encoding to at least this many bytes is put in shared memory once
- * per session and jobs reference it, instead of carrying a copy each).
+ * per session and jobs reference it, instead of carrying a copy each),
+ * segment_cache=BYTES (default 1 GiB: free output segments of a MiB or
+ * more a worker keeps to write its next outputs into, instead of fresh
+ * shared memory; 0: none).
  * This file holds the options and the pool: forking, replacing
  * and reaping workers.  driver.c runs jobs; worker.c is the workers' loop;
  * proto.c moves messages and shared memory. */
 #include "processes.h"
 
+#include <dlfcn.h>
 #include <errno.h>
 #include <signal.h>
 #include <stddef.h>
@@ -102,7 +106,7 @@ static void child_start(px_state *st, int i, int sock, pid_t parent) {
         sa.sa_handler != SIG_DFL)
       signal(sigs[k], SIG_DFL);
   }
-  px_worker_main(st->host, sock, st->w[i].status);
+  px_worker_main(st->host, sock, st->w[i].status, st->seg_cache);
 }
 
 int px_spawn(px_state *st, int i, canon_error *err) {
@@ -137,6 +141,7 @@ int px_spawn(px_state *st, int i, canon_error *err) {
     return px_err(err, CANON_ERR_ENGINE, "processes: cannot fork a worker: %s", strerror(e));
   }
   w->pid = pid;
+  w->gen++;
   w->sock = sv[0];
   w->task = -1;
   w->timed_out = false;
@@ -196,6 +201,10 @@ static int parse_options(px_state *st, const canon_option *opts, int nopts, cano
       int n = 0;
       rc = parse_int(k, v, 0, INT32_MAX, &n, err);
       if (rc == 0) st->share_min = (size_t)n;
+    } else if (strcmp(k, "segment_cache") == 0) {
+      int n = 0;
+      rc = parse_int(k, v, 0, INT32_MAX, &n, err);
+      if (rc == 0) st->seg_cache = (size_t)n;
     } else if (strcmp(k, "retries") == 0) {
       rc = parse_int(k, v, 0, 100, &st->retries, err);
     } else if (strcmp(k, "task_timeout") == 0) {
@@ -210,7 +219,7 @@ static int parse_options(px_state *st, const canon_option *opts, int nopts, cano
     } else {
       rc = px_err(err, CANON_ERR_CONFIG,
                   "processes: unknown option '%s' (known: workers, partitions, retries, "
-                  "task_timeout, share_min)",
+                  "task_timeout, share_min, segment_cache)",
                   k);
     }
     if (rc) return rc;
@@ -244,10 +253,23 @@ static void px_close(void *state) {
     px_reap(st, i, true, &status);
   }
   px_drop_all_shared(st);
+  if (st->rec) px_recycler_unref(st->rec, true);
   if (st->pages) munmap(st->pages, st->pages_size);
   pthread_mutex_destroy(&st->lock);
   free(st->w);
   free(st);
+}
+
+/* Keep this plugin loaded for the rest of the process.  Tables returned
+ * by a job view shared memory through a release function of this file,
+ * and the program may free them after closing the session that made
+ * them — when the core has unloaded the plugin with the session. */
+static void pin_plugin(void) {
+  Dl_info info;
+  /* RTLD_NOLOAD: the loaded copy, made never to be unloaded; the handle
+   * (one more reference) is deliberately never closed. */
+  if (dladdr((void *)pin_plugin, &info) && info.dli_fname)
+    (void)dlopen(info.dli_fname, RTLD_NOW | RTLD_NOLOAD | RTLD_NODELETE);
 }
 
 static int px_open(const canon_host *host, const canon_option *opts, int nopts, void **state,
@@ -255,6 +277,7 @@ static int px_open(const canon_host *host, const canon_option *opts, int nopts, 
   if (host->struct_size < offsetof(canon_host, set_task_observer) + sizeof host->set_task_observer)
     return px_err(err, CANON_ERR_ABI,
                   "processes: this canon core lacks the serialization slots the engine needs");
+  pin_plugin();
   px_state *st = calloc(1, sizeof *st);
   if (!st) return px_err(err, CANON_ERR_NOMEM, "out of memory");
   st->host = host;
@@ -263,6 +286,7 @@ static int px_open(const canon_host *host, const canon_option *opts, int nopts, 
   st->retries = 2;
   st->job_fd = -1;
   st->share_min = 65536;
+  st->seg_cache = (size_t)1 << 30;
   pthread_mutex_init(&st->lock, NULL);
   int rc = parse_options(st, opts, nopts, err);
   if (rc) {
@@ -272,9 +296,14 @@ static int px_open(const canon_host *host, const canon_option *opts, int nopts, 
   }
   if (!st->partitions) st->partitions = 4 * st->nworkers;
   st->w = calloc((size_t)st->nworkers, sizeof *st->w);
+  st->rec = calloc(1, sizeof *st->rec);
+  if (st->rec) {
+    pthread_mutex_init(&st->rec->lock, NULL);
+    st->rec->refs = 1;
+  }
   st->pages_size = (size_t)st->nworkers * sizeof(px_status);
   void *pages = mmap(NULL, st->pages_size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-  if (!st->w || pages == MAP_FAILED) {
+  if (!st->w || !st->rec || pages == MAP_FAILED) {
     st->pages = NULL;
     px_close(st);
     return px_err(err, CANON_ERR_NOMEM, "out of memory");
@@ -305,7 +334,7 @@ static const canon_backend processes_backend = {
   .name = "processes",
   .description = "tasks in a pool of worker processes; a crashed worker is replaced and its "
                  "task retried (workers=N, partitions=N, retries=K, task_timeout=S, "
-                 "share_min=BYTES)",
+                 "share_min=BYTES, segment_cache=BYTES)",
   .open = px_open,
   .close = px_close,
   .default_partitions = px_default_partitions,

@@ -25,7 +25,29 @@ typedef struct px_worker {
   struct timespec deadline;
   bool timed_out;       /* killed by the driver for task_timeout */
   px_status *status;
+  uint32_t gen;         /* which process of the slot: bumped by each spawn */
 } px_worker;
+
+/* A segment a task returned: its descriptor (held by the driver) and,
+ * when the worker keeps it to write again (id != 0), whose it is. */
+typedef struct px_seg {
+  int fd;
+  int slot;
+  uint32_t gen;
+  uint64_t id;
+} px_seg;
+
+/* Kept result segments the program's tables stopped reading: filled by
+ * the views' release (any thread, any time, even after the session
+ * closed), emptied by the driver before each job, which then releases
+ * them to their workers. */
+typedef struct px_recycler {
+  pthread_mutex_t lock;
+  int refs;             /* the session and each result view */
+  bool closed;          /* the session is gone: forget, do not queue */
+  px_seg *done;
+  int ndone, capdone;
+} px_recycler;
 
 /* A table put in shared memory once per session, for every job that
  * carries it (the job references it by id).  `key` shares the table's
@@ -62,6 +84,10 @@ typedef struct px_state {
   uint64_t next_shared_id;
   int *job_tables;      /* indices into shared[] of the current job's tables */
   int njob_tables, capjob_tables;
+  size_t seg_cache;     /* bytes of free output segments a worker keeps */
+  bool no_reuse;        /* a worker kept a view of a task input: segments
+                           are never written twice any more */
+  px_recycler *rec;
 } px_state;
 
 /* processes.c: start the process of slot i (sending it the current job
@@ -84,8 +110,14 @@ int px_execute(void *state, canon_job *job, canon_table ***results, int *nresult
 int px_send_tables(px_state *st, int sock);
 /* Release every shared table (session close). */
 void px_drop_all_shared(px_state *st);
+/* Done with a task's result segment: close it, and let its worker write
+ * it again (or drop it, once reuse is off). */
+void px_seg_release(px_state *st, px_seg *s);
+/* The recycler's reference of the session (session close). */
+void px_recycler_unref(px_recycler *r, bool close);
 
 /* worker.c: serve tasks on sock until the driver goes away; never returns. */
-void px_worker_main(const canon_host *h, int sock, px_status *status) __attribute__((noreturn));
+void px_worker_main(const canon_host *h, int sock, px_status *status, size_t keep_max)
+    __attribute__((noreturn));
 
 #endif

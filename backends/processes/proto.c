@@ -250,28 +250,36 @@ int px_shared_table_write(const canon_host *h, const canon_table *t, int *fd, ca
   return table_write("canon-table", h, t, fd, err);
 }
 
-/* A mapping a view table keeps: unmapped with the table's last buffer. */
+/* A mapping a view table keeps: unmapped with the table's last buffer,
+ * then after(actx) runs. */
 typedef struct view_map {
   const uint8_t *map;
   size_t size;
+  void (*after)(void *ctx);
+  void *actx;
 } view_map;
 
 static void view_release(void *ctx) {
   view_map *v = ctx;
   px_seg_unmap(v->map, v->size);
+  if (v->after) v->after(v->actx);
   free(v);
 }
 
-canon_table *px_table_view(const canon_host *h, const uint8_t *map, size_t size, const uint8_t *at,
-                           size_t len, canon_error *err) {
+canon_table *px_table_view_then(const canon_host *h, const uint8_t *map, size_t size,
+                                const uint8_t *at, size_t len, void (*after)(void *ctx),
+                                void *ctx, canon_error *err) {
   view_map *v = malloc(sizeof *v);
   if (!v) {
     px_seg_unmap(map, size);
+    if (after) after(ctx);
     px_err(err, CANON_ERR_NOMEM, "out of memory");
     return NULL;
   }
   v->map = map;
   v->size = size;
+  v->after = after;
+  v->actx = ctx;
   if (!PX_HOST_HAS_SHARING(h)) {
     canon_table *t = h->table_decode(at, len, err);
     view_release(v);
@@ -280,46 +288,70 @@ canon_table *px_table_view(const canon_host *h, const uint8_t *map, size_t size,
   return h->table_decode_shared(at, len, view_release, v, err);
 }
 
-canon_table *px_table_map(const canon_host *h, int fd, canon_error *err) {
+canon_table *px_table_view(const canon_host *h, const uint8_t *map, size_t size, const uint8_t *at,
+                           size_t len, canon_error *err) {
+  return px_table_view_then(h, map, size, at, len, NULL, NULL, err);
+}
+
+size_t px_table_len(const uint8_t *map, size_t size) {
+  /* The encoding's header: ..., u64 total length at byte 24. */
+  uint64_t n;
+  if (size < 32) return size;
+  memcpy(&n, map + 24, 8);
+  return n >= 32 && n <= size ? (size_t)n : size;
+}
+
+canon_table *px_table_map_then(const canon_host *h, int fd, void (*after)(void *ctx), void *ctx,
+                               canon_error *err) {
   const uint8_t *map;
   size_t size;
   if (px_seg_map(fd, &map, &size) != 0) {
     seg_error(err, "map");
+    if (after) after(ctx);
     return NULL;
   }
-  return px_table_view(h, map, size, map, size, err);
+  return px_table_view_then(h, map, size, map, px_table_len(map, size), after, ctx, err);
+}
+
+canon_table *px_table_map(const canon_host *h, int fd, canon_error *err) {
+  return px_table_map_then(h, fd, NULL, NULL, err);
 }
 
 static size_t pad8(size_t n) { return (n + 7) & ~(size_t)7; }
 
-int px_split_write(const canon_host *h, canon_table *const *buckets, int P, int *fd,
-                   canon_error *err) {
-  size_t head = pad8(8 + (size_t)P * 16), total = head;
-  size_t *len = malloc((size_t)P * sizeof *len);
-  if (!len) return px_err(err, CANON_ERR_NOMEM, "out of memory");
-  for (int p = 0; p < P; p++) {
-    len[p] = h->table_encoded_size(buckets[p]);
-    total += pad8(len[p]);
-  }
-  uint8_t *map;
-  if ((*fd = px_seg_create(total, &map)) < 0) {
-    free(len);
-    return seg_error(err, "create");
-  }
+size_t px_split_size(const canon_host *h, canon_table *const *buckets, int P) {
+  size_t total = pad8(8 + (size_t)P * 16);
+  for (int p = 0; p < P; p++) total += pad8(h->table_encoded_size(buckets[p]));
+  return total;
+}
+
+int px_split_encode(const canon_host *h, canon_table *const *buckets, int P, uint8_t *map,
+                    size_t size, canon_error *err) {
+  size_t at = pad8(8 + (size_t)P * 16);
+  if (size < at) return px_err(err, CANON_ERR_INTERNAL, "processes: split segment too small");
   uint32_t magic = SPLIT_MAGIC, np = (uint32_t)P;
   memcpy(map, &magic, 4);
   memcpy(map + 4, &np, 4);
-  size_t at = head;
-  int rc = 0;
-  for (int p = 0; p < P && rc == 0; p++) {
-    uint64_t off = at, l = len[p];
+  for (int p = 0; p < P; p++) {
+    size_t len = h->table_encoded_size(buckets[p]);
+    if (len > size - at) return px_err(err, CANON_ERR_INTERNAL, "processes: split segment too small");
+    uint64_t off = at, l = len;
     memcpy(map + 8 + (size_t)p * 16, &off, 8);
     memcpy(map + 16 + (size_t)p * 16, &l, 8);
-    rc = h->table_encode_into(buckets[p], map + at, len[p], err);
-    at += pad8(len[p]);
+    int rc = h->table_encode_into(buckets[p], map + at, len, err);
+    if (rc) return rc;
+    at += pad8(len);
   }
+  return 0;
+}
+
+int px_split_write(const canon_host *h, canon_table *const *buckets, int P, int *fd,
+                   canon_error *err) {
+  size_t total = px_split_size(h, buckets, P);
+  uint8_t *map;
+  if ((*fd = px_seg_create(total, &map)) < 0) return seg_error(err, "create");
+  int rc = px_split_encode(h, buckets, P, map, total, err);
   px_seg_unmap(map, total);
-  free(len);
   if (rc) {
     close(*fd);
     *fd = -1;

@@ -2,8 +2,10 @@
  * messages over a unix socket pair (SOCK_SEQPACKET, so each message keeps
  * its boundaries), file descriptors passed with SCM_RIGHTS, and shared
  * memory segments (memfd) holding encoded jobs, exchange states and
- * tables.  A segment is written once by its producer and mapped read-only
- * by its readers; only descriptors travel through the socket. */
+ * tables.  A segment is written by its producer and mapped read-only by
+ * its readers; a producer that keeps a segment writes it again only after
+ * the driver released it (PX_RELEASE: nobody maps it any more).  Only
+ * descriptors travel through the socket. */
 #ifndef CANON_PROCESSES_PROTO_H
 #define CANON_PROCESSES_PROTO_H
 
@@ -23,9 +25,17 @@ enum {
   PX_MORE_FDS, /* continuation: more descriptors of the previous message */
   PX_TABLES,   /* driver -> worker: shared tables; fd k holds the encoded
                   table whose id is the k-th u64 of `events` */
-  PX_DROP      /* driver -> worker: forget the shared tables whose ids are
+  PX_DROP,     /* driver -> worker: forget the shared tables whose ids are
                   the u64s of `events` */
+  PX_RELEASE   /* driver -> worker: the output segments of yours whose ids
+                  are the u64s of `events` are read no more (reuse them) */
 };
+
+/* RELEASE flag: drop the segments instead of reusing them. */
+#define PX_F_DROP 1u
+/* REPLY flags. */
+#define PX_F_VIEWS_HELD 1u /* a view of a task input outlived its task:
+                              input segments must never be rewritten */
 
 /* Table ids a PX_TABLES or PX_DROP message carries. */
 #define PX_IDS_PER_MSG (PX_EVENT_BYTES / 8)
@@ -51,6 +61,10 @@ typedef struct px_msg {
                          states, one per input */
   int32_t count[2];   /* RUN: then count[i] split segments for input i */
   int64_t nrows;      /* REPLY: rows of the result */
+  uint64_t seg_id;    /* REPLY: the result segment's id in the worker's
+                         cache of output segments (0: not cached, the
+                         worker keeps no hold of it) */
+  uint32_t flags;     /* REPLY, RELEASE: PX_F_* */
   canon_error err;    /* REPLY: the task's error (code 0: none) */
   /* REPLY: what the core recorded in the worker while it ran the task
    * (host->task_events_take: whole records, opaque here); the driver hands
@@ -76,11 +90,21 @@ int px_seg_map(int fd, const uint8_t **map, size_t *size);
 int px_seg_map_all(int fd, const uint8_t **map, size_t *size);
 void px_seg_unmap(const void *map, size_t size);
 
+/* Bytes of the table encoding a mapped segment holds: segments reused
+ * from a worker's cache are larger than what they hold, and the encoding
+ * says its length (checked against the segment's size; decoding checks
+ * the rest). */
+size_t px_table_len(const uint8_t *map, size_t size);
+
 /* A split segment: the P buckets of one producer output.  Layout: u32
  * magic, u32 P, P x (u64 offset, u64 length), then the encoded buckets at
  * 8-byte aligned offsets. */
 int px_split_write(const canon_host *h, canon_table *const *buckets, int P, int *fd,
                    canon_error *err);
+/* The same in two steps: its size, then into map (at least that size). */
+size_t px_split_size(const canon_host *h, canon_table *const *buckets, int P);
+int px_split_encode(const canon_host *h, canon_table *const *buckets, int P, uint8_t *map,
+                    size_t size, canon_error *err);
 /* Bucket p of a mapped split segment, checked against its size. */
 int px_split_bucket(const uint8_t *map, size_t size, int P, int p, const uint8_t **bucket,
                     size_t *len, canon_error *err);
@@ -96,8 +120,16 @@ int px_shared_table_write(const canon_host *h, const canon_table *t, int *fd, ca
  * copied. */
 canon_table *px_table_view(const canon_host *h, const uint8_t *map, size_t size, const uint8_t *at,
                            size_t len, canon_error *err);
+/* px_table_view, calling after(ctx) once the mapping is gone. */
+canon_table *px_table_view_then(const canon_host *h, const uint8_t *map, size_t size,
+                                const uint8_t *at, size_t len, void (*after)(void *ctx),
+                                void *ctx, canon_error *err);
 /* The table a segment holds, as a view of its mapping (see px_table_view). */
 canon_table *px_table_map(const canon_host *h, int fd, canon_error *err);
+/* The same, calling after(ctx) once the mapping is gone (also when the
+ * call fails). */
+canon_table *px_table_map_then(const canon_host *h, int fd, void (*after)(void *ctx), void *ctx,
+                               canon_error *err);
 /* Bytes into a new segment. */
 int px_bytes_write(const void *buf, size_t len, int *fd, canon_error *err);
 

@@ -11,9 +11,13 @@
 #include "processes.h"
 
 #include <errno.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 /* A shared table the driver sent: mapped read-only once, kept until the
@@ -25,6 +29,23 @@ typedef struct wtable {
   canon_error err;
 } wtable;
 
+/* An output segment this worker wrote and keeps, mapped read-write, to
+ * write again once the driver says nobody reads it any more (PX_RELEASE):
+ * a fresh segment costs a page fault, a zeroed page and later its freeing
+ * for every 4 KiB it holds, a kept one only the copy.  Busy from the reply
+ * that hands it out to its release; never written while busy. */
+typedef struct oseg {
+  uint64_t id;
+  int fd;
+  uint8_t *map;
+  size_t size;
+  bool busy;
+  uint64_t freed;       /* release order: the oldest free ones go first */
+} oseg;
+
+/* Outputs smaller than this get fresh segments (cheap enough, and many). */
+#define PX_KEEP_MIN ((size_t)1 << 20)
+
 typedef struct wstate {
   const canon_host *h;
   int sock;
@@ -34,6 +55,11 @@ typedef struct wstate {
   canon_error job_err;  /* why the current job could not be decoded */
   wtable *tables;
   int ntables, captables;
+  oseg *segs;           /* kept output segments */
+  int nsegs, capsegs;
+  uint64_t next_seg, release_seq;
+  size_t keep_max;      /* bytes of free segments kept (segment_cache) */
+  int live_views;       /* views of task inputs not yet released */
 } wstate;
 
 static wtable *find_table(wstate *w, uint64_t id) {
@@ -159,16 +185,174 @@ static int apply_states(wstate *w, int stage, const int *fds, int n, canon_error
   return 0;
 }
 
-static int do_split(wstate *w, const px_msg *m, const int *fds, int *out_fd, canon_error *err) {
+/* ---- output segments ------------------------------------------------------ */
+
+static size_t free_bytes(const wstate *w) {
+  size_t n = 0;
+  for (int i = 0; i < w->nsegs; i++)
+    if (!w->segs[i].busy) n += w->segs[i].size;
+  return n;
+}
+
+static void drop_seg(wstate *w, int i) {
+  munmap(w->segs[i].map, w->segs[i].size);
+  close(w->segs[i].fd);
+  w->segs[i] = w->segs[--w->nsegs];
+}
+
+/* Down to keep_max bytes of free segments, the longest free first. */
+static void trim_segs(wstate *w) {
+  while (free_bytes(w) > w->keep_max) {
+    int old = -1;
+    for (int i = 0; i < w->nsegs; i++)
+      if (!w->segs[i].busy && (old < 0 || w->segs[i].freed < w->segs[old].freed)) old = i;
+    if (old < 0) return;
+    drop_seg(w, old);
+  }
+}
+
+static void release_segs(wstate *w, const px_msg *m) {
+  int n = m->events_len <= sizeof m->events ? (int)(m->events_len / 8) : 0;
+  for (int k = 0; k < n; k++) {
+    uint64_t id;
+    memcpy(&id, m->events + (size_t)k * 8, 8);
+    for (int i = 0; i < w->nsegs; i++)
+      if (w->segs[i].id == id) {
+        if (m->flags & PX_F_DROP) {
+          drop_seg(w, i);
+        } else {
+          w->segs[i].busy = false;
+          w->segs[i].freed = ++w->release_seq;
+        }
+        break;
+      }
+  }
+  trim_segs(w);
+}
+
+/* An output segment being written (see out_segment). */
+typedef struct outseg {
+  int fd;
+  uint8_t *map;
+  size_t size;
+  uint64_t id;
+} outseg;
+
+/* No free segment is big enough: grow the biggest free one to `size`
+ * (its pages stay, only the rest is new).  0 with *o set, or -1. */
+static int grow_free(wstate *w, size_t size, outseg *o) {
+  int big = -1;
+  for (int i = 0; i < w->nsegs; i++)
+    if (!w->segs[i].busy && (big < 0 || w->segs[i].size > w->segs[big].size)) big = i;
+  if (big < 0) return -1;
+  oseg *e = &w->segs[big];
+  if (ftruncate(e->fd, (off_t)size) != 0) return -1;
+  void *p = mremap(e->map, e->size, size, MREMAP_MAYMOVE);
+  if (p == MAP_FAILED) {
+    /* Still mapped at its old size; the file is bigger, which is harmless
+     * (readers go by the encoding's length). */
+    return -1;
+  }
+#ifdef MADV_POPULATE_WRITE
+  /* The new part at once, as a fresh segment is (a fault per page
+   * otherwise); where the kernel cannot, the pages come on first write. */
+  madvise((uint8_t *)p + e->size, size - e->size, MADV_POPULATE_WRITE);
+#endif
+  e->map = p;
+  e->size = size;
+  e->busy = true;
+  *o = (outseg){e->fd, e->map, e->size, e->id};
+  return 0;
+}
+
+/* An output segment of at least `need` bytes mapped read-write: a free
+ * kept one (the smallest that fits), else the biggest free one grown,
+ * else a new one, kept when big enough.  id: 0 when not kept (unmapped
+ * and closed after the reply). */
+
+static int out_segment(wstate *w, size_t need, outseg *o, canon_error *err) {
+  memset(o, 0, sizeof *o);
+  o->fd = -1;
+  if (need >= PX_KEEP_MIN && w->keep_max > 0) {
+    int best = -1;
+    for (int i = 0; i < w->nsegs; i++)
+      if (!w->segs[i].busy && w->segs[i].size >= need &&
+          (best < 0 || w->segs[i].size < w->segs[best].size))
+        best = i;
+    if (best >= 0) {
+      oseg *e = &w->segs[best];
+      *o = (outseg){e->fd, e->map, e->size, e->id};
+      e->busy = true;
+      return 0;
+    }
+  }
+  bool keep = need >= PX_KEEP_MIN && w->keep_max > 0;
+  /* Kept segments are rounded up to 1 MiB, so a slightly bigger output
+   * later still fits. */
+  size_t size = keep ? (need + ((size_t)1 << 20) - 1) & ~(((size_t)1 << 20) - 1) : need;
+  if (keep && grow_free(w, size, o) == 0) return 0;
+  if (keep && w->nsegs == w->capsegs) {
+    int nc = w->capsegs ? w->capsegs * 2 : 16;
+    oseg *n = realloc(w->segs, (size_t)nc * sizeof *n);
+    if (n) {
+      w->segs = n;
+      w->capsegs = nc;
+    } else {
+      keep = false;
+    }
+  }
+  if ((o->fd = px_seg_create(size, &o->map)) < 0)
+    return px_err(err, errno == ENOMEM || errno == ENOSPC ? CANON_ERR_NOMEM : CANON_ERR_ENGINE,
+                  "processes: cannot create a shared memory segment: %s", strerror(errno));
+  o->size = size;
+  if (keep) {
+    o->id = ++w->next_seg;
+    w->segs[w->nsegs++] = (oseg){o->id, o->fd, o->map, size, true, 0};
+  }
+  return 0;
+}
+
+/* After the task: a kept segment stays (busy when handed out, free again
+ * when the task failed); a fresh one is let go. */
+static void out_done(wstate *w, outseg *o, bool handed_out) {
+  if (o->fd < 0) return;
+  if (o->id) {
+    if (!handed_out)
+      for (int i = 0; i < w->nsegs; i++)
+        if (w->segs[i].id == o->id) {
+          w->segs[i].busy = false;
+          w->segs[i].freed = ++w->release_seq;
+        }
+    return;
+  }
+  px_seg_unmap(o->map, o->size);
+  close(o->fd);
+}
+
+/* Views of task inputs are counted: one that outlived its task would see
+ * its segment rewritten, so the driver is then told to stop reuse. */
+static void view_gone(void *ctx) { ((wstate *)ctx)->live_views--; }
+
+static canon_table *input_view(wstate *w, const uint8_t *map, size_t size, const uint8_t *at,
+                               size_t len, canon_error *err) {
+  w->live_views++;
+  return px_table_view_then(w->h, map, size, at, len, view_gone, w, err);
+}
+
+static int do_split(wstate *w, const px_msg *m, const int *fds, outseg *o, canon_error *err) {
   const canon_host *h = w->h;
   int P = h->stage_num_partitions(w->job, m->stage);
-  canon_table *t = px_table_map(h, fds[m->nstate], err);
+  w->live_views++;
+  canon_table *t = px_table_map_then(h, fds[m->nstate], view_gone, w, err);
   if (!t) return err->code ? err->code : CANON_ERR_ENGINE;
   canon_table **b = calloc((size_t)P, sizeof *b);
   int rc = b ? h->exchange_split(w->job, m->stage, m->input, m->part, t, b, err)
              : px_err(err, CANON_ERR_NOMEM, "out of memory");
   h->table_free(t);
-  if (rc == 0) rc = px_split_write(h, b, P, out_fd, err);
+  if (rc == 0) {
+    size_t need = px_split_size(h, b, P);
+    if ((rc = out_segment(w, need, o, err)) == 0) rc = px_split_encode(h, b, P, o->map, need, err);
+  }
   for (int p = 0; b && p < P; p++)
     if (b[p]) h->table_free(b[p]);
   free(b);
@@ -197,7 +381,7 @@ static canon_table *gather(wstate *w, const px_msg *m, const int *fds, int n, ca
     /* A view: concat copies the rows once (or, with one producer, the
      * task reads the mapping itself). */
     if (px_split_bucket(map, size, P, m->part, &b, &len, err) == 0)
-      parts[k] = px_table_view(h, map, size, b, len, err);
+      parts[k] = input_view(w, map, size, b, len, err);
     else
       px_seg_unmap(map, size);
     if (!parts[k]) break;
@@ -209,7 +393,7 @@ static canon_table *gather(wstate *w, const px_msg *m, const int *fds, int n, ca
   return out;
 }
 
-static int do_run(wstate *w, const px_msg *m, const int *fds, int *out_fd, int64_t *nrows,
+static int do_run(wstate *w, const px_msg *m, const int *fds, outseg *o, int64_t *nrows,
                   canon_error *err) {
   const canon_host *h = w->h;
   canon_table *in[2] = {NULL, NULL}, *out = NULL;
@@ -221,7 +405,8 @@ static int do_run(wstate *w, const px_msg *m, const int *fds, int *out_fd, int64
   if (rc == 0) rc = h->run_task(w->job, m->stage, m->part, in, &out, err);
   if (rc == 0) {
     *nrows = h->table_num_rows(out);
-    rc = px_table_write(h, out, out_fd, err);
+    size_t need = h->table_encoded_size(out);
+    if ((rc = out_segment(w, need, o, err)) == 0) rc = h->table_encode_into(out, o->map, need, err);
   }
   for (int i = 0; i < 2; i++)
     if (in[i]) h->table_free(in[i]);
@@ -248,16 +433,24 @@ static void serve_task(wstate *w, const px_msg *m, int *fds, int nfds) {
   memset(&reply, 0, sizeof reply);
   reply.type = PX_REPLY;
   reply.job_seq = m->job_seq;
-  int out_fd = -1, rc;
+  int rc;
+  outseg o = {.fd = -1};
   if (!w->job || w->job_seq != m->job_seq)
     rc = w->job_err.code ? (reply.err = w->job_err, w->job_err.code)
                          : px_err(&reply.err, CANON_ERR_ENGINE, "processes: task of an unknown job");
   else if (!well_formed(w, m, nfds))
     rc = px_err(&reply.err, CANON_ERR_ENGINE, "processes: malformed task message");
   else if ((rc = apply_states(w, m->stage, fds, m->nstate, &reply.err)) == 0)
-    rc = m->type == PX_SPLIT ? do_split(w, m, fds, &out_fd, &reply.err)
-                             : do_run(w, m, fds, &out_fd, &reply.nrows, &reply.err);
+    rc = m->type == PX_SPLIT ? do_split(w, m, fds, &o, &reply.err)
+                             : do_run(w, m, fds, &o, &reply.nrows, &reply.err);
   if (rc && !reply.err.code) reply.err.code = rc;
+  if (rc) {
+    out_done(w, &o, false);
+    o.fd = -1;
+    o.id = 0;
+  }
+  reply.seg_id = o.id;
+  if (w->live_views) reply.flags |= PX_F_VIEWS_HELD;
   if (w->job && w->job_seq == m->job_seq && PX_HOST_HAS_EVENTS(w->h))
     reply.events_len = (uint32_t)w->h->task_events_take(w->job, reply.events, sizeof reply.events);
   close_fds(fds, nfds);
@@ -265,12 +458,26 @@ static void serve_task(wstate *w, const px_msg *m, int *fds, int nfds) {
   /* Output a transform printed reaches its stream now, not at an exit
    * that never flushes. */
   fflush(NULL);
-  if (px_send(w->sock, &reply, out_fd >= 0 ? &out_fd : NULL, out_fd >= 0 ? 1 : 0) != 0) _exit(0);
-  if (out_fd >= 0) close(out_fd);
+  if (px_send(w->sock, &reply, o.fd >= 0 ? &o.fd : NULL, o.fd >= 0 ? 1 : 0) != 0) _exit(0);
+  out_done(w, &o, true);
 }
 
-void px_worker_main(const canon_host *h, int sock, px_status *status) {
-  wstate w = {.h = h, .sock = sock, .status = status};
+/* A worker's memory is its own: keep what tasks free for the next task.
+ * By default glibc gives every block of more than a few MB its own
+ * mapping and returns it to the kernel when freed, so every task of a big
+ * stage pays a page fault (and the zeroing of a fresh page) for each page
+ * it writes, and an unmapping for each page it frees.  Served from the
+ * heap and kept there, the pages of one task are reused by the next. */
+static void tune_memory(void) {
+#ifdef __GLIBC__
+  mallopt(M_MMAP_THRESHOLD, 32 << 20); /* glibc's ceiling for the setting */
+  mallopt(M_TRIM_THRESHOLD, 1 << 30);
+#endif
+}
+
+void px_worker_main(const canon_host *h, int sock, px_status *status, size_t keep_max) {
+  wstate w = {.h = h, .sock = sock, .status = status, .keep_max = keep_max};
+  tune_memory();
   h->set_task_observer(observe, status);
   for (;;) {
     px_msg m;
@@ -293,6 +500,9 @@ void px_worker_main(const canon_host *h, int sock, px_status *status) {
       close_fds(fds, nfds);
     } else if (m.type == PX_DROP) {
       drop_tables(&w, &m);
+      close_fds(fds, nfds);
+    } else if (m.type == PX_RELEASE) {
+      release_segs(&w, &m);
       close_fds(fds, nfds);
     } else if (m.type == PX_SPLIT || m.type == PX_RUN) {
       serve_task(&w, &m, fds, nfds);
