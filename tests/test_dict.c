@@ -337,6 +337,16 @@ Test(dict, codes_survive_encoding_copied_and_viewed) {
     cr_assert_eq(c->dict->values->length, v->cols[0]->dict->values->length);
     cr_assert(memcmp(c->codes->data, v->cols[0]->codes->data, 1500 * 4) == 0);
   }
+  /* A dictionary large next to the rows stays home: 40 rows, 30 values. */
+  canon_table *few = canon__table_slice(t, 0, 40, &err);
+  size_t flen;
+  uint8_t *fbuf = encode(few, &flen);
+  canon_table *fd = canon__table_decode(fbuf, flen, &err);
+  cr_assert(fd, "%s", err.message);
+  cr_assert_null(fd->cols[0]->dict);
+  canon_table_free(fd);
+  canon_table_free(few);
+  free(fbuf);
   /* The same bytes again: encoding is deterministic. */
   size_t len2;
   uint8_t *buf2 = encode(a, &len2);
@@ -349,16 +359,18 @@ Test(dict, codes_survive_encoding_copied_and_viewed) {
   canon_table_free(t);
 }
 
-/* Rows "a", "b", "a", NULL: the codes section is the last 72 bytes —
- * 24 of header, 16 of codes, 24 of value offsets, 8 of value bytes. */
+/* Rows "a", "b", "a", NULL, then "a" four times: the codes section is the
+ * last 88 bytes — 24 of header, 32 of codes, 24 of value offsets, 8 of
+ * value bytes. */
 Test(dict, lying_codes_are_refused) {
   canon_error err;
-  canon_table *t = encoded(canon_table_from_csv_text("s:string", "a\nb\na\n\n", &err));
+  canon_table *t =
+      encoded(canon_table_from_csv_text("s:string", "a\nb\na\n\na\na\na\na\n", &err));
   cr_assert(t->cols[0]->dict);
   size_t len;
   uint8_t *buf = encode(t, &len);
   uint8_t *c = malloc(len);
-  size_t sec = len - 72, codes = sec + 24, vbytes = len - 8;
+  size_t sec = len - 88, codes = sec + 24, vbytes = len - 8;
   struct { size_t at; uint32_t v; int width; const char *what; } lies[] = {
       {codes, 5, 4, "code out of range"},
       {codes, 1, 4, "code naming another string"},

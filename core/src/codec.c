@@ -60,9 +60,18 @@ static void column_sizes(const canon__column *c, int64_t nrows, size_t *validity
   }
 }
 
-/* Bytes of the codes section of column c (0: it has no codes). */
+/* Whether column c's codes travel with it: only when its dictionary is
+ * small next to the rows (at most one value per four rows).  Codes are an
+ * accelerator; a big dictionary shipped with every small table (the
+ * buckets of an exchange over 100 000 keys) costs more to send and check
+ * than grouping by bytes does. */
+static bool ships_codes(const canon__column *c, int64_t nrows) {
+  return c->dict && c->dict->values->length <= nrows / 4;
+}
+
+/* Bytes of the codes section of column c (0: it ships none). */
 static size_t codes_size(const canon__column *c, int64_t nrows) {
-  if (!c->dict) return 0;
+  if (!ships_codes(c, nrows)) return 0;
   const canon__column *v = c->dict->values;
   return CODES_BYTES + pad8((size_t)nrows * 4) + ((size_t)v->length + 1) * 8 +
          pad8((size_t)canon__i64(v)[v->length]);
@@ -158,7 +167,7 @@ int canon__table_encode_into(const canon_table *t, uint8_t *buf, size_t cap, can
   put_u64(buf + 8, (uint64_t)t->nrows);
   put_u32(buf + 16, (uint32_t)nc);
   uint32_t ncoded = 0;
-  for (int i = 0; i < nc; i++) ncoded += t->cols[i]->dict != NULL;
+  for (int i = 0; i < nc; i++) ncoded += ships_codes(t->cols[i], t->nrows);
   put_u32(buf + 20, ncoded);
   put_u64(buf + 24, (uint64_t)need);
   size_t at = HEADER_BYTES;
@@ -182,7 +191,7 @@ int canon__table_encode_into(const canon_table *t, uint8_t *buf, size_t cap, can
   put_bytes(buf, &at, NULL, 0);
   for (int i = 0; i < nc; i++) encode_column(t->cols[i], t->nrows, buf, &at);
   for (int i = 0; i < nc; i++)
-    if (t->cols[i]->dict) encode_codes(t->cols[i], i, t->nrows, buf, &at);
+    if (ships_codes(t->cols[i], t->nrows)) encode_codes(t->cols[i], i, t->nrows, buf, &at);
   return at == need ? 0 : canon__seterr(err, CANON_ERR_INTERNAL, "table encoding size mismatch");
 }
 
