@@ -1,0 +1,489 @@
+/* test_processes_shared.c — the processes engine's shared memory: big
+ * in-memory tables go to shared memory once per session and jobs reference
+ * them (share_min=0 shares every table); segments live as long as the
+ * session, the least recently used go past 64, and a worker killed while
+ * it holds them is replaced and sent them again.  Outputs of a MiB or more
+ * go into segments their worker keeps and reuses, never while a result
+ * still reads them.  Answers are the serial engine's; nothing leaks. */
+#include "processes_testutil.h"
+
+#include "canon_testing.h"
+
+#include <sys/resource.h>
+#include <sys/stat.h>
+
+/* Appends the worker's pid to the file `marker` names, passes rows on. */
+static int note_pid(const canon_table *g, canon_builder *out, void *u, canon_error *e) {
+  (void)u, (void)e;
+  FILE *f = fopen(marker, "a");
+  if (f) {
+    fprintf(f, "%ld\n", (long)getpid());
+    fclose(f);
+  }
+  for (int64_t r = 0; r < canon_table_num_rows(g); r++)
+    for (int c = 0; c < 2; c++) canon_builder_append_from(out, c, g, c, r);
+  return 0;
+}
+
+/* The test process itself (serial runs transforms here: no crashing). */
+static pid_t test_pid;
+
+/* (k, rows) per group of k; crashes its worker on the first attempt at k=3. */
+static int crash_once_on_k3(const canon_table *g, canon_builder *out, void *u, canon_error *e) {
+  (void)u, (void)e;
+  int c = canon_table_find_column(g, "k");
+  if (getpid() != test_pid && canon_table_num_rows(g) > 0 && !canon_table_is_null(g, c, 0) &&
+      canon_table_get_int64(g, c, 0) == 3 && first_time())
+    die_by(SIGSEGV);
+  canon_builder_append_from(out, 0, g, c, 0);
+  return canon_builder_append_int64(out, 1, canon_table_num_rows(g));
+}
+
+/* Register the transforms before any session opens: workers are forked
+ * then and know them by name. */
+static void setup(void) {
+  canon_error err;
+  canon_register_transform("note_pid", note_pid, NULL, &err);
+  canon_register_transform("crash_once_on_k3", crash_once_on_k3, NULL, &err);
+}
+
+TestSuite(processes_shared, .init = setup);
+
+/* Descriptors of this process on shared tables (memfd "canon-table"). */
+static int shared_table_fds(void) {
+  DIR *d = opendir("/proc/self/fd");
+  cr_assert(d);
+  int n = 0;
+  struct dirent *e;
+  while ((e = readdir(d))) {
+    char path[300], target[300];
+    snprintf(path, sizeof path, "/proc/self/fd/%s", e->d_name);
+    ssize_t len = readlink(path, target, sizeof target - 1);
+    if (len <= 0) continue;
+    target[len] = '\0';
+    if (strstr(target, "canon-table")) n++;
+  }
+  closedir(d);
+  return n;
+}
+
+/* n rows with NULLs, NaN, +-0.0, infinities, huge and tiny magnitudes,
+ * empty and long strings, bools and dates; `salt` varies the values. */
+static canon_table *mixed_table(int n, int salt) {
+  static const char *floats[] = {"0.5", "-0.0", "0.0", "nan", "inf", "-inf", "1e308",
+                                 "-1e-308", "", "3.25", "-7.125"};
+  size_t cap = (size_t)n * 96 + 64, at = 0;
+  char *text = malloc(cap);
+  cr_assert(text);
+  for (int i = 0; i < n; i++) {
+    int h = (i * 7919 + salt * 104729) % 1009;
+    char k[24] = "", str[64] = "";
+    if (h % 13) snprintf(k, sizeof k, "%d", h % 10);
+    if (h % 11 == 1)
+      snprintf(str, sizeof str, "\"\"");
+    else if (h % 11)
+      snprintf(str, sizeof str, "s%d-%s", h % 17, h % 5 ? "x" : "a-rather-longer-string-value");
+    at += (size_t)snprintf(text + at, cap - at, "%s,%s,%s,%s,%s,%d\n", k, str,
+                           floats[h % (int)(sizeof floats / sizeof *floats)],
+                           h % 9 == 0 ? "" : (h % 2 ? "true" : "false"),
+                           h % 7 == 0 ? "" : (h % 3 ? "2024-02-29" : "1969-12-31"), i + salt);
+  }
+  canon_error err;
+  canon_table *t =
+      canon_table_from_csv_text("k:int64,s:string,f:float64,b:bool,d:date,i:int64", text, &err);
+  cr_assert(t, "%s", err.message);
+  free(text);
+  return t;
+}
+
+typedef canon_df *(*shared_plan)(canon_session *s, const canon_table *a, const canon_table *b);
+
+static canon_df *plan_sum_by_k(canon_session *s, const canon_table *a, const canon_table *b) {
+  (void)b;
+  canon_error err;
+  const char *keys[] = {"k"}, *names[] = {"n", "fsum", "isum"};
+  canon_expr *aggs[] = {canon_count_star(), canon_sum(canon_col("f")), canon_sum(canon_col("i"))};
+  canon_df *df = canon_aggregate(canon_from_table(s, a, &err), keys, 1, aggs, names, 3, &err);
+  cr_assert(df, "%s", err.message);
+  return df;
+}
+
+static canon_df *plan_sort(canon_session *s, const canon_table *a, const canon_table *b) {
+  (void)b;
+  canon_error err;
+  canon_sort_key keys[] = {{"s", 1, 1}, {"f", 0, 0}, {"i", 0, 0}};
+  canon_df *df = canon_sort(canon_from_table(s, a, &err), keys, 3, &err);
+  cr_assert(df, "%s", err.message);
+  return df;
+}
+
+/* The same table in two branches: one node read twice, and a second node
+ * over the same table. */
+static canon_df *plan_self_join(canon_session *s, const canon_table *a, const canon_table *b) {
+  (void)b;
+  canon_error err;
+  canon_df *x = canon_from_table(s, a, &err);
+  canon_df *small = canon_filter(canon_from_table(s, a, &err),
+                                 canon_gt(canon_col("i"), canon_lit_int64(1000000)), &err);
+  const char *k[] = {"i"};
+  canon_join_options bc = {.right_suffix = "_r", .strategy = CANON_JOIN_BROADCAST};
+  canon_join_options hash = {.right_suffix = "_r", .strategy = CANON_JOIN_HASH};
+  canon_df *j = canon_join(x, small, CANON_JOIN_LEFT, k, k, 1, &bc, &err);
+  cr_assert(j, "%s", err.message);
+  canon_df *u = canon_union_all(j, canon_join(x, x, CANON_JOIN_INNER, k, k, 1, &hash, &err), &err);
+  cr_assert(u, "%s", err.message);
+  return u;
+}
+
+static canon_df *plan_two_tables(canon_session *s, const canon_table *a, const canon_table *b) {
+  canon_error err;
+  canon_df *u = canon_union_all(canon_from_table(s, a, &err), canon_from_table(s, b, &err), &err);
+  canon_sort_key keys[] = {{"i", 0, 0}, {"s", 0, 0}};
+  canon_df *df = canon_sort(u, keys, 2, &err);
+  cr_assert(df, "%s", err.message);
+  return df;
+}
+
+/* A computed persist (kept in the session) read by a later plan. */
+static canon_df *plan_persisted(canon_session *s, const canon_table *a, const canon_table *b) {
+  canon_error err;
+  canon_df *p = canon_persist(canon_from_table(s, b, &err), &err);
+  canon_table *t = canon_collect(canon_limit(p, 1, &err), &err);
+  cr_assert(t, "%s", err.message);
+  canon_table_free(t);
+  const char *k[] = {"i"};
+  canon_join_options o = {.right_suffix = "_r"};
+  canon_df *df = canon_join(canon_from_table(s, a, &err), p, CANON_JOIN_INNER, k, k, 1, &o, &err);
+  cr_assert(df, "%s", err.message);
+  return df;
+}
+
+/* Rows of plan on engine (sorted lines: order is the plan's business). */
+static char *run_shared(const char *engine, shared_plan plan, const canon_table *a,
+                        const canon_table *b) {
+  canon_session *s = tu_open(engine);
+  canon_error err;
+  canon_df *df = plan(s, a, b);
+  char *csv = try_collect(df, &err);
+  cr_assert(csv, "%s: %s", engine, err.message);
+  /* A second job over the same tables reuses the segments. */
+  int held = shared_table_fds();
+  char *again = try_collect(df, &err);
+  cr_assert(again, "%s: %s", engine, err.message);
+  cr_assert_str_eq(again, csv);
+  cr_assert_eq(shared_table_fds(), held, "%s: a second job made new segments", engine);
+  free(again);
+  canon_session_close(s);
+  return csv;
+}
+
+Test(processes_shared, shared_tables_give_the_serial_answers) {
+  int fds = count_fds();
+  canon_table *a = mixed_table(3000, 1), *b = mixed_table(700, 2);
+  shared_plan plans[] = {plan_sum_by_k, plan_sort, plan_self_join, plan_two_tables,
+                         plan_persisted};
+  for (size_t i = 0; i < sizeof plans / sizeof *plans; i++) {
+    char *want = run_shared("serial:partitions=1", plans[i], a, b);
+    const char *engines[] = {"processes:workers=2,partitions=3,share_min=0",
+                             "processes:workers=3,partitions=1,share_min=0",
+                             "processes:workers=2,partitions=5,share_min=100000000"};
+    for (size_t e = 0; e < sizeof engines / sizeof *engines; e++) {
+      char *got = run_shared(engines[e], plans[i], a, b);
+      cr_assert_str_eq(got, want, "plan %zu on %s", i, engines[e]);
+      free(got);
+    }
+    free(want);
+  }
+  canon_table_free(a);
+  canon_table_free(b);
+  cr_assert_eq(count_fds(), fds, "descriptors leaked");
+  assert_no_children();
+}
+
+/* Segments are made once per table per session, outlive the program's own
+ * copy of the table (the session still holds its rows), and go with the
+ * session. */
+Test(processes_shared, shared_table_segments_live_as_long_as_the_session) {
+  int fds = count_fds();
+  canon_session *s = tu_open("processes:workers=2,partitions=3,share_min=0");
+  canon_table *a = mixed_table(2000, 3), *b = mixed_table(500, 4);
+  char *want_a = NULL, *want_b = NULL;
+  {
+    canon_session *ser = tu_open("serial");
+    canon_error err;
+    want_a = try_collect(plan_sum_by_k(ser, a, NULL), &err);
+    want_b = try_collect(plan_sum_by_k(ser, b, NULL), &err);
+    canon_session_close(ser);
+  }
+  canon_error err;
+  canon_df *da = plan_sum_by_k(s, a, NULL), *db = plan_sum_by_k(s, b, NULL);
+  cr_assert_eq(shared_table_fds(), 0);
+  char *got = try_collect(da, &err);
+  cr_assert(got, "%s", err.message);
+  cr_assert_str_eq(got, want_a);
+  free(got);
+  cr_assert_eq(shared_table_fds(), 1);
+  /* The program frees its tables between collects: the session's nodes
+   * keep the rows, and the segments stay valid. */
+  canon_table_free(a);
+  canon_table_free(b);
+  got = try_collect(db, &err);
+  cr_assert(got, "%s", err.message);
+  cr_assert_str_eq(got, want_b);
+  free(got);
+  cr_assert_eq(shared_table_fds(), 2);
+  got = try_collect(da, &err);
+  cr_assert(got, "%s", err.message);
+  cr_assert_str_eq(got, want_a);
+  free(got);
+  cr_assert_eq(shared_table_fds(), 2);
+  /* Small tables travel inside the job (default share_min). */
+  canon_session_close(s);
+  cr_assert_eq(shared_table_fds(), 0);
+  s = tu_open("processes:workers=2,partitions=3");
+  canon_table *c = mixed_table(50, 5);
+  got = try_collect(plan_sum_by_k(s, c, NULL), &err);
+  cr_assert(got, "%s", err.message);
+  free(got);
+  cr_assert_eq(shared_table_fds(), 0);
+  canon_table_free(c);
+  canon_session_close(s);
+  free(want_a);
+  free(want_b);
+  cr_assert_eq(count_fds(), fds, "descriptors leaked");
+  assert_no_children();
+}
+
+/* More tables in one job than one message names. */
+Test(processes_shared, many_shared_tables_in_one_job) {
+  enum { N = 130 };
+  canon_table *t[N];
+  for (int i = 0; i < N; i++) t[i] = mixed_table(3 + i % 5, i);
+  char *want = NULL;
+  const char *engines[] = {"serial", "processes:workers=2,partitions=2,share_min=0"};
+  for (int e = 0; e < 2; e++) {
+    canon_session *s = tu_open(engines[e]);
+    canon_error err;
+    /* A balanced tree of union_all (a deep chain takes long to plan). */
+    canon_df *level[N];
+    for (int i = 0; i < N; i++) level[i] = canon_from_table(s, t[i], &err);
+    for (int n = N; n > 1; n = (n + 1) / 2)
+      for (int i = 0; i < n; i += 2)
+        level[i / 2] = i + 1 < n ? canon_union_all(level[i], level[i + 1], &err) : level[i];
+    canon_df *u = level[0];
+    cr_assert(u, "%s", err.message);
+    char *got = try_collect(u, &err);
+    cr_assert(got, "%s: %s", engines[e], err.message);
+    if (e == 1) {
+      cr_assert_eq(shared_table_fds(), N);
+      cr_assert_str_eq(got, want);
+      free(got);
+      /* A later job's new table makes room: the session keeps at most 64
+       * (the least recently used go). */
+      canon_table *extra = mixed_table(20, 999);
+      char *one = try_collect(plan_sum_by_k(s, extra, NULL), &err);
+      cr_assert(one, "%s", err.message);
+      free(one);
+      cr_assert_eq(shared_table_fds(), 64);
+      /* An evicted table comes back when a job needs it. */
+      one = try_collect(plan_sum_by_k(s, t[0], NULL), &err);
+      cr_assert(one, "%s", err.message);
+      free(one);
+      cr_assert_eq(shared_table_fds(), 64);
+      canon_table_free(extra);
+    } else {
+      want = got;
+    }
+    canon_session_close(s);
+  }
+  free(want);
+  for (int i = 0; i < N; i++) canon_table_free(t[i]);
+  cr_assert_eq(shared_table_fds(), 0);
+  assert_no_children();
+}
+
+/* A worker dies while it holds mapped tables — mid-job (the task is
+ * retried on a replacement, which is sent the tables again) and between
+ * jobs (killed from outside while idle). */
+Test(processes_shared, worker_killed_while_holding_shared_tables) {
+  char *dir = tu_tmpdir();
+  snprintf(marker, sizeof marker, "%s/crashed-once", dir);
+  test_pid = getpid();
+  canon_table *a = mixed_table(1500, 7);
+  const char *by[] = {"k"};
+  canon_partition_spec spec = {.by = by, .num_by = 1};
+  char *want = NULL;
+  const char *engines[] = {"serial", "processes:workers=2,partitions=3,share_min=0,retries=1"};
+  for (int e = 0; e < 2; e++) {
+    unlink(marker);
+    canon_session *s = tu_open(engines[e]);
+    canon_error err;
+    canon_df *df = canon_transform(canon_from_table(s, a, &err), "crash_once_on_k3",
+                                   "k:int64,n:int64", &spec, &err);
+    char *got = try_collect(df, &err);
+    cr_assert(got, "%s: %s", engines[e], err.message);
+    struct stat sb;
+    cr_assert_eq(stat(marker, &sb) == 0, e == 1, "the transform crashed %s", e ? "never" : "in serial");
+    if (e == 0) {
+      want = got;
+      canon_session_close(s);
+      continue;
+    }
+    cr_assert_str_eq(got, want);
+    free(got);
+    /* Note the workers' pids, kill them all while idle, run again. */
+    unlink(marker);
+    {
+      const char *by2[] = {"i"};
+      canon_partition_spec sp2 = {.by = by2, .num_by = 1};
+      canon_df *n = canon_transform(canon_select(canon_from_table(s, a, &err),
+                                                 (canon_expr *[]){canon_col("i"), canon_col("k")},
+                                                 NULL, 2, &err),
+                                    "note_pid", "i:int64,k:int64", &sp2, &err);
+      canon_table *t = canon_collect(n, &err);
+      cr_assert(t, "%s", err.message);
+      canon_table_free(t);
+    }
+    FILE *f = fopen(marker, "r");
+    cr_assert(f);
+    long pid;
+    int killed = 0;
+    while (fscanf(f, "%ld", &pid) == 1)
+      if (pid != (long)getpid() && kill((pid_t)pid, SIGKILL) == 0) killed++;
+    fclose(f);
+    cr_assert_gt(killed, 0);
+    usleep(20000);
+    got = try_collect(df, &err);
+    cr_assert(got, "%s", err.message);
+    cr_assert_str_eq(got, want);
+    free(got);
+    canon_session_close(s);
+  }
+  free(want);
+  canon_table_free(a);
+  assert_no_children();
+  tu_rmdir(dir);
+  free(dir);
+}
+
+/* Out of descriptors when the driver puts a table in shared memory: a
+ * clear error, no hang, and the session works once descriptors are back. */
+Test(processes_shared, no_descriptor_for_a_shared_table_is_a_clear_error) {
+  canon_session *s = tu_open("processes:workers=2,partitions=2,share_min=0");
+  canon_table *a = mixed_table(400, 9);
+  canon_error err;
+  canon_df *df = plan_sum_by_k(s, a, NULL);
+  struct rlimit old, low;
+  cr_assert_eq(getrlimit(RLIMIT_NOFILE, &old), 0);
+  /* Fill the table up to the limit, so no new descriptor can be made. */
+  low = old;
+  low.rlim_cur = (rlim_t)count_fds() + 2;
+  cr_assert_eq(setrlimit(RLIMIT_NOFILE, &low), 0);
+  int pads[8], npad = 0;
+  for (; npad < 8; npad++)
+    if ((pads[npad] = dup(0)) < 0) break;
+  char *got = try_collect(df, &err);
+  for (int i = 0; i < npad; i++) close(pads[i]);
+  cr_assert_eq(setrlimit(RLIMIT_NOFILE, &old), 0);
+  cr_assert_null(got);
+  cr_assert(strstr(err.message, "Too many open files"), "%s", err.message);
+  got = try_collect(df, &err);
+  cr_assert(got, "%s", err.message);
+  free(got);
+  canon_table_free(a);
+  canon_session_close(s);
+  assert_no_children();
+}
+
+static canon_table *collect_ok(canon_df *df) {
+  canon_error err;
+  canon_table *t = canon_collect(df, &err);
+  cr_assert(t, "%s", err.message);
+  return t;
+}
+
+static void assert_same_rows(const canon_table *want, const canon_table *got, const char *what) {
+  char *diff = NULL;
+  int rc = canon_testing_compare(want, got, CANON_TESTING_ANY, NULL, 0, &diff);
+  cr_assert_eq(rc, 0, "%s: %s", what, diff ? diff : "cannot compare");
+  free(diff);
+}
+
+static canon_df *plan_k_at_least(canon_session *s, const canon_table *a, int64_t lo) {
+  canon_error err;
+  canon_df *df = canon_filter(canon_from_table(s, a, &err),
+                              canon_ge(canon_col("k"), canon_lit_int64(lo)), &err);
+  cr_assert(df, "%s", err.message);
+  return df;
+}
+
+/* Outputs of a MiB or more go into segments their worker keeps and writes
+ * again once nobody reads them any more.  A collected result still held
+ * (with one partition the result is a view of its segment) must never
+ * change while later jobs run, nor after the session closed; answers stay
+ * the serial engine's, also when a worker crashes mid-job and with
+ * segment_cache=0; nothing leaks. */
+Test(processes_shared, kept_output_segments_are_not_rewritten_while_read) {
+  char *dir = tu_tmpdir();
+  snprintf(marker, sizeof marker, "%s/crashed-once", dir);
+  test_pid = getpid();
+  /* Big enough for outputs of a MiB with one partition. */
+  canon_table *a = mixed_table(40000, 3), *b = mixed_table(50000, 5);
+  const char *by[] = {"k"};
+  canon_partition_spec spec = {.by = by, .num_by = 1};
+  canon_session *s = tu_open("serial:partitions=3");
+  canon_error err;
+  canon_table *want_sort = collect_ok(plan_sort(s, a, NULL));
+  canon_table *want_held = collect_ok(plan_sort(s, b, NULL));
+  canon_table *want_join = collect_ok(plan_self_join(s, a, NULL));
+  canon_table *want_k[5], *want_crash;
+  for (int lo = 0; lo < 5; lo++) want_k[lo] = collect_ok(plan_k_at_least(s, a, lo));
+  want_crash = collect_ok(
+      canon_transform(canon_from_table(s, a, &err), "crash_once_on_k3", "k:int64,n:int64", &spec, &err));
+  canon_session_close(s);
+  const char *engines[] = {"processes:workers=2,partitions=1,share_min=0",
+                           "processes:workers=2,partitions=1,retries=1",
+                           "processes:workers=2,partitions=2,segment_cache=0"};
+  for (int e = 0; e < 3; e++) {
+    int fds = count_fds();
+    s = tu_open(engines[e]);
+    /* Bigger than the later outputs: its segment, once free, would be
+     * the one to write them into. */
+    canon_table *held = collect_ok(plan_sort(s, b, NULL));
+    assert_same_rows(want_held, held, engines[e]);
+    for (int round = 0; round < 4; round++) {
+      canon_table *got = collect_ok(plan_k_at_least(s, a, round % 5));
+      assert_same_rows(want_k[round % 5], got, engines[e]);
+      canon_table_free(got);
+      got = collect_ok(round % 2 ? plan_self_join(s, a, NULL) : plan_sort(s, a, NULL));
+      assert_same_rows(round % 2 ? want_join : want_sort, got, engines[e]);
+      canon_table_free(got);
+      assert_same_rows(want_held, held, "the held result");
+    }
+    unlink(marker);
+    canon_table *got = collect_ok(canon_transform(canon_from_table(s, a, &err), "crash_once_on_k3",
+                                                  "k:int64,n:int64", &spec, &err));
+    struct stat sb;
+    cr_assert_eq(stat(marker, &sb), 0, "the transform never crashed");
+    assert_same_rows(want_crash, got, engines[e]);
+    canon_table_free(got);
+    got = collect_ok(plan_self_join(s, a, NULL));
+    assert_same_rows(want_join, got, engines[e]);
+    canon_table_free(got);
+    canon_session_close(s);
+    assert_same_rows(want_held, held, "the result held past the session");
+    canon_table_free(held);
+    cr_assert_eq(count_fds(), fds, "descriptors leaked");
+    assert_no_children();
+  }
+  canon_table_free(want_sort);
+  canon_table_free(want_held);
+  canon_table_free(want_join);
+  canon_table_free(want_crash);
+  for (int lo = 0; lo < 5; lo++) canon_table_free(want_k[lo]);
+  canon_table_free(a);
+  canon_table_free(b);
+  unlink(marker);
+  tu_rmdir(dir);
+  free(dir);
+}
