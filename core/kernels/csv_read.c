@@ -1,14 +1,15 @@
 /* csv_read.c — CSV input: whole buffers, byte ranges, schema inference.
  *
  * Sections: input files; UTF-8; counting bytes in blocks; the field
- * scanner; header; records: the general path; the fast paths; records;
- * public entry points (parse_buffer, split, read_range, infer,
- * canon_table_from_csv_text).
+ * scanner; header; records: the general path; building a table; public
+ * entry points (parse_buffer, split, read_range, infer,
+ * canon_table_from_csv_text).  The record loop is in csv_fast.c.
  *
  * Building a table reads each field by a fast path for its column type
- * when the field has a plain shape, and by the general path (field
- * scanner, canon__parse_value, checked builder appends) otherwise; the two
- * give the same values and the same errors (tests compare them).
+ * when the field has a plain shape (csv_fast.c), and by the general path
+ * here (field scanner, canon__parse_value, checked builder appends)
+ * otherwise; the two give the same values and the same errors (tests
+ * compare them).  csv_internal.h holds what the two files share.
  *
  * Dialect (SEMANTICS §10, RFC 4180): fields separated by the delimiter,
  * records by "\n" or "\r\n"; a double-quoted field may hold delimiters,
@@ -32,11 +33,10 @@
  * where a missing field was due, or the first extra field.  Messages also
  * name the column by its schema name.
  */
-#include "kernels.h"
+#include "csv_internal.h"
 
 #include <errno.h>
 #include <fcntl.h>
-#include <float.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <sys/mman.h>
@@ -124,9 +124,8 @@ static void cr_file_close(cr_file *f) {
 
 /* ---- UTF-8 ------------------------------------------------------------- */
 
-/* Offset of the first byte of s that is not part of well-formed UTF-8
- * (no overlongs, no surrogates, nothing above U+10FFFF), or n if valid. */
-static size_t cr_utf8_bad(const char *str, size_t n) {
+/* The first byte that is not well-formed UTF-8; see csv_internal.h. */
+size_t canon__csv_utf8_bad(const char *str, size_t n) {
   const unsigned char *s = (const unsigned char *)str;
   size_t i = 0;
   while (i < n) {
@@ -164,9 +163,7 @@ static size_t cr_utf8_bad(const char *str, size_t n) {
 
 /* ---- counting bytes in blocks ------------------------------------------ */
 
-/* 64 bytes as four 16-byte vectors (plain SSE2 on x86-64; the compiler
- * lowers them to scalar code elsewhere). */
-typedef unsigned char cr_v16 __attribute__((vector_size(16)));
+/* 64 bytes are read as four cr_v16 vectors (csv_internal.h). */
 
 /* Sum of the 16 byte lanes of v (each lane at most 15). */
 static inline unsigned cr_v16_sum(cr_v16 v) {
@@ -202,36 +199,6 @@ static int64_t cr_count_newlines(const char *s, size_t n) {
 }
 
 /* ---- the field scanner ------------------------------------------------- */
-
-typedef struct cr_parser {
-  const char *origin;
-  const char *base;       /* start of the whole input */
-  const char *total_end;  /* end of the whole input (trailing-blank check) */
-  const char *p, *end;    /* cursor and end of the part being parsed */
-  int64_t line;           /* physical line of the cursor, 1-based */
-  const char *lstart;     /* where that line starts (for columns) */
-  const char *term_at;    /* where the last field's terminator was */
-  int64_t term_line;
-  const char *term_lstart;
-  char delim;
-  uint8_t stop[256];      /* bytes that end an unquoted run */
-  char *scratch;          /* unescaped text of quoted fields with "" */
-  size_t scratch_cap;
-  canon_error *err;
-} cr_parser;
-
-typedef struct cr_field {
-  const char *s;          /* the value (in the input, or in scratch) */
-  size_t n;
-  const char *raw;        /* the bytes between the quotes, as in the input */
-  size_t rawn;
-  bool quoted;
-  const char *at;         /* where the field starts (its opening quote) */
-  int64_t line;           /* and on which line */
-  const char *lstart;
-} cr_field;
-
-enum { CR_DELIM, CR_EOL, CR_EOF };
 
 static int cr_parser_init(cr_parser *ps, const char *origin, const char *buf, size_t len,
                           char delim, canon_error *err) {
@@ -358,7 +325,7 @@ static int cr_next_field(cr_parser *ps, cr_field *f, int *term) {
  * The raw bytes are checked: "" escapes are ASCII, so validity is the
  * same, and positions stay those of the input. */
 static int cr_check_utf8(cr_parser *ps, const cr_field *f, const char *name) {
-  size_t bad = cr_utf8_bad(f->raw, f->rawn);
+  size_t bad = canon__csv_utf8_bad(f->raw, f->rawn);
   if (bad == f->rawn) return 0;
   int64_t line = f->line;
   const char *ls = f->lstart;
@@ -433,7 +400,7 @@ static int cr_header(cr_parser *ps, const canon_schema *schema, char ***names, i
   int ncol = 0, term = CR_DELIM, cap = 0, rc = 0;
   char **out = NULL;
   while (rc == 0 && term == CR_DELIM) {
-    cr_field f;
+    cr_field f = {0};  /* zeroed: -O3 cannot tell that a 0 return sets it */
     if ((rc = cr_next_field(ps, &f, &term)) != 0) break;
     if ((rc = cr_check_utf8(ps, &f, "(header)")) != 0) break;
     rc = schema ? cr_header_check(ps, schema, &f, ncol + 1)
@@ -461,16 +428,12 @@ static const canon_type cr_order[CR_CANDIDATES] = {CANON_BOOL, CANON_INT64, CANO
                                                    CANON_DATE, CANON_TIMESTAMP};
 #define CR_SEEN (1u << CR_CANDIDATES)  /* the column held a non-NULL value */
 
-/* Read field c of a record at the cursor the general way: any quoting,
- * NULLs, every type, and every error.  With builders, append the value;
- * with cand (inference), narrow the column's candidate types instead.
- * *term says what ended the field; *blank_tail is set (and the cursor put
- * at the end) when the record is a blank line followed only by line
- * breaks, which ends the input. */
-static int cr_field_general(cr_parser *ps, const canon_schema *schema, canon__colbuilder *cbs,
-                            unsigned *cand, int c, int *term, bool *blank_tail) {
+/* Read field c of a record the general way; see csv_internal.h. */
+int canon__csv_field_general(cr_parser *ps, const canon_schema *schema,
+                             canon__colbuilder *cbs, unsigned *cand, int c, int *term,
+                             bool *blank_tail) {
   int ncols = schema->n;
-  cr_field f;
+  cr_field f = {0};  /* zeroed: -O3 cannot tell that a 0 return sets it */
   int rc = cr_next_field(ps, &f, term);
   if (rc) return rc;
   if (c < ncols - 1 && *term != CR_DELIM) {
@@ -524,9 +487,8 @@ static int cr_field_general(cr_parser *ps, const canon_schema *schema, canon__co
   return rc ? canon__nomem(ps->err) : 0;
 }
 
-/* The error for a record with more fields than columns; the cursor is just
- * past the delimiter that ended the last expected field. */
-static int cr_too_many_fields(cr_parser *ps, int ncols) {
+/* The error for a record with too many fields; see csv_internal.h. */
+int canon__csv_too_many_fields(cr_parser *ps, int ncols) {
   int64_t line = ps->line;
   const char *ls = ps->lstart, *at = ps->p;
   int found = ncols + 1, term = CR_DELIM;
@@ -546,279 +508,7 @@ static int cr_too_many_fields(cr_parser *ps, int ncols) {
                    ncols == 1 ? "" : "s", exact ? "" : "at least ", found);
 }
 
-/* ---- the fast paths ----------------------------------------------------- */
-
-/* Building (not inferring) reads the common shapes of int64, float64 and
- * string fields in one pass each, writing straight into the builders'
- * buffers: an unquoted field of plain digits, plain decimal text, plain
- * bytes, or nothing (NULL), ended by the terminator its position expects
- * (a delimiter, or for the last column a line break or the end).  Anything
- * else — quotes, a bare "\r", signs or digits the fast reading cannot take
- * exactly, a missing or extra field, a possible blank line — is read again
- * from its start by cr_field_general, so values and errors are exactly the
- * general path's. */
-bool canon__csv_fast_paths = true;  /* tests turn it off to compare */
-
-/* Powers of ten that are exact doubles (as in values.c). */
-static const double cr_p10[23] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,
-                                  1e8,  1e9,  1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
-                                  1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22};
-
-static inline bool cr_is_digit(char ch) { return (unsigned)((unsigned char)ch - '0') <= 9u; }
-
-/* Can the fast paths run with this delimiter?  Not when it could be part
- * of a number or of UTF-8. */
-static bool cr_fast_delim(char d) {
-  unsigned char u = (unsigned char)d;
-  return u < 0x80 && !cr_is_digit(d) && d != '+' && d != '-' && d != '.' && d != 'e' &&
-         d != 'E';
-}
-
-/* Does the field ending at q end as a field of a `last` column must?  Then
- * *next is where the next field starts and *eol says a line ended. */
-static inline bool cr_fast_end(const char *q, const char *end, char delim, bool last,
-                               const char **next, int *term) {
-  if (!last) {
-    if (q < end && *q == delim) {
-      *next = q + 1;
-      *term = CR_DELIM;
-      return true;
-    }
-    return false;
-  }
-  if (q >= end) {
-    *next = q;
-    *term = CR_EOF;
-    return true;
-  }
-  if (*q == '\n') {
-    *next = q + 1;
-    *term = CR_EOL;
-    return true;
-  }
-  if (*q == '\r' && q + 1 < end && q[1] == '\n') {
-    *next = q + 2;
-    *term = CR_EOL;
-    return true;
-  }
-  return false;
-}
-
-/* Make room in the builder's NULL bitmap, if it has one, for a valid value
- * at b->length.  The bitmap's bytes past its size are all 0xff up to its
- * capacity (column.c keeps that so), so a valid value only moves the size;
- * false when the capacity is reached (the checked append then grows it). */
-static inline bool cr_valid_bit(canon__colbuilder *b) {
-  canon__buffer *vb = b->validity;
-  if (!vb) return true;
-  size_t byte = (size_t)(b->length >> 3);
-  if (byte < vb->size) return true;
-  if (byte >= vb->cap) return false;
-  vb->size = byte + 1;
-  return true;
-}
-
-/* Append 8 value bytes; false when a buffer is full (the caller then uses
- * the checked append). */
-static inline bool cr_put8(canon__colbuilder *b, const void *v) {
-  canon__buffer *vb = b->values;
-  if (vb->size + 8 > vb->cap || !cr_valid_bit(b)) return false;
-  memcpy(vb->data + vb->size, v, 8);
-  vb->size += 8;
-  b->length++;
-  return true;
-}
-
-/* What the fast paths read of the parser, copied into a local so that the
- * compiler can keep it in registers across the stores into buffers. */
-typedef struct cr_fast {
-  const char *end, *total_end;
-  const uint8_t *stop;
-  char delim;
-} cr_fast;
-
-/* The end of the unquoted run at p: the first delimiter, line break or
- * quote, or the end of the part.  *high says whether a byte >= 0x80 may be
- * in the run (it may also report bytes just past it). */
-static inline const char *cr_scan_unquoted(const cr_fast *ps, const char *p, bool *high) {
-  const char *q = p, *end = ps->end;
-  cr_v16 hi = {0};
-  /* 16 bytes at a time while they lie inside the input (the first
-   * matching byte is the lowest: little-endian only). */
-  while (__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__ && q < end && ps->total_end - q >= 16) {
-    cr_v16 v;
-    memcpy(&v, q, 16);
-    hi |= v;
-    cr_v16 m = (cr_v16)(v == (unsigned char)ps->delim) | (cr_v16)(v == '\n') |
-               (cr_v16)(v == '\r') | (cr_v16)(v == '"');
-    uint64_t w[2];
-    memcpy(w, &m, 16);
-    if (w[0] | w[1]) {
-      q += w[0] ? __builtin_ctzll(w[0]) / 8 : 8 + __builtin_ctzll(w[1]) / 8;
-      uint64_t h[2];
-      memcpy(h, &hi, 16);
-      *high = ((h[0] | h[1]) & 0x8080808080808080ULL) != 0;
-      return q < end ? q : end;
-    }
-    q += 16;
-  }
-  uint64_t h[2];
-  memcpy(h, &hi, 16);
-  unsigned char tail = 0;
-  if (q > end) q = end;
-  while (q < end && !ps->stop[(unsigned char)*q]) tail |= (unsigned char)*q++;
-  *high = ((h[0] | h[1]) & 0x8080808080808080ULL) != 0 || (tail & 0x80);
-  return q;
-}
-
-/* Read field c (column type t, builder b) fast at p; 1 when done (*next
- * and *term set), 0 when the general path must read it, or an error code
- * (negative: out of memory). */
-static inline int cr_field_fast(const cr_fast *ps, canon_type t, bool last,
-                                canon__colbuilder *b, const char *p, const char **next,
-                                int *term) {
-  const char *q = p, *end = ps->end;
-  switch (t) {
-  case CANON_INT64: {
-    bool neg = false;
-    if (q < end && (*q == '-' || *q == '+')) neg = *q++ == '-';
-    const char *d0 = q;
-    uint64_t acc = 0;
-    while (q < end && cr_is_digit(*q)) acc = acc * 10 + (uint64_t)(*q++ - '0');
-    if (q == p) goto empty;
-    /* Up to 18 digits cannot overflow. */
-    if (q == d0 || q - d0 > 18 || !cr_fast_end(q, end, ps->delim, last, next, term)) return 0;
-    int64_t v = neg ? -(int64_t)acc : (int64_t)acc;
-    if (!cr_put8(b, &v) && canon__cb_i64(b, v) != 0) return -1;
-    return 1;
-  }
-  case CANON_FLOAT64: {
-#if defined(FLT_EVAL_METHOD) && FLT_EVAL_METHOD == 0
-    /* The text values.c reads in its first, exact step: digits with an
-     * optional point, at most 19 digits, not all zero, a mantissa of at
-     * most 2^53 and at most 22 fraction digits: m / 10^frac is one
-     * correctly rounded IEEE division, the very operation values.c does. */
-    bool neg = false;
-    if (q < end && (*q == '-' || *q == '+')) neg = *q++ == '-';
-    const char *d0 = q;
-    uint64_t m = 0;
-    while (q < end && cr_is_digit(*q)) m = m * 10 + (uint64_t)(*q++ - '0');
-    ptrdiff_t nd = q - d0, frac = 0;
-    if (q < end && *q == '.') {
-      const char *f0 = ++q;
-      while (q < end && cr_is_digit(*q)) m = m * 10 + (uint64_t)(*q++ - '0');
-      frac = q - f0;
-      nd += frac;
-    }
-    if (q == p) goto empty;
-    if (nd == 0 || nd > 19 || m == 0 || m > (1ull << 53) || frac > 22 ||
-        !cr_fast_end(q, end, ps->delim, last, next, term))
-      return 0;
-    double v = (double)m * cr_p10[0];
-    if (frac) v = (double)m / cr_p10[frac];
-    if (neg) v = -v;
-    if (!cr_put8(b, &v) && canon__cb_f64(b, v) != 0) return -1;
-    return 1;
-#else
-    goto empty;  /* only a NULL is read fast here */
-#endif
-  }
-  case CANON_STRING: {
-    bool high;
-    q = cr_scan_unquoted(ps, p, &high);
-    size_t n = (size_t)(q - p);
-    if (n == 0) goto empty;
-    if (!cr_fast_end(q, end, ps->delim, last, next, term)) return 0;
-    if (high && cr_utf8_bad(p, n) != n) return 0;
-    canon__buffer *sd = b->strdata, *vb = b->values;
-    if (sd->size + n > sd->cap || vb->size + 8 > vb->cap || !cr_valid_bit(b))
-      return canon__cb_str(b, p, n) != 0 ? -1 : 1;
-    /* Short values: one fixed 16-byte copy when both sides have room
-     * (the bytes past n are overwritten by the next value or unused). */
-    if (n <= 16 && (size_t)(ps->total_end - p) >= 16 && sd->cap - sd->size >= 16)
-      memcpy(sd->data + sd->size, p, 16);
-    else
-      memcpy(sd->data + sd->size, p, n);
-    sd->size += n;
-    int64_t off = (int64_t)sd->size;
-    memcpy(vb->data + vb->size, &off, 8);
-    vb->size += 8;
-    b->length++;
-    return 1;
-  }
-  default: return 0;
-  }
-empty:
-  /* Nothing before the terminator: NULL where a field may end (at the
-   * start of a record but its last field, that may also be a blank line:
-   * the general path sorts that out). */
-  if (!cr_fast_end(p, end, ps->delim, last, next, term)) return 0;
-  return canon__cb_null(b) != 0 ? -1 : 1;
-}
-
-/* ---- records ------------------------------------------------------------ */
-
-/* After this many records, string buffers are sized for the whole part. */
-#define CR_SAMPLE_ROWS 1024
-
-/* Size each string column's byte buffer for the records the builders were
- * sized for (its values buffer), at the bytes per record seen in the first
- * `rows`, plus an eighth: one allocation instead of repeated doubling,
- * each a copy into fresh memory.  Untouched capacity costs address space
- * only. */
-static int cr_presize_strings(const canon_schema *schema, canon__colbuilder *cbs, int64_t rows) {
-  for (int c = 0; c < schema->n; c++) {
-    canon__colbuilder *b = &cbs[c];
-    if (schema->types[c] != CANON_STRING) continue;
-    double expect = (double)(b->values->cap / 8);
-    double want = (double)b->strdata->size / (double)rows * expect * 1.125 + 64;
-    if (want > (double)(SIZE_MAX / 2)) continue;
-    if (canon__buffer_reserve(b->strdata, (size_t)want) != 0) return CANON_ERR_NOMEM;
-  }
-  return 0;
-}
-
-/* Parse records at the cursor until the end (or max_rows records).  With
- * builders, append each value; with cand (inference), narrow each column's
- * candidate-type mask instead.  *nrows receives the record count. */
-static int cr_records(cr_parser *ps, const canon_schema *schema, canon__colbuilder *cbs,
-                      unsigned *cand, int64_t max_rows, int64_t *nrows) {
-  int ncols = schema->n;
-  int64_t rows = 0;
-  bool fast = cbs && !cand && canon__csv_fast_paths && cr_fast_delim(ps->delim);
-  const cr_fast fx = {ps->end, ps->total_end, ps->stop, ps->delim};
-  while (ps->p < ps->end && rows != max_rows) {
-    int term = CR_DELIM;
-    for (int c = 0; c < ncols; c++) {
-      if (fast) {
-        const char *next;
-        int r = cr_field_fast(&fx, schema->types[c], c == ncols - 1, &cbs[c], ps->p, &next,
-                              &term);
-        if (r < 0) return canon__nomem(ps->err);
-        if (r > 0) {
-          ps->p = next;
-          if (term == CR_EOL) {
-            ps->line++;
-            ps->lstart = next;
-          }
-          continue;
-        }
-      }
-      bool blank_tail = false;
-      int rc = cr_field_general(ps, schema, cbs, cand, c, &term, &blank_tail);
-      if (rc) return rc;
-      if (blank_tail) {
-        *nrows = rows;
-        return 0;
-      }
-    }
-    if (term == CR_DELIM) return cr_too_many_fields(ps, ncols);  /* count them */
-    if (++rows == CR_SAMPLE_ROWS && cbs && !cand && cr_presize_strings(schema, cbs, rows) != 0)
-      return canon__nomem(ps->err);
-  }
-  *nrows = rows;
-  return 0;
-}
+/* ---- building a table -------------------------------------------------- */
 
 /* Parse the records of [ps->p, ps->end) into a table with the schema. */
 static canon_table *cr_build(cr_parser *ps, const canon_schema *schema) {
@@ -837,7 +527,7 @@ static canon_table *cr_build(cr_parser *ps, const canon_schema *schema) {
     canon__seterr(ps->err, CANON_ERR_INVALID, "%s: the schema has no columns", ps->origin);
     goto done;
   }
-  if (cr_records(ps, schema, cbs, NULL, -1, &nrows) != 0) goto done;
+  if (canon__csv_records(ps, schema, cbs, NULL, -1, &nrows) != 0) goto done;
   for (int c = 0; c < ncols; c++)
     if (!(cols[c] = canon__cb_finish(&cbs[c]))) goto oom;
   t = canon__table_make(schema, cols, nrows, ps->err);
@@ -1015,7 +705,7 @@ canon_schema *canon__csv_infer(const char *path, char delim, int64_t sample_rows
     cand[c] = (1u << CR_CANDIDATES) - 1;
   }
   int64_t nrows;
-  if (cr_records(&ps, tmp, NULL, cand, sample_rows, &nrows) != 0) goto out;
+  if (canon__csv_records(&ps, tmp, NULL, cand, sample_rows, &nrows) != 0) goto out;
   out = canon_schema_new();
   if (!out) {
     canon__nomem(err);
