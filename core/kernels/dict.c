@@ -25,13 +25,38 @@ enum {
   DICT_SAMPLE = 1 << 16,       /* rows after which a near-unique column gives up */
 };
 
+/* The set's own hash of a string: cheap (two loads and a multiply for a
+ * string of up to 16 bytes, never reading past it) because it runs once
+ * per row; the row hash's pre-image, dearer, is taken once per distinct
+ * value when the dictionary is made. */
+static inline uint64_t d_hash(const char *p, size_t n) {
+  uint64_t a = 0, b = 0;
+  if (n >= 8) {
+    memcpy(&a, p, 8);
+    memcpy(&b, p + n - 8, 8);
+    if (n > 16) b ^= canon__hash_str_pre(p, n);
+  } else if (n >= 4) {
+    uint32_t x, y;
+    memcpy(&x, p, 4);
+    memcpy(&y, p + n - 4, 4);
+    a = x, b = y;
+  } else if (n > 0) {
+    a = (uint64_t)(uint8_t)p[0] | (uint64_t)(uint8_t)p[n / 2] << 8 | (uint64_t)(uint8_t)p[n - 1] << 16;
+  }
+  uint64_t h = (a * UINT64_C(0x9e3779b97f4a7c15)) ^ (b * UINT64_C(0xc2b2ae3d27d4eb4f)) ^ (uint64_t)n;
+  h ^= h >> 32;
+  h *= UINT64_C(0xd6e8feb86659fd93);
+  h ^= h >> 32;
+  return h;
+}
+
 /* An open-addressing set of strings with their codes.  A slot holds the
- * pre-hash, code + 1 (0: empty) and length, so a probe touches one slot
+ * string's d_hash, code + 1 (0: empty) and length, so a probe touches one slot
  * and then the candidate's bytes; the distinct strings are copied into an
  * arena laid out as a string column (value k at bytes[at[k] .. at[k+1])),
  * which becomes the dictionary's values without another copy. */
 typedef struct d_slot {
-  uint64_t pre;
+  uint64_t pre; /* the string's d_hash */
   uint32_t code1;
   uint32_t len;
 } d_slot;
@@ -43,7 +68,7 @@ typedef struct d_set {
   int64_t n, cap;      /* values, and room in at[] / pre[] */
   canon__buffer *at;   /* int64 offsets, n + 1 used */
   canon__buffer *bytes;
-  uint64_t *pre;
+  uint64_t *pre;       /* d_hash of each value */
 } d_set;
 
 static void d_set_free(d_set *s) {
@@ -97,7 +122,7 @@ static inline bool d_eq(const char *a, const char *b, size_t n) {
   return memcmp(a, b, n) == 0;
 }
 
-/* The code of string (p, len) with pre-hash h, adding it when new; -1 when
+/* The code of string (p, len) with d_hash h, adding it when new; -1 when
  * the set would pass DICT_MAX (or the string 4 GiB), -2 when out of
  * memory. */
 static int64_t d_set_code(d_set *s, const char *p, size_t len, uint64_t h) {
@@ -132,8 +157,8 @@ static int64_t d_set_code(d_set *s, const char *p, size_t len, uint64_t h) {
   return c;
 }
 
-/* The set's strings as a dictionary (moves the arena and pre-hashes out
- * of s). */
+/* The set's strings as a dictionary (moves the arena out of s), with the
+ * row hash's pre-image of each. */
 static canon__dict *d_set_dict(d_set *s) {
   canon__dict *d = canon__calloc(1, sizeof *d);
   canon__column *v = canon__calloc(1, sizeof *v);
@@ -150,11 +175,14 @@ static canon__dict *d_set_dict(d_set *s) {
   v->strdata = s->bytes;
   s->at = s->bytes = NULL;
   d->values = v;
-  d->prehash = s->pre;
-  s->pre = NULL;
-  if (!d->prehash && !(d->prehash = canon__malloc(8))) {
+  if (!(d->prehash = canon__malloc((size_t)(s->n ? s->n : 1) * sizeof *d->prehash))) {
     canon__dict_unref(d);
     return NULL;
+  }
+  for (int64_t k = 0; k < s->n; k++) {
+    size_t len;
+    const char *str = canon__str(v, k, &len);
+    d->prehash[k] = canon__hash_str_pre(str, len);
   }
   return d;
 }
@@ -179,7 +207,7 @@ int canon__column_dict_encode(canon__column *c) {
     int64_t m = n - from < BLOCK ? n - from : BLOCK;
     for (int64_t j = 0; j < m; j++) {
       int64_t i = from + j;
-      h[j] = canon__valid(c, i) ? canon__hash_str_pre(sd + off[i], (size_t)(off[i + 1] - off[i])) : 0;
+      h[j] = canon__valid(c, i) ? d_hash(sd + off[i], (size_t)(off[i + 1] - off[i])) : 0;
     }
     for (int64_t j = 0; j < m; j++) {
       if (j + 16 < m) __builtin_prefetch(&s.slots[h[j + 16] >> s.shift]);
@@ -288,7 +316,7 @@ int canon__dict_concat(canon_table *const *parts, int n, int i, canon__column *o
     for (int64_t k = 0; k < nv; k++) {
       size_t len;
       const char *str = canon__str(d->values, k, &len);
-      int64_t c = d_set_code(&s, str, len, d->prehash[k]);
+      int64_t c = d_set_code(&s, str, len, d_hash(str, len));
       if (c < 0) {
         rc = c == -2 ? CANON_ERR_NOMEM : -1;
         break;
@@ -335,7 +363,7 @@ int canon__dict_adopt(canon__column *c, canon__column *values, canon__buffer *co
     size_t len;
     const char *str = canon__str(values, k, &len);
     pre[k] = canon__hash_str_pre(str, len);
-    int64_t got = d_set_code(&s, str, len, pre[k]);
+    int64_t got = d_set_code(&s, str, len, d_hash(str, len));
     if (got == -2) rc = CANON_ERR_NOMEM;
     if (got != k) {
       if (!rc) *why = "dictionary values repeat";
