@@ -4,7 +4,7 @@
  * results, CSV ranges: the rebuilt job has the sender's stages and gives
  * the same answer) and exchange states shipped between two copies of a
  * job. */
-#include "testutil.h"
+#include "codec_testutil.h"
 
 #include "canon_testing.h"
 #include "physical.h"
@@ -13,15 +13,6 @@
 #include <math.h>
 
 /* ---- table codec ------------------------------------------------------------ */
-
-static uint8_t *encode(const canon_table *t, size_t *len) {
-  *len = canon__table_encoded_size(t);
-  uint8_t *buf = malloc(*len);
-  canon_error err;
-  cr_assert(buf);
-  cr_assert_eq(canon__table_encode_into(t, buf, *len, &err), 0, "%s", err.message);
-  return buf;
-}
 
 /* A table of every type with NULLs, odd floats and awkward strings. */
 static canon_table *every_type(void) {
@@ -78,18 +69,18 @@ Test(codec, table_round_trip_is_bit_exact_for_every_type) {
   canon_error err;
   canon_table *t = every_type();
   size_t len, len2;
-  uint8_t *buf = encode(t, &len);
+  uint8_t *buf = ct_encode(t, &len);
   cr_assert_eq(len % 8, 0);
   canon_table *u = canon__table_decode(buf, len, &err);
   cr_assert(u, "%s", err.message);
   assert_same_bits(t, u);
-  uint8_t *again = encode(u, &len2);
+  uint8_t *again = ct_encode(u, &len2);
   cr_assert(len == len2 && memcmp(buf, again, len) == 0, "re-encoding differs");
   /* A slice: string offsets that do not start at 0 are rebased. */
   canon_table *sl = canon__table_slice(t, 3, 5, &err);
   cr_assert(sl);
   free(buf);
-  buf = encode(sl, &len);
+  buf = ct_encode(sl, &len);
   canon_table *v = canon__table_decode(buf, len, &err);
   cr_assert(v, "%s", err.message);
   assert_same_bits(sl, v);
@@ -108,7 +99,7 @@ Test(codec, empty_and_columnless_tables) {
   canon_table *t = canon_testing_table("a:string,b:int64", "", &err);
   cr_assert(t, "%s", err.message);
   size_t len;
-  uint8_t *buf = encode(t, &len);
+  uint8_t *buf = ct_encode(t, &len);
   canon_table *u = canon__table_decode(buf, len, &err);
   cr_assert(u, "%s", err.message);
   cr_assert_eq(u->nrows, 0);
@@ -119,7 +110,7 @@ Test(codec, empty_and_columnless_tables) {
   canon_schema *none = canon_schema_new();
   canon_table *z = canon__table_make(none, NULL, 4, &err);
   cr_assert(z);
-  buf = encode(z, &len);
+  buf = ct_encode(z, &len);
   u = canon__table_decode(buf, len, &err);
   cr_assert(u, "%s", err.message);
   cr_assert_eq(u->nrows, 4);
@@ -143,7 +134,7 @@ static void decode_or_reject(const uint8_t *buf, size_t len) {
     return;
   }
   size_t n;
-  uint8_t *again = encode(t, &n);
+  uint8_t *again = ct_encode(t, &n);
   free(again);
   free(tu_csv(t));
   canon_table_free(t);
@@ -155,7 +146,7 @@ Test(codec, corrupted_and_truncated_encodings_are_refused) {
                                        "a,1,true,1.5,2020-01-02\n,,false,,\nccc,3,,-2,\n", &err);
   cr_assert(t, "%s", err.message);
   size_t len;
-  uint8_t *buf = encode(t, &len);
+  uint8_t *buf = ct_encode(t, &len);
   uint8_t *copy = malloc(len + 8);
   cr_assert(copy);
   const uint8_t masks[] = {0x01, 0x02, 0x10, 0x80, 0xFF};
@@ -187,7 +178,7 @@ Test(codec, inconsistent_fields_are_refused) {
   canon_table *t = canon_testing_table("k:string,b:bool", "ab,true\n,false\nc,\n", &err);
   cr_assert(t);
   size_t len;
-  uint8_t *buf = encode(t, &len);
+  uint8_t *buf = ct_encode(t, &len);
   uint8_t *c = malloc(len);
   /* header: 32 bytes; column descriptors: 40 bytes each. */
   struct { size_t at; uint64_t v; int width; const char *what; } lies[] = {
@@ -384,7 +375,7 @@ static canon_table *run_shipped(canon_job *prep, canon_job *exec) {
       int c = exec->stages[s].in[i].stage, C = exec->stages[c].nparts;
       const uint8_t **enc = calloc((size_t)C, sizeof *enc);
       size_t *lens = calloc((size_t)C, sizeof *lens);
-      for (int k = 0; k < C; k++) enc[k] = encode(outs[c][k], &lens[k]);
+      for (int k = 0; k < C; k++) enc[k] = ct_encode(outs[c][k], &lens[k]);
       cr_assert_eq(h->exchange_prepare_encoded(prep, s, i, enc, lens, C, &err), 0, "%s", err.message);
       for (int k = 0; k < C; k++) free((void *)enc[k]);
       free(enc);
@@ -528,7 +519,7 @@ Test(codec, shared_decoding_views_the_encoding_and_releases_it_once) {
   canon_error err;
   canon_table *t = every_type();
   size_t len;
-  uint8_t *buf = encode(t, &len);
+  uint8_t *buf = ct_encode(t, &len);
   int released = 0;
   canon_table *u = canon__table_decode_shared(buf, len, count_release, &released, &err);
   cr_assert(u, "%s", err.message);
@@ -536,7 +527,7 @@ Test(codec, shared_decoding_views_the_encoding_and_releases_it_once) {
   cr_assert(views_into(u, buf, len), "decoded columns copy the encoding");
   /* Re-encoding the view gives the same bytes. */
   size_t len2;
-  uint8_t *again = encode(u, &len2);
+  uint8_t *again = ct_encode(u, &len2);
   cr_assert(len == len2 && memcmp(buf, again, len) == 0);
   free(again);
   /* Tables made from the view keep the encoding alive. */

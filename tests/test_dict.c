@@ -9,20 +9,10 @@
  *     equal to the same grouping of twins that must take the hash path;
  *   - the table codec: codes survive encoding (copied and viewed), and an
  *     encoding whose codes lie about their strings is refused. */
-#include "testutil.h"
+#include "codec_testutil.h"
 
 #include "kernels.h"
 
-static uint64_t rnd_state;
-static uint64_t rnd(void) {
-  rnd_state = rnd_state * 6364136223846793005ULL + 1442695040888963407ULL;
-  uint64_t x = rnd_state;
-  x ^= x >> 29;
-  x *= 0xbf58476d1ce4e5b9ULL;
-  x ^= x >> 32;
-  return x;
-}
-static int64_t rnd_below(int64_t n) { return (int64_t)(rnd() % (uint64_t)n); }
 
 /* A fresh copy of column c (unshared, no codes). */
 static canon__column *fresh_copy(const canon__column *c) {
@@ -79,11 +69,11 @@ static canon_table *strings(int64_t n, int64_t card, int null_every) {
   canon_builder *b = canon_builder_new(s, &err);
   char buf[64];
   for (int64_t r = 0; r < n; r++) {
-    if (null_every && rnd_below(null_every) == 0) {
+    if (null_every && tu_rnd_below(null_every) == 0) {
       cr_assert_eq(canon_builder_append_null(b, 0), 0);
       continue;
     }
-    int64_t k = rnd_below(card);
+    int64_t k = tu_rnd_below(card);
     int len = k == 0 ? 0 : snprintf(buf, sizeof buf, k % 3 ? "v%lld" : "value-%010lld", (long long)k);
     cr_assert_eq(canon_builder_append_string(b, 0, buf, (size_t)len), 0);
   }
@@ -102,7 +92,7 @@ static canon_table *encoded(canon_table *t) {
 }
 
 Test(dict, low_cardinality_columns_get_codes) {
-  rnd_state = 1;
+  tu_rnd_state = 1;
   for (int nulls = 0; nulls < 8; nulls += 3) {
     canon_table *t = encoded(strings(5000, 90, nulls));
     check_codes(t->cols[0]);
@@ -117,7 +107,7 @@ Test(dict, low_cardinality_columns_get_codes) {
 }
 
 Test(dict, high_cardinality_columns_stay_plain) {
-  rnd_state = 2;
+  tu_rnd_state = 2;
   /* Mostly distinct over a few rows, and almost all distinct over more
    * than the sample: no codes, and the strings are untouched. */
   canon_table *few = encoded(strings(100, 1000000, 0));
@@ -137,12 +127,12 @@ Test(dict, high_cardinality_columns_stay_plain) {
 }
 
 Test(dict, codes_travel_with_take_slice_and_concat) {
-  rnd_state = 3;
+  tu_rnd_state = 3;
   canon_error err;
   canon_table *t = encoded(strings(3001, 50, 4));
   /* take, with -1 (a NULL row) among the indexes */
   int64_t idx[500];
-  for (int k = 0; k < 500; k++) idx[k] = k % 7 == 3 ? -1 : rnd_below(t->nrows);
+  for (int k = 0; k < 500; k++) idx[k] = k % 7 == 3 ? -1 : tu_rnd_below(t->nrows);
   canon__column *g = canon__column_take(t->cols[0], idx, 500, true);
   cr_assert(g);
   cr_assert_eq(g->dict, t->cols[0]->dict);
@@ -203,11 +193,11 @@ static canon_table *twins(int64_t n, int64_t card, int null_every) {
   canon_schema *s = canon_schema_parse("i:int64,b:bool,d:date,f:float64", &err);
   canon_builder *b = canon_builder_new(s, &err);
   for (int64_t r = 0; r < n; r++) {
-    if (null_every && rnd_below(null_every) == 0) {
+    if (null_every && tu_rnd_below(null_every) == 0) {
       for (int c = 0; c < 4; c++) cr_assert_eq(canon_builder_append_null(b, c), 0);
       continue;
     }
-    int64_t k = rnd_below(card) - card / 2;
+    int64_t k = tu_rnd_below(card) - card / 2;
     cr_assert_eq(canon_builder_append_int64(b, 0, k), 0);
     cr_assert_eq(canon_builder_append_bool(b, 1, (int)(k & 1)), 0);
     cr_assert_eq(canon_builder_append_date(b, 2, (int32_t)(k * 3)), 0);
@@ -232,7 +222,7 @@ static canon_table *twins(int64_t n, int64_t card, int null_every) {
 }
 
 Test(dict, coded_hashes_equal_plain_hashes) {
-  rnd_state = 4;
+  tu_rnd_state = 4;
   canon_table *t = twins(4000, 60, 5);
   uint64_t *h1 = malloc(4000 * sizeof *h1), *h2 = malloc(4000 * sizeof *h2);
   int s[] = {0, 1}, u[] = {4, 1};
@@ -266,7 +256,7 @@ static void same_groups(const canon_table *t, const int *fast, const int *slow, 
 }
 
 Test(dict, dense_grouping_equals_hash_grouping) {
-  rnd_state = 5;
+  tu_rnd_state = 5;
   /* fast keys and their slow twins: coded s vs plain u, int64 i vs its
    * float twin f; bool and date ride along (dense on both sides) */
   static const int fast[][4] = {{0}, {1}, {0, 1}, {1, 0, 2}, {0, 2, 1, 3}, {0, 0}};
@@ -308,25 +298,16 @@ Test(dict, extreme_integers_group_right) {
 
 /* ---- the table codec carries codes ------------------------------------------- */
 
-static uint8_t *encode(const canon_table *t, size_t *len) {
-  *len = canon__table_encoded_size(t);
-  uint8_t *buf = malloc(*len);
-  canon_error err;
-  cr_assert(buf);
-  cr_assert_eq(canon__table_encode_into(t, buf, *len, &err), 0, "%s", err.message);
-  return buf;
-}
-
 static void no_release(void *ctx) { (void)ctx; }
 
 Test(dict, codes_survive_encoding_copied_and_viewed) {
-  rnd_state = 6;
+  tu_rnd_state = 6;
   canon_error err;
   canon_table *t = encoded(strings(2000, 30, 5));
   canon_table *v = canon__table_slice(t, 16, 1500, &err); /* codes of a view */
   cr_assert(v, "%s", err.message);
   size_t len;
-  uint8_t *buf = encode(v, &len);
+  uint8_t *buf = ct_encode(v, &len);
   canon_table *a = canon__table_decode(buf, len, &err);
   cr_assert(a, "%s", err.message);
   canon_table *b = canon__table_decode_shared(buf, len, no_release, NULL, &err);
@@ -340,7 +321,7 @@ Test(dict, codes_survive_encoding_copied_and_viewed) {
   /* A dictionary large next to the rows stays home: 40 rows, 30 values. */
   canon_table *few = canon__table_slice(t, 0, 40, &err);
   size_t flen;
-  uint8_t *fbuf = encode(few, &flen);
+  uint8_t *fbuf = ct_encode(few, &flen);
   canon_table *fd = canon__table_decode(fbuf, flen, &err);
   cr_assert(fd, "%s", err.message);
   cr_assert_null(fd->cols[0]->dict);
@@ -349,7 +330,7 @@ Test(dict, codes_survive_encoding_copied_and_viewed) {
   free(fbuf);
   /* The same bytes again: encoding is deterministic. */
   size_t len2;
-  uint8_t *buf2 = encode(a, &len2);
+  uint8_t *buf2 = ct_encode(a, &len2);
   cr_assert(len2 == len && memcmp(buf, buf2, len) == 0);
   free(buf2);
   canon_table_free(a);
@@ -368,7 +349,7 @@ Test(dict, lying_codes_are_refused) {
       encoded(canon_table_from_csv_text("s:string", "a\nb\na\n\na\na\na\na\n", &err));
   cr_assert(t->cols[0]->dict);
   size_t len;
-  uint8_t *buf = encode(t, &len);
+  uint8_t *buf = ct_encode(t, &len);
   uint8_t *c = malloc(len);
   size_t sec = len - 88, codes = sec + 24, vbytes = len - 8;
   struct { size_t at; uint32_t v; int width; const char *what; } lies[] = {

@@ -19,16 +19,6 @@
 
 /* ---- random tables ------------------------------------------------------- */
 
-static uint64_t rnd_state;
-static uint64_t rnd(void) {
-  rnd_state = rnd_state * 6364136223846793005ULL + 1442695040888963407ULL;
-  uint64_t x = rnd_state;
-  x ^= x >> 33;
-  x *= 0xff51afd7ed558ccdULL;
-  x ^= x >> 33;
-  return x;
-}
-static int64_t rnd_below(int64_t n) { return (int64_t)(rnd() % (uint64_t)n); }
 
 static double bits_double(uint64_t b) {
   double d;
@@ -75,11 +65,11 @@ static canon_table *random_table(int64_t n, int64_t card, int null_every) {
   char buf[64];
   for (int64_t r = 0; r < n; r++) {
     for (int c = 0; c < 5; c++) {
-      if (null_every && rnd_below(null_every) == 0) {
+      if (null_every && tu_rnd_below(null_every) == 0) {
         cr_assert_eq(canon_builder_append_null(b, c), 0);
         continue;
       }
-      int64_t k = rnd_below(card);
+      int64_t k = tu_rnd_below(card);
       int rc = 0;
       switch (c) {
       case 0: rc = canon_builder_append_bool(b, c, (int)(k & 1)); break;
@@ -119,7 +109,7 @@ static void check_hashes(const canon_table *t) {
 }
 
 Test(hash_paths, hash_rows_agree_with_hash_row) {
-  rnd_state = 1;
+  tu_rnd_state = 1;
   for (int round = 0; round < 4; round++) {
     canon_table *t = random_table(5000 + round, 40 + round * 300, round ? 7 : 0);
     check_hashes(t);
@@ -138,7 +128,7 @@ Test(hash_paths, hash_rows_agree_with_hash_row) {
 
 /* Equal §3 keys hash equally: -0.0 with 0.0, every NaN with every NaN. */
 Test(hash_paths, equal_keys_hash_equally) {
-  rnd_state = 2;
+  tu_rnd_state = 2;
   canon_table *t = random_table(3000, 60, 5);
   int cols[] = {2, 3};
   uint64_t *h = malloc(3000 * sizeof *h);
@@ -192,7 +182,7 @@ static void check_grouping(const canon_table *t, const int *cols, int nc, bool d
 }
 
 Test(hash_paths, grouping_matches_direct_on_every_key_shape) {
-  rnd_state = 3;
+  tu_rnd_state = 3;
   static const int sets[][3] = {{0}, {1}, {2}, {3}, {4}, {3, 1}, {1, 3}, {2, 3, 0}, {3, 3}};
   static const int sizes[] = {1, 1, 1, 1, 1, 2, 2, 3, 2};
   for (int round = 0; round < 3; round++) {
@@ -212,7 +202,7 @@ Test(hash_paths, grouping_matches_direct_on_every_key_shape) {
 
 /* No key columns: every row is group 0 (and nothing reads a key). */
 Test(hash_paths, grouping_without_keys) {
-  rnd_state = 10;
+  tu_rnd_state = 10;
   canon_table *t = random_table(100, 5, 3);
   check_grouping(t, NULL, 0, false);
   check_grouping(t, NULL, 0, true);
@@ -227,9 +217,9 @@ Test(hash_paths, many_string_groups) {
   canon_schema *s = canon_schema_parse("a:string,b:string", &err);
   canon_builder *b = canon_builder_new(s, &err);
   static int64_t key[N];
-  rnd_state = 4;
+  tu_rnd_state = 4;
   for (int i = 0; i < N; i++) {
-    int64_t k = rnd_below(K);
+    int64_t k = tu_rnd_below(K);
     key[i] = k;
     char x[48], y[48];
     int lx = snprintf(x, sizeof x, "id%0*lld", (int)(k % 13), (long long)(k / 7));
@@ -326,7 +316,7 @@ static void check_take(const canon__column *c, const int64_t *idx, int64_t n) {
 }
 
 Test(hash_paths, take_matches_value_by_value) {
-  rnd_state = 5;
+  tu_rnd_state = 5;
   canon_error err;
   for (int round = 0; round < 3; round++) {
     int64_t n = 2000;
@@ -342,11 +332,11 @@ Test(hash_paths, take_matches_value_by_value) {
       for (int pass = 0; pass < 3; pass++) {
         for (int64_t k = 0; k < m; k++) {
           if (pass == 0)
-            idx[k] = rnd_below(9) == 0 ? -1 : rnd_below(s->nrows);
+            idx[k] = tu_rnd_below(9) == 0 ? -1 : tu_rnd_below(s->nrows);
           else if (pass == 1)
             idx[k] = s->nrows - 1 - (k % 3);
           else
-            idx[k] = rnd_below(s->nrows);
+            idx[k] = tu_rnd_below(s->nrows);
         }
         for (int c = 0; c < 5; c++) check_take(s->cols[c], idx, m);
         if (pass == 0) continue; /* table_take has no -1 */
@@ -502,7 +492,7 @@ Test(hash_paths, join_matches_nested_loop) {
   static const int types[] = {CANON_JOIN_INNER, CANON_JOIN_LEFT, CANON_JOIN_RIGHT,
                               CANON_JOIN_FULL,  CANON_JOIN_SEMI, CANON_JOIN_ANTI};
   static const int64_t sizes[][2] = {{300, 200}, {250, 0}, {0, 180}, {0, 0}, {1, 1}};
-  rnd_state = 7;
+  tu_rnd_state = 7;
   for (int z = 0; z < 5; z++) {
     for (int nulls = 0; nulls < 2; nulls++) {
       canon_table *L = random_table(sizes[z][0], 40, nulls ? 6 : 0);
@@ -519,7 +509,7 @@ Test(hash_paths, join_matches_nested_loop) {
 /* The rows of one hash-exchange bucket share their hash's low bits, and
  * many duplicate keys fill long runs in one slot. */
 Test(hash_paths, join_one_bucket_and_long_runs) {
-  rnd_state = 8;
+  tu_rnd_state = 8;
   canon_error err;
   canon_table *L0 = random_table(4000, 3000, 9), *R0 = random_table(3000, 3000, 9);
   int key[] = {1};
@@ -624,7 +614,7 @@ static void check_split(const canon_table *t, const int *cols, int nc, int n) {
 }
 
 Test(hash_paths, split_hash_buckets) {
-  rnd_state = 9;
+  tu_rnd_state = 9;
   canon_table *t = random_table(3000, 200, 5), *one = random_table(500, 1, 0);
   canon_table *e = random_table(0, 1, 0);
   /* a view (its string offsets index the parent's bytes, its bitmap

@@ -6,9 +6,23 @@
 
 #include "canon.h"
 
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+/* A deterministic generator for random test data: a test sets
+ * tu_rnd_state first (Criterion runs each test in its own process). */
+static uint64_t tu_rnd_state __attribute__((unused));
+static inline uint64_t tu_rnd(void) {
+  tu_rnd_state = tu_rnd_state * 6364136223846793005ULL + 1442695040888963407ULL;
+  uint64_t x = tu_rnd_state;
+  x ^= x >> 33;
+  x *= 0xff51afd7ed558ccdULL;
+  x ^= x >> 33;
+  return x;
+}
+static inline int64_t tu_rnd_below(int64_t n) { return (int64_t)(tu_rnd() % (uint64_t)n); }
 
 /* Open a session on the given engine string; fails the test on error. */
 static inline canon_session *tu_open(const char *engine) {
