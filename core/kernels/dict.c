@@ -8,16 +8,18 @@
  * kernel that knows nothing of codes reads the column as before: codes
  * are an accelerator, never a second meaning.
  *
- * Codes are attached where a column is made (after a CSV read task) and
- * travel with the rows: gathers and slices keep the dictionary and carry
- * the codes; a concatenation of parts with one dictionary keeps it, and
- * parts with different dictionaries (each read task builds its own) get a
- * merged one.  Anything else derives a column without codes, which is
- * always correct.
+ * Codes are attached where a column is made and nobody else holds it yet
+ * (after a CSV read task, for a plan's inline tables) and travel with the
+ * rows: gathers, views and scatters keep the dictionary and carry the
+ * codes; a concatenation of parts with one dictionary keeps it, and parts
+ * with different dictionaries (each read task builds its own) get a merged
+ * one; the table codec ships them when the dictionary is small next to the
+ * rows, and canon__dict_adopt checks them on arrival.  Anything else
+ * derives a column without codes, which is always correct.
  *
  * Building is abandoned when a column does not look low-cardinality: more
- * than DICT_MAX distinct values, or a first sample of rows that is almost
- * all distinct. */
+ * than DICT_MAX distinct values, more than one per two rows, or 7/8 of its
+ * first DICT_SAMPLE rows distinct. */
 #include "kernels.h"
 
 enum {
@@ -223,7 +225,7 @@ int canon__column_dict_encode(canon__column *c) {
       }
       int64_t k = d_set_code(&s, sd + off[i], (size_t)(off[i + 1] - off[i]), h[j]);
       if (k == -2) rc = CANON_ERR_NOMEM;
-      if (k < 0 || (i + 1 == DICT_SAMPLE && s.n > DICT_SAMPLE - DICT_SAMPLE / 8)) goto skip;
+      if (k < 0 || (i < DICT_SAMPLE && s.n > DICT_SAMPLE - DICT_SAMPLE / 8)) goto skip;
       code[i] = (uint32_t)k;
     }
   }
