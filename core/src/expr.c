@@ -1,22 +1,20 @@
 /* expr.c — expression trees: constructors, reference counting, text form,
  * deep copies and binding (type checking against a schema).
  *
- * Sections: values; the function table; nodes and constructors; text form;
- * copying; binding.  Evaluation lives in kernels/eval.c.
+ * Sections: values; the function table; nodes and constructors; copying;
+ * binding.  The text form lives in expr_text.c, evaluation in
+ * kernels/eval.c.
  *
  * Expressions are immutable once built and shared by reference count, so a
  * plan may hold one tree in several places.  Binding never mutates the tree
  * it is given: it returns a fresh bound copy, because the same unbound tree
  * may be bound against several schemas. */
-#include "internal.h"
+#include "expr_internal.h"
 #include "kernels.h"
 
 #include <inttypes.h>
 #include <stdio.h>
 
-/* Deepest expression tree bound or printed; binding refuses deeper trees so
- * the recursive evaluator cannot exhaust the stack. */
-#define EX_MAX_DEPTH 10000
 
 /* ---- values ------------------------------------------------------------- */
 
@@ -43,17 +41,7 @@ int canon__value_copy(canon__value *dst, const canon__value *src) {
 
 /* ---- the function table ------------------------------------------------- */
 
-/* How a function is written in text form. */
-typedef enum ex_form { EX_INFIX, EX_PREFIX, EX_POSTFIX, EX_FUNC, EX_CAST } ex_form;
-
-typedef struct ex_fninfo {
-  const char *name;    /* plan JSON name (stable: part of the plan format) */
-  const char *symbol;  /* operator or function name in text and messages */
-  ex_form form;
-  int nargs;           /* -1: one or more */
-} ex_fninfo;
-
-static const ex_fninfo ex_fns[CANON__FN__COUNT] = {
+const ex_fninfo canon__ex_fns[CANON__FN__COUNT] = {
   [CANON__F_ADD] = {"add", "+", EX_INFIX, 2},
   [CANON__F_SUB] = {"sub", "-", EX_INFIX, 2},
   [CANON__F_MUL] = {"mul", "*", EX_INFIX, 2},
@@ -116,7 +104,6 @@ static const ex_fninfo ex_fns[CANON__FN__COUNT] = {
   [CANON__F_IN_LIST] = {"in_list", "in_list", EX_FUNC, -1},
 };
 
-static bool ex_fn_valid(canon__fn fn) { return fn > 0 && fn < CANON__FN__COUNT; }
 /* Aggregates follow the original scalars; later scalar additions (expr_fn.c)
  * are excluded by canon__fn_is_ext rather than assumed to come first. */
 static bool ex_fn_is_agg(canon__fn fn) {
@@ -124,16 +111,15 @@ static bool ex_fn_is_agg(canon__fn fn) {
 }
 /** Whether fn is an aggregate function. */
 bool canon__fn_is_agg(canon__fn fn) { return ex_fn_is_agg(fn); }
-static bool ex_type_valid(canon_type t) { return t > CANON_TYPE_INVALID && t < CANON_TYPE__COUNT; }
 
 /** The plan JSON name of a function ("add", "sum", ...), or NULL. */
-const char *canon__fn_name(canon__fn fn) { return ex_fn_valid(fn) ? ex_fns[fn].name : NULL; }
+const char *canon__fn_name(canon__fn fn) { return ex_fn_valid(fn) ? canon__ex_fns[fn].name : NULL; }
 
 /** The function with plan JSON name `name`; 0 when unknown. */
 canon__fn canon__fn_from_name(const char *name) {
   if (!name) return (canon__fn)0;
   for (int f = 1; f < CANON__FN__COUNT; f++)
-    if (strcmp(ex_fns[f].name, name) == 0) return (canon__fn)f;
+    if (strcmp(canon__ex_fns[f].name, name) == 0) return (canon__fn)f;
   return (canon__fn)0;
 }
 
@@ -360,211 +346,6 @@ canon_expr *canon_min(canon_expr *a) { return ex_un(CANON__E_AGG, CANON__A_MIN, 
 /** max(a) */
 canon_expr *canon_max(canon_expr *a) { return ex_un(CANON__E_AGG, CANON__A_MAX, a); }
 
-/* ---- text form ----------------------------------------------------------- */
-
-/* A growable string; an allocation failure sticks so callers check once. */
-typedef struct ex_sb {
-  char *p;
-  size_t len, cap;
-  bool oom;
-} ex_sb;
-
-static void sb_put(ex_sb *b, const char *s, size_t n) {
-  if (b->oom) return;
-  if (b->len + n + 1 > b->cap) {
-    size_t cap = b->cap ? b->cap : 64;
-    while (cap < b->len + n + 1) cap *= 2;
-    char *p = canon__realloc(b->p, cap);
-    if (!p) {
-      b->oom = true;
-      return;
-    }
-    b->p = p;
-    b->cap = cap;
-  }
-  memcpy(b->p + b->len, s, n);
-  b->len += n;
-  b->p[b->len] = '\0';
-}
-
-static void sb_puts(ex_sb *b, const char *s) { sb_put(b, s, strlen(s)); }
-
-/* Plain identifiers print bare; anything else in double quotes (doubled
- * inside) so the text stays unambiguous. */
-static void sb_ident(ex_sb *b, const char *name) {
-  bool plain = name[0] != '\0' && !(name[0] >= '0' && name[0] <= '9');
-  for (const char *p = name; *p && plain; p++)
-    plain = (*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
-            *p == '_';
-  if (plain) {
-    sb_puts(b, name);
-    return;
-  }
-  sb_puts(b, "\"");
-  for (const char *p = name; *p; p++) {
-    sb_put(b, p, 1);
-    if (*p == '"') sb_puts(b, "\"");
-  }
-  sb_puts(b, "\"");
-}
-
-/* 'text' with single quotes doubled. */
-static void sb_quoted(ex_sb *b, const char *s, size_t n) {
-  sb_puts(b, "'");
-  for (size_t i = 0; i < n; i++) {
-    sb_put(b, s + i, 1);
-    if (s[i] == '\'') sb_puts(b, "'");
-  }
-  sb_puts(b, "'");
-}
-
-/* A date or timestamp as CSV writes it, through the shared formatter (a
- * one-value column on the stack), so literals read like the data. */
-static void sb_cell(ex_sb *b, canon_type t, int64_t i64, int32_t i32) {
-  union {
-    int64_t i;
-    int32_t d;
-  } u;
-  if (t == CANON_DATE)
-    u.d = i32;
-  else
-    u.i = i64;
-  canon__buffer vb = {.refs = 1, .size = sizeof u, .cap = sizeof u, .data = (uint8_t *)&u};
-  canon__column c = {.refs = 1, .type = t, .length = 1, .values = &vb};
-  char buf[64];
-  size_t n = canon__format_cell(&c, 0, buf, sizeof buf);
-  sb_put(b, buf, n < sizeof buf ? n : sizeof buf - 1);
-}
-
-static void sb_lit(ex_sb *b, const canon__value *v) {
-  char buf[64];
-  const char *tname = canon_type_name(v->type);
-  if (v->is_null) {
-    sb_puts(b, "NULL::");
-    sb_puts(b, tname ? tname : "?");
-    return;
-  }
-  switch (v->type) {
-  case CANON_BOOL: sb_puts(b, v->v.b ? "true" : "false"); break;
-  case CANON_INT64:
-    snprintf(buf, sizeof buf, "%" PRId64, v->v.i);
-    sb_puts(b, buf);
-    break;
-  case CANON_FLOAT64: {
-    size_t n = canon__format_f64(v->v.f, buf, sizeof buf);
-    sb_put(b, buf, n < sizeof buf ? n : sizeof buf - 1);
-    break;
-  }
-  case CANON_STRING: sb_quoted(b, v->s ? v->s : "", v->slen); break;
-  case CANON_DATE:
-  case CANON_TIMESTAMP:
-    sb_puts(b, "'");
-    sb_cell(b, v->type, v->v.i, v->v.d);
-    sb_puts(b, "'::");
-    sb_puts(b, tname);
-    break;
-  default: sb_puts(b, "?"); break;
-  }
-}
-
-static void sb_expr(ex_sb *b, const canon_expr *e, int depth);
-
-/* Operands of NOT / IS NULL that are themselves NOT / IS NULL get
- * parentheses, so "NOT (a IS NULL)" and "(NOT a) IS NULL" stay distinct. */
-static void sb_operand(ex_sb *b, const canon_expr *a, int depth) {
-  bool wrap = a && a->kind == CANON__E_CALL &&
-              (a->fn == CANON__F_NOT || a->fn == CANON__F_IS_NULL || a->fn == CANON__F_IS_NOT_NULL);
-  if (wrap) sb_puts(b, "(");
-  sb_expr(b, a, depth);
-  if (wrap) sb_puts(b, ")");
-}
-
-static void sb_expr(ex_sb *b, const canon_expr *e, int depth) {
-  if (!e) {
-    sb_puts(b, "?");
-    return;
-  }
-  /* Bounded recursion: trees this deep cannot be bound anyway. */
-  if (depth > EX_MAX_DEPTH) {
-    sb_puts(b, "...");
-    return;
-  }
-  if (e->kind == CANON__E_COL) {
-    sb_ident(b, e->name ? e->name : "");
-    return;
-  }
-  if (e->kind == CANON__E_LIT) {
-    sb_lit(b, &e->lit);
-    return;
-  }
-  if (!ex_fn_valid(e->fn)) {
-    sb_puts(b, "?(...)");
-    return;
-  }
-  const ex_fninfo *f = &ex_fns[e->fn];
-  const canon_expr *a0 = e->nargs > 0 ? e->args[0] : NULL;
-  switch (f->form) {
-  case EX_INFIX:
-    sb_puts(b, "(");
-    sb_expr(b, a0, depth + 1);
-    sb_puts(b, " ");
-    sb_puts(b, f->symbol);
-    sb_puts(b, " ");
-    sb_expr(b, e->nargs > 1 ? e->args[1] : NULL, depth + 1);
-    sb_puts(b, ")");
-    break;
-  case EX_PREFIX:
-    if (e->fn == CANON__F_NEG) {
-      /* Parenthesized so that -(-1) does not print as "--1". */
-      sb_puts(b, "(-");
-      sb_expr(b, a0, depth + 1);
-      sb_puts(b, ")");
-    } else {
-      sb_puts(b, f->symbol);
-      sb_puts(b, " ");
-      sb_operand(b, a0, depth + 1);
-    }
-    break;
-  case EX_POSTFIX:
-    sb_operand(b, a0, depth + 1);
-    sb_puts(b, " ");
-    sb_puts(b, f->symbol);
-    break;
-  case EX_FUNC:
-    sb_puts(b, f->symbol);
-    sb_puts(b, "(");
-    if (e->fn == CANON__A_COUNT_STAR) sb_puts(b, "*");
-    for (int i = 0; i < e->nargs; i++) {
-      if (i) sb_puts(b, ", ");
-      sb_expr(b, e->args[i], depth + 1);
-    }
-    sb_puts(b, ")");
-    break;
-  case EX_CAST: {
-    const char *tname = canon_type_name(e->cast_to);
-    sb_puts(b, f->symbol);
-    sb_puts(b, "(");
-    sb_expr(b, a0, depth + 1);
-    sb_puts(b, " AS ");
-    sb_puts(b, ex_type_valid(e->cast_to) && tname ? tname : "?");
-    sb_puts(b, ")");
-    break;
-  }
-  }
-}
-
-/** The expression as text, e.g. "(a + 1)"; malloc'd, NULL on OOM. */
-char *canon_expr_to_string(const canon_expr *e) {
-  if (!e) return NULL;
-  ex_sb b = {0};
-  sb_expr(&b, e, 0);
-  if (b.oom) {
-    free(b.p);
-    return NULL;
-  }
-  return b.p ? b.p : canon__strdup("");
-}
-
 /* ---- copying ------------------------------------------------------------- */
 
 /* A copy of node e alone (children not yet attached, args array sized). */
@@ -646,7 +427,7 @@ static bool ex_cast_ok(canon_type from, canon_type to) {
 /* The result type of call/aggregate `e` whose arguments (in `b`, bound)
  * have their types set; CANON_TYPE_INVALID after reporting a type error. */
 static canon_type ex_result_type(const canon_expr *e, const canon_expr *b, canon_error *err) {
-  const char *sym = ex_fns[e->fn].symbol;
+  const char *sym = canon__ex_fns[e->fn].symbol;
   canon_type t0 = b->nargs > 0 ? b->args[0]->type : CANON_TYPE_INVALID;
   canon_type t1 = b->nargs > 1 ? b->args[1]->type : CANON_TYPE_INVALID;
   switch (e->fn) {
@@ -731,14 +512,18 @@ static canon_type ex_result_type(const canon_expr *e, const canon_expr *b, canon
 }
 
 static void ex_unknown_column(const canon_expr *e, const canon_schema *s, canon_error *err) {
-  ex_sb b = {0};
-  for (int i = 0; i < s->n; i++) {
-    if (i) sb_puts(&b, ", ");
-    sb_puts(&b, s->names[i]);
+  size_t len = 1;
+  for (int i = 0; i < s->n; i++) len += strlen(s->names[i]) + 2;
+  char *names = canon__malloc(len);
+  if (names) {
+    size_t at = 0;
+    for (int i = 0; i < s->n; i++)
+      at += (size_t)sprintf(names + at, "%s%s", i ? ", " : "", s->names[i]);
+    names[at] = 0;
   }
   canon__seterr(err, CANON_ERR_NOT_FOUND, "unknown column '%s' (available: %s)", e->name,
-                b.oom ? "?" : b.p ? b.p : "none");
-  free(b.p);
+                !names ? "?" : s->n ? names : "none");
+  free(names);
 }
 
 static canon_expr *ex_bind(const canon_expr *e, const canon_schema *s, ex_aggctx ctx, int depth,
@@ -790,7 +575,7 @@ static canon_expr *ex_bind(const canon_expr *e, const canon_schema *s, ex_aggctx
     canon__seterr(err, CANON_ERR_INVALID, "malformed expression: bad function %d", (int)e->fn);
     return NULL;
   }
-  const ex_fninfo *f = &ex_fns[e->fn];
+  const ex_fninfo *f = &canon__ex_fns[e->fn];
   if (f->nargs >= 0 ? e->nargs != f->nargs : e->nargs < 1) {
     canon__seterr(err, CANON_ERR_INVALID, "%s takes %s%d argument%s, got %d", f->name,
                   f->nargs < 0 ? "at least " : "", f->nargs < 0 ? 1 : f->nargs,
