@@ -1,8 +1,9 @@
 /* table.c — tables: construction, row selection (take/slice), concatenation
  * and the public read accessors.
  *
- * A table is a schema plus one immutable column per field.  Selecting rows
- * gathers values into new buffers; selecting columns shares them. */
+ * A table is a schema plus one immutable column per field.  Taking rows
+ * gathers values into new buffers; a slice views them; selecting columns
+ * shares them. */
 #include "internal.h"
 
 #include <pthread.h>
@@ -98,11 +99,12 @@ static int gather_validity(const canon__column *c, const int64_t *idx, int64_t s
 /* How far ahead gathers prefetch the source of a random index. */
 #define GATHER_AHEAD 64
 
-/* Fixed-width values src[idx[k]] (0 where idx[k] < 0). */
-#define GATHER_FIXED(T)                                                                 \
+/* Fixed-width values dst[k] = src[idx[k]] for k < n (0 where idx[k] < 0,
+ * which only happens with `neg`). */
+#define GATHER_FIXED(T, SRC, DST)                                                       \
   do {                                                                                  \
-    const T *src_ = (const T *)c->values->data;                                         \
-    T *dst_ = (T *)out->values->data;                                                   \
+    const T *src_ = (const T *)(SRC);                                                   \
+    T *dst_ = (T *)(DST);                                                               \
     if (!neg) {                                                                         \
       for (int64_t k = 0; k < n; k++) {                                                 \
         if (k + GATHER_AHEAD < n) __builtin_prefetch(&src_[idx[k + GATHER_AHEAD]]);     \
@@ -119,27 +121,19 @@ static int gather_validity(const canon__column *c, const int64_t *idx, int64_t s
     }                                                                                   \
   } while (0)
 
-/* String values of rows idx[0..n) of c (idx NULL: rows start..start+n;
- * an index < 0 gives an empty string): offsets into noff[0..n], bytes into
- * a new *bytes.  With an index, one pass: the offsets of row k + AHEAD and
+/* String values of rows idx[0..n) of c (an index < 0 gives an empty
+ * string): offsets into noff[0..n], bytes into a new *bytes, in one pass:
+ * the offsets of row k + AHEAD and
  * then the bytes of row k + AHEAD/2 are fetched ahead (random rows are a
  * cache miss each otherwise), and the byte buffer, sized from the column's
  * mean length, grows by extrapolation when that was short.  Short strings
  * are one 16-byte copy where both buffers have the room. */
-static int gather_strings(const canon__column *c, const int64_t *idx, int64_t start, int64_t n,
-                          int64_t *noff, canon__buffer **bytes) {
+static int gather_strings(const canon__column *c, const int64_t *idx, int64_t n, int64_t *noff,
+                          canon__buffer **bytes) {
   const int64_t *off = (const int64_t *)c->values->data;
   const uint8_t *sd = c->strdata->data;
   size_t ssize = c->strdata->size;
   noff[0] = 0;
-  if (!idx) {
-    size_t total = (size_t)(off[start + n] - off[start]);
-    for (int64_t k = 0; k < n; k++) noff[k + 1] = off[start + k + 1] - off[start];
-    if (!(*bytes = canon__buffer_new(total))) return CANON_ERR_NOMEM;
-    memcpy((*bytes)->data, sd + off[start], total);
-    (*bytes)->size = total;
-    return 0;
-  }
   /* 16 spare bytes after the estimate, so a short string is one copy. */
   size_t mean = c->length ? (size_t)(off[c->length] - off[0]) / (size_t)c->length : 0;
   size_t cap = mean * (size_t)n + (mean * (size_t)n) / 16 + 64;
@@ -188,34 +182,22 @@ static int gather_strings(const canon__column *c, const int64_t *idx, int64_t st
 
 /* The dictionary codes of the gathered rows into out (an index < 0 gives
  * code 0, a NULL row). */
-static int gather_codes(const canon__column *c, const int64_t *idx, int64_t start, int64_t n,
+static int gather_codes(const canon__column *c, const int64_t *idx, int64_t n, bool neg,
                         canon__column *out) {
   canon__buffer *b = canon__buffer_new((size_t)n * sizeof(uint32_t));
   if (!b) return CANON_ERR_NOMEM;
   b->size = (size_t)n * sizeof(uint32_t);
-  const uint32_t *src = canon__codes(c);
-  uint32_t *dst = (uint32_t *)b->data;
-  if (!idx)
-    memcpy(dst, src + start, (size_t)n * sizeof *dst);
-  else
-    for (int64_t k = 0; k < n; k++) {
-      if (k + GATHER_AHEAD < n) {
-        int64_t a = idx[k + GATHER_AHEAD];
-        __builtin_prefetch(&src[a < 0 ? 0 : a]);
-      }
-      dst[k] = idx[k] >= 0 ? src[idx[k]] : 0;
-    }
+  GATHER_FIXED(uint32_t, c->codes->data, b->data);
   out->codes = b;
   out->dict = canon__dict_ref(c->dict);
   return 0;
 }
 
-/* Gather rows idx[0..n) of c (idx NULL: rows start..start+n) into a new
- * column; with `neg`, an index < 0 gives a NULL (stored as 0, or an empty
+/* Gather rows idx[0..n) of c into a new column; with `neg`, an index < 0 gives a NULL (stored as 0, or an empty
  * string).  Fixed-width values are copied per type, fetching random rows
  * ahead. */
-static canon__column *gather_col(const canon__column *c, const int64_t *idx, int64_t start,
-                                 int64_t n, bool neg) {
+static canon__column *gather_col(const canon__column *c, const int64_t *idx, int64_t n,
+                                 bool neg) {
   canon__column *out = canon__calloc(1, sizeof *out);
   if (!out) return NULL;
   out->refs = 1;
@@ -223,28 +205,26 @@ static canon__column *gather_col(const canon__column *c, const int64_t *idx, int
   out->length = n;
   size_t w = canon__type_width(c->type);
   if ((c->validity || neg) &&
-      gather_validity(c, idx, start, n, &out->validity, &out->null_count) != 0)
+      gather_validity(c, idx, 0, n, &out->validity, &out->null_count) != 0)
     goto oom;
   if (c->type == CANON_STRING) {
     out->values = canon__buffer_new((size_t)(n + 1) * 8);
     if (!out->values) goto oom;
     out->values->size = (size_t)(n + 1) * 8;
-    if (gather_strings(c, idx, start, n, (int64_t *)out->values->data, &out->strdata) != 0 ||
-        (c->dict && gather_codes(c, idx, start, n, out) != 0))
+    if (gather_strings(c, idx, n, (int64_t *)out->values->data, &out->strdata) != 0 ||
+        (c->dict && gather_codes(c, idx, n, neg, out) != 0))
       goto oom;
   } else {
     out->values = canon__buffer_new((size_t)n * w);
     if (!out->values) goto oom;
-    if (!idx)
-      memcpy(out->values->data, c->values->data + (size_t)start * w, (size_t)n * w);
-    else if (c->length == 0)
+    if (c->length == 0)
       memset(out->values->data, 0, (size_t)n * w); /* every index is < 0 */
     else if (w == 8)
-      GATHER_FIXED(uint64_t);
+      GATHER_FIXED(uint64_t, c->values->data, out->values->data);
     else if (w == 4)
-      GATHER_FIXED(uint32_t);
+      GATHER_FIXED(uint32_t, c->values->data, out->values->data);
     else
-      GATHER_FIXED(uint8_t);
+      GATHER_FIXED(uint8_t, c->values->data, out->values->data);
     out->values->size = (size_t)n * w;
   }
   return out;
@@ -256,12 +236,13 @@ oom:
 
 static canon__column *gather(const canon__column *c, const int64_t *idx, int64_t start,
                              int64_t n) {
-  return gather_col(c, idx, start, n, false);
+  (void)start;
+  return gather_col(c, idx, n, false);
 }
 
 canon__column *canon__column_take(const canon__column *c, const int64_t *idx, int64_t n,
                                   bool may_null) {
-  return gather_col(c, idx, 0, n, may_null);
+  return gather_col(c, idx, n, may_null);
 }
 
 /* A table of n rows whose column i is make(t->cols[i], idx, start, n). */
@@ -288,10 +269,6 @@ static canon_table *map_columns(const canon_table *t, col_maker make, const int6
   return out;
 }
 
-static canon_table *select_rows(const canon_table *t, const int64_t *idx, int64_t start,
-                                int64_t n, canon_error *err) {
-  return map_columns(t, gather, idx, start, n, err);
-}
 
 /* Rows [start, start+n) of c without copying its values: buffers that alias
  * the column's own.  A string view keeps the column's offsets and whole
@@ -308,21 +285,17 @@ static canon__column *view_col(const canon__column *c, const int64_t *idx, int64
   out->refs = 1;
   out->type = c->type;
   out->length = n;
-  if (c->validity) {
+  if (c->validity && start % 8 == 0) {
+    const uint8_t *v = c->validity->data + start / 8;
     int64_t valid = 0;
-    if (start % 8 == 0) {
-      const uint8_t *v = c->validity->data + start / 8;
-      for (int64_t k = 0; k < n; k++) valid += (v[k >> 3] >> (k & 7)) & 1;
-    } else {
-      for (int64_t k = 0; k < n; k++) valid += canon__valid(c, start + k);
-    }
+    for (int64_t k = 0; k < n; k++) valid += (v[k >> 3] >> (k & 7)) & 1;
     out->null_count = n - valid;
-    if (out->null_count && start % 8 == 0) {
-      out->validity = canon__buffer_alias(c->validity, (size_t)(start / 8), (size_t)(n + 7) / 8);
-      if (!out->validity) goto oom;
-    } else if (out->null_count) {
-      if (gather_validity(c, NULL, start, n, &out->validity, &out->null_count) != 0) goto oom;
-    }
+    if (out->null_count &&
+        !(out->validity = canon__buffer_alias(c->validity, (size_t)(start / 8), (size_t)(n + 7) / 8)))
+      goto oom;
+  } else if (c->validity) {
+    /* copied shifted; counts the NULLs and drops a bitmap without any */
+    if (gather_validity(c, NULL, start, n, &out->validity, &out->null_count) != 0) goto oom;
   }
   size_t w = canon__type_width(c->type);
   out->values = canon__buffer_alias(c->values, (size_t)start * w,
@@ -355,7 +328,7 @@ canon_table *canon__table_view_rows(const canon_table *t, int64_t start, int64_t
 
 canon_table *canon__table_take(const canon_table *t, const int64_t *idx, int64_t n,
                                canon_error *err) {
-  return select_rows(t, idx, 0, n, err);
+  return map_columns(t, gather, idx, 0, n, err);
 }
 
 canon_table *canon__table_slice(const canon_table *t, int64_t start, int64_t n,
