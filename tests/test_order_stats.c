@@ -9,14 +9,6 @@
 #include <math.h>
 #include <stdint.h>
 
-static uint64_t rng_state = 0x9e3779b97f4a7c15ULL;
-static uint64_t rnd(void) {
-  rng_state = rng_state * 6364136223846793005ULL + 1442695040888963407ULL;
-  uint64_t z = rng_state;
-  z = (z ^ (z >> 33)) * 0xff51afd7ed558ccdULL;
-  return z ^ (z >> 33);
-}
-
 static int cmp_f64(const void *a, const void *b) {
   double x = *(const double *)a, y = *(const double *)b;
   bool xn = x != x, yn = y != y;
@@ -64,10 +56,10 @@ static double edge_value(void) {
   static const double pool[] = {0.0,     -0.0,     1.0,     -1.0,     INFINITY, -INFINITY,
                                 1e308,   -1.7e308, 5e-324,  -5e-324,  2.5,      2.5,
                                 1e-300,  -3.25,    42.0,    0.1};
-  uint64_t r = rnd();
+  uint64_t r = tu_rnd();
   switch (r % 8) {
   case 0: { /* NaN with a payload or a sign */
-    uint64_t bits = 0x7ff0000000000001ULL | (rnd() & 0x800fffffffffffffULL);
+    uint64_t bits = 0x7ff0000000000001ULL | (tu_rnd() & 0x800fffffffffffffULL);
     double d;
     memcpy(&d, &bits, sizeof d);
     return d;
@@ -94,7 +86,7 @@ typedef struct rows {
 static int64_t group_size(int g) {
   if (g < 4) return g;          /* 0..3 rows */
   if (g < 8) return 16 + g;     /* about the insertion-sort cut */
-  return (int64_t)(rnd() % 400);
+  return (int64_t)(tu_rnd() % 400);
 }
 
 static rows make_rows(void) {
@@ -112,15 +104,15 @@ static rows make_rows(void) {
     int live = 0;
     for (int g = 0; g < NGROUPS; g++) live += sizes[g] > 0;
     if (!live) break;
-    int g = (int)(rnd() % NGROUPS);
+    int g = (int)(tu_rnd() % NGROUPS);
     if (!sizes[g]) continue;
     sizes[g]--;
     int64_t at = r.n++;
     r.k[at] = g;
-    r.fnull[at] = g == 5 || rnd() % 10 == 0; /* group 5: every value NULL */
+    r.fnull[at] = g == 5 || tu_rnd() % 10 == 0; /* group 5: every value NULL */
     r.f[at] = edge_value();
-    r.inull[at] = rnd() % 10 == 0;
-    uint64_t x = rnd();
+    r.inull[at] = tu_rnd() % 10 == 0;
+    uint64_t x = tu_rnd();
     r.i[at] = x % 3 == 0 ? (int64_t)(x >> 1) - INT64_MAX / 2 : (int64_t)(x % 9) - 4;
     if (x % 97 == 0) r.i[at] = x % 2 ? INT64_MAX : INT64_MIN;
   }

@@ -154,35 +154,27 @@ Test(sort, radix_path_matches_the_comparator) {
 
 /* ---- random tables against the row comparator ---------------------------- */
 
-static uint64_t rs = 0x243f6a8885a308d3ULL;
-static uint64_t rnd(void) {
-  rs = rs * 6364136223846793005ULL + 1442695040888963407ULL;
-  uint64_t z = rs;
-  z = (z ^ (z >> 31)) * 0xbf58476d1ce4e5b9ULL;
-  return z ^ (z >> 29);
-}
-
 /* A string from a small alphabet with long shared prefixes: empty strings,
  * bytes >= 0x80, NUL bytes, lengths around the 7-byte image.  With
  * short_only no string is longer than 7 bytes (the image is exact). */
 static size_t rand_string(char *buf, bool short_only) {
   static const char *const prefixes[] = {"", "a", "abcdefg", "abcdefgh", "abcdefghijklmnop",
                                          "\xc3\xa9t\xc3\xa9", "\xff\xff\xff\xff\xff\xff\xff"};
-  const char *p = prefixes[rnd() % 7];
+  const char *p = prefixes[tu_rnd() % 7];
   size_t len = strlen(p);
   memcpy(buf, p, len);
-  size_t extra = rnd() % 4;
+  size_t extra = tu_rnd() % 4;
   static const char tail[] = {'\0', 'a', 'b', '\x80', '\xff', 'z'};
-  for (size_t i = 0; i < extra; i++) buf[len++] = tail[rnd() % 6];
-  if (short_only && len > 7) len = rnd() % 8;
+  for (size_t i = 0; i < extra; i++) buf[len++] = tail[tu_rnd() % 6];
+  if (short_only && len > 7) len = tu_rnd() % 8;
   return len;
 }
 
 static double rand_double(void) {
   static const double f[] = {-0.0, 0.0, 1.5, -1.5, INFINITY, -INFINITY, 1e300, -1e-300, 5e-324};
-  uint64_t r = rnd();
+  uint64_t r = tu_rnd();
   if (r % 9 == 0) {
-    uint64_t bits = 0x7ff8000000000000ULL | (rnd() & 0x8000000000000fffULL);
+    uint64_t bits = 0x7ff8000000000000ULL | (tu_rnd() & 0x8000000000000fffULL);
     double d;
     memcpy(&d, &bits, sizeof d);
     return d;
@@ -197,14 +189,14 @@ static canon_table *random_table(int n, bool short_only, int nulls_every) {
   canon_builder *b = canon_builder_new(s, &err);
   char buf[64];
   for (int r = 0; r < n; r++) {
-    if (nulls_every && rnd() % (unsigned)nulls_every == 0) canon_builder_append_null(b, 0);
+    if (nulls_every && tu_rnd() % (unsigned)nulls_every == 0) canon_builder_append_null(b, 0);
     else canon_builder_append_string(b, 0, buf, rand_string(buf, short_only));
-    if (nulls_every && rnd() % (unsigned)nulls_every == 0) canon_builder_append_null(b, 1);
+    if (nulls_every && tu_rnd() % (unsigned)nulls_every == 0) canon_builder_append_null(b, 1);
     else canon_builder_append_float64(b, 1, rand_double());
-    if (nulls_every && rnd() % (unsigned)nulls_every == 0) canon_builder_append_null(b, 2);
-    else canon_builder_append_int64(b, 2, (int64_t)(rnd() % 5) - 2);
+    if (nulls_every && tu_rnd() % (unsigned)nulls_every == 0) canon_builder_append_null(b, 2);
+    else canon_builder_append_int64(b, 2, (int64_t)(tu_rnd() % 5) - 2);
     canon_builder_append_int64(b, 3, r);
-    canon_builder_append_int64(b, 4, (int64_t)(rnd() % 37));
+    canon_builder_append_int64(b, 4, (int64_t)(tu_rnd() % 37));
   }
   canon_table *t = canon_builder_finish(b, &err);
   cr_assert(t, "%s", err.message);
@@ -450,25 +442,25 @@ static canon_table *wide_table(int n, int nulls_every, bool all_null_f) {
   canon_builder *b = canon_builder_new(s, &err);
   char buf[16];
   for (int r = 0; r < n; r++) {
-    size_t len = rnd() % 13;
-    uint64_t x = rnd();
-    for (size_t j = 0; j < len; j++) buf[j] = j < 3 ? "ab\xff"[(x >> (2 * j)) % 3] : (char)rnd();
-    if (nulls_every && rnd() % (unsigned)nulls_every == 0) canon_builder_append_null(b, 0);
+    size_t len = tu_rnd() % 13;
+    uint64_t x = tu_rnd();
+    for (size_t j = 0; j < len; j++) buf[j] = j < 3 ? "ab\xff"[(x >> (2 * j)) % 3] : (char)tu_rnd();
+    if (nulls_every && tu_rnd() % (unsigned)nulls_every == 0) canon_builder_append_null(b, 0);
     else canon_builder_append_string(b, 0, buf, len);
-    uint64_t bits = rnd();
+    uint64_t bits = tu_rnd();
     double d;
     memcpy(&d, &bits, sizeof d);
-    if (rnd() % 4 == 0) d = rand_double();
-    if (all_null_f || (nulls_every && rnd() % (unsigned)nulls_every == 0))
+    if (tu_rnd() % 4 == 0) d = rand_double();
+    if (all_null_f || (nulls_every && tu_rnd() % (unsigned)nulls_every == 0))
       canon_builder_append_null(b, 1);
     else
       canon_builder_append_float64(b, 1, d);
-    int64_t v = (int64_t)rnd();
-    if (rnd() % 50 == 0) v = rnd() % 2 ? INT64_MIN : INT64_MAX;
-    if (nulls_every && rnd() % (unsigned)nulls_every == 0) canon_builder_append_null(b, 2);
+    int64_t v = (int64_t)tu_rnd();
+    if (tu_rnd() % 50 == 0) v = tu_rnd() % 2 ? INT64_MIN : INT64_MAX;
+    if (nulls_every && tu_rnd() % (unsigned)nulls_every == 0) canon_builder_append_null(b, 2);
     else canon_builder_append_int64(b, 2, v);
     canon_builder_append_int64(b, 3, r);
-    canon_builder_append_int64(b, 4, (int64_t)(rnd() % 5));
+    canon_builder_append_int64(b, 4, (int64_t)(tu_rnd() % 5));
   }
   canon_table *t = canon_builder_finish(b, &err);
   cr_assert(t, "%s", err.message);
@@ -516,7 +508,7 @@ static canon_table *sorted_runs(const canon_table *t, const canon__sortcol *k, i
   int64_t cut[81];
   cut[0] = 0;
   cut[runs] = n;
-  for (int r = 1; r < runs; r++) cut[r] = (int64_t)(rnd() % (uint64_t)(n + 1));
+  for (int r = 1; r < runs; r++) cut[r] = (int64_t)(tu_rnd() % (uint64_t)(n + 1));
   for (int r = 1; r < runs; r++) /* sort the cuts (tiny) */
     for (int q = r; q > 1 && cut[q - 1] > cut[q]; q--) {
       int64_t x = cut[q];
@@ -621,8 +613,8 @@ Test(sort, row_views_match_slices) {
                      : shape == 1 ? wide_table(1000, 0, false) : wide_table(1000, 3, true);
     int64_t rows = canon_table_num_rows(t);
     for (int trial = 0; trial < 60; trial++) {
-      int64_t start = trial < 10 ? trial : (int64_t)(rnd() % (uint64_t)(rows + 1));
-      int64_t n = trial % 7 == 0 ? 0 : (int64_t)(rnd() % (uint64_t)(rows - start + 1));
+      int64_t start = trial < 10 ? trial : (int64_t)(tu_rnd() % (uint64_t)(rows + 1));
+      int64_t n = trial % 7 == 0 ? 0 : (int64_t)(tu_rnd() % (uint64_t)(rows - start + 1));
       if (trial == 11) start = 0, n = rows;
       canon_error err;
       canon_table *v = canon__table_view_rows(t, start, n, &err);
@@ -641,7 +633,7 @@ Test(sort, row_views_match_slices) {
     canon_table *parts[9];
     int64_t at = 0;
     for (int p = 0; p < 9; p++) {
-      int64_t m = p == 8 ? rows - at : (int64_t)(rnd() % (uint64_t)(rows - at + 1) / 2);
+      int64_t m = p == 8 ? rows - at : (int64_t)(tu_rnd() % (uint64_t)(rows - at + 1) / 2);
       canon_error err;
       parts[p] = canon__table_view_rows(t, at, m, &err);
       cr_assert(parts[p], "%s", err.message);
