@@ -199,7 +199,9 @@ int canon__table_scatter(const canon_table *t, const int32_t *bucket, int n,
                          const int64_t *counts, canon_table **out, canon_error *err);
 canon_table *canon__table_concat(canon_table *const *parts, int n, canon_error *err);
 /* Concatenate, releasing each part's columns as they are copied; the parts
- * are freed and set to NULL in every case. */
+ * are freed and set to NULL in every case.  Big columns are copied with a
+ * thread per core: for the driver once an engine is done (persist,
+ * collect), never inside a task. */
 canon_table *canon__table_concat_free(canon_table **parts, int n, canon_error *err);
 /* A new table sharing the columns of t (cheap copy). */
 canon_table *canon__table_share(const canon_table *t, canon_error *err);
