@@ -60,6 +60,7 @@ typedef struct pnode {
   bool *need;    /* per output column of d: someone reads it */
   bool *in[2];   /* per column of each input: d reads it */
   canon_df *out; /* the rebuilt d: its schema is d's restricted to need */
+  canon_df *base; /* out, or the node out narrows (it has every needed column) */
   canon_df *used[2]; /* while rebuilding: the inputs it was built over */
 } pnode;
 
@@ -313,7 +314,7 @@ static canon_df *input_for(pnode *p, int k, pctx *c) {
   bool *want = p->in[k];
   if (count(want, s->n) == 0 || memcmp(want, q->need, (size_t)s->n * sizeof *want) == 0)
     return q->out;
-  return project(q->out, s, want, canon_df_id(q->d), &c->err);
+  return project(q->base, s, want, canon_df_id(q->d), &c->err);
 }
 
 /* A copy of d's unbound expressions i with keep[i] (NULL: every one) and
@@ -472,6 +473,7 @@ static int rebuild(pctx *c, pnode *p) {
     if (at < 0 || bs->types[at] != os->types[i]) return -1; /* cannot happen */
     exact &= at == j++;
   }
+  p->base = b;
   p->out = exact ? b : project(b, os, p->need, canon_df_id(d), &c->err);
   return p->out ? 0 : -1;
 }
