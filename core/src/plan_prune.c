@@ -305,13 +305,27 @@ static canon_df *project(canon_df *in, const canon_schema *s, const bool *m, int
   return p;
 }
 
+/* Whether d's output is the same whatever other columns its input has:
+ * it reads its input by name and yields only what it computes. */
+static bool reads_by_name(const canon_df *d) {
+  switch (d->kind) {
+  case CANON__N_SELECT: case CANON__N_RENAME: case CANON__N_DROP: case CANON__N_CAST:
+  case CANON__N_AGGREGATE:
+    return true;
+  default: return false;
+  }
+}
+
 /* Input k of p as p reads it: the rebuilt input, narrowed to p's columns
  * when the input yields more (it is shared with a consumer that reads
- * them).  A consumer that reads no column (count(*)) takes it as it is. */
+ * them).  A consumer that reads no column (count(*)) takes it as it is; one
+ * that reads by name takes the input before any select the pass put after
+ * it (a select or an aggregate right after a scan reads the scan). */
 static canon_df *input_for(pnode *p, int k, pctx *c) {
   pnode *q = node_of(c, p->d->inputs[k]);
   const canon_schema *s = q->d->schema;
   bool *want = p->in[k];
+  if (reads_by_name(p->d)) return q->base;
   if (count(want, s->n) == 0 || memcmp(want, q->need, (size_t)s->n * sizeof *want) == 0)
     return q->out;
   return project(q->base, s, want, canon_df_id(q->d), &c->err);
