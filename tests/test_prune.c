@@ -332,6 +332,26 @@ Test(prune, joins_keep_clashing_names) {
     }
 }
 
+/* One node on both sides of a join: the two uses' columns together,
+ * clash partners included. */
+static canon_df *plan_self_join(canon_session *s, const void *arg) {
+  (void)arg;
+  canon_error err;
+  canon_df *x = src(s, 14, 120);
+  canon_join_options o = {.left_suffix = "_a", .right_suffix = "_b", .strategy = CANON_JOIN_HASH};
+  const char *keys[] = {"k"};
+  canon_df *j = canon_join(x, x, CANON_JOIN_FULL, keys, NULL, 1, &o, &err);
+  canon_expr *out[] = {canon_col("w_b"), canon_col("k"), canon_col("v_a")};
+  return canon_select(j, out, NULL, 3, &err);
+}
+
+Test(prune, a_self_join_reads_both_uses) {
+  char *p = check(plan_self_join, NULL, true);
+  expect_schema(p, "select #1 ", "k:int64,v:float64,w:float64");
+  expect_schema(p, "join #2 ", "k:int64,v_a:float64,w_a:float64,v_b:float64,w_b:float64");
+  free(p);
+}
+
 /* A small in-memory right table is broadcast: a select over it would turn
  * the join into a hash join, so it stays whole. */
 static canon_df *plan_broadcast(canon_session *s, const void *arg) {

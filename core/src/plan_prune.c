@@ -13,13 +13,15 @@
  *      column, union/intersect/except) read every input column.
  *   2. From the leaves up, each node is rebuilt by its own constructor over
  *      the rebuilt inputs, so expressions are bound again against the
- *      narrower schemas; a consumer that reads fewer columns than a shared
- *      input yields gets a select of exactly its columns; a node whose
- *      rebuilt output is wider (a filter's predicate column nobody reads
- *      later) or ordered differently gets a select of its needed columns
- *      in the original order.  Leaves (scans of a CSV file, an in-memory
- *      table or a computed persist) are followed by a select of the columns
- *      read, in the same stage.
+ *      narrower schemas.  A node whose rebuilt output is wider than what
+ *      is read of it (a filter's predicate column nobody reads later, a
+ *      scan of a CSV file, an in-memory table or a computed persist) or
+ *      ordered differently is followed by a select of its needed columns
+ *      in the original order (a row-wise operator: same stage); a consumer
+ *      that reads fewer columns than a shared input yields gets a select of
+ *      exactly its own.  Selects and aggregates read by name and yield only
+ *      what they compute, so they read the rebuilt input before such a
+ *      select (a select or aggregate right after a scan stays so).
  * The root's schema, and every column anyone reads, are exactly the
  * original's.  Rebuilt nodes carry the original node's id (origin_id), so
  * stage names, errors and explain name what the user wrote; the selects
@@ -59,8 +61,9 @@ typedef struct pnode {
   canon_df *d;
   bool *need;    /* per output column of d: someone reads it */
   bool *in[2];   /* per column of each input: d reads it */
-  canon_df *out; /* the rebuilt d: its schema is d's restricted to need */
-  canon_df *base; /* out, or the node out narrows (it has every needed column) */
+  canon_df *base; /* the rebuilt d: every needed column, under d's names */
+  bool exact;     /* base holds just the needed columns, in d's order */
+  canon_df *out;  /* base narrowed to exactly that (made when first used) */
   canon_df *used[2]; /* while rebuilding: the inputs it was built over */
 } pnode;
 
@@ -316,6 +319,13 @@ static bool reads_by_name(const canon_df *d) {
   }
 }
 
+/* q's rebuilt node with exactly its needed columns, in order. */
+static canon_df *out_of(pctx *c, pnode *q) {
+  if (!q->out)
+    q->out = q->exact ? q->base : project(q->base, q->d->schema, q->need, canon_df_id(q->d), &c->err);
+  return q->out;
+}
+
 /* Input k of p as p reads it: the rebuilt input, narrowed to p's columns
  * when the input yields more (it is shared with a consumer that reads
  * them).  A consumer that reads no column (count(*)) takes it as it is; one
@@ -327,7 +337,7 @@ static canon_df *input_for(pnode *p, int k, pctx *c) {
   bool *want = p->in[k];
   if (reads_by_name(p->d)) return q->base;
   if (count(want, s->n) == 0 || memcmp(want, q->need, (size_t)s->n * sizeof *want) == 0)
-    return q->out;
+    return out_of(c, q);
   return project(q->base, s, want, canon_df_id(q->d), &c->err);
 }
 
@@ -469,8 +479,8 @@ static canon_df *rebuild_node(pctx *c, pnode *p) {
   }
 }
 
-/* p->out: p->d rebuilt, then narrowed to (and ordered as) its needed
- * columns when it yields more. */
+/* p->base: p->d rebuilt; p->exact: whether it needs narrowing (or
+ * ordering) to yield just its needed columns. */
 static int rebuild(pctx *c, pnode *p) {
   canon_df *d = p->d;
   canon_df *b = rebuild_node(c, p);
@@ -488,8 +498,8 @@ static int rebuild(pctx *c, pnode *p) {
     exact &= at == j++;
   }
   p->base = b;
-  p->out = exact ? b : project(b, os, p->need, canon_df_id(d), &c->err);
-  return p->out ? 0 : -1;
+  p->exact = exact;
+  return 0;
 }
 
 /* ---- the pass ---------------------------------------------------------------- */
@@ -525,7 +535,8 @@ canon_df *canon__prune(canon_df *root, canon_session **owned) {
   c.s->next_id = 1;
   for (int i = 0; i < c.n; i++)
     if (rebuild(&c, &c.nodes[i])) goto done;
-  if (!canon__schema_equal(top->out->schema, root->schema)) goto done; /* cannot happen */
+  if (!out_of(&c, top) || !canon__schema_equal(top->out->schema, root->schema))
+    goto done; /* cannot happen */
   result = top->out;
   *owned = c.s;
   c.s = NULL;
