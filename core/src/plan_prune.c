@@ -34,6 +34,9 @@
  * travels to other processes like any plan and is planned there again
  * without this pass (the receiver gets the pruned plan itself).
  *
+ * A CSV scan still parses every column (the reader takes no column subset):
+ * the select after it narrows what follows, from the task's first operator.
+ *
  * The pass can be turned off: CANON_PRUNE=0 in the environment, or
  * canon__prune_set (tests compare both ways). */
 #include "joins.h"
@@ -97,7 +100,7 @@ static int order_nodes(pctx *c, canon_df *root) {
   c->nodes = canon__calloc((size_t)s->nnodes + 1, sizeof *c->nodes);
   frame *stack = canon__calloc((size_t)s->nnodes + 1, sizeof *stack);
   int depth = 0, rc = -1;
-  if (!c->at || !c->nodes || !stack) goto done;
+  if (!c->at || !c->nodes || !stack || root->id <= 0 || root->id >= c->nids) goto done;
   for (int i = 0; i < c->nids; i++) c->at[i] = -1;
   stack[depth++] = (frame){root, 0};
   c->at[root->id] = -2; /* on the stack */
