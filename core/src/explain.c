@@ -107,6 +107,11 @@ int canon_explain(canon_df *df, FILE *out, int physical, int dot, canon_error *e
   int P = s->backend->default_partitions(s->backend_state);
   canon_job *job = canon__job_new(df, P, err);
   if (!job) return err ? err->code : CANON_ERR_NOMEM;
+  if (!dot && job->root != df) {
+    /* Projection pushdown (plan_prune.c) dropped columns nobody reads. */
+    fprintf(out, "pruned plan:\n");
+    print_tree(job->root, out, 1);
+  }
   if (!dot) fprintf(out, "physical plan (engine %s, %d partitions):\n", s->engine_string, P);
   canon__job_print(job, out, dot != 0);
   canon__job_free(job);

@@ -32,6 +32,7 @@ void canon__job_free(canon_job *job) {
   }
   free(job->stages);
   canon__obs_job_free(job->obs);
+  canon_session_close(job->pruned);
   free(job);
 }
 
@@ -220,7 +221,16 @@ const char *canon__exchange_name(int kind) {
 }
 
 canon_job *canon__job_new(canon_df *root, int nparts, canon_error *err) {
-  return canon__job_new_preset(root, nparts, NULL, 0, err);
+  canon_session *owned = NULL;
+  canon_df *plan = canon__prune(root, &owned);
+  canon_job *job = canon__job_new_preset(plan, nparts, NULL, 0, err);
+  if (!job) {
+    canon_session_close(owned);
+    return NULL;
+  }
+  job->session = root->session;
+  job->pruned = owned;
+  return job;
 }
 
 canon_job *canon__job_new_preset(canon_df *root, int nparts, canon__csv_range **preset,

@@ -71,6 +71,9 @@ struct canon_job {
   int npreset;
   canon_df *root;           /* the node planned, and the partition count */
   int nparts;
+  /* canon__job_new: the session holding root when it is the pruned copy of
+   * the caller's plan (plan_prune.c), closed with the job; else NULL. */
+  canon_session *pruned;
   struct canon__obs_job *obs; /* events recorded while it runs (observe.h) */
 };
 
@@ -101,11 +104,28 @@ int canon__plan_binary(canon_job *job, canon_df *d, int P, canon_error *err);
 canon_table *canon__run_binary_op(const canon__op *op, const canon_table *cur,
                                   canon_table *const *inputs, canon_error *err);
 
-/* Plan `root` for `nparts` partitions.  Reads CSV headers to cut byte
- * ranges; fails on a mismatched header. */
+/* physical_join.c: whether join d is broadcast because its right side is
+ * an in-memory table of few rows (CANON_JOIN_AUTO), a choice that depends
+ * on that side being a table node. */
+bool canon__join_may_broadcast_table(const canon_df *d);
+
+/* plan_prune.c: projection pushdown.  A copy of the plan below root in
+ * which every node yields only the columns some consumer reads (the root
+ * all of its own, unchanged), in a new session returned in *owned; or root
+ * itself (*owned NULL) when nothing can be dropped, the pass is off or
+ * anything fails.  canon__prune_set(0/1) turns the pass off/on for the
+ * process, -1 goes back to the default: on unless CANON_PRUNE=0. */
+canon_df *canon__prune(canon_df *root, canon_session **owned);
+void canon__prune_set(int on);
+bool canon__prune_enabled(void);
+
+/* Plan `root` for `nparts` partitions, after pruning columns (job->root is
+ * the pruned plan).  Reads CSV headers to cut byte ranges; fails on a
+ * mismatched header. */
 canon_job *canon__job_new(canon_df *root, int nparts, canon_error *err);
-/* The same, but CSV stages take preset[s] (npreset stages) instead of
- * cutting their file again (job_codec.c rebuilding a shipped job). */
+/* The same without pruning, and CSV stages take preset[s] (npreset
+ * stages) instead of cutting their file again (job_codec.c rebuilding a
+ * shipped job, whose plan was pruned by the sender). */
 canon_job *canon__job_new_preset(canon_df *root, int nparts, canon__csv_range **preset,
                                  int npreset, canon_error *err);
 /* job_codec.c: copy the preset ranges of stage s into the stage. */

@@ -56,14 +56,21 @@ static int add_binary_op(canon_job *job, int s, canon__op_kind kind, canon_df *d
   return s;
 }
 
+bool canon__join_may_broadcast_table(const canon_df *d) {
+  if (d->join_type == CANON_JOIN_CROSS || d->join_type == CANON_JOIN_RIGHT ||
+      d->join_type == CANON_JOIN_FULL || d->join_strategy != CANON_JOIN_AUTO)
+    return false;
+  int64_t max = d->broadcast_max_rows ? d->broadcast_max_rows : CANON__BROADCAST_MAX_ROWS;
+  const canon_df *r = d->inputs[1];
+  return max >= 0 && r->kind == CANON__N_TABLE && r->table && r->table->nrows <= max;
+}
+
 /* Should join d broadcast its right side? */
 static bool use_broadcast(const canon_df *d) {
   if (d->join_type == CANON_JOIN_CROSS) return true;
   if (d->join_type == CANON_JOIN_RIGHT || d->join_type == CANON_JOIN_FULL) return false;
   if (d->join_strategy != CANON_JOIN_AUTO) return d->join_strategy == CANON_JOIN_BROADCAST;
-  int64_t max = d->broadcast_max_rows ? d->broadcast_max_rows : CANON__BROADCAST_MAX_ROWS;
-  const canon_df *r = d->inputs[1];
-  return max >= 0 && r->kind == CANON__N_TABLE && r->table && r->table->nrows <= max;
+  return canon__join_may_broadcast_table(d);
 }
 
 static int plan_join_broadcast(canon_job *job, canon_df *d, int P, canon_error *err) {
