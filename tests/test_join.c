@@ -127,6 +127,54 @@ Test(join, strategy_choice_in_the_physical_plan) {
   canon_session_close(s);
 }
 
+/* A persisted right side counts as in memory once it has been computed:
+ * small enough, it is broadcast (before that, and when too big, hashed),
+ * and the answer is the same either way. */
+static char *jt_sorted_answer(canon_df *d) {
+  char *csv = tu_collect_csv(d);
+  char *sorted = tu_sorted_lines(csv);
+  free(csv);
+  return sorted;
+}
+
+Test(join, computed_persist_right_side_is_broadcast) {
+  canon_session *s = tu_open("serial:partitions=3");
+  canon_df *l = jt_src(s, "k:int64,lv:string", L_ROWS);
+  canon_error err;
+  const char *keys[] = {"k"};
+  canon_df *rsrc = jt_src(s, "k:int64,rv:string", R_ROWS);
+  canon_df *r =
+      canon_persist(canon_filter(rsrc, canon_ne(canon_col("rv"), canon_lit_string("z")), &err), &err);
+  cr_assert(r, "%s", err.message);
+  canon_join_options o4 = {.strategy = CANON_JOIN_AUTO, .broadcast_max_rows = 4};
+  canon_join_options o3 = {.strategy = CANON_JOIN_AUTO, .broadcast_max_rows = 3};
+  canon_join_options oh = {.strategy = CANON_JOIN_HASH};
+  /* Not computed yet: hashed. */
+  canon_df *j = canon_join(l, r, CANON_JOIN_INNER, keys, NULL, 1, &o4, &err);
+  cr_assert(j, "%s", err.message);
+  char *plan = jt_explain(j);
+  cr_assert(strstr(plan, "exchange hash") && !strstr(plan, "exchange broadcast"), "%s", plan);
+  free(plan);
+  char *first = jt_sorted_answer(j);
+  /* Computed (4 rows): broadcast under a limit of 4, hashed under 3. */
+  j = canon_join(l, r, CANON_JOIN_INNER, keys, NULL, 1, &o4, &err);
+  plan = jt_explain(j);
+  cr_assert(strstr(plan, "exchange broadcast") && !strstr(plan, "exchange hash"), "%s", plan);
+  free(plan);
+  char *bc = jt_sorted_answer(j);
+  canon_df *j3 = canon_join(l, r, CANON_JOIN_INNER, keys, NULL, 1, &o3, &err);
+  plan = jt_explain(j3);
+  cr_assert(strstr(plan, "exchange hash") && !strstr(plan, "exchange broadcast"), "%s", plan);
+  free(plan);
+  char *hashed =
+      jt_sorted_answer(canon_join(l, r, CANON_JOIN_INNER, keys, NULL, 1, &oh, &err));
+  cr_assert_str_eq(first, "k,lv,rv\n1,a,w\n2,b,x\n2,b,y\n2,c,x\n2,c,y\n", "%s", first);
+  cr_assert_str_eq(bc, first);
+  cr_assert_str_eq(hashed, first);
+  free(first), free(bc), free(hashed);
+  canon_session_close(s);
+}
+
 /* ---- NaN and -0.0 keys ----------------------------------------------------- */
 
 static canon_df *plan_float(canon_session *s, const void *arg) {

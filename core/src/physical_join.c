@@ -61,8 +61,11 @@ bool canon__join_may_broadcast_table(const canon_df *d) {
       d->join_type == CANON_JOIN_FULL || d->join_strategy != CANON_JOIN_AUTO)
     return false;
   int64_t max = d->broadcast_max_rows ? d->broadcast_max_rows : CANON__BROADCAST_MAX_ROWS;
+  /* An in-memory right side: a table, or a persist already computed (its
+   * rows are known; one not yet computed is planned as a hash join). */
   const canon_df *r = d->inputs[1];
-  return max >= 0 && r->kind == CANON__N_TABLE && r->table && r->table->nrows <= max;
+  return max >= 0 && (r->kind == CANON__N_TABLE || r->kind == CANON__N_PERSIST) && r->table &&
+         r->table->nrows <= max;
 }
 
 /* Should join d broadcast its right side? */
