@@ -148,6 +148,46 @@ done:
   return rc;
 }
 
+/* Partial sums of doubles in fixed point (exactsum.c), any number of
+ * groups: when every value fits a window, one pass adds each into its
+ * group's 128-bit integer, whose low kbits bits count the values; *done is
+ * false (nothing written) when they do not fit.  The states are the ones
+ * the superaccumulator paths write, except that a lone -0.0 becomes 0.0
+ * (the final step reads both as 0.0). */
+static int ag_xs_partial_fixed(ag_run *r, const ag_xs_job *j, bool *done) {
+  *done = false;
+  const canon__column *c = j->col;
+  const uint8_t *valid = c->validity ? c->validity->data : NULL;
+  /* Each group has at most n < 2^kbits values. */
+  int kbits = r->n ? 64 - __builtin_clzll((uint64_t)r->n) : 1;
+  int pos = canon__xsum_fix_window(canon__f64(c), valid, r->n, 2 * kbits);
+  if (pos < 0) return 0;
+  size_t ng = r->ngroups ? (size_t)r->ngroups : 1;
+  canon__i128 *acc = canon__calloc(ng, sizeof *acc);
+  if (!acc) return CANON_ERR_NOMEM;
+  canon__xsum_fix_grouped(acc, r->gid, canon__f64(c), valid, r->n, pos, kbits);
+  int rc = 0;
+  uint8_t buf[8 + CANON__XSUM_MAX_BYTES];
+  canon__i128 mask = ((canon__i128)1 << kbits) - 1;
+  for (int64_t g = 0; g < r->ngroups && !rc; g++) {
+    int64_t cnt = (int64_t)(acc[g] & mask);
+    canon__i128 sum = acc[g] >> kbits;  /* arithmetic: the count's bits drop */
+    if (cnt == 0) {
+      buf[0] = AG_XS_NONE;
+      rc = canon__cb_str(j->out, (const char *)buf, 1);
+    } else if (cnt == 1) {
+      rc = ag_xs_emit_one(j, canon__xsum_fix_f64_bits(sum, pos));
+    } else {
+      ag_put64(buf, (uint64_t)cnt);
+      size_t len = 8 + canon__xsum_fix_serialize(sum, pos, buf + 8);
+      rc = canon__cb_str(j->out, (const char *)buf, len);
+    }
+  }
+  free(acc);
+  *done = !rc;
+  return rc;
+}
+
 /* Partial sums over few groups: one pass over the rows into the array of
  * accumulators acc (initialized) and counts cnt (zeroed).  int64 values are
  * summed exactly in 128 bits first and added once per group. */
@@ -212,6 +252,10 @@ static int ag_xs_final_single(ag_run *r, const ag_xs_job *j, bool *done) {
 
 int canon__ag_xs_run(ag_run *r, const ag_xs_job *j) {
   int rc = 0;
+  if (!j->final && j->spec->in_type == CANON_FLOAT64) {
+    bool done;
+    if ((rc = ag_xs_partial_fixed(r, j, &done)) != 0 || done) return rc;
+  }
   if (!j->final && r->ngroups > AG_XSUM_ARRAY_MAX) return ag_xs_partial_scatter(r, j);
   if (r->ngroups <= AG_XSUM_ARRAY_MAX) {
     /* Few groups: one pass over the rows into an array of accumulators. */

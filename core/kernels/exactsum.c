@@ -426,3 +426,118 @@ int64_t canon__xsum_deserialize(canon__xsum *x, const uint8_t *buf, size_t len) 
   canon__xsum_init(x);
   return canon__xsum_add_serialized(x, buf, len);
 }
+
+/* ---- fixed point -------------------------------------------------------- */
+
+/* A finite double is m * 2^(e - 1075) with e its exponent field (a
+ * subnormal counts as e = 1 without the implicit bit), so when every value
+ * of a run has e in [emin, emax] each is the integer m << (e - emin) in
+ * units of 2^(emin - 1075): bit pos = emin - 1 of the accumulator, where
+ * xs_add_f64 puts the value's lowest mantissa bit when e = emin.  Its
+ * magnitude is below 2^(emax - emin + 53); many of them sum exactly in a
+ * signed 128-bit integer when that leaves headroom for their count, and the
+ * total is added (or serialized) once — the same exact sum, so the same
+ * bits, as adding them one by one. */
+
+int canon__xsum_fix_window(const double *v, const uint8_t *valid, int64_t n, int headroom) {
+  /* Exponent fields of the nonzero values (zeros add nothing, anywhere);
+   * NaN and inf have field 0x7ff, which no window fits. */
+  uint64_t emax = 0, emin = 0x7ff;
+  for (int64_t i = 0; i < n; i++) {
+    uint64_t a = double_to_bits(v[i]) << 1;
+    if (valid && !((valid[i >> 3] >> (i & 7)) & 1)) a = 0;
+    uint64_t e = a >> 53;
+    emax = e > emax ? e : emax;
+    uint64_t ez = !a ? 0x7ff : e ? e : 1;
+    emin = ez < emin ? ez : emin;
+  }
+  if (emax == 0x7ff) return -1;
+  if (emin == 0x7ff) return 0;  /* all zeros: any unit */
+  if (emax < emin) emax = emin; /* only subnormals */
+  if ((int)(emax - emin) + 53 > 126 - headroom) return -1;
+  return (int)emin - 1;
+}
+
+/* v in units of 2^(pos - 1074): exact for a finite v with e >= pos + 1
+ * (zeros anywhere). */
+static inline xs_u128 xs_fix(double v, int pos) {
+  uint64_t b = double_to_bits(v);
+  unsigned e = (unsigned)(b >> 52) & 0x7ff;
+  uint64_t m = b & ((UINT64_C(1) << 52) - 1);
+  if (e) m |= UINT64_C(1) << 52;
+  else e = 1;
+  /* A zero below the window would shift by a negative count: any count
+   * in [0, 128) shifts m = 0 to 0. */
+  unsigned sh = (unsigned)((int)e - 1 - pos) & 127;
+  xs_u128 x = (xs_u128)m << sh;
+  xs_u128 s = (xs_u128)0 - (xs_u128)(b >> 63);
+  return (x ^ s) - s;  /* negated when the sign bit is set */
+}
+
+void canon__xsum_fix_grouped(canon__i128 *acc, const int64_t *gid, const double *v,
+                             const uint8_t *valid, int64_t n, int pos, int kbits) {
+  xs_u128 *a = (xs_u128 *)acc;  /* wrapping arithmetic: two's complement */
+  for (int64_t i = 0; i < n; i++) {
+    if (valid && !((valid[i >> 3] >> (i & 7)) & 1)) continue;
+    int64_t g = gid ? gid[i] : 0;
+    if (g >= 0) a[g] += (xs_fix(v[i], pos) << kbits) + 1;
+  }
+}
+
+void canon__xsum_add_fixed(canon__xsum *x, canon__i128 s, int pos) {
+  if (!s) return;
+  bool neg = s < 0;
+  xs_u128 u = neg ? (xs_u128)0 - (xs_u128)s : (xs_u128)s;
+  if ((uint64_t)u) xs_add_mag(x, (uint64_t)u, pos, neg);
+  if ((uint64_t)(u >> 64)) xs_add_mag(x, (uint64_t)(u >> 64), pos + 64, neg);
+}
+
+/* Bits [at, at + 32) of u, for at in (-32, 128); those below 0 are 0. */
+static inline uint32_t xs_fix_digit(xs_u128 u, int at) {
+  return at < 0 ? (uint32_t)(u << -at) : (uint32_t)(u >> at);
+}
+
+/* The same bytes canon__xsum_serialize writes: the magnitude's nonzero
+ * digit span, the sign flag. */
+size_t canon__xsum_fix_serialize(canon__i128 s, int pos, uint8_t *buf) {
+  bool neg = s < 0;
+  xs_u128 u = neg ? (xs_u128)0 - (xs_u128)s : (xs_u128)s;
+  buf[0] = neg ? 8 : 0;
+  buf[1] = buf[2] = 0;
+  if (!u) return 3;
+  uint64_t ul = (uint64_t)u, uh = (uint64_t)(u >> 64);
+  int low = pos + (ul ? __builtin_ctzll(ul) : 64 + __builtin_ctzll(uh));
+  int high = pos + (uh ? 127 - __builtin_clzll(uh) : 63 - __builtin_clzll(ul));
+  int lo = low >> 5, count = (high >> 5) - lo + 1;
+  buf[1] = (uint8_t)lo;
+  buf[2] = (uint8_t)count;
+  uint8_t *p = buf + 3;
+  for (int i = 0; i < count; i++, p += 4) {
+    uint32_t d = xs_fix_digit(u, 32 * (lo + i) - pos);
+    p[0] = (uint8_t)d;
+    p[1] = (uint8_t)(d >> 8);
+    p[2] = (uint8_t)(d >> 16);
+    p[3] = (uint8_t)(d >> 24);
+  }
+  return (size_t)(p - buf);
+}
+
+uint64_t canon__xsum_fix_f64_bits(canon__i128 s, int pos) {
+  if (!s) return 0;
+  bool neg = s < 0;
+  xs_u128 u = neg ? (xs_u128)0 - (xs_u128)s : (xs_u128)s;
+  uint64_t uh = (uint64_t)(u >> 64);
+  int p = uh ? 127 - __builtin_clzll(uh) : 63 - __builtin_clzll((uint64_t)u);
+  /* The value is u * 2^(pos - 1074) with its top bit at pos + p: exponent
+   * field pos + p - 51 when normal; else a subnormal, whose mantissa field
+   * is the value in units of 2^-1074. */
+  int e = pos + p - 51;
+  uint64_t bits;
+  if (e >= 1) {
+    uint64_t m = p >= 52 ? (uint64_t)(u >> (p - 52)) : (uint64_t)u << (52 - p);
+    bits = (uint64_t)e << 52 | (m & ((UINT64_C(1) << 52) - 1));
+  } else {
+    bits = (uint64_t)u << pos;
+  }
+  return bits | (uint64_t)neg << 63;
+}

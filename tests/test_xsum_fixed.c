@@ -1,0 +1,344 @@
+/* test_xsum_fixed.c — the fixed-point fast paths of exact sums
+ * (kernels/exactsum.c "fixed point", kernels/agg_sum.c): every result must
+ * be the one the general superaccumulator gives, bit for bit, and a run
+ * that does not fit the window must be refused. */
+#include "testutil.h"
+
+#include <float.h>
+#include <math.h>
+
+#include "kernels.h"
+
+typedef __int128 i128;
+
+static uint64_t bits(double d) {
+  uint64_t b;
+  memcpy(&b, &d, 8);
+  return b;
+}
+
+static double from_bits(uint64_t b) {
+  double d;
+  memcpy(&d, &b, 8);
+  return d;
+}
+
+static uint64_t rng;
+static uint64_t rnd(void) {
+  uint64_t z = (rng += 0x9e3779b97f4a7c15ULL);
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+  return z ^ (z >> 31);
+}
+static int64_t below(int64_t n) { return (int64_t)(rnd() % (uint64_t)n); }
+
+/* A double with exponent field in [elo, ehi] (0 = subnormal), random sign
+ * and mantissa; now and then a zero of either sign. */
+static double rnd_in(int elo, int ehi) {
+  uint64_t r = rnd();
+  if ((r & 31) == 0) return (r & 32) ? -0.0 : 0.0;
+  uint64_t e = (uint64_t)(elo + below(ehi - elo + 1));
+  uint64_t m = rnd() & 0xfffffffffffffULL;
+  if ((r & 64) && (r & 128)) m &= ~0xffffffULL;  /* trailing zeros */
+  if (!e && !m) m = 1;
+  return from_bits((rnd() & 0x8000000000000000ULL) | e << 52 | m);
+}
+
+static int bits_for(int64_t n) { return n ? 64 - __builtin_clzll((uint64_t)n) : 1; }
+
+/* Group the values v[0..n) (validity valid, may be NULL) by gid through the
+ * fixed path and compare every group's count, state bytes, lone value and
+ * rounded sum with the superaccumulator's. */
+static void check_groups(const double *v, const uint8_t *valid, const int64_t *gid, int64_t n,
+                         int ng, int pos, int kbits, int trial) {
+  i128 *acc = calloc((size_t)ng, sizeof *acc);
+  canon__xsum_fix_grouped(acc, gid, v, valid, n, pos, kbits);
+  canon__xsum *ref = malloc((size_t)ng * sizeof *ref);
+  int64_t *cnt = calloc((size_t)ng, sizeof *cnt);
+  int64_t *last = calloc((size_t)ng, sizeof *last);
+  for (int g = 0; g < ng; g++) canon__xsum_init(&ref[g]);
+  for (int64_t i = 0; i < n; i++) {
+    if (valid && !((valid[i >> 3] >> (i & 7)) & 1)) continue;
+    int64_t g = gid ? gid[i] : 0;
+    if (g < 0) continue;
+    canon__xsum_add(&ref[g], v[i]);
+    cnt[g]++;
+    last[g] = i;
+  }
+  i128 mask = ((i128)1 << kbits) - 1;
+  for (int g = 0; g < ng; g++) {
+    cr_assert_eq((int64_t)(acc[g] & mask), cnt[g], "trial %d group %d: count", trial, g);
+    i128 s = acc[g] >> kbits;
+    uint8_t want[CANON__XSUM_MAX_BYTES], got[CANON__XSUM_MAX_BYTES];
+    size_t lw = canon__xsum_serialize(&ref[g], want);
+    size_t lg = canon__xsum_fix_serialize(s, pos, got);
+    cr_assert_eq(lg, lw, "trial %d group %d: state length %zu, want %zu", trial, g, lg, lw);
+    cr_assert(!memcmp(got, want, lw), "trial %d group %d: state bytes", trial, g);
+    canon__xsum x;
+    canon__xsum_init(&x);
+    canon__xsum_add_fixed(&x, s, pos);
+    cr_assert_eq(bits(canon__xsum_round(&x)), bits(canon__xsum_round(&ref[g])),
+                 "trial %d group %d: sum", trial, g);
+    if (cnt[g])
+      cr_assert_eq(bits(canon__xsum_div_round(&x, cnt[g])),
+                   bits(canon__xsum_div_round(&ref[g], cnt[g])), "trial %d group %d: mean",
+                   trial, g);
+    if (cnt[g] == 1) {
+      double one = v[last[g]] == 0 ? 0.0 : v[last[g]];
+      cr_assert_eq(canon__xsum_fix_f64_bits(s, pos), bits(one), "trial %d group %d: lone %a",
+                   trial, g, one);
+    }
+  }
+  free(acc);
+  free(ref);
+  free(cnt);
+  free(last);
+}
+
+Test(xsum_fixed, random_windows_match_the_superaccumulator) {
+  rng = 11;
+  for (int trial = 0; trial < 400; trial++) {
+    int64_t n = 1 + below(trial % 4 == 0 ? 3 : 3000);
+    int kbits = bits_for(n);
+    int width = (int)below(126 - 2 * kbits - 53 + 1);  /* exponent span that fits */
+    int elo = trial % 7 == 0 ? 0 : (int)below(2047 - width);
+    int ehi = elo + width;
+    if (ehi > 2046) ehi = 2046;
+    double *v = malloc((size_t)n * sizeof *v);
+    int64_t *gid = malloc((size_t)n * sizeof *gid);
+    uint8_t *valid = calloc((size_t)(n + 7) / 8, 1);
+    int ng = 1 + (int)below(trial % 3 == 0 ? 2 : 200);
+    bool with_nulls = trial % 2;
+    for (int64_t i = 0; i < n; i++) {
+      v[i] = rnd_in(elo, ehi);
+      gid[i] = below(10) == 0 ? -1 : below(ng);
+      if (!with_nulls || below(5)) valid[i >> 3] |= (uint8_t)(1 << (i & 7));
+      else if (below(2)) v[i] = NAN;  /* a NULL slot's value is not read */
+    }
+    int pos = canon__xsum_fix_window(v, with_nulls ? valid : NULL, n, 2 * kbits);
+    cr_assert_geq(pos, 0, "trial %d: window [%d, %d] refused", trial, elo, ehi);
+    check_groups(v, with_nulls ? valid : NULL, trial % 5 == 0 ? NULL : gid, n, trial % 5 ? ng : 1,
+                 pos, kbits, trial);
+    free(v);
+    free(gid);
+    free(valid);
+  }
+}
+
+Test(xsum_fixed, window_refuses_what_does_not_fit) {
+  double v[3] = {1.0, 2.0, 3.0};
+  cr_assert_geq(canon__xsum_fix_window(v, NULL, 3, 4), 0);
+  const double specials[] = {NAN, -NAN, INFINITY, -INFINITY};
+  for (int k = 0; k < 4; k++) {
+    v[1] = specials[k];
+    cr_assert_eq(canon__xsum_fix_window(v, NULL, 3, 4), -1, "special %d", k);
+    uint8_t valid = 5;  /* row 1 NULL: its value does not count */
+    cr_assert_geq(canon__xsum_fix_window(v, &valid, 3, 4), 0, "special %d under NULL", k);
+  }
+  /* The widest span that fits: exponent fields e and e + 126 - headroom - 53. */
+  for (int headroom = 0; headroom <= 73; headroom += 7) {
+    int span = 126 - headroom - 53;
+    v[0] = 1.0;
+    v[1] = ldexp(1.0, span);
+    v[2] = -ldexp(1.5, span);
+    cr_assert_eq(canon__xsum_fix_window(v, NULL, 3, headroom), 1023 - 1, "headroom %d", headroom);
+    v[1] = ldexp(1.0, span + 1);
+    cr_assert_eq(canon__xsum_fix_window(v, NULL, 3, headroom), -1, "headroom %d, +1", headroom);
+    v[1] = ldexp(1.0, -1);  /* the low end too */
+    v[0] = ldexp(1.0, span - 1);
+    v[2] = -ldexp(1.5, span - 1);
+    cr_assert_eq(canon__xsum_fix_window(v, NULL, 3, headroom), 1022 - 1, "headroom %d low", headroom);
+  }
+  cr_assert_eq(canon__xsum_fix_window(v, NULL, 0, 10), 0, "no values");
+  /* Zeros of either sign do not widen the window; a huge and a tiny value do. */
+  double z[4] = {0.0, -0.0, 1e300, 2e300};
+  cr_assert_eq(canon__xsum_fix_window(z, NULL, 4, 40), (int)(bits(1e300) >> 52) - 1);
+  z[0] = 1e-300;
+  cr_assert_eq(canon__xsum_fix_window(z, NULL, 4, 40), -1);
+  double zeros[2] = {-0.0, -0.0};
+  cr_assert_eq(canon__xsum_fix_window(zeros, NULL, 2, 40), 0);
+  /* Subnormals count as exponent field 1. */
+  double sub[2] = {DBL_TRUE_MIN, -DBL_MIN};
+  cr_assert_eq(canon__xsum_fix_window(sub, NULL, 2, 40), 0);
+  sub[1] = 1.0;
+  cr_assert_eq(canon__xsum_fix_window(sub, NULL, 2, 40), -1);
+}
+
+Test(xsum_fixed, edge_values) {
+  const double vals[][4] = {
+      {-0.0, -0.0, -0.0, -0.0},               /* sum of -0.0 is +0.0 */
+      {DBL_MAX, DBL_MAX, -0.0, 0.0},          /* overflows to inf when rounded */
+      {-DBL_MAX, -DBL_MAX, -DBL_MAX, 1e308},  /* to -inf */
+      {DBL_MAX, -DBL_MAX, DBL_MAX, 0x1p971},  /* exact: DBL_MAX + 2^971, still inf */
+      {DBL_TRUE_MIN, DBL_TRUE_MIN, -DBL_MIN, DBL_MIN},
+      {0x1.fffffffffffffp-1022, DBL_TRUE_MIN, 0, 0},  /* subnormal + subnormal: normal */
+      {1e16, 1, -1e16, 1},
+      {0.1, 0.2, 0.3, -0.6},
+  };
+  for (int c = 0; c < (int)(sizeof vals / sizeof *vals); c++) {
+    for (int64_t n = 1; n <= 4; n++) {
+      int pos = canon__xsum_fix_window(vals[c], NULL, n, 2 * bits_for(n));
+      cr_assert_geq(pos, 0, "case %d n %lld", c, (long long)n);
+      check_groups(vals[c], NULL, NULL, n, 1, pos, bits_for(n), c * 10 + (int)n);
+    }
+  }
+}
+
+/* The largest magnitudes a window allows, as many as the count bits allow:
+ * the 128-bit sum must neither overflow nor lose the count. */
+Test(xsum_fixed, long_runs_at_the_headroom_limit) {
+  rng = 5;
+  const int64_t ns[] = {2, 3, 255, 4095, 4096, 70000};
+  for (int t = 0; t < (int)(sizeof ns / sizeof *ns); t++) {
+    int64_t n = ns[t];
+    int kbits = bits_for(n);
+    int span = 126 - 2 * kbits - 53;
+    int elo = 600, ehi = elo + span;
+    double *v = malloc((size_t)n * sizeof *v);
+    for (int neg = 0; neg < 2; neg++) {
+      for (int64_t i = 0; i < n; i++)
+        v[i] = from_bits((uint64_t)neg << 63 | (uint64_t)ehi << 52 | 0xfffffffffffffULL);
+      v[0] = from_bits((uint64_t)elo << 52 | 1);  /* pins the window's low end */
+      int pos = canon__xsum_fix_window(v, NULL, n, 2 * kbits);
+      cr_assert_eq(pos, elo - 1, "n %lld", (long long)n);
+      check_groups(v, NULL, NULL, n, 1, pos, kbits, (int)t * 2 + neg);
+      /* One binade more does not fit. */
+      v[1] = from_bits((uint64_t)(ehi + 1) << 52);
+      cr_assert_eq(canon__xsum_fix_window(v, NULL, n, 2 * kbits), -1);
+    }
+    free(v);
+  }
+}
+
+Test(xsum_fixed, scaled_adds_match_double_adds) {
+  rng = 9;
+  for (int trial = 0; trial < 2000; trial++) {
+    /* A random 128-bit value at a random unit, added to a random sum. */
+    int pos = (int)below(2046 - 128);
+    i128 s = (i128)((unsigned __int128)rnd() << 64 | rnd()) >> below(127);
+    canon__xsum a, b;
+    canon__xsum_init(&a);
+    canon__xsum_init(&b);
+    double base = rnd_in(0, 2046);
+    canon__xsum_add(&a, base);
+    canon__xsum_add(&b, base);
+    canon__xsum_add_fixed(&a, s, pos);
+    /* The reference adds the value in 32-bit pieces of exact doubles. */
+    bool neg = s < 0;
+    unsigned __int128 u = neg ? -(unsigned __int128)s : (unsigned __int128)s;
+    for (int k = 0; k < 4; k++) {
+      uint32_t d = (uint32_t)(u >> (32 * k));
+      if (!d) continue;
+      int p = pos + 32 * k;  /* d * 2^(p - 1074): an exact double (p < 2014) */
+      double piece = ldexp((double)d, p - 1074);
+      cr_assert(isfinite(piece) && ldexp(piece, 1074 - p) == (double)d, "piece not exact");
+      canon__xsum_add(&b, neg ? -piece : piece);
+    }
+    uint8_t x[CANON__XSUM_MAX_BYTES], y[CANON__XSUM_MAX_BYTES];
+    size_t lx = canon__xsum_serialize(&a, x), ly = canon__xsum_serialize(&b, y);
+    cr_assert(lx == ly && !memcmp(x, y, lx), "trial %d", trial);
+    cr_assert_eq(bits(canon__xsum_round(&a)), bits(canon__xsum_round(&b)), "trial %d", trial);
+  }
+}
+
+/* ---- through the aggregate (kernels/aggregate.c, agg_sum.c) -------------- */
+
+/* sum(v) and mean(v) by k over t split into nparts contiguous pieces:
+ * partial per piece, concat, final; returns the result. */
+static canon_table *agg_parts(const canon_table *t, int nparts, canon_error *err) {
+  int key = 0;
+  canon_expr *aggs[2] = {canon_sum(canon_col("v")), canon_mean(canon_col("v"))};
+  canon_expr *bound[2];
+  for (int i = 0; i < 2; i++) {
+    bound[i] = canon__expr_bind(aggs[i], canon_table_schema(t), true, err);
+    cr_assert(bound[i], "%s", err->message);
+  }
+  canon_schema *os = canon_schema_parse("k:int64,s:float64,m:float64", err);
+  int64_t n = canon_table_num_rows(t);
+  canon_table *parts[8];
+  for (int p = 0; p < nparts; p++) {
+    int64_t a = n * p / nparts, b = n * (p + 1) / nparts;
+    int64_t *idx = malloc(sizeof *idx * (size_t)(b - a + 1));
+    for (int64_t i = a; i < b; i++) idx[i - a] = i;
+    canon_table *piece = canon__table_take(t, idx, b - a, err);
+    free(idx);
+    cr_assert(piece, "%s", err->message);
+    parts[p] = canon__agg_partial(piece, &key, 1, bound, 2, false, err);
+    cr_assert(parts[p], "%s", err->message);
+    canon_table_free(piece);
+  }
+  canon_table *all = canon__table_concat(parts, nparts, err);
+  cr_assert(all, "%s", err->message);
+  canon_table *res = canon__agg_final(all, 1, bound, 2, os, err);
+  for (int p = 0; p < nparts; p++) canon_table_free(parts[p]);
+  canon_table_free(all);
+  for (int i = 0; i < 2; i++) {
+    canon_expr_free(bound[i]);
+    canon_expr_free(aggs[i]);
+  }
+  canon_schema_free(os);
+  return res;
+}
+
+/* Random tables (keys 0..ng-1, NULL values, values drawn from a window or,
+ * now and then, from anywhere with NaN and inf, which no window fits) give
+ * sums and means equal to the superaccumulator's per group, for every
+ * partition count. */
+Test(xsum_fixed, aggregate_matches_reference) {
+  rng = 21;
+  canon_error err;
+  canon_error_clear(&err);
+  canon_schema *s = canon_schema_parse("k:int64,v:float64", &err);
+  for (int trial = 0; trial < 24; trial++) {
+    int ng = trial % 3 == 0 ? 3 : trial % 3 == 1 ? 300 : 6000;  /* both sides of the array limit */
+    int64_t n = trial % 4 == 0 ? ng / 2 + 1 : ng * (1 + below(12));
+    int elo = trial % 6 == 5 ? 0 : 900 + (int)below(200), ehi = elo + (int)below(30);
+    bool wild = trial % 8 == 7;
+    canon_builder *b = canon_builder_new(s, &err);
+    canon__xsum *ref = malloc(sizeof *ref * (size_t)ng);
+    int64_t *cnt = calloc((size_t)ng, sizeof *cnt);
+    for (int g = 0; g < ng; g++) canon__xsum_init(&ref[g]);
+    for (int64_t i = 0; i < n; i++) {
+      int64_t k = below(ng);
+      canon_builder_append_int64(b, 0, k);
+      if (below(9) == 0) {
+        canon_builder_append_null(b, 1);
+        continue;
+      }
+      double v = rnd_in(elo, ehi);
+      if (wild && below(50) == 0) v = below(3) == 0 ? NAN : below(2) ? INFINITY : -DBL_MAX;
+      canon_builder_append_float64(b, 1, v);
+      canon__xsum_add(&ref[k], v);
+      cnt[k]++;
+    }
+    canon_table *t = canon_builder_finish(b, &err);
+    cr_assert(t, "%s", err.message);
+    for (int nparts = 1; nparts <= 8; nparts += nparts < 3 ? 1 : 5) {
+      canon_table *r = agg_parts(t, nparts, &err);
+      cr_assert(r, "trial %d parts %d: %s", trial, nparts, err.message);
+      int64_t seen = 0;
+      for (int64_t row = 0; row < canon_table_num_rows(r); row++) {
+        int64_t k = canon_table_get_int64(r, 0, row);
+        cr_assert(k >= 0 && k < ng);
+        seen++;
+        if (!cnt[k]) {
+          cr_assert(canon_table_is_null(r, 1, row) && canon_table_is_null(r, 2, row));
+          continue;
+        }
+        double ws = canon__xsum_round(&ref[k]), wm = canon__xsum_div_round(&ref[k], cnt[k]);
+        double gs = canon_table_get_float64(r, 1, row), gm = canon_table_get_float64(r, 2, row);
+        cr_assert_eq(bits(gs), bits(ws), "trial %d parts %d key %lld: sum %a, want %a", trial,
+                     nparts, (long long)k, gs, ws);
+        cr_assert_eq(bits(gm), bits(wm), "trial %d parts %d key %lld: mean %a, want %a", trial,
+                     nparts, (long long)k, gm, wm);
+      }
+      canon_table_free(r);
+      (void)seen;
+    }
+    canon_table_free(t);
+    canon_builder_free(b);
+    free(ref);
+    free(cnt);
+  }
+  canon_schema_free(s);
+}
