@@ -44,6 +44,12 @@ static double rnd_in(int elo, int ehi) {
   return from_bits((rnd() & 0x8000000000000000ULL) | e << 52 | m);
 }
 
+#define ASSERT_SAME(got, want, c)                                                          \
+  do {                                                                                     \
+    double g_ = (got), w_ = (want);                                                        \
+    cr_assert_eq(bits(g_), bits(w_), "case %d: %s = %a, want %a", (int)(c), #got, g_, w_); \
+  } while (0)
+
 static int bits_for(int64_t n) { return n ? 64 - __builtin_clzll((uint64_t)n) : 1; }
 
 /* Group the values v[0..n) (validity valid, may be NULL) by gid through the
@@ -341,4 +347,241 @@ Test(xsum_fixed, aggregate_matches_reference) {
     free(cnt);
   }
   canon_schema_free(s);
+}
+
+/* ---- the final step over hand-made states -------------------------------- */
+
+static void put64(uint8_t *p, uint64_t v) {
+  for (int k = 0; k < 8; k++) p[k] = (uint8_t)(v >> (8 * k));
+}
+
+/* A random state of an xsum aggregate over `type` values (into buf; returns
+ * its length), added into ref/cnt the way the general final step reads it:
+ * no values, one value, or a count and a serialized sum, sometimes with
+ * zero digits at either end (valid, though the partial step never writes
+ * them). */
+/* Now and then a NaN or an infinity among the values of many-value states
+ * (wild 1) or of one-value states (wild 2). */
+static int wild;
+
+static double state_value(int elo, int ehi, int where) {
+  if (wild == where && below(40) == 0) return below(3) == 0 ? NAN : below(2) ? INFINITY : -INFINITY;
+  return rnd_in(elo, ehi);
+}
+
+static size_t rnd_state(uint8_t *buf, bool ints, int elo, int ehi, canon__xsum *ref,
+                        int64_t *cnt) {
+  uint64_t r = below(10);
+  if (r == 0) {
+    buf[0] = 0;
+    return 1;
+  }
+  if (r <= 3) {
+    double v = state_value(elo, ehi, 2);
+    int64_t iv = (int64_t)(rnd() >> below(64)) * (below(2) ? 1 : -1);
+    buf[0] = 1;
+    put64(buf + 1, ints ? (uint64_t)iv : bits(v));
+    if (ints) canon__xsum_add_i64(ref, iv);
+    else canon__xsum_add(ref, v);
+    ++*cnt;
+    return 9;
+  }
+  canon__xsum x;
+  canon__xsum_init(&x);
+  int64_t k = 2 + below(20);
+  for (int64_t i = 0; i < k; i++) {
+    if (ints) canon__xsum_add_i64(&x, (int64_t)(rnd() >> below(64)) * (below(2) ? 1 : -1));
+    else canon__xsum_add(&x, state_value(elo, ehi, 1));
+  }
+  put64(buf, (uint64_t)k);
+  size_t len = 8 + canon__xsum_serialize(&x, buf + 8);
+  if (below(4) == 0 && buf[9] > 0 && buf[9] + buf[10] < CANON__XSUM_LIMBS - 2) {
+    /* A zero digit below and one above. */
+    memmove(buf + 8 + 3 + 4, buf + 8 + 3, len - 11);
+    memset(buf + 11, 0, 4);
+    buf[9]--;
+    buf[10] += 2;
+    memset(buf + len + 4, 0, 4);
+    len += 8;
+  }
+  canon__xsum y;
+  canon__xsum_init(&y);
+  cr_assert_eq(canon__xsum_add_serialized(&y, buf + 8, len - 8), (int64_t)(len - 8));
+  uint8_t a[CANON__XSUM_MAX_BYTES], b[CANON__XSUM_MAX_BYTES];
+  size_t la = canon__xsum_serialize(&x, a), lb = canon__xsum_serialize(&y, b);
+  cr_assert(la == lb && !memcmp(a, b, la), "padded state reads back");
+  cr_assert_eq(canon__xsum_add_serialized(ref, buf + 8, len - 8), (int64_t)(len - 8));
+  *cnt += k;
+  return len;
+}
+
+/* Run the final step of sum and mean (over `type`) on a table of keys and
+ * states (the same states for both). */
+static canon_table *final_of(canon_table *p, bool ints, canon_error *err) {
+  canon_schema *in = canon_schema_parse(ints ? "v:int64" : "v:float64", err);
+  canon_expr *aggs[2] = {canon_mean(canon_col("v")), canon_sum(canon_col("v"))};
+  canon_expr *bound[2];
+  for (int i = 0; i < 2; i++) bound[i] = canon__expr_bind(aggs[i], in, true, err);
+  canon_schema *os =
+      canon_schema_parse(ints ? "k:int64,m:float64" : "k:int64,m:float64,s:float64", err);
+  /* sum of int64 has another state: aggregate only the mean then. */
+  canon_table *f = canon__agg_final(p, 1, bound, ints ? 1 : 2, os, err);
+  for (int i = 0; i < 2; i++) {
+    canon_expr_free(bound[i]);
+    canon_expr_free(aggs[i]);
+  }
+  canon_schema_free(os);
+  canon_schema_free(in);
+  return f;
+}
+
+Test(xsum_fixed, final_over_made_states_matches_reference) {
+  rng = 33;
+  canon_error err;
+  canon_error_clear(&err);
+  for (int trial = 0; trial < 40; trial++) {
+    bool ints = trial % 4 == 2 || trial % 12 == 3;
+    wild = trial % 6 == 5 ? 1 + trial % 4 / 2 : 0;
+    int ng = trial % 2 ? 5000 : 1 + (int)below(50);
+    int64_t n = ng * (1 + below(4));
+    int elo = trial % 5 == 4 ? 0 : 1 + (int)below(2000), ehi = elo + (int)below(trial % 7 ? 20 : 60);
+    if (ehi > 2046) ehi = 2046;
+    canon_schema *ps = canon_schema_parse(
+        ints ? "k:int64,__state0:string" : "k:int64,__state0:string,__state1:string", &err);
+    canon_builder *b = canon_builder_new(ps, &err);
+    canon__xsum *ref = malloc(sizeof *ref * (size_t)ng);
+    int64_t *cnt = calloc((size_t)ng, sizeof *cnt);
+    for (int g = 0; g < ng; g++) canon__xsum_init(&ref[g]);
+    for (int64_t i = 0; i < n; i++) {
+      int64_t k = i < ng ? i : below(ng);
+      uint8_t buf[8 + CANON__XSUM_MAX_BYTES + 8];
+      size_t len = rnd_state(buf, ints, elo, ehi, &ref[k], &cnt[k]);
+      canon_builder_append_int64(b, 0, k);
+      canon_builder_append_string(b, 1, (const char *)buf, len);
+      if (!ints) canon_builder_append_string(b, 2, (const char *)buf, len);
+    }
+    canon_table *p = canon_builder_finish(b, &err);
+    canon_table *f = final_of(p, ints, &err);
+    cr_assert(f, "trial %d: %s", trial, err.message);
+    cr_assert_eq(canon_table_num_rows(f), ng);
+    for (int64_t row = 0; row < ng; row++) {
+      int64_t k = canon_table_get_int64(f, 0, row);
+      if (!cnt[k]) {
+        cr_assert(canon_table_is_null(f, 1, row), "trial %d key %lld", trial, (long long)k);
+        continue;
+      }
+      double wm = canon__xsum_div_round(&ref[k], cnt[k]);
+      double gm = canon_table_get_float64(f, 1, row);
+      cr_assert_eq(bits(gm), bits(wm), "trial %d key %lld: mean %a, want %a", trial, (long long)k,
+                   gm, wm);
+      if (ints) continue;
+      double ws = canon__xsum_round(&ref[k]), gs = canon_table_get_float64(f, 2, row);
+      cr_assert_eq(bits(gs), bits(ws), "trial %d key %lld: sum %a, want %a", trial, (long long)k,
+                   gs, ws);
+    }
+    canon_table_free(f);
+    canon_table_free(p);
+    canon_builder_free(b);
+    canon_schema_free(ps);
+    free(ref);
+    free(cnt);
+  }
+}
+
+/* A corrupt state among valid ones, with few and with many groups, is
+ * still a parse error; NaN and inf flags and states too far apart for a
+ * window still give the general path's answers (checked above). */
+Test(xsum_fixed, final_rejects_corrupt_states) {
+  rng = 44;
+  wild = 0;
+  canon_error err;
+  const char *bad[] = {
+      "",                                      /* empty */
+      "\x02",                                  /* unknown compact tag */
+      "\x01\0\0\0\0\0\0",                      /* one value, short */
+      "\x01\0\0\0\0\0\0\0\0\0",                /* 10 bytes */
+      "\x02\0\0\0\0\0\0\x80\0\0\0",            /* negative count */
+      "\x02\0\0\0\0\0\0\0\x10\0\0",            /* unknown flag */
+      "\x02\0\0\0\0\0\0\0\0\x20\x01",          /* digits missing */
+      "\x02\0\0\0\0\0\0\0\0\x20\x01\1\0\0\0\0", /* a byte too many */
+      "\x02\0\0\0\0\0\0\0\0\x47\x01\1\0\0\0",  /* digit at the top limb */
+  };
+  size_t lens[] = {0, 1, 8, 10, 11, 11, 11, 16, 15};
+  for (int c = 0; c < (int)(sizeof bad / sizeof *bad) * 2 + 2; c++) {
+    int ng = c % 2 ? 5000 : 10;
+    canon_schema *ps = canon_schema_parse("k:int64,__state0:string,__state1:string", &err);
+    canon_builder *b = canon_builder_new(ps, &err);
+    canon__xsum ref;
+    int64_t cnt = 0;
+    canon__xsum_init(&ref);
+    int64_t at = below(ng * 2);
+    for (int64_t i = 0; i < ng * 2; i++) {
+      uint8_t buf[8 + CANON__XSUM_MAX_BYTES + 8];
+      size_t len = rnd_state(buf, false, 1000, 1010, &ref, &cnt);
+      canon_builder_append_int64(b, 0, i % ng);
+      if (i == at && c / 2 < (int)(sizeof bad / sizeof *bad)) {
+        canon_builder_append_string(b, 1, bad[c / 2], lens[c / 2]);
+      } else if (i == at) {
+        canon_builder_append_null(b, 1);  /* a NULL state */
+      } else {
+        canon_builder_append_string(b, 1, (const char *)buf, len);
+      }
+      canon_builder_append_string(b, 2, (const char *)buf, len);
+    }
+    canon_table *p = canon_builder_finish(b, &err);
+    canon_error_clear(&err);
+    canon_table *f = final_of(p, false, &err);
+    cr_assert_null(f, "case %d", c);
+    cr_assert_eq(err.code, CANON_ERR_PARSE, "case %d: %s", c, err.message);
+    cr_assert(strstr(err.message, "corrupt partial state in column __state0"), "%s", err.message);
+    canon_table_free(p);
+    canon_builder_free(b);
+    canon_schema_free(ps);
+  }
+}
+
+/* States whose bits span a wide window, many in one group: the fixed final
+ * step must leave room for their count (or leave them to the general
+ * path), or the 128-bit sum would overflow. */
+Test(xsum_fixed, final_states_at_the_headroom_limit) {
+  canon_error err;
+  canon_error_clear(&err);
+  for (int span = 118; span <= 128; span++) {
+    for (int neg = 0; neg < 2; neg++) {
+      canon_schema *ps = canon_schema_parse("k:int64,__state0:string,__state1:string", &err);
+      canon_builder *b = canon_builder_new(ps, &err);
+      canon__xsum ref;
+      canon__xsum_init(&ref);
+      int64_t cnt = 0;
+      /* 31 states (a window needs 5 bits of headroom), each with every bit
+       * set from bit L to bit L + span - 1 of the accumulator. */
+      int L = 1000;
+      for (int i = 0; i < 31; i++) {
+        canon__xsum x;
+        canon__xsum_init(&x);
+        for (int at = L; at < L + span; at += 53) {
+          int w = L + span - at < 53 ? L + span - at : 53;
+          double v = ldexp((double)((UINT64_C(1) << w) - 1), at - 1074);
+          canon__xsum_add(&x, neg ? -v : v);
+        }
+        uint8_t buf[8 + CANON__XSUM_MAX_BYTES];
+        put64(buf, 3);
+        size_t len = 8 + canon__xsum_serialize(&x, buf + 8);
+        canon__xsum_add_serialized(&ref, buf + 8, len - 8);
+        cnt += 3;
+        canon_builder_append_int64(b, 0, 0);
+        canon_builder_append_string(b, 1, (const char *)buf, len);
+        canon_builder_append_string(b, 2, (const char *)buf, len);
+      }
+      canon_table *p = canon_builder_finish(b, &err);
+      canon_table *f = final_of(p, false, &err);
+      cr_assert(f, "%s", err.message);
+      ASSERT_SAME(canon_table_get_float64(f, 1, 0), canon__xsum_div_round(&ref, cnt), span);
+      ASSERT_SAME(canon_table_get_float64(f, 2, 0), canon__xsum_round(&ref), span);
+      canon_table_free(f);
+      canon_table_free(p);
+      canon_builder_free(b);
+      canon_schema_free(ps);
+    }
+  }
 }

@@ -188,6 +188,128 @@ static int ag_xs_partial_fixed(ag_run *r, const ag_xs_job *j, bool *done) {
   return rc;
 }
 
+/* The set bits [*low, *high] (-1: zero) of the one value a compact state
+ * holds, as a superaccumulator places it; false for NaN and inf. */
+static bool ag_xs_one_span(const ag_xs_job *j, uint64_t b, int *low, int *high) {
+  *low = *high = -1;
+  int base;
+  uint64_t m;
+  if (j->spec->in_type == CANON_INT64) {
+    base = 1074;  /* the units digit */
+    m = (int64_t)b < 0 ? (uint64_t)0 - b : b;
+  } else {
+    unsigned e = (unsigned)(b >> 52) & 0x7ff;
+    if (e == 0x7ff) return false;
+    m = b & ((UINT64_C(1) << 52) - 1);
+    if (e) m |= UINT64_C(1) << 52;
+    base = e ? (int)e - 1 : 0;
+  }
+  if (m) {
+    *low = base + __builtin_ctzll(m);
+    *high = base + 63 - __builtin_clzll(m);
+  }
+  return true;
+}
+
+/* The one value of a compact state in units of 2^(pos - 1074), its set
+ * bits within [pos, pos + 126]. */
+static canon__i128 ag_xs_one_fixed(const ag_xs_job *j, uint64_t b, int pos) {
+  bool neg;
+  uint64_t m;
+  int at;
+  if (j->spec->in_type == CANON_INT64) {
+    neg = (int64_t)b < 0;
+    m = neg ? (uint64_t)0 - b : b;
+    at = 1074 - pos;
+  } else {
+    unsigned e = (unsigned)(b >> 52) & 0x7ff;
+    neg = b >> 63;
+    m = b & ((UINT64_C(1) << 52) - 1);
+    if (e) m |= UINT64_C(1) << 52;
+    at = (e ? (int)e - 1 : 0) - pos;
+  }
+  if (!m) return 0;
+  /* at > -64: the bits below pos are zero. */
+  ag_u128 u = at < 0 ? (ag_u128)(m >> -at) : (ag_u128)m << at;
+  return neg ? -(canon__i128)u : (canon__i128)u;
+}
+
+/* The final step in fixed point: when every state of the run is valid,
+ * without NaN or inf, and all their set bits fit a window that leaves
+ * headroom for the number of states, each is added to its group's 128-bit
+ * integer in one pass over the rows (no group-order index, no
+ * superaccumulator per state); *done false (nothing written) otherwise,
+ * and the general paths then also report any corrupt state. */
+static int ag_xs_final_fixed(ag_run *r, const ag_xs_job *j, bool *done) {
+  *done = false;
+  const canon__column *c = j->col;
+  int lo_all = INT32_MAX, hi_all = -1;
+  for (int64_t i = 0; i < r->n; i++) {
+    if (AG_GID(r, i) < 0) continue;
+    if (!canon__valid(c, i)) return 0;
+    size_t len;
+    const uint8_t *p = (const uint8_t *)canon__str(c, i, &len);
+    int low, high;
+    bool special;
+    if (len == 1 && p[0] == AG_XS_NONE) continue;
+    if (len == 9 && p[0] == AG_XS_ONE) {
+      if (!ag_xs_one_span(j, ag_get64(p + 1), &low, &high)) return 0;
+    } else if (len < 11 || (int64_t)ag_get64(p) < 0 ||
+               canon__xsum_serialized_span(p + 8, len - 8, &low, &high, &special) !=
+                   (int64_t)(len - 8) ||
+               special) {
+      return 0;
+    }
+    if (low >= 0 && low < lo_all) lo_all = low;
+    if (high > hi_all) hi_all = high;
+  }
+  /* At most n < 2^kbits states per group, each below 2^(hi - lo + 1). */
+  int kbits = r->n ? 64 - __builtin_clzll((uint64_t)r->n) : 1;
+  int pos = hi_all < 0 ? 0 : lo_all;
+  if (hi_all >= 0 && hi_all - lo_all + 1 + kbits > 126) return 0;
+  size_t ng = r->ngroups ? (size_t)r->ngroups : 1;
+  canon__i128 *sum = canon__calloc(ng, sizeof *sum);
+  int64_t *cnt = canon__calloc(ng, sizeof *cnt);
+  int rc = 0;
+  if (!sum || !cnt) {
+    rc = CANON_ERR_NOMEM;
+    goto done;
+  }
+  for (int64_t i = 0; i < r->n; i++) {
+    int64_t g = AG_GID(r, i);
+    if (g < 0) continue;
+    size_t len;
+    const uint8_t *p = (const uint8_t *)canon__str(c, i, &len);
+    if (len == 1) continue; /* no values */
+    int64_t pc = 1;
+    if (len == 9 && p[0] == AG_XS_ONE) {
+      sum[g] += ag_xs_one_fixed(j, ag_get64(p + 1), pos);
+    } else {
+      pc = (int64_t)ag_get64(p);
+      sum[g] += canon__xsum_serialized_fixed(p + 8, pos);
+    }
+    /* A count past INT64_MAX is corrupt: the general path reports it. */
+    if (pc > INT64_MAX - cnt[g]) goto done;
+    cnt[g] += pc;
+  }
+  for (int64_t g = 0; g < r->ngroups && !rc; g++) {
+    if (!cnt[g]) {
+      rc = canon__cb_null(j->out);
+      continue;
+    }
+    canon__xsum acc;
+    canon__xsum_init(&acc);
+    canon__xsum_add_fixed(&acc, sum[g], pos);
+    double v = j->spec->is_mean ? canon__xsum_div_round(&acc, cnt[g]) : canon__xsum_round(&acc);
+    rc = canon__cb_f64(j->out, v);
+  }
+  *done = !rc;
+done:
+  free(sum);
+  free(cnt);
+  return rc;
+}
+
 /* Partial sums over few groups: one pass over the rows into the array of
  * accumulators acc (initialized) and counts cnt (zeroed).  int64 values are
  * summed exactly in 128 bits first and added once per group. */
@@ -256,6 +378,17 @@ int canon__ag_xs_run(ag_run *r, const ag_xs_job *j) {
     bool done;
     if ((rc = ag_xs_partial_fixed(r, j, &done)) != 0 || done) return rc;
   }
+  if (j->final && r->ngroups > AG_XSUM_ARRAY_MAX) {
+    /* When no group has two states (groups disjoint across partitions,
+     * as with about one row per group), each is finished from its one
+     * state, without the group-order index. */
+    bool done;
+    if ((rc = ag_xs_final_single(r, j, &done)) != 0 || done) return rc;
+  }
+  if (j->final) {
+    bool done;
+    if ((rc = ag_xs_final_fixed(r, j, &done)) != 0 || done) return rc;
+  }
   if (!j->final && r->ngroups > AG_XSUM_ARRAY_MAX) return ag_xs_partial_scatter(r, j);
   if (r->ngroups <= AG_XSUM_ARRAY_MAX) {
     /* Few groups: one pass over the rows into an array of accumulators. */
@@ -277,14 +410,7 @@ int canon__ag_xs_run(ag_run *r, const ag_xs_job *j) {
     free(cnt);
     return rc;
   }
-  /* Many groups.  When no group has two states (groups disjoint across
-   * partitions, as with about one row per group), each is finished from
-   * its one state, without the group-order index. */
-  if (j->final) {
-    bool done;
-    if ((rc = ag_xs_final_single(r, j, &done)) != 0 || done) return rc;
-  }
-  /* One group at a time, in group order. */
+  /* Many groups, one at a time, in group order. */
   if ((rc = ag_run_csr(r)) != 0) return rc;
   canon__xsum acc;
   for (int64_t g = 0; g < r->ngroups && !rc; g++) {

@@ -541,3 +541,42 @@ uint64_t canon__xsum_fix_f64_bits(canon__i128 s, int pos) {
   }
   return bits | (uint64_t)neg << 63;
 }
+
+/* The same checks as canon__xsum_add_serialized; on success *low and *high
+ * bound the magnitude's set bits (-1 for a zero sum) and *special tells
+ * whether a NaN or infinity flag is set. */
+int64_t canon__xsum_serialized_span(const uint8_t *buf, size_t len, int *low, int *high,
+                                    bool *special) {
+  if (len < 3) return -1;
+  unsigned flags = buf[0], lo = buf[1], count = buf[2];
+  if (flags & ~15u) return -1;
+  if (lo + count > XS_L - 1) return -1;
+  if (len - 3 < (size_t)count * 4) return -1;
+  *special = (flags & 7) != 0;
+  *low = *high = -1;
+  const uint8_t *p = buf + 3;
+  for (unsigned i = 0; i < count; i++, p += 4) {
+    uint32_t d = (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+    if (!d) continue;
+    int at = 32 * (int)(lo + i);
+    if (*low < 0) *low = at + __builtin_ctz(d);
+    *high = at + 31 - __builtin_clz(d);
+  }
+  return (int64_t)(3 + (size_t)count * 4);
+}
+
+/* A serialized sum that canon__xsum_serialized_span accepted, without
+ * special flags, whose set bits lie in [pos, pos + 126], as s in units of
+ * 2^(pos - 1074). */
+canon__i128 canon__xsum_serialized_fixed(const uint8_t *buf, int pos) {
+  unsigned lo = buf[1], count = buf[2];
+  xs_u128 u = 0;
+  const uint8_t *p = buf + 3;
+  for (unsigned i = 0; i < count; i++, p += 4) {
+    uint32_t d = (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+    if (!d) continue;
+    int at = 32 * (int)(lo + i) - pos;  /* > -32: the digit's bits below pos are zero */
+    u += at < 0 ? (xs_u128)(d >> -at) : (xs_u128)d << at;
+  }
+  return buf[0] & 8 ? -(canon__i128)u : (canon__i128)u;
+}

@@ -141,6 +141,14 @@ void canon__xsum_add_fixed(canon__xsum *x, canon__i128 s, int pos);
 size_t canon__xsum_fix_serialize(canon__i128 s, int pos, uint8_t *buf);
 /* The bits of the double s * 2^(pos - 1074), which must be one (+0.0 for 0). */
 uint64_t canon__xsum_fix_f64_bits(canon__i128 s, int pos);
+/* Check a serialized sum as canon__xsum_add_serialized does (bytes consumed
+ * or -1); *low, *high: its lowest and highest set bits (-1: zero);
+ * *special: a NaN or infinity flag is set. */
+int64_t canon__xsum_serialized_span(const uint8_t *buf, size_t len, int *low, int *high,
+                                    bool *special);
+/* That sum (no special flags, bits within [pos, pos + 126]) as s in units
+ * of 2^(pos - 1074). */
+canon__i128 canon__xsum_serialized_fixed(const uint8_t *buf, int pos);
 
 /* ---- aggregation ------------------------------------------------------- */
 
