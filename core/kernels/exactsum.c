@@ -458,9 +458,10 @@ int canon__xsum_fix_window(const double *v, const uint8_t *valid, int64_t n, int
   return (int)emin - 1;
 }
 
-/* v in units of 2^(pos - 1074): exact for a finite v with e >= pos + 1
- * (zeros anywhere). */
-static inline xs_u128 xs_fix(double v, int pos) {
+/* v in units of 2^(pos - 1074), times 2^kbits: exact for a finite v with
+ * e >= pos + 1 (zeros anywhere).  The 128-bit shift is spelled out in
+ * 64-bit halves, which compilers turn into fewer instructions. */
+static inline xs_u128 xs_fix(double v, int pos, int kbits) {
   uint64_t b = double_to_bits(v);
   unsigned e = (unsigned)(b >> 52) & 0x7ff;
   uint64_t m = b & ((UINT64_C(1) << 52) - 1);
@@ -468,20 +469,47 @@ static inline xs_u128 xs_fix(double v, int pos) {
   else e = 1;
   /* A zero below the window would shift by a negative count: any count
    * in [0, 128) shifts m = 0 to 0. */
-  unsigned sh = (unsigned)((int)e - 1 - pos) & 127;
-  xs_u128 x = (xs_u128)m << sh;
+  unsigned sh = (unsigned)((int)e - 1 - pos + kbits) & 127;
+  uint64_t lo, hi;
+  if (sh >= 64) {
+    lo = 0;
+    hi = m << (sh - 64);
+  } else {
+    lo = m << sh;
+    hi = sh ? m >> (64 - sh) : 0;
+  }
+  xs_u128 x = (xs_u128)hi << 64 | lo;
   xs_u128 s = (xs_u128)0 - (xs_u128)(b >> 63);
   return (x ^ s) - s;  /* negated when the sign bit is set */
 }
 
+/* Rows ahead whose accumulator is prefetched: with many groups the
+ * accumulators miss the caches, and the rows' groups are known early. */
+#define XS_PREFETCH 16
+
 void canon__xsum_fix_grouped(canon__i128 *acc, const int64_t *gid, const double *v,
                              const uint8_t *valid, int64_t n, int pos, int kbits) {
   xs_u128 *a = (xs_u128 *)acc;  /* wrapping arithmetic: two's complement */
-  for (int64_t i = 0; i < n; i++) {
-    if (valid && !((valid[i >> 3] >> (i & 7)) & 1)) continue;
-    int64_t g = gid ? gid[i] : 0;
-    if (g >= 0) a[g] += (xs_fix(v[i], pos) << kbits) + 1;
+  if (!gid) {
+    for (int64_t i = 0; i < n; i++)
+      if (!valid || ((valid[i >> 3] >> (i & 7)) & 1)) a[0] += xs_fix(v[i], pos, kbits) + 1;
+    return;
   }
+  /* The prefetch address is computed as an integer: a group of -1
+   * prefetches a harmless address outside the array. */
+  int64_t ahead = n - XS_PREFETCH, i = 0;
+#define XS_FIX_ROW(check)                                                                  \
+  do {                                                                                     \
+    if (i < ahead)                                                                         \
+      __builtin_prefetch((const void *)((uintptr_t)a + (uintptr_t)gid[i + XS_PREFETCH] * 16), 1); \
+    int64_t g = gid[i];                                                                    \
+    if (g >= 0 && (check)) a[g] += xs_fix(v[i], pos, kbits) + 1;                           \
+  } while (0)
+  if (valid)
+    for (; i < n; i++) XS_FIX_ROW((valid[i >> 3] >> (i & 7)) & 1);
+  else
+    for (; i < n; i++) XS_FIX_ROW(1);
+#undef XS_FIX_ROW
 }
 
 void canon__xsum_add_fixed(canon__xsum *x, canon__i128 s, int pos) {
