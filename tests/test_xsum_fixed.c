@@ -50,15 +50,24 @@ static double rnd_in(int elo, int ehi) {
     cr_assert_eq(bits(g_), bits(w_), "case %d: %s = %a, want %a", (int)(c), #got, g_, w_); \
   } while (0)
 
+/* The unit for v[0..n) when its largest magnitude leaves `headroom` bits
+ * of a signed 128-bit integer free (one spare), else -1. */
+static int window(const double *v, const uint8_t *valid, int64_t n, int headroom) {
+  int mbits;
+  int pos = canon__xsum_fix_window(v, valid, n, &mbits);
+  return pos >= 0 && mbits + headroom <= 126 ? pos : -1;
+}
+
 static int bits_for(int64_t n) { return n ? 64 - __builtin_clzll((uint64_t)n) : 1; }
 
 /* Group the values v[0..n) (validity valid, may be NULL) by gid through the
  * fixed path and compare every group's count, state bytes, lone value and
  * rounded sum with the superaccumulator's. */
-static void check_groups(const double *v, const uint8_t *valid, const int64_t *gid, int64_t n,
-                         int ng, int pos, int kbits, int trial) {
+static void check_groups1(const double *v, const uint8_t *valid, const int64_t *gid, int64_t n,
+                          int ng, int pos, int kbits, bool sep, int trial) {
   i128 *acc = calloc((size_t)ng, sizeof *acc);
-  canon__xsum_fix_grouped(acc, gid, v, valid, n, pos, kbits);
+  int64_t *counts = sep ? calloc((size_t)ng, sizeof *counts) : NULL;
+  canon__xsum_fix_grouped(acc, counts, gid, v, valid, n, pos, kbits);
   canon__xsum *ref = malloc((size_t)ng * sizeof *ref);
   int64_t *cnt = calloc((size_t)ng, sizeof *cnt);
   int64_t *last = calloc((size_t)ng, sizeof *last);
@@ -73,8 +82,9 @@ static void check_groups(const double *v, const uint8_t *valid, const int64_t *g
   }
   i128 mask = ((i128)1 << kbits) - 1;
   for (int g = 0; g < ng; g++) {
-    cr_assert_eq((int64_t)(acc[g] & mask), cnt[g], "trial %d group %d: count", trial, g);
-    i128 s = acc[g] >> kbits;
+    cr_assert_eq(sep ? counts[g] : (int64_t)(acc[g] & mask), cnt[g], "trial %d group %d: count",
+                 trial, g);
+    i128 s = sep ? acc[g] : acc[g] >> kbits;
     uint8_t want[CANON__XSUM_MAX_BYTES], got[CANON__XSUM_MAX_BYTES];
     size_t lw = canon__xsum_serialize(&ref[g], want);
     size_t lg = canon__xsum_fix_serialize(s, pos, got);
@@ -99,6 +109,15 @@ static void check_groups(const double *v, const uint8_t *valid, const int64_t *g
   free(ref);
   free(cnt);
   free(last);
+  free(counts);
+}
+
+/* Both ways of counting: in the low kbits bits, and in a count array (the
+ * values not shifted). */
+static void check_groups(const double *v, const uint8_t *valid, const int64_t *gid, int64_t n,
+                         int ng, int pos, int kbits, int trial) {
+  check_groups1(v, valid, gid, n, ng, pos, kbits, false, trial);
+  check_groups1(v, valid, gid, n, ng, pos, kbits, true, trial);
 }
 
 Test(xsum_fixed, random_windows_match_the_superaccumulator) {
@@ -121,7 +140,7 @@ Test(xsum_fixed, random_windows_match_the_superaccumulator) {
       if (!with_nulls || below(5)) valid[i >> 3] |= (uint8_t)(1 << (i & 7));
       else if (below(2)) v[i] = NAN;  /* a NULL slot's value is not read */
     }
-    int pos = canon__xsum_fix_window(v, with_nulls ? valid : NULL, n, 2 * kbits);
+    int pos = window(v, with_nulls ? valid : NULL, n, 2 * kbits);
     cr_assert_geq(pos, 0, "trial %d: window [%d, %d] refused", trial, elo, ehi);
     check_groups(v, with_nulls ? valid : NULL, trial % 5 == 0 ? NULL : gid, n, trial % 5 ? ng : 1,
                  pos, kbits, trial);
@@ -133,13 +152,13 @@ Test(xsum_fixed, random_windows_match_the_superaccumulator) {
 
 Test(xsum_fixed, window_refuses_what_does_not_fit) {
   double v[3] = {1.0, 2.0, 3.0};
-  cr_assert_geq(canon__xsum_fix_window(v, NULL, 3, 4), 0);
+  cr_assert_geq(window(v, NULL, 3, 4), 0);
   const double specials[] = {NAN, -NAN, INFINITY, -INFINITY};
   for (int k = 0; k < 4; k++) {
     v[1] = specials[k];
-    cr_assert_eq(canon__xsum_fix_window(v, NULL, 3, 4), -1, "special %d", k);
+    cr_assert_eq(window(v, NULL, 3, 4), -1, "special %d", k);
     uint8_t valid = 5;  /* row 1 NULL: its value does not count */
-    cr_assert_geq(canon__xsum_fix_window(v, &valid, 3, 4), 0, "special %d under NULL", k);
+    cr_assert_geq(window(v, &valid, 3, 4), 0, "special %d under NULL", k);
   }
   /* The widest span that fits: exponent fields e and e + 126 - headroom - 53. */
   for (int headroom = 0; headroom <= 73; headroom += 7) {
@@ -147,27 +166,27 @@ Test(xsum_fixed, window_refuses_what_does_not_fit) {
     v[0] = 1.0;
     v[1] = ldexp(1.0, span);
     v[2] = -ldexp(1.5, span);
-    cr_assert_eq(canon__xsum_fix_window(v, NULL, 3, headroom), 1023 - 1, "headroom %d", headroom);
+    cr_assert_eq(window(v, NULL, 3, headroom), 1023 - 1, "headroom %d", headroom);
     v[1] = ldexp(1.0, span + 1);
-    cr_assert_eq(canon__xsum_fix_window(v, NULL, 3, headroom), -1, "headroom %d, +1", headroom);
+    cr_assert_eq(window(v, NULL, 3, headroom), -1, "headroom %d, +1", headroom);
     v[1] = ldexp(1.0, -1);  /* the low end too */
     v[0] = ldexp(1.0, span - 1);
     v[2] = -ldexp(1.5, span - 1);
-    cr_assert_eq(canon__xsum_fix_window(v, NULL, 3, headroom), 1022 - 1, "headroom %d low", headroom);
+    cr_assert_eq(window(v, NULL, 3, headroom), 1022 - 1, "headroom %d low", headroom);
   }
-  cr_assert_eq(canon__xsum_fix_window(v, NULL, 0, 10), 0, "no values");
+  cr_assert_eq(window(v, NULL, 0, 10), 0, "no values");
   /* Zeros of either sign do not widen the window; a huge and a tiny value do. */
   double z[4] = {0.0, -0.0, 1e300, 2e300};
-  cr_assert_eq(canon__xsum_fix_window(z, NULL, 4, 40), (int)(bits(1e300) >> 52) - 1);
+  cr_assert_eq(window(z, NULL, 4, 40), (int)(bits(1e300) >> 52) - 1);
   z[0] = 1e-300;
-  cr_assert_eq(canon__xsum_fix_window(z, NULL, 4, 40), -1);
+  cr_assert_eq(window(z, NULL, 4, 40), -1);
   double zeros[2] = {-0.0, -0.0};
-  cr_assert_eq(canon__xsum_fix_window(zeros, NULL, 2, 40), 0);
+  cr_assert_eq(window(zeros, NULL, 2, 40), 0);
   /* Subnormals count as exponent field 1. */
   double sub[2] = {DBL_TRUE_MIN, -DBL_MIN};
-  cr_assert_eq(canon__xsum_fix_window(sub, NULL, 2, 40), 0);
+  cr_assert_eq(window(sub, NULL, 2, 40), 0);
   sub[1] = 1.0;
-  cr_assert_eq(canon__xsum_fix_window(sub, NULL, 2, 40), -1);
+  cr_assert_eq(window(sub, NULL, 2, 40), -1);
 }
 
 Test(xsum_fixed, edge_values) {
@@ -183,7 +202,7 @@ Test(xsum_fixed, edge_values) {
   };
   for (int c = 0; c < (int)(sizeof vals / sizeof *vals); c++) {
     for (int64_t n = 1; n <= 4; n++) {
-      int pos = canon__xsum_fix_window(vals[c], NULL, n, 2 * bits_for(n));
+      int pos = window(vals[c], NULL, n, 2 * bits_for(n));
       cr_assert_geq(pos, 0, "case %d n %lld", c, (long long)n);
       check_groups(vals[c], NULL, NULL, n, 1, pos, bits_for(n), c * 10 + (int)n);
     }
@@ -205,12 +224,22 @@ Test(xsum_fixed, long_runs_at_the_headroom_limit) {
       for (int64_t i = 0; i < n; i++)
         v[i] = from_bits((uint64_t)neg << 63 | (uint64_t)ehi << 52 | 0xfffffffffffffULL);
       v[0] = from_bits((uint64_t)elo << 52 | 1);  /* pins the window's low end */
-      int pos = canon__xsum_fix_window(v, NULL, n, 2 * kbits);
+      int pos = window(v, NULL, n, 2 * kbits);
       cr_assert_eq(pos, elo - 1, "n %lld", (long long)n);
       check_groups(v, NULL, NULL, n, 1, pos, kbits, (int)t * 2 + neg);
       /* One binade more does not fit. */
       v[1] = from_bits((uint64_t)(ehi + 1) << 52);
-      cr_assert_eq(canon__xsum_fix_window(v, NULL, n, 2 * kbits), -1);
+      cr_assert_eq(window(v, NULL, n, 2 * kbits), -1);
+      /* With the counts apart, the window may be kbits wider. */
+      int wide = ehi + kbits;
+      for (int64_t i = 1; i < n; i++)
+        v[i] = from_bits((uint64_t)neg << 63 | (uint64_t)wide << 52 | 0xfffffffffffffULL);
+      cr_assert_eq(window(v, NULL, n, 2 * kbits), -1);
+      pos = window(v, NULL, n, kbits);
+      cr_assert_eq(pos, elo - 1, "n %lld, counts apart", (long long)n);
+      check_groups1(v, NULL, NULL, n, 1, pos, 0, true, (int)t * 2 + neg);
+      v[1] = from_bits((uint64_t)(wide + 1) << 52);
+      cr_assert_eq(window(v, NULL, n, kbits), -1);
     }
     free(v);
   }
@@ -298,7 +327,10 @@ Test(xsum_fixed, aggregate_matches_reference) {
   for (int trial = 0; trial < 24; trial++) {
     int ng = trial % 3 == 0 ? 3 : trial % 3 == 1 ? 300 : 6000;  /* both sides of the array limit */
     int64_t n = trial % 4 == 0 ? ng / 2 + 1 : ng * (1 + below(12));
-    int elo = trial % 6 == 5 ? 0 : 900 + (int)below(200), ehi = elo + (int)below(30);
+    /* Some windows are too wide for the count bits, some too wide for
+     * any fixed path. */
+    int elo = trial % 6 == 5 ? 0 : 900 + (int)below(200);
+    int ehi = elo + (trial % 5 == 2 ? 40 + (int)below(30) : (int)below(30));
     bool wild = trial % 8 == 7;
     canon_builder *b = canon_builder_new(s, &err);
     canon__xsum *ref = malloc(sizeof *ref * (size_t)ng);
@@ -584,4 +616,43 @@ Test(xsum_fixed, final_states_at_the_headroom_limit) {
       canon_schema_free(ps);
     }
   }
+}
+
+/* One group of values at the top of windows around the widest the partial
+ * step's count bits allow: sums near 2^126 must not overflow, whichever
+ * way the step counts (or when it leaves the run to the superaccumulator). */
+Test(xsum_fixed, aggregate_at_the_headroom_limit) {
+  canon_error err;
+  canon_error_clear(&err);
+  canon_schema *s = canon_schema_parse("k:int64,v:float64", &err);
+  const int64_t ns[] = {100, 3000};
+  for (int t = 0; t < 2; t++) {
+    int64_t n = ns[t];
+    int kbits = bits_for(n);
+    for (int delta = -kbits - 1; delta <= 5; delta++) {
+      int mbits = 126 - kbits + delta;
+      int elo = 100, ehi = elo + mbits - 53;
+      for (int neg = 0; neg < 2; neg++) {
+        canon_builder *b = canon_builder_new(s, &err);
+        canon__xsum ref;
+        canon__xsum_init(&ref);
+        for (int64_t i = 0; i < n; i++) {
+          double v = from_bits((uint64_t)neg << 63 |
+                               (i ? (uint64_t)ehi << 52 | 0xfffffffffffffULL : (uint64_t)elo << 52));
+          canon_builder_append_int64(b, 0, 0);
+          canon_builder_append_float64(b, 1, v);
+          canon__xsum_add(&ref, v);
+        }
+        canon_table *tb = canon_builder_finish(b, &err);
+        canon_table *r = agg_parts(tb, 1, &err);
+        cr_assert(r, "%s", err.message);
+        ASSERT_SAME(canon_table_get_float64(r, 1, 0), canon__xsum_round(&ref), delta);
+        ASSERT_SAME(canon_table_get_float64(r, 2, 0), canon__xsum_div_round(&ref, n), delta);
+        canon_table_free(r);
+        canon_table_free(tb);
+        canon_builder_free(b);
+      }
+    }
+  }
+  canon_schema_free(s);
 }

@@ -150,41 +150,51 @@ done:
 
 /* Partial sums of doubles in fixed point (exactsum.c), any number of
  * groups: when every value fits a window, one pass adds each into its
- * group's 128-bit integer, whose low kbits bits count the values; *done is
- * false (nothing written) when they do not fit.  The states are the ones
- * the superaccumulator paths write, except that a lone -0.0 becomes 0.0
- * (the final step reads both as 0.0). */
+ * group's 128-bit integer, whose low kbits bits count the values (or, when
+ * the window leaves no room for that, a count array does); *done is false
+ * (nothing written) when they do not fit.  The states are the ones the
+ * superaccumulator paths write, except that a lone -0.0 becomes 0.0 (the
+ * final step reads both as 0.0). */
 static int ag_xs_partial_fixed(ag_run *r, const ag_xs_job *j, bool *done) {
   *done = false;
   const canon__column *c = j->col;
   const uint8_t *valid = c->validity ? c->validity->data : NULL;
-  /* Each group has at most n < 2^kbits values. */
+  /* Each group has at most n < 2^kbits values, so its sum needs kbits
+   * bits more than the largest value. */
   int kbits = r->n ? 64 - __builtin_clzll((uint64_t)r->n) : 1;
-  int pos = canon__xsum_fix_window(canon__f64(c), valid, r->n, 2 * kbits);
-  if (pos < 0) return 0;
+  int mbits;
+  int pos = canon__xsum_fix_window(canon__f64(c), valid, r->n, &mbits);
+  if (pos < 0 || mbits + kbits > 126) return 0;
+  bool packed = mbits + 2 * kbits <= 126;
   size_t ng = r->ngroups ? (size_t)r->ngroups : 1;
   canon__i128 *acc = canon__calloc(ng, sizeof *acc);
-  if (!acc) return CANON_ERR_NOMEM;
-  canon__xsum_fix_grouped(acc, r->gid, canon__f64(c), valid, r->n, pos, kbits);
+  int64_t *cnt = packed ? NULL : canon__calloc(ng, sizeof *cnt);
   int rc = 0;
+  if (!acc || (!packed && !cnt)) {
+    rc = CANON_ERR_NOMEM;
+    goto done;
+  }
+  canon__xsum_fix_grouped(acc, cnt, r->gid, canon__f64(c), valid, r->n, pos, kbits);
   uint8_t buf[8 + CANON__XSUM_MAX_BYTES];
   canon__i128 mask = ((canon__i128)1 << kbits) - 1;
   for (int64_t g = 0; g < r->ngroups && !rc; g++) {
-    int64_t cnt = (int64_t)(acc[g] & mask);
-    canon__i128 sum = acc[g] >> kbits;  /* arithmetic: the count's bits drop */
-    if (cnt == 0) {
+    int64_t n = packed ? (int64_t)(acc[g] & mask) : cnt[g];
+    canon__i128 sum = packed ? acc[g] >> kbits : acc[g];  /* arithmetic: the count's bits drop */
+    if (n == 0) {
       buf[0] = AG_XS_NONE;
       rc = canon__cb_str(j->out, (const char *)buf, 1);
-    } else if (cnt == 1) {
+    } else if (n == 1) {
       rc = ag_xs_emit_one(j, canon__xsum_fix_f64_bits(sum, pos));
     } else {
-      ag_put64(buf, (uint64_t)cnt);
+      ag_put64(buf, (uint64_t)n);
       size_t len = 8 + canon__xsum_fix_serialize(sum, pos, buf + 8);
       rc = canon__cb_str(j->out, (const char *)buf, len);
     }
   }
-  free(acc);
   *done = !rc;
+done:
+  free(acc);
+  free(cnt);
   return rc;
 }
 

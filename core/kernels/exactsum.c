@@ -439,23 +439,59 @@ int64_t canon__xsum_deserialize(canon__xsum *x, const uint8_t *buf, size_t len) 
  * total is added (or serialized) once — the same exact sum, so the same
  * bits, as adding them one by one. */
 
-int canon__xsum_fix_window(const double *v, const uint8_t *valid, int64_t n, int headroom) {
-  /* Exponent fields of the nonzero values (zeros add nothing, anywhere);
-   * NaN and inf have field 0x7ff, which no window fits. */
-  uint64_t emax = 0, emin = 0x7ff;
-  for (int64_t i = 0; i < n; i++) {
-    uint64_t a = double_to_bits(v[i]) << 1;
-    if (valid && !((valid[i >> 3] >> (i & 7)) & 1)) a = 0;
-    uint64_t e = a >> 53;
-    emax = e > emax ? e : emax;
-    uint64_t ez = !a ? 0x7ff : e ? e : 1;
-    emin = ez < emin ? ez : emin;
+/* The largest and the smallest nonzero magnitude of the valid values, as
+ * the bits of |v| shifted left by one (unsigned order is magnitude order;
+ * NaN and inf are above every finite value).  Four independent chains of
+ * max and min, so the loop is not bound by one chain's latency. */
+static inline __attribute__((always_inline)) void xs_mag_range(const double *v,
+                                                               const uint8_t *valid, int64_t n,
+                                                               bool check, uint64_t *hi,
+                                                               uint64_t *lo) {
+  uint64_t x0 = 0, x1 = 0, x2 = 0, x3 = 0;
+  uint64_t m0 = UINT64_MAX, m1 = UINT64_MAX, m2 = UINT64_MAX, m3 = UINT64_MAX;
+  /* Row i's magnitude (0 when NULL); minus one, zero wraps to the largest
+   * value: no minimum. */
+#define XS_MAG(i) \
+  ((double_to_bits(v[i]) << 1) & (check ? (uint64_t)0 - ((valid[(i) >> 3] >> ((i) & 7)) & 1) : ~(uint64_t)0))
+#define XS_RANGE(x, m, i)         \
+  do {                            \
+    uint64_t a_ = XS_MAG(i);      \
+    x = a_ > x ? a_ : x;          \
+    a_ -= 1;                      \
+    m = a_ < m ? a_ : m;          \
+  } while (0)
+  int64_t i = 0;
+  for (; i + 4 <= n; i += 4) {
+    XS_RANGE(x0, m0, i);
+    XS_RANGE(x1, m1, i + 1);
+    XS_RANGE(x2, m2, i + 2);
+    XS_RANGE(x3, m3, i + 3);
   }
+  for (; i < n; i++) XS_RANGE(x0, m0, i);
+#undef XS_RANGE
+#undef XS_MAG
+  x0 = x0 > x1 ? x0 : x1;
+  x2 = x2 > x3 ? x2 : x3;
+  m0 = m0 < m1 ? m0 : m1;
+  m2 = m2 < m3 ? m2 : m3;
+  *hi = x0 > x2 ? x0 : x2;
+  *lo = (m0 < m2 ? m0 : m2) + 1;  /* 0: no nonzero value */
+}
+
+int canon__xsum_fix_window(const double *v, const uint8_t *valid, int64_t n, int *mbits) {
+  uint64_t hi, lo;
+  if (valid) xs_mag_range(v, valid, n, true, &hi, &lo);
+  else xs_mag_range(v, valid, n, false, &hi, &lo);
+  /* Exponent fields; a subnormal counts as 1.  NaN and inf have field
+   * 0x7ff, which no window fits. */
+  int emax = (int)(hi >> 53), emin = (int)(lo >> 53);
+  *mbits = 0;
   if (emax == 0x7ff) return -1;
-  if (emin == 0x7ff) return 0;  /* all zeros: any unit */
-  if (emax < emin) emax = emin; /* only subnormals */
-  if ((int)(emax - emin) + 53 > 126 - headroom) return -1;
-  return (int)emin - 1;
+  if (!lo) return 0;  /* all zeros: any unit */
+  if (emin < 1) emin = 1;
+  if (emax < emin) emax = emin;  /* only subnormals */
+  *mbits = emax - emin + 53;
+  return emin - 1;
 }
 
 /* v in units of 2^(pos - 1074), times 2^kbits: exact for a finite v with
@@ -487,29 +523,52 @@ static inline xs_u128 xs_fix(double v, int pos, int kbits) {
  * accumulators miss the caches, and the rows' groups are known early. */
 #define XS_PREFETCH 16
 
-void canon__xsum_fix_grouped(canon__i128 *acc, const int64_t *gid, const double *v,
+/* The loop of canon__xsum_fix_grouped, inlined with constant `sep` (counts
+ * apart) and `check` (validity present) so each variant has no per-row
+ * tests of them. */
+static inline __attribute__((always_inline)) void xs_fix_rows(
+    xs_u128 *a, int64_t *cnt, const int64_t *gid, const double *v, const uint8_t *valid,
+    int64_t n, int pos, int kbits, bool sep, bool check) {
+  int64_t ahead = n - XS_PREFETCH;
+  for (int64_t i = 0; i < n; i++) {
+    /* The address is computed as an integer: a group of -1 prefetches a
+     * harmless address outside the array. */
+    if (i < ahead)
+      __builtin_prefetch((const void *)((uintptr_t)a + (uintptr_t)gid[i + XS_PREFETCH] * sizeof *a),
+                         1);
+    int64_t g = gid[i];
+    if (g < 0 || (check && !((valid[i >> 3] >> (i & 7)) & 1))) continue;
+    if (sep) {
+      a[g] += xs_fix(v[i], pos, 0);
+      cnt[g]++;
+    } else {
+      a[g] += xs_fix(v[i], pos, kbits) + 1;
+    }
+  }
+}
+
+void canon__xsum_fix_grouped(canon__i128 *acc, int64_t *cnt, const int64_t *gid, const double *v,
                              const uint8_t *valid, int64_t n, int pos, int kbits) {
   xs_u128 *a = (xs_u128 *)acc;  /* wrapping arithmetic: two's complement */
   if (!gid) {
-    for (int64_t i = 0; i < n; i++)
-      if (!valid || ((valid[i >> 3] >> (i & 7)) & 1)) a[0] += xs_fix(v[i], pos, kbits) + 1;
+    for (int64_t i = 0; i < n; i++) {
+      if (valid && !((valid[i >> 3] >> (i & 7)) & 1)) continue;
+      if (cnt) {
+        a[0] += xs_fix(v[i], pos, 0);
+        cnt[0]++;
+      } else {
+        a[0] += xs_fix(v[i], pos, kbits) + 1;
+      }
+    }
     return;
   }
-  /* The prefetch address is computed as an integer: a group of -1
-   * prefetches a harmless address outside the array. */
-  int64_t ahead = n - XS_PREFETCH, i = 0;
-#define XS_FIX_ROW(check)                                                                  \
-  do {                                                                                     \
-    if (i < ahead)                                                                         \
-      __builtin_prefetch((const void *)((uintptr_t)a + (uintptr_t)gid[i + XS_PREFETCH] * 16), 1); \
-    int64_t g = gid[i];                                                                    \
-    if (g >= 0 && (check)) a[g] += xs_fix(v[i], pos, kbits) + 1;                           \
-  } while (0)
-  if (valid)
-    for (; i < n; i++) XS_FIX_ROW((valid[i >> 3] >> (i & 7)) & 1);
-  else
-    for (; i < n; i++) XS_FIX_ROW(1);
-#undef XS_FIX_ROW
+  if (cnt) {
+    if (valid) xs_fix_rows(a, cnt, gid, v, valid, n, pos, kbits, true, true);
+    else xs_fix_rows(a, cnt, gid, v, valid, n, pos, kbits, true, false);
+  } else {
+    if (valid) xs_fix_rows(a, cnt, gid, v, valid, n, pos, kbits, false, true);
+    else xs_fix_rows(a, cnt, gid, v, valid, n, pos, kbits, false, false);
+  }
 }
 
 void canon__xsum_add_fixed(canon__xsum *x, canon__i128 s, int pos) {

@@ -126,14 +126,14 @@ int64_t canon__xsum_add_serialized(canon__xsum *x, const uint8_t *buf, size_t le
  * their exact sum is a 128-bit integer, added to a superaccumulator once. */
 __extension__ typedef __int128 canon__i128;
 /* A unit bit pos (>= 0) in which every value of v[0..n) (rows whose
- * validity bit is clear skipped; valid NULL: all) is an integer of
- * magnitude below 2^(126 - headroom); -1 when there is none (NaN, inf,
- * exponents too far apart). */
-int canon__xsum_fix_window(const double *v, const uint8_t *valid, int64_t n, int headroom);
-/* acc[gid[i]] += (v[i] in units of 2^(pos - 1074)) * 2^kbits + 1 for each
- * valid row i with gid[i] >= 0 (gid NULL: group 0): the low kbits bits
- * count the values, the rest is their sum. */
-void canon__xsum_fix_grouped(canon__i128 *acc, const int64_t *gid, const double *v,
+ * validity bit is clear skipped; valid NULL: all) is an integer, and in
+ * *mbits how many bits the largest magnitude needs (at most 2099); -1 when
+ * a value is NaN or infinite. */
+int canon__xsum_fix_window(const double *v, const uint8_t *valid, int64_t n, int *mbits);
+/* acc[gid[i]] += v[i] in units of 2^(pos - 1074) for each valid row i with
+ * gid[i] >= 0 (gid NULL: group 0), counted in cnt[gid[i]] or, when cnt is
+ * NULL, in the low kbits bits of acc (the value then shifted above them). */
+void canon__xsum_fix_grouped(canon__i128 *acc, int64_t *cnt, const int64_t *gid, const double *v,
                              const uint8_t *valid, int64_t n, int pos, int kbits);
 /* Add s * 2^(pos - 1074) into x (pos >= 0, pos + 128 within the limbs). */
 void canon__xsum_add_fixed(canon__xsum *x, canon__i128 s, int pos);
