@@ -67,7 +67,7 @@ static void check_groups1(const double *v, const uint8_t *valid, const int64_t *
                           int ng, int pos, int kbits, bool sep, int trial) {
   i128 *acc = calloc((size_t)ng, sizeof *acc);
   int64_t *counts = sep ? calloc((size_t)ng, sizeof *counts) : NULL;
-  canon__xsum_fix_grouped(acc, counts, gid, v, valid, n, pos, kbits);
+  canon__xsum_fix_grouped(acc, counts, ng, gid, v, valid, n, pos, kbits);
   canon__xsum *ref = malloc((size_t)ng * sizeof *ref);
   int64_t *cnt = calloc((size_t)ng, sizeof *cnt);
   int64_t *last = calloc((size_t)ng, sizeof *last);
@@ -132,7 +132,7 @@ Test(xsum_fixed, random_windows_match_the_superaccumulator) {
     double *v = malloc((size_t)n * sizeof *v);
     int64_t *gid = malloc((size_t)n * sizeof *gid);
     uint8_t *valid = calloc((size_t)(n + 7) / 8, 1);
-    int ng = 1 + (int)below(trial % 3 == 0 ? 2 : 200);
+    int ng = 1 + (int)below(trial % 3 == 0 ? 2 : trial % 3 == 1 ? 200 : 3000);
     bool with_nulls = trial % 2;
     for (int64_t i = 0; i < n; i++) {
       v[i] = rnd_in(elo, ehi);
@@ -655,4 +655,80 @@ Test(xsum_fixed, aggregate_at_the_headroom_limit) {
     }
   }
   canon_schema_free(s);
+}
+
+/* Means of int64 over few groups (the partial step sums them with the
+ * count in the low bits of a 128-bit integer), extremes included. */
+Test(xsum_fixed, int_means_match_reference) {
+  rng = 55;
+  canon_error err;
+  canon_error_clear(&err);
+  canon_schema *s = canon_schema_parse("k:int64,v:int64", &err);
+  canon_schema *os = canon_schema_parse("k:int64,m:float64", &err);
+  canon_expr *agg = canon_mean(canon_col("v"));
+  canon_expr *bound = canon__expr_bind(agg, s, true, &err);
+  int key = 0;
+  for (int trial = 0; trial < 30; trial++) {
+    int ng = trial % 3 == 0 ? 1 : trial % 3 == 1 ? 7 : 300;
+    int64_t n = 1 + below(trial % 2 ? 50 : 5000);
+    canon_builder *b = canon_builder_new(s, &err);
+    canon__xsum *ref = malloc(sizeof *ref * (size_t)ng);
+    int64_t *cnt = calloc((size_t)ng, sizeof *cnt);
+    for (int g = 0; g < ng; g++) canon__xsum_init(&ref[g]);
+    for (int64_t i = 0; i < n; i++) {
+      int64_t k = below(ng);
+      canon_builder_append_int64(b, 0, k);
+      if (below(8) == 0) {
+        canon_builder_append_null(b, 1);
+        continue;
+      }
+      int64_t v;
+      switch (trial % 5) {
+      case 0: v = INT64_MIN; break;  /* the largest magnitude, all of one sign */
+      case 1: v = INT64_MAX; break;
+      case 2: v = below(2) ? INT64_MIN : INT64_MAX; break;
+      default: v = (int64_t)(rnd() >> below(64)) * (below(2) ? 1 : -1); break;
+      }
+      canon_builder_append_int64(b, 1, v);
+      canon__xsum_add_i64(&ref[k], v);
+      cnt[k]++;
+    }
+    canon_table *t = canon_builder_finish(b, &err);
+    for (int nparts = 1; nparts <= 3; nparts += 2) {
+      canon_table *parts[3];
+      for (int p = 0; p < nparts; p++) {
+        int64_t a = n * p / nparts, e = n * (p + 1) / nparts;
+        int64_t *idx = malloc(sizeof *idx * (size_t)(e - a + 1));
+        for (int64_t i = a; i < e; i++) idx[i - a] = i;
+        canon_table *piece = canon__table_take(t, idx, e - a, &err);
+        free(idx);
+        parts[p] = canon__agg_partial(piece, &key, 1, &bound, 1, false, &err);
+        cr_assert(parts[p], "%s", err.message);
+        canon_table_free(piece);
+      }
+      canon_table *all = canon__table_concat(parts, nparts, &err);
+      canon_table *r = canon__agg_final(all, 1, &bound, 1, os, &err);
+      cr_assert(r, "%s", err.message);
+      for (int64_t row = 0; row < canon_table_num_rows(r); row++) {
+        int64_t k = canon_table_get_int64(r, 0, row);
+        if (!cnt[k]) {
+          cr_assert(canon_table_is_null(r, 1, row));
+          continue;
+        }
+        ASSERT_SAME(canon_table_get_float64(r, 1, row), canon__xsum_div_round(&ref[k], cnt[k]),
+                    trial * 10 + nparts);
+      }
+      canon_table_free(r);
+      canon_table_free(all);
+      for (int p = 0; p < nparts; p++) canon_table_free(parts[p]);
+    }
+    canon_table_free(t);
+    canon_builder_free(b);
+    free(ref);
+    free(cnt);
+  }
+  canon_expr_free(bound);
+  canon_expr_free(agg);
+  canon_schema_free(s);
+  canon_schema_free(os);
 }

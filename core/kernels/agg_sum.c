@@ -174,7 +174,7 @@ static int ag_xs_partial_fixed(ag_run *r, const ag_xs_job *j, bool *done) {
     rc = CANON_ERR_NOMEM;
     goto done;
   }
-  canon__xsum_fix_grouped(acc, cnt, r->gid, canon__f64(c), valid, r->n, pos, kbits);
+  canon__xsum_fix_grouped(acc, cnt, (int64_t)ng, r->gid, canon__f64(c), valid, r->n, pos, kbits);
   uint8_t buf[8 + CANON__XSUM_MAX_BYTES];
   canon__i128 mask = ((canon__i128)1 << kbits) - 1;
   for (int64_t g = 0; g < r->ngroups && !rc; g++) {
@@ -331,11 +331,26 @@ static int ag_xs_partial_array(ag_run *r, const ag_xs_job *j, canon__xsum *acc, 
     ag_u128 *sum = canon__calloc(ng, sizeof *sum);
     if (!sum) return CANON_ERR_NOMEM;
     const int64_t *v = canon__i64(c);
-    for (int64_t i = 0; i < r->n; i++) {
-      int64_t g = AG_GID(r, i);
-      if (g < 0 || (valid && !canon__valid(c, i))) continue;
-      sum[g] += (ag_u128)(ag_i128)v[i];
-      cnt[g]++;
+    /* With n < 2^kbits <= 2^32 rows the sum times 2^kbits plus the count
+     * fits 128 bits (|sum| < 2^(63 + kbits)): one add per row. */
+    int kbits = r->n ? 64 - __builtin_clzll((uint64_t)r->n) : 1;
+    if (kbits <= 32) {
+      for (int64_t i = 0; i < r->n; i++) {
+        int64_t g = AG_GID(r, i);
+        if (g < 0 || (valid && !canon__valid(c, i))) continue;
+        sum[g] += ((ag_u128)(ag_i128)v[i] << kbits) + 1;
+      }
+      for (size_t g = 0; g < ng; g++) {
+        cnt[g] = (int64_t)(sum[g] & (((ag_u128)1 << kbits) - 1));
+        sum[g] = (ag_u128)((ag_i128)sum[g] >> kbits);  /* arithmetic: the count drops */
+      }
+    } else {
+      for (int64_t i = 0; i < r->n; i++) {
+        int64_t g = AG_GID(r, i);
+        if (g < 0 || (valid && !canon__valid(c, i))) continue;
+        sum[g] += (ag_u128)(ag_i128)v[i];
+        cnt[g]++;
+      }
     }
     for (size_t g = 0; g < ng; g++)
       canon__xsum_add_i128(&acc[g], (uint64_t)sum[g], (int64_t)(uint64_t)(sum[g] >> 64));

@@ -522,14 +522,15 @@ static inline xs_u128 xs_fix(double v, int pos, int kbits) {
 /* Rows ahead whose accumulator is prefetched: with many groups the
  * accumulators miss the caches, and the rows' groups are known early. */
 #define XS_PREFETCH 16
+#define XS_PREFETCH_GROUPS 1024
 
 /* The loop of canon__xsum_fix_grouped, inlined with constant `sep` (counts
  * apart) and `check` (validity present) so each variant has no per-row
  * tests of them. */
 static inline __attribute__((always_inline)) void xs_fix_rows(
     xs_u128 *a, int64_t *cnt, const int64_t *gid, const double *v, const uint8_t *valid,
-    int64_t n, int pos, int kbits, bool sep, bool check) {
-  int64_t ahead = n - XS_PREFETCH;
+    int64_t n, int pos, int kbits, bool sep, bool check, bool fetch) {
+  int64_t ahead = fetch ? n - XS_PREFETCH : 0;
   for (int64_t i = 0; i < n; i++) {
     /* The address is computed as an integer: a group of -1 prefetches a
      * harmless address outside the array. */
@@ -547,8 +548,9 @@ static inline __attribute__((always_inline)) void xs_fix_rows(
   }
 }
 
-void canon__xsum_fix_grouped(canon__i128 *acc, int64_t *cnt, const int64_t *gid, const double *v,
-                             const uint8_t *valid, int64_t n, int pos, int kbits) {
+void canon__xsum_fix_grouped(canon__i128 *acc, int64_t *cnt, int64_t ngroups, const int64_t *gid,
+                             const double *v, const uint8_t *valid, int64_t n, int pos,
+                             int kbits) {
   xs_u128 *a = (xs_u128 *)acc;  /* wrapping arithmetic: two's complement */
   if (!gid) {
     for (int64_t i = 0; i < n; i++) {
@@ -562,12 +564,16 @@ void canon__xsum_fix_grouped(canon__i128 *acc, int64_t *cnt, const int64_t *gid,
     }
     return;
   }
-  if (cnt) {
-    if (valid) xs_fix_rows(a, cnt, gid, v, valid, n, pos, kbits, true, true);
-    else xs_fix_rows(a, cnt, gid, v, valid, n, pos, kbits, true, false);
+  /* Accumulators that fit the first-level cache need no prefetch. */
+  if (ngroups <= XS_PREFETCH_GROUPS) {
+    if (cnt || valid) xs_fix_rows(a, cnt, gid, v, valid, n, pos, kbits, cnt, valid, false);
+    else xs_fix_rows(a, cnt, gid, v, valid, n, pos, kbits, false, false, false);
+  } else if (cnt) {
+    if (valid) xs_fix_rows(a, cnt, gid, v, valid, n, pos, kbits, true, true, true);
+    else xs_fix_rows(a, cnt, gid, v, valid, n, pos, kbits, true, false, true);
   } else {
-    if (valid) xs_fix_rows(a, cnt, gid, v, valid, n, pos, kbits, false, true);
-    else xs_fix_rows(a, cnt, gid, v, valid, n, pos, kbits, false, false);
+    if (valid) xs_fix_rows(a, cnt, gid, v, valid, n, pos, kbits, false, true, true);
+    else xs_fix_rows(a, cnt, gid, v, valid, n, pos, kbits, false, false, true);
   }
 }
 

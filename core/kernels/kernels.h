@@ -132,9 +132,11 @@ __extension__ typedef __int128 canon__i128;
 int canon__xsum_fix_window(const double *v, const uint8_t *valid, int64_t n, int *mbits);
 /* acc[gid[i]] += v[i] in units of 2^(pos - 1074) for each valid row i with
  * gid[i] >= 0 (gid NULL: group 0), counted in cnt[gid[i]] or, when cnt is
- * NULL, in the low kbits bits of acc (the value then shifted above them). */
-void canon__xsum_fix_grouped(canon__i128 *acc, int64_t *cnt, const int64_t *gid, const double *v,
-                             const uint8_t *valid, int64_t n, int pos, int kbits);
+ * NULL, in the low kbits bits of acc (the value then shifted above them);
+ * groups below ngroups. */
+void canon__xsum_fix_grouped(canon__i128 *acc, int64_t *cnt, int64_t ngroups, const int64_t *gid,
+                             const double *v, const uint8_t *valid, int64_t n, int pos,
+                             int kbits);
 /* Add s * 2^(pos - 1074) into x (pos >= 0, pos + 128 within the limbs). */
 void canon__xsum_add_fixed(canon__xsum *x, canon__i128 s, int pos);
 /* canon__xsum_serialize of a sum holding exactly s * 2^(pos - 1074). */
