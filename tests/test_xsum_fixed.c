@@ -668,9 +668,12 @@ Test(xsum_fixed, int_means_match_reference) {
   canon_expr *agg = canon_mean(canon_col("v"));
   canon_expr *bound = canon__expr_bind(agg, s, true, &err);
   int key = 0;
-  for (int trial = 0; trial < 30; trial++) {
+  for (int trial = 0; trial < 42; trial++) {
     int ng = trial % 3 == 0 ? 1 : trial % 3 == 1 ? 7 : 300;
-    int64_t n = 1 + below(trial % 2 ? 50 : 5000);
+    int64_t n = trial % 7 >= 4 ? 4095 : 1 + below(trial % 2 ? 50 : 5000);
+    /* Values at the limit of 64-bit sums with the count in the low bits
+     * (one partition: n < 2^12), and one bit past it. */
+    int64_t edge = (INT64_C(1) << (63 - 2 * 12 + trial % 7 - 5)) - 1;
     canon_builder *b = canon_builder_new(s, &err);
     canon__xsum *ref = malloc(sizeof *ref * (size_t)ng);
     int64_t *cnt = calloc((size_t)ng, sizeof *cnt);
@@ -678,16 +681,18 @@ Test(xsum_fixed, int_means_match_reference) {
     for (int64_t i = 0; i < n; i++) {
       int64_t k = below(ng);
       canon_builder_append_int64(b, 0, k);
-      if (below(8) == 0) {
+      if (below(8) == 0 && i < n - 1) {
         canon_builder_append_null(b, 1);
         continue;
       }
       int64_t v;
-      switch (trial % 5) {
+      switch (trial % 7) {
       case 0: v = INT64_MIN; break;  /* the largest magnitude, all of one sign */
       case 1: v = INT64_MAX; break;
       case 2: v = below(2) ? INT64_MIN : INT64_MAX; break;
-      default: v = (int64_t)(rnd() >> below(64)) * (below(2) ? 1 : -1); break;
+      case 3: v = (int64_t)(rnd() >> below(64)) * (below(2) ? 1 : -1); break;
+      case 4: v = i == n - 1 ? INT64_C(1) << 60 : below(2001) - 1000; break; /* big one last */
+      default: v = trial % 2 ? edge : -edge; break;
       }
       canon_builder_append_int64(b, 1, v);
       canon__xsum_add_i64(&ref[k], v);

@@ -320,6 +320,29 @@ done:
   return rc;
 }
 
+/* The largest magnitude of v[0..n) (|INT64_MIN| is 2^63), in four
+ * independent chains of max. */
+static uint64_t ag_i64_magnitude(const int64_t *v, int64_t n) {
+  uint64_t m0 = 0, m1 = 0, m2 = 0, m3 = 0;
+#define AG_MAG(m, x)                                                          \
+  do {                                                                        \
+    uint64_t s_ = (uint64_t)((x) >> 63), a_ = ((uint64_t)(x) ^ s_) - s_;      \
+    m = a_ > m ? a_ : m;                                                      \
+  } while (0)
+  int64_t i = 0;
+  for (; i + 4 <= n; i += 4) {
+    AG_MAG(m0, v[i]);
+    AG_MAG(m1, v[i + 1]);
+    AG_MAG(m2, v[i + 2]);
+    AG_MAG(m3, v[i + 3]);
+  }
+  for (; i < n; i++) AG_MAG(m0, v[i]);
+#undef AG_MAG
+  m0 = m0 > m1 ? m0 : m1;
+  m2 = m2 > m3 ? m2 : m3;
+  return m0 > m2 ? m0 : m2;
+}
+
 /* Partial sums over few groups: one pass over the rows into the array of
  * accumulators acc (initialized) and counts cnt (zeroed).  int64 values are
  * summed exactly in 128 bits first and added once per group. */
@@ -328,12 +351,32 @@ static int ag_xs_partial_array(ag_run *r, const ag_xs_job *j, canon__xsum *acc, 
   const uint8_t *valid = c->validity ? c->validity->data : NULL;
   size_t ng = r->ngroups ? (size_t)r->ngroups : 1;
   if (j->spec->in_type == CANON_INT64) {
+    const int64_t *v = canon__i64(c);
+    int kbits = r->n ? 64 - __builtin_clzll((uint64_t)r->n) : 1;
+    /* Small values (every |v| < 2^vbits, NULL slots included) have sums
+     * below 2^(vbits + kbits): when that times 2^kbits plus the count fits
+     * 63 bits, one 64-bit add per row. */
+    uint64_t vmag = ag_i64_magnitude(v, r->n);
+    int vbits = vmag ? 64 - __builtin_clzll(vmag) : 0;
+    if (vbits + 2 * kbits <= 63) {
+      uint64_t *a = canon__calloc(ng, sizeof *a);
+      if (!a) return CANON_ERR_NOMEM;
+      for (int64_t i = 0; i < r->n; i++) {
+        int64_t g = AG_GID(r, i);
+        if (g < 0 || (valid && !canon__valid(c, i))) continue;
+        a[g] += ((uint64_t)v[i] << kbits) + 1;  /* wrapping: two's complement */
+      }
+      for (size_t g = 0; g < ng; g++) {
+        cnt[g] = (int64_t)(a[g] & ((UINT64_C(1) << kbits) - 1));
+        canon__xsum_add_i64(&acc[g], (int64_t)a[g] >> kbits);  /* arithmetic */
+      }
+      free(a);
+      return 0;
+    }
     ag_u128 *sum = canon__calloc(ng, sizeof *sum);
     if (!sum) return CANON_ERR_NOMEM;
-    const int64_t *v = canon__i64(c);
     /* With n < 2^kbits <= 2^32 rows the sum times 2^kbits plus the count
      * fits 128 bits (|sum| < 2^(63 + kbits)): one add per row. */
-    int kbits = r->n ? 64 - __builtin_clzll((uint64_t)r->n) : 1;
     if (kbits <= 32) {
       for (int64_t i = 0; i < r->n; i++) {
         int64_t g = AG_GID(r, i);
