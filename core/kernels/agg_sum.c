@@ -1,6 +1,15 @@
 /* agg_sum.c — sum and mean of a group: exact superaccumulators (partial and
  * final), int64 values summed in 128 bits first, the compact one-value
- * states; the state layouts are in aggregate.c's header comment. */
+ * states; the state layouts are in aggregate.c's header comment.
+ *
+ * Fixed-point fast paths (exactsum.c "fixed point"), each taken only when
+ * a check over the whole run proves it exact, else the superaccumulator
+ * paths run as before: partial sums of doubles whose exponents fit a
+ * window are 128-bit integers per group (the count in their low bits when
+ * there is room); the final step adds states whose bits fit a window into
+ * 128-bit integers per group in one pass over the rows; int64 means over
+ * few groups keep the count in the low bits of the sum (64 bits when the
+ * values are small).  Every path writes the same states and answers. */
 #include "agg_internal.h"
 
 #include <math.h>

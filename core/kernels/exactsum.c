@@ -27,7 +27,9 @@
  * count is a long division of the digits, with the remainder folded into a
  * sticky bit, followed by the same single rounding.
  *
- * Sections: adding; normalization and merge; rounding; serialization.
+ * Sections: adding; normalization and merge; rounding; serialization;
+ * fixed point (runs of values in a narrow exponent window summed as 128-bit
+ * integers, then added or serialized once).
  */
 #include "kernels.h"
 
