@@ -27,7 +27,9 @@
  * count is a long division of the digits, with the remainder folded into a
  * sticky bit, followed by the same single rounding.
  *
- * Sections: adding; normalization and merge; rounding; serialization.
+ * Sections: adding; normalization and merge; rounding; serialization;
+ * fixed point (runs of values in a narrow exponent window summed as 128-bit
+ * integers, then added or serialized once).
  */
 #include "kernels.h"
 
@@ -425,4 +427,251 @@ int64_t canon__xsum_add_serialized(canon__xsum *x, const uint8_t *buf, size_t le
 int64_t canon__xsum_deserialize(canon__xsum *x, const uint8_t *buf, size_t len) {
   canon__xsum_init(x);
   return canon__xsum_add_serialized(x, buf, len);
+}
+
+/* ---- fixed point -------------------------------------------------------- */
+
+/* A finite double is m * 2^(e - 1075) with e its exponent field (a
+ * subnormal counts as e = 1 without the implicit bit), so when every value
+ * of a run has e in [emin, emax] each is the integer m << (e - emin) in
+ * units of 2^(emin - 1075): bit pos = emin - 1 of the accumulator, where
+ * xs_add_f64 puts the value's lowest mantissa bit when e = emin.  Its
+ * magnitude is below 2^(emax - emin + 53); many of them sum exactly in a
+ * signed 128-bit integer when that leaves headroom for their count, and the
+ * total is added (or serialized) once — the same exact sum, so the same
+ * bits, as adding them one by one. */
+
+/* The largest and the smallest nonzero magnitude of the valid values, as
+ * the bits of |v| shifted left by one (unsigned order is magnitude order;
+ * NaN and inf are above every finite value).  Four independent chains of
+ * max and min, so the loop is not bound by one chain's latency. */
+static inline __attribute__((always_inline)) void xs_mag_range(const double *v,
+                                                               const uint8_t *valid, int64_t n,
+                                                               bool check, uint64_t *hi,
+                                                               uint64_t *lo) {
+  uint64_t x0 = 0, x1 = 0, x2 = 0, x3 = 0;
+  uint64_t m0 = UINT64_MAX, m1 = UINT64_MAX, m2 = UINT64_MAX, m3 = UINT64_MAX;
+  /* Row i's magnitude (0 when NULL); minus one, zero wraps to the largest
+   * value: no minimum. */
+#define XS_MAG(i) \
+  ((double_to_bits(v[i]) << 1) & (check ? (uint64_t)0 - ((valid[(i) >> 3] >> ((i) & 7)) & 1) : ~(uint64_t)0))
+#define XS_RANGE(x, m, i)         \
+  do {                            \
+    uint64_t a_ = XS_MAG(i);      \
+    x = a_ > x ? a_ : x;          \
+    a_ -= 1;                      \
+    m = a_ < m ? a_ : m;          \
+  } while (0)
+  int64_t i = 0;
+  for (; i + 4 <= n; i += 4) {
+    XS_RANGE(x0, m0, i);
+    XS_RANGE(x1, m1, i + 1);
+    XS_RANGE(x2, m2, i + 2);
+    XS_RANGE(x3, m3, i + 3);
+  }
+  for (; i < n; i++) XS_RANGE(x0, m0, i);
+#undef XS_RANGE
+#undef XS_MAG
+  x0 = x0 > x1 ? x0 : x1;
+  x2 = x2 > x3 ? x2 : x3;
+  m0 = m0 < m1 ? m0 : m1;
+  m2 = m2 < m3 ? m2 : m3;
+  *hi = x0 > x2 ? x0 : x2;
+  *lo = (m0 < m2 ? m0 : m2) + 1;  /* 0: no nonzero value */
+}
+
+int canon__xsum_fix_window(const double *v, const uint8_t *valid, int64_t n, int *mbits) {
+  uint64_t hi, lo;
+  if (valid) xs_mag_range(v, valid, n, true, &hi, &lo);
+  else xs_mag_range(v, valid, n, false, &hi, &lo);
+  /* Exponent fields; a subnormal counts as 1.  NaN and inf have field
+   * 0x7ff, which no window fits. */
+  int emax = (int)(hi >> 53), emin = (int)(lo >> 53);
+  *mbits = 0;
+  if (emax == 0x7ff) return -1;
+  if (!lo) return 0;  /* all zeros: any unit */
+  if (emin < 1) emin = 1;
+  if (emax < emin) emax = emin;  /* only subnormals */
+  *mbits = emax - emin + 53;
+  return emin - 1;
+}
+
+/* v in units of 2^(pos - 1074), times 2^kbits: exact for a finite v with
+ * e >= pos + 1 (zeros anywhere).  The 128-bit shift is spelled out in
+ * 64-bit halves, which compilers turn into fewer instructions. */
+static inline xs_u128 xs_fix(double v, int pos, int kbits) {
+  uint64_t b = double_to_bits(v);
+  unsigned e = (unsigned)(b >> 52) & 0x7ff;
+  uint64_t m = b & ((UINT64_C(1) << 52) - 1);
+  if (e) m |= UINT64_C(1) << 52;
+  else e = 1;
+  /* A zero below the window would shift by a negative count: any count
+   * in [0, 128) shifts m = 0 to 0. */
+  unsigned sh = (unsigned)((int)e - 1 - pos + kbits) & 127;
+  uint64_t lo, hi;
+  if (sh >= 64) {
+    lo = 0;
+    hi = m << (sh - 64);
+  } else {
+    lo = m << sh;
+    hi = sh ? m >> (64 - sh) : 0;
+  }
+  xs_u128 x = (xs_u128)hi << 64 | lo;
+  xs_u128 s = (xs_u128)0 - (xs_u128)(b >> 63);
+  return (x ^ s) - s;  /* negated when the sign bit is set */
+}
+
+/* Rows ahead whose accumulator is prefetched: with many groups the
+ * accumulators miss the caches, and the rows' groups are known early. */
+#define XS_PREFETCH 16
+#define XS_PREFETCH_GROUPS 1024
+
+/* The loop of canon__xsum_fix_grouped, inlined with constant `sep` (counts
+ * apart) and `check` (validity present) so each variant has no per-row
+ * tests of them. */
+static inline __attribute__((always_inline)) void xs_fix_rows(
+    xs_u128 *a, int64_t *cnt, const int64_t *gid, const double *v, const uint8_t *valid,
+    int64_t n, int pos, int kbits, bool sep, bool check, bool fetch) {
+  int64_t ahead = fetch ? n - XS_PREFETCH : 0;
+  for (int64_t i = 0; i < n; i++) {
+    /* The address is computed as an integer: a group of -1 prefetches a
+     * harmless address outside the array. */
+    if (i < ahead)
+      __builtin_prefetch((const void *)((uintptr_t)a + (uintptr_t)gid[i + XS_PREFETCH] * sizeof *a),
+                         1);
+    int64_t g = gid[i];
+    if (g < 0 || (check && !((valid[i >> 3] >> (i & 7)) & 1))) continue;
+    if (sep) {
+      a[g] += xs_fix(v[i], pos, 0);
+      cnt[g]++;
+    } else {
+      a[g] += xs_fix(v[i], pos, kbits) + 1;
+    }
+  }
+}
+
+void canon__xsum_fix_grouped(canon__i128 *acc, int64_t *cnt, int64_t ngroups, const int64_t *gid,
+                             const double *v, const uint8_t *valid, int64_t n, int pos,
+                             int kbits) {
+  xs_u128 *a = (xs_u128 *)acc;  /* wrapping arithmetic: two's complement */
+  if (!gid) {
+    for (int64_t i = 0; i < n; i++) {
+      if (valid && !((valid[i >> 3] >> (i & 7)) & 1)) continue;
+      if (cnt) {
+        a[0] += xs_fix(v[i], pos, 0);
+        cnt[0]++;
+      } else {
+        a[0] += xs_fix(v[i], pos, kbits) + 1;
+      }
+    }
+    return;
+  }
+  /* Accumulators that fit the first-level cache need no prefetch. */
+  if (ngroups <= XS_PREFETCH_GROUPS) {
+    if (cnt || valid) xs_fix_rows(a, cnt, gid, v, valid, n, pos, kbits, cnt, valid, false);
+    else xs_fix_rows(a, cnt, gid, v, valid, n, pos, kbits, false, false, false);
+  } else if (cnt) {
+    if (valid) xs_fix_rows(a, cnt, gid, v, valid, n, pos, kbits, true, true, true);
+    else xs_fix_rows(a, cnt, gid, v, valid, n, pos, kbits, true, false, true);
+  } else {
+    if (valid) xs_fix_rows(a, cnt, gid, v, valid, n, pos, kbits, false, true, true);
+    else xs_fix_rows(a, cnt, gid, v, valid, n, pos, kbits, false, false, true);
+  }
+}
+
+void canon__xsum_add_fixed(canon__xsum *x, canon__i128 s, int pos) {
+  if (!s) return;
+  bool neg = s < 0;
+  xs_u128 u = neg ? (xs_u128)0 - (xs_u128)s : (xs_u128)s;
+  if ((uint64_t)u) xs_add_mag(x, (uint64_t)u, pos, neg);
+  if ((uint64_t)(u >> 64)) xs_add_mag(x, (uint64_t)(u >> 64), pos + 64, neg);
+}
+
+/* Bits [at, at + 32) of u, for at in (-32, 128); those below 0 are 0. */
+static inline uint32_t xs_fix_digit(xs_u128 u, int at) {
+  return at < 0 ? (uint32_t)(u << -at) : (uint32_t)(u >> at);
+}
+
+/* The same bytes canon__xsum_serialize writes: the magnitude's nonzero
+ * digit span, the sign flag. */
+size_t canon__xsum_fix_serialize(canon__i128 s, int pos, uint8_t *buf) {
+  bool neg = s < 0;
+  xs_u128 u = neg ? (xs_u128)0 - (xs_u128)s : (xs_u128)s;
+  buf[0] = neg ? 8 : 0;
+  buf[1] = buf[2] = 0;
+  if (!u) return 3;
+  uint64_t ul = (uint64_t)u, uh = (uint64_t)(u >> 64);
+  int low = pos + (ul ? __builtin_ctzll(ul) : 64 + __builtin_ctzll(uh));
+  int high = pos + (uh ? 127 - __builtin_clzll(uh) : 63 - __builtin_clzll(ul));
+  int lo = low >> 5, count = (high >> 5) - lo + 1;
+  buf[1] = (uint8_t)lo;
+  buf[2] = (uint8_t)count;
+  uint8_t *p = buf + 3;
+  for (int i = 0; i < count; i++, p += 4) {
+    uint32_t d = xs_fix_digit(u, 32 * (lo + i) - pos);
+    p[0] = (uint8_t)d;
+    p[1] = (uint8_t)(d >> 8);
+    p[2] = (uint8_t)(d >> 16);
+    p[3] = (uint8_t)(d >> 24);
+  }
+  return (size_t)(p - buf);
+}
+
+uint64_t canon__xsum_fix_f64_bits(canon__i128 s, int pos) {
+  if (!s) return 0;
+  bool neg = s < 0;
+  xs_u128 u = neg ? (xs_u128)0 - (xs_u128)s : (xs_u128)s;
+  uint64_t uh = (uint64_t)(u >> 64);
+  int p = uh ? 127 - __builtin_clzll(uh) : 63 - __builtin_clzll((uint64_t)u);
+  /* The value is u * 2^(pos - 1074) with its top bit at pos + p: exponent
+   * field pos + p - 51 when normal; else a subnormal, whose mantissa field
+   * is the value in units of 2^-1074. */
+  int e = pos + p - 51;
+  uint64_t bits;
+  if (e >= 1) {
+    uint64_t m = p >= 52 ? (uint64_t)(u >> (p - 52)) : (uint64_t)u << (52 - p);
+    bits = (uint64_t)e << 52 | (m & ((UINT64_C(1) << 52) - 1));
+  } else {
+    bits = (uint64_t)u << pos;
+  }
+  return bits | (uint64_t)neg << 63;
+}
+
+/* The same checks as canon__xsum_add_serialized; on success *low and *high
+ * bound the magnitude's set bits (-1 for a zero sum) and *special tells
+ * whether a NaN or infinity flag is set. */
+int64_t canon__xsum_serialized_span(const uint8_t *buf, size_t len, int *low, int *high,
+                                    bool *special) {
+  if (len < 3) return -1;
+  unsigned flags = buf[0], lo = buf[1], count = buf[2];
+  if (flags & ~15u) return -1;
+  if (lo + count > XS_L - 1) return -1;
+  if (len - 3 < (size_t)count * 4) return -1;
+  *special = (flags & 7) != 0;
+  *low = *high = -1;
+  const uint8_t *p = buf + 3;
+  for (unsigned i = 0; i < count; i++, p += 4) {
+    uint32_t d = (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+    if (!d) continue;
+    int at = 32 * (int)(lo + i);
+    if (*low < 0) *low = at + __builtin_ctz(d);
+    *high = at + 31 - __builtin_clz(d);
+  }
+  return (int64_t)(3 + (size_t)count * 4);
+}
+
+/* A serialized sum that canon__xsum_serialized_span accepted, without
+ * special flags, whose set bits lie in [pos, pos + 126], as s in units of
+ * 2^(pos - 1074). */
+canon__i128 canon__xsum_serialized_fixed(const uint8_t *buf, int pos) {
+  unsigned lo = buf[1], count = buf[2];
+  xs_u128 u = 0;
+  const uint8_t *p = buf + 3;
+  for (unsigned i = 0; i < count; i++, p += 4) {
+    uint32_t d = (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+    if (!d) continue;
+    int at = 32 * (int)(lo + i) - pos;  /* > -32: the digit's bits below pos are zero */
+    u += at < 0 ? (xs_u128)(d >> -at) : (xs_u128)d << at;
+  }
+  return buf[0] & 8 ? -(canon__i128)u : (canon__i128)u;
 }

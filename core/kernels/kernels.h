@@ -121,6 +121,37 @@ int64_t canon__xsum_deserialize(canon__xsum *x, const uint8_t *buf, size_t len);
  * the bytes consumed, -1 if invalid (x then unchanged). */
 int64_t canon__xsum_add_serialized(canon__xsum *x, const uint8_t *buf, size_t len);
 
+/* Fixed point (exactsum.c): doubles whose exponents lie in a narrow window
+ * are integers in units of 2^(pos - 1074) (bit pos of the accumulator), and
+ * their exact sum is a 128-bit integer, added to a superaccumulator once. */
+__extension__ typedef __int128 canon__i128;
+/* A unit bit pos (>= 0) in which every value of v[0..n) (rows whose
+ * validity bit is clear skipped; valid NULL: all) is an integer, and in
+ * *mbits how many bits the largest magnitude needs (at most 2099); -1 when
+ * a value is NaN or infinite. */
+int canon__xsum_fix_window(const double *v, const uint8_t *valid, int64_t n, int *mbits);
+/* acc[gid[i]] += v[i] in units of 2^(pos - 1074) for each valid row i with
+ * gid[i] >= 0 (gid NULL: group 0), counted in cnt[gid[i]] or, when cnt is
+ * NULL, in the low kbits bits of acc (the value then shifted above them);
+ * groups below ngroups. */
+void canon__xsum_fix_grouped(canon__i128 *acc, int64_t *cnt, int64_t ngroups, const int64_t *gid,
+                             const double *v, const uint8_t *valid, int64_t n, int pos,
+                             int kbits);
+/* Add s * 2^(pos - 1074) into x (pos >= 0, pos + 128 within the limbs). */
+void canon__xsum_add_fixed(canon__xsum *x, canon__i128 s, int pos);
+/* canon__xsum_serialize of a sum holding exactly s * 2^(pos - 1074). */
+size_t canon__xsum_fix_serialize(canon__i128 s, int pos, uint8_t *buf);
+/* The bits of the double s * 2^(pos - 1074), which must be one (+0.0 for 0). */
+uint64_t canon__xsum_fix_f64_bits(canon__i128 s, int pos);
+/* Check a serialized sum as canon__xsum_add_serialized does (bytes consumed
+ * or -1); *low, *high: its lowest and highest set bits (-1: zero);
+ * *special: a NaN or infinity flag is set. */
+int64_t canon__xsum_serialized_span(const uint8_t *buf, size_t len, int *low, int *high,
+                                    bool *special);
+/* That sum (no special flags, bits within [pos, pos + 126]) as s in units
+ * of 2^(pos - 1074). */
+canon__i128 canon__xsum_serialized_fixed(const uint8_t *buf, int pos);
+
 /* ---- aggregation ------------------------------------------------------- */
 
 /* Partial aggregation of one partition.  `aggs` are bound CANON__E_AGG
