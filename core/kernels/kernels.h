@@ -131,6 +131,12 @@ int64_t canon__xsum_add_serialized(canon__xsum *x, const uint8_t *buf, size_t le
 canon_table *canon__agg_partial(const canon_table *in, const int *keys, int nkeys,
                                 canon_expr *const *aggs, int naggs,
                                 bool drop_null_keys, canon_error *err);
+/* canon__agg_partial taking exactly `chunk` rows at a time (with keys),
+ * each chunk adding its own partial rows, as a large partition with few
+ * groups does by itself; for tests. */
+canon_table *canon__agg_partial_chunks(const canon_table *in, const int *keys, int nkeys,
+                                       canon_expr *const *aggs, int naggs,
+                                       bool drop_null_keys, int64_t chunk, canon_error *err);
 /* Final aggregation of concatenated partial tables: merge the states of each
  * key and produce the result with schema `out` (keys, then aggregates).
  * Without keys: exactly one row. */
