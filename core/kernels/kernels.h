@@ -36,6 +36,9 @@ bool canon__key_equal(const canon__column *a, int64_t i,
 uint64_t canon__hash_row(const canon_table *t, const int *cols, int ncols, int64_t row);
 /* Hashes of every row. */
 void canon__hash_rows(const canon_table *t, const int *cols, int ncols, uint64_t *out);
+/* The hashes of rows [from, to) only, into out[0 .. to-from). */
+void canon__hash_rows_range(const canon_table *t, const int *cols, int ncols, int64_t from,
+                            int64_t to, uint64_t *out);
 
 /* Assign each row a group id (0.. in order of first appearance) by §3
  * equality of the key columns.  *ngroups receives the count and *first_rows
