@@ -639,3 +639,85 @@ Test(hash_paths, split_hash_buckets) {
   canon_table_free(one);
   canon_table_free(e);
 }
+
+/* The join hashes each side a block of rows at a time (4096, and the probe
+ * looks 16 rows past its block): sides of sizes around those blocks give
+ * the pairs a reference finds by key (rows of "k:int64,id:int64", keys
+ * below K with NULLs; the output is (left id, right id)), in the kernel's
+ * order: left rows in order, each one's matches in right row order, an
+ * unmatched row of a left join in its place. */
+static canon_table *block_side(int64_t n, int64_t nkeys, uint64_t seed) {
+  canon_error err;
+  canon_schema *s = canon_schema_parse("k:int64,id:int64", &err);
+  canon_builder *b = canon_builder_new(s, &err);
+  tu_rnd_state = seed;
+  for (int64_t r = 0; r < n; r++) {
+    if (tu_rnd_below(10) == 0) canon_builder_append_null(b, 0);
+    else canon_builder_append_int64(b, 0, tu_rnd_below(nkeys));
+    canon_builder_append_int64(b, 1, r);
+  }
+  canon_table *t = canon_builder_finish(b, &err);
+  cr_assert(t, "%s", err.message);
+  canon_builder_free(b);
+  canon_schema_free(s);
+  return t;
+}
+
+Test(hash_paths, join_across_hash_blocks) {
+  static const int64_t sizes[][2] = {{4096, 4096}, {4097, 4095}, {4111, 4113}, {4112, 1},
+                                     {8193, 8208}, {1, 8192},    {12300, 3}};
+  canon_error err;
+  int key[] = {0}, out_left[] = {1, -1}, out_right[] = {-1, 1};
+  canon_schema *s = canon_schema_parse("l:int64,r:int64", &err);
+  for (int z = 0; z < 7; z++)
+    for (int type = 0; type < 2; type++) {
+      int64_t nL = sizes[z][0], nR = sizes[z][1], K = (nL + nR) / 3 + 1;
+      canon_table *L = block_side(nL, K, 100 + (uint64_t)z);
+      canon_table *R = block_side(nR, K, 200 + (uint64_t)z);
+      int jt = type ? CANON_JOIN_LEFT : CANON_JOIN_INNER;
+      canon__join_spec sp = {.type = jt, .nkeys = 1, .lkeys = key, .rkeys = key,
+                             .out = s, .out_left = out_left, .out_right = out_right};
+      canon_table *out = canon__join(L, R, &sp, &err);
+      cr_assert(out, "%s", err.message);
+      /* The right rows of each key, in row order. */
+      int64_t *start = calloc((size_t)K + 1, sizeof *start);
+      int64_t *rows = malloc((size_t)nR * sizeof *rows);
+      const canon__column *lk = L->cols[0], *rk = R->cols[0];
+      for (int64_t j = 0; j < nR; j++)
+        if (canon__valid(rk, j)) start[canon__i64(rk)[j] + 1]++;
+      for (int64_t k = 0; k < K; k++) start[k + 1] += start[k];
+      int64_t *pos = malloc(((size_t)K + 1) * sizeof *pos);
+      memcpy(pos, start, ((size_t)K + 1) * sizeof *pos);
+      for (int64_t j = 0; j < nR; j++)
+        if (canon__valid(rk, j)) rows[pos[canon__i64(rk)[j]]++] = j;
+      int64_t at = 0;
+      const canon__column *ol = out->cols[0], *orr = out->cols[1];
+      for (int64_t i = 0; i < nL; i++) {
+        int64_t a = 0, b = 0;
+        if (canon__valid(lk, i)) a = start[canon__i64(lk)[i]], b = start[canon__i64(lk)[i] + 1];
+        for (int64_t e = a; e < b; e++, at++) {
+          cr_assert_lt(at, out->nrows, "sizes %lld/%lld: too few rows", (long long)nL, (long long)nR);
+          cr_assert_eq(canon__i64(ol)[at], i, "sizes %lld/%lld row %lld", (long long)nL,
+                       (long long)nR, (long long)at);
+          cr_assert(canon__valid(orr, at));
+          cr_assert_eq(canon__i64(orr)[at], rows[e], "sizes %lld/%lld row %lld", (long long)nL,
+                       (long long)nR, (long long)at);
+        }
+        if (a == b && jt == CANON_JOIN_LEFT) {
+          cr_assert_lt(at, out->nrows);
+          cr_assert_eq(canon__i64(ol)[at], i);
+          cr_assert(!canon__valid(orr, at), "row %lld: a right row for an unmatched left row", (long long)at);
+          at++;
+        }
+      }
+      cr_assert_eq(at, out->nrows, "sizes %lld/%lld: %lld rows, want %lld", (long long)nL,
+                   (long long)nR, (long long)out->nrows, (long long)at);
+      free(start);
+      free(rows);
+      free(pos);
+      canon_table_free(out);
+      canon_table_free(L);
+      canon_table_free(R);
+    }
+  canon_schema_free(s);
+}

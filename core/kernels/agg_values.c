@@ -330,14 +330,14 @@ static void av_store(uint8_t *p, uint64_t v, size_t w) {
 }
 
 /* av_plain_partial for fixed-width values: one pass counts each group's
- * values, a second writes every value straight into its group's state. */
+ * values, a second writes every value straight into its group's state,
+ * in place in out's string bytes (reserved once for all the groups). */
 static int av_fixed_partial(const canon_expr *e, const canon__column *x, const int64_t *gid,
                             int64_t nrows, int64_t ngroups, canon__colbuilder *out,
                             canon_error *err) {
   canon_type t = av_list_type(e);
   size_t w = (size_t)av_width(t);
   size_t *at = canon__calloc((size_t)ngroups + 1, sizeof *at);
-  uint8_t *buf = NULL;
   int rc = 0;
   if (!at) return canon__nomem(err);
   for (int64_t i = 0; i < nrows; i++) {
@@ -352,11 +352,13 @@ static int av_fixed_partial(const canon_expr *e, const canon__column *x, const i
     at[g] = total;
     total = at[g + 1];
   }
-  buf = canon__malloc(total ? total : 1);
-  if (!buf) {
+  canon__buffer *sd = out->strdata;
+  size_t base = sd->size;
+  if (canon__buffer_reserve(sd, base + total) != 0) {
     free(at);
     return canon__nomem(err);
   }
+  uint8_t *buf = sd->data + base;
   for (int64_t g = 0; g < ngroups; g++) {
     av_store(buf + at[g], (at[g + 1] - at[g] - 8) / w, 8);
     at[g] += 8; /* now the next value's place */
@@ -381,12 +383,13 @@ static int av_fixed_partial(const canon_expr *e, const canon__column *x, const i
     av_store(buf + at[g], v, w);
     at[g] += w;
   }
-  /* at[g] is now the end of group g, where g + 1 starts. */
+  /* at[g] is now the end of group g, where g + 1 starts: each state's
+   * bytes are in place, so appending it is appending its end offset (an
+   * empty append after the bytes in use grew by the state's). */
   for (int64_t g = 0; g < ngroups && !rc; g++) {
-    size_t begin = g ? at[g - 1] : 0;
-    if (canon__cb_str(out, (const char *)buf + begin, at[g] - begin)) rc = canon__nomem(err);
+    sd->size = base + at[g];
+    if (canon__cb_str(out, "", 0)) rc = canon__nomem(err);
   }
-  free(buf);
   free(at);
   return rc;
 }
@@ -571,23 +574,36 @@ static int av_select_result(const canon_expr *e, canon_type t, uint64_t *v, int6
   return canon__cb_f64(out, canon__aggx_canon_f64(r));
 }
 
+/* Values gathered at a time by av_select_final (8 bytes each): a batch of
+ * groups whose images fit stays in cache from gathering to selecting. */
+#define AV_SELECT_BATCH ((int64_t)1 << 17)
+
 /* Final of median, quantile and quantile_disc over fixed-width values:
- * gather each group's images, then select. */
+ * gather each group's images, then select.  Groups are taken a batch at a
+ * time (consecutive groups with at most AV_SELECT_BATCH values in all, or
+ * one larger group), their states found through an index of the state
+ * rows by group, so the images of all the rows are never in memory at
+ * once. */
 static int av_select_final(const canon_expr *e, int idx, const canon__column *states,
                            const int64_t *gid, int64_t ngroups, canon__colbuilder *out,
                            canon_error *err) {
   canon_type t = av_list_type(e);
   size_t w = (size_t)av_width(t);
-  int64_t *start = canon__calloc((size_t)ngroups + 1, sizeof *start);
-  int64_t *pos = canon__reallocarray(NULL, (size_t)ngroups + 1, sizeof *pos);
+  size_t ng = (size_t)ngroups;
+  int64_t nst = states->length;
+  /* start[g]: group g's first value among all; rstart/rows: the state rows
+   * of each group, in row order. */
+  int64_t *start = canon__calloc(ng + 1, sizeof *start);
+  int64_t *rstart = canon__calloc(ng + 1, sizeof *rstart);
+  int64_t *rows = canon__reallocarray(NULL, nst ? (size_t)nst : 1, sizeof *rows);
   uint64_t *img = NULL;
   int rc = 0;
-  if (!start || !pos) {
+  if (!start || !rstart || !rows) {
     rc = canon__nomem(err);
     goto done;
   }
-  /* Check every state and count each group's values. */
-  for (int64_t i = 0; i < states->length; i++) {
+  /* Check every state and count each group's values and states. */
+  for (int64_t i = 0; i < nst; i++) {
     int64_t g = gid ? gid[i] : 0;
     if (g < 0) continue;
     size_t len;
@@ -599,29 +615,47 @@ static int av_select_final(const canon_expr *e, int idx, const canon__column *st
       goto done;
     }
     start[g + 1] += (int64_t)((len - 8) / w);
+    rstart[g + 1]++;
   }
-  for (int64_t g = 0; g < ngroups; g++) start[g + 1] += start[g];
-  memcpy(pos, start, ((size_t)ngroups + 1) * sizeof *pos);
-  img = canon__reallocarray(NULL, start[ngroups] ? (size_t)start[ngroups] : 1, sizeof *img);
+  int64_t most = 0; /* the most values of one group */
+  for (size_t g = 0; g < ng; g++) {
+    most = start[g + 1] > most ? start[g + 1] : most;
+    start[g + 1] += start[g];
+    rstart[g + 1] += rstart[g];
+  }
+  for (int64_t i = 0; i < nst; i++) {
+    int64_t g = gid ? gid[i] : 0;
+    if (g >= 0) rows[rstart[g]++] = i;
+  }
+  for (size_t g = ng; g > 0; g--) rstart[g] = rstart[g - 1]; /* back to the starts */
+  rstart[0] = 0;
+  int64_t cap = start[ng] < AV_SELECT_BATCH ? start[ng] : AV_SELECT_BATCH;
+  if (most > cap) cap = most;
+  img = canon__reallocarray(NULL, cap ? (size_t)cap : 1, sizeof *img);
   if (!img) {
     rc = canon__nomem(err);
     goto done;
   }
-  for (int64_t i = 0; i < states->length; i++) {
-    int64_t g = gid ? gid[i] : 0;
-    if (g < 0) continue;
-    size_t len;
-    const uint8_t *p = (const uint8_t *)canon__str(states, i, &len);
-    for (size_t at = 8; at < len; at += w) img[pos[g]++] = av_image(t, p + at);
-  }
-  for (int64_t g = 0; g < ngroups && !rc; g++) {
-    int64_t n = start[g + 1] - start[g];
-    rc = n ? av_select_result(e, t, img + start[g], n, out) : canon__cb_null(out);
-    if (rc) rc = canon__nomem(err);
+  for (size_t g0 = 0; g0 < ng && !rc;) {
+    size_t g1 = g0 + 1;
+    while (g1 < ng && start[g1 + 1] - start[g0] <= cap) g1++;
+    int64_t k = 0;
+    for (int64_t r = rstart[g0]; r < rstart[g1]; r++) {
+      size_t len;
+      const uint8_t *p = (const uint8_t *)canon__str(states, rows[r], &len);
+      for (size_t at = 8; at < len; at += w) img[k++] = av_image(t, p + at);
+    }
+    for (size_t g = g0; g < g1 && !rc; g++) {
+      int64_t n = start[g + 1] - start[g];
+      rc = n ? av_select_result(e, t, img + (start[g] - start[g0]), n, out) : canon__cb_null(out);
+      if (rc) rc = canon__nomem(err);
+    }
+    g0 = g1;
   }
 done:
   free(start);
-  free(pos);
+  free(rstart);
+  free(rows);
   free(img);
   return rc;
 }

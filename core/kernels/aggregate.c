@@ -2,7 +2,9 @@
  *
  * canon__agg_partial reduces one partition to one row per group: the key
  * values, then one string column "__state<i>" per aggregate holding its
- * partial state as bytes.  canon__agg_final takes the partial rows of every
+ * partial state as bytes (a large partition with few groups is reduced a
+ * chunk of rows at a time, one row per group of each chunk; see
+ * ag_partial_chunked).  canon__agg_final takes the partial rows of every
  * partition (concatenated, in any order), groups them by key again, merges
  * the states and finishes them.  Every state merges exactly (counts, 128-bit
  * integer sums, superaccumulators, min/max under the total order), so the
@@ -347,22 +349,23 @@ static double ag_estimate_keys(double n, double d) {
   return hi;
 }
 
-/* Whether partial grouping would hardly reduce t: from the keys of its
- * first AG_SAMPLE rows, the expected number of groups among all its rows
- * (as if keys were drawn uniformly) is more than half the rows.  A wrong
- * guess costs time, never a different answer.  Only asked of partitions
- * with at least 4 * AG_SAMPLE rows. */
-static int ag_barely_reduces(const canon_table *t, const int *cols, int nkeys,
-                             bool drop_null_keys, bool *barely, canon_error *err) {
-  *barely = false;
+/* Groups expected among all of t's rows, from the keys of its first
+ * AG_SAMPLE rows (as if keys were drawn uniformly): t's row count when
+ * nearly every sampled key was new.  A wrong guess costs time, never a
+ * different answer.  Only asked of partitions with at least 4 * AG_SAMPLE
+ * rows. */
+static int ag_expect_groups(const canon_table *t, const int *cols, int nkeys,
+                            bool drop_null_keys, double *groups, double *keys,
+                            canon_error *err) {
+  *groups = *keys = (double)t->nrows;
   canon_table *head = canon__table_slice(t, 0, AG_SAMPLE, err);
   int64_t *g = canon__reallocarray(NULL, AG_SAMPLE, sizeof *g), *f = NULL, n = 0;
   int rc = head && g ? canon__group_rows(head, cols, nkeys, drop_null_keys, g, &n, &f, err)
                      : canon__nomem(err);
   if (rc == 0) {
-    double keys = ag_estimate_keys(AG_SAMPLE, (double)n), rows = (double)t->nrows;
-    double groups = isinf(keys) ? rows : keys * (1 - exp(-rows / keys));
-    *barely = groups * 2 > rows;
+    double k = ag_estimate_keys(AG_SAMPLE, (double)n), rows = (double)t->nrows;
+    *groups = isinf(k) ? rows : k * (1 - exp(-rows / k));
+    *keys = isinf(k) ? rows : k;
   }
   canon_table_free(head);
   free(g);
@@ -370,13 +373,14 @@ static int ag_barely_reduces(const canon_table *t, const int *cols, int nkeys,
   return rc;
 }
 
-/* Group t by the key columns (one group when there are none).  `partial`:
- * when the keys are nearly all distinct, every row is made its own group
- * instead (in input order, NULL-key rows still dropped when asked):
- * the final step merges the states of equal keys wherever they come from,
- * so the answer is the same, and one hash pass over the keys is saved. */
+/* Group t by the key columns (one group when there are none).  `barely`
+ * (partial grouping would hardly reduce t: the keys are nearly all
+ * distinct): every row is made its own group instead (in input order,
+ * NULL-key rows still dropped when asked): the final step merges the
+ * states of equal keys wherever they come from, so the answer is the
+ * same, and one hash pass over the keys is saved. */
 static int ag_group(const canon_table *t, const int *cols, int nkeys, bool drop_null_keys,
-                    bool partial, ag_run *r, int64_t **gid, int64_t **first,
+                    bool barely, ag_run *r, int64_t **gid, int64_t **first,
                     canon_error *err) {
   memset(r, 0, sizeof *r);
   r->n = t->nrows;
@@ -389,11 +393,6 @@ static int ag_group(const canon_table *t, const int *cols, int nkeys, bool drop_
   *gid = canon__reallocarray(NULL, r->n ? (size_t)r->n : 1, sizeof **gid);
   if (!*gid) return canon__nomem(err);
   r->gid = *gid;
-  bool barely = false;
-  if (partial && r->n >= 4 * AG_SAMPLE) {
-    int rc = ag_barely_reduces(t, cols, nkeys, drop_null_keys, &barely, err);
-    if (rc) return rc;
-  }
   if (!barely)
     return canon__group_rows(t, cols, nkeys, drop_null_keys, *gid, &r->ngroups, first, err);
   *first = canon__reallocarray(NULL, (size_t)r->n, sizeof **first);
@@ -410,10 +409,147 @@ static int ag_group(const canon_table *t, const int *cols, int nkeys, bool drop_
   return 0;
 }
 
-/* Partial aggregation of one partition; see kernels.h. */
-canon_table *canon__agg_partial(const canon_table *in, const int *keys, int nkeys,
-                                canon_expr *const *aggs, int naggs, bool drop_null_keys,
-                                canon_error *err) {
+/* Append the partial states of t's rows, grouped as r says, to the state
+ * builders out->cb[nkeys ..]. */
+static int ag_partial_states(const canon_table *t, int nkeys, canon_expr *const *aggs, int naggs,
+                             const ag_spec *specs, ag_run *r, ag_out *out, canon_error *err) {
+  canon__column *arg = NULL;
+  int rc = 0;
+  for (int i = 0; i < naggs && !rc; i++) {
+    if (specs[i].kind == AG_EXT) {
+      /* These evaluate their own arguments (corr has two). */
+      rc = canon__aggx_partial(aggs[i], t, r->gid, r->ngroups, &out->cb[nkeys + i], err);
+      continue;
+    }
+    if (specs[i].has_arg) {
+      arg = canon__expr_eval(aggs[i]->args[0], t, err);
+      if (!arg) return err && err->code ? err->code : CANON_ERR_INTERNAL;
+      if (arg->type != specs[i].in_type || arg->length != t->nrows) {
+        canon__column_unref(arg);
+        return canon__seterr(err, CANON_ERR_INTERNAL, "aggregate argument %d evaluated wrongly", i);
+      }
+    }
+    rc = ag_partial_one(r, &specs[i], i, arg, &out->cb[nkeys + i], err);
+    canon__column_unref(arg);
+    arg = NULL;
+  }
+  return rc;
+}
+
+/* Chunked partial aggregation.  A large partition with few groups is
+ * aggregated a chunk of rows at a time: the chunk's group ids (and any
+ * per-row arrays an aggregate builds) stay in cache and are written into
+ * the same memory for every chunk, instead of arrays as long as the
+ * partition that are fresh pages each time.  Every chunk appends its own
+ * partial rows (one per group of the chunk, in order of first appearance
+ * within it): a key may appear once per chunk, and the final step merges
+ * its states like those of different partitions.  A chunk is at least
+ * AG_CHUNK_MIN rows and at least AG_CHUNK_PER_GROUP rows per expected
+ * group, so the extra partial rows are few. */
+#define AG_CHUNK_MIN ((int64_t)1 << 17)
+#define AG_CHUNK_PER_GROUP 256
+
+/* Rows per chunk for a partition of n rows with about `keys` distinct keys
+ * (0: do not chunk). */
+static int64_t ag_chunk_rows(int64_t n, double keys) {
+  double want = keys * AG_CHUNK_PER_GROUP;
+  if (want < (double)AG_CHUNK_MIN) want = (double)AG_CHUNK_MIN;
+  if (want * 2 > (double)n) return 0;
+  return (int64_t)want;
+}
+
+/* Key columns of the output: rows first[0..ng) of in's keys, gathered
+ * whole (nkeys <= AG_TAKE_MAX) or appended value by value. */
+static int ag_partial_keys(ag_out *out, int ncols, const canon_table *in, const int *keys,
+                           int nkeys, const int64_t *first, int64_t ng, canon_error *err) {
+  if (nkeys <= AG_TAKE_MAX) {
+    bool take[AG_TAKE_MAX];
+    for (int k = 0; k < nkeys; k++) take[k] = true;
+    return ag_out_take_keys(out, ncols, in, keys, nkeys, take, first, ng, err);
+  }
+  for (int k = 0; k < nkeys; k++)
+    for (int64_t g = 0; g < ng; g++)
+      if (canon__cb_from(&out->cb[k], in->cols[keys[k]], first[g]) != 0) return canon__nomem(err);
+  return 0;
+}
+
+/* The chunks of in, from the first, into out (initialized); *rows: the
+ * partial rows made.  Group ids of a chunk go to a buffer of `chunk` rows
+ * reused by every chunk.  With `adapt`, a short last chunk joins the one
+ * before, and when a chunk hardly reduces its rows (the sample misjudged
+ * the keys) the rest is taken as one chunk. */
+static int ag_partial_chunked(const canon_table *in, const int *keys, int nkeys,
+                              canon_expr *const *aggs, int naggs, const ag_spec *specs,
+                              bool drop_null_keys, int64_t chunk, bool adapt, ag_out *out,
+                              int64_t *rows, canon_error *err) {
+  int64_t n = in->nrows, nfirst = 0, capfirst = 0, *firsts = NULL, *f = NULL, capbuf = chunk;
+  int64_t *gbuf = canon__reallocarray(NULL, (size_t)chunk, sizeof *gbuf);
+  int rc = gbuf ? 0 : canon__nomem(err);
+  for (int64_t start = 0; start < n && !rc;) {
+    int64_t len = n - start < chunk ? n - start : chunk;
+    /* No short last chunk: its partial rows would cost more than they save. */
+    if (adapt && n - start - len < chunk / 2) len = n - start;
+    if (len > capbuf) {
+      int64_t *nb = canon__reallocarray(gbuf, (size_t)len, sizeof *nb);
+      if (!nb) {
+        rc = canon__nomem(err);
+        break;
+      }
+      gbuf = nb;
+      capbuf = len;
+    }
+    canon_table *part = canon__table_slice(in, start, len, err);
+    ag_run r = {.n = len, .gid = gbuf};
+    if (!part) {
+      rc = err && err->code ? err->code : CANON_ERR_NOMEM;
+      break;
+    }
+    rc = canon__group_rows(part, keys, nkeys, drop_null_keys, gbuf, &r.ngroups, &f, err);
+    if (!rc && nfirst + r.ngroups > capfirst) {
+      int64_t ncap = capfirst ? capfirst : 1024;
+      while (ncap < nfirst + r.ngroups) ncap *= 2;
+      int64_t *nf = canon__reallocarray(firsts, (size_t)ncap, sizeof *nf);
+      if (!nf) rc = canon__nomem(err);
+      else {
+        firsts = nf;
+        capfirst = ncap;
+      }
+    }
+    if (!rc) {
+      for (int64_t g = 0; g < r.ngroups; g++) firsts[nfirst++] = start + f[g];
+      rc = ag_partial_states(part, nkeys, aggs, naggs, specs, &r, out, err);
+    }
+    if (!rc && start == 0 && len < n) {
+      /* The first chunk's states tell what the others will need: reserve
+       * it all now, instead of copying the state bytes at every doubling
+       * of their buffers. */
+      double scale = (double)n / (double)len * 1.0625;
+      for (int k = nkeys; k < nkeys + naggs && !rc; k++) {
+        canon__colbuilder *b = &out->cb[k];
+        if (canon__buffer_reserve(b->strdata, (size_t)((double)b->strdata->size * scale)) ||
+            canon__buffer_reserve(b->values, (size_t)((double)b->values->size * scale)))
+          rc = canon__nomem(err);
+      }
+    }
+    ag_csr_free(&r.csr);
+    free(f);
+    f = NULL;
+    canon_table_free(part);
+    start += len;
+    if (adapt && r.ngroups * 8 > len) chunk = n - start;
+  }
+  if (!rc) rc = ag_partial_keys(out, nkeys + naggs, in, keys, nkeys, firsts, nfirst, err);
+  *rows = nfirst;
+  free(firsts);
+  free(gbuf);
+  return rc;
+}
+
+/* Partial aggregation of one partition, `force` rows at a time when
+ * force > 0 (and there are keys), else in chunks when ag_chunk_rows says. */
+static canon_table *ag_partial(const canon_table *in, const int *keys, int nkeys,
+                               canon_expr *const *aggs, int naggs, bool drop_null_keys,
+                               int64_t force, canon_error *err) {
   canon_table *res = NULL;
   ag_spec *specs = NULL;
   ag_run run;
@@ -422,7 +558,6 @@ canon_table *canon__agg_partial(const canon_table *in, const int *keys, int nkey
   canon_schema *schema = NULL;
   canon_type *types = NULL;
   ag_out out = {0};
-  canon__column *arg = NULL;
   int ncols = nkeys + naggs, rc;
 
   if ((rc = ag_specs(aggs, naggs, &specs, err)) != 0) goto done;
@@ -431,9 +566,6 @@ canon_table *canon__agg_partial(const canon_table *in, const int *keys, int nkey
       rc = canon__seterr(err, CANON_ERR_INVALID, "aggregate key index %d out of range", keys[k]);
       goto done;
     }
-  if ((rc = ag_group(in, keys, nkeys, drop_null_keys, true, &run, &gid, &first, err)) != 0)
-    goto done;
-
   schema = canon_schema_new();
   types = canon__calloc(ncols ? (size_t)ncols : 1, sizeof *types);
   if (!schema || !types) goto oom;
@@ -447,52 +579,44 @@ canon_table *canon__agg_partial(const canon_table *in, const int *keys, int nkey
     types[nkeys + i] = CANON_STRING;
     if ((rc = canon_schema_add(schema, name, CANON_STRING, err)) != 0) goto done;
   }
-  if (nkeys) {
-    bool take[AG_TAKE_MAX];
-    bool all = nkeys <= AG_TAKE_MAX;
-    for (int k = 0; k < nkeys && all; k++) take[k] = true;
-    if (all && (rc = ag_out_take_keys(&out, ncols, in, keys, nkeys, take, first, run.ngroups,
-                                      err)) != 0)
+
+  double groups = 0, nkeys_est = 0;
+  int64_t chunk = nkeys && force > 0 ? force : 0;
+  if (nkeys && !chunk && in->nrows >= 4 * AG_SAMPLE) {
+    if ((rc = ag_expect_groups(in, keys, nkeys, drop_null_keys, &groups, &nkeys_est, err)) != 0)
       goto done;
+    if (groups * 2 <= (double)in->nrows) chunk = ag_chunk_rows(in->nrows, nkeys_est);
   }
-  if (ag_out_init(&out, types, ncols, run.ngroups) != 0) goto oom;
-
-  for (int k = 0; k < nkeys; k++)
-    if (!out.pre[k])
-      for (int64_t g = 0; g < run.ngroups; g++)
-        if (canon__cb_from(&out.cb[k], in->cols[keys[k]], first[g]) != 0) goto oom;
-
-  for (int i = 0; i < naggs; i++) {
-    if (specs[i].kind == AG_EXT) {
-      /* These evaluate their own arguments (corr has two). */
-      rc = canon__aggx_partial(aggs[i], in, run.gid, run.ngroups, &out.cb[nkeys + i], err);
-      if (rc == CANON_ERR_NOMEM) goto oom;
-      if (rc) goto done;
-      continue;
-    }
-    if (specs[i].has_arg) {
-      arg = canon__expr_eval(aggs[i]->args[0], in, err);
-      if (!arg) {
-        rc = err && err->code ? err->code : CANON_ERR_INTERNAL;
-        goto done;
-      }
-      if (arg->type != specs[i].in_type || arg->length != in->nrows) {
-        rc = canon__seterr(err, CANON_ERR_INTERNAL, "aggregate argument %d evaluated wrongly", i);
-        goto done;
-      }
-    }
-    rc = ag_partial_one(&run, &specs[i], i, arg, &out.cb[nkeys + i], err);
-    canon__column_unref(arg);
-    arg = NULL;
+  if (chunk) {
+    int64_t rows = 0;
+    double nchunks = (double)in->nrows / (double)chunk;
+    if (ag_out_init(&out, types, ncols, (int64_t)(nkeys_est * nchunks) + 1) != 0) goto oom;
+    rc = ag_partial_chunked(in, keys, nkeys, aggs, naggs, specs, drop_null_keys, chunk,
+                            force <= 0, &out, &rows, err);
     if (rc == CANON_ERR_NOMEM) goto oom;
     if (rc) goto done;
+    res = ag_out_finish(&out, schema, rows, err);
+    goto done;
   }
+
+  if ((rc = ag_group(in, keys, nkeys, drop_null_keys, groups * 2 > (double)in->nrows, &run,
+                     &gid, &first, err)) != 0)
+    goto done;
+  if (nkeys && nkeys <= AG_TAKE_MAX &&
+      (rc = ag_partial_keys(&out, ncols, in, keys, nkeys, first, run.ngroups, err)) != 0)
+    goto done;
+  if (ag_out_init(&out, types, ncols, run.ngroups) != 0) goto oom;
+  if (nkeys > AG_TAKE_MAX &&
+      (rc = ag_partial_keys(&out, ncols, in, keys, nkeys, first, run.ngroups, err)) != 0)
+    goto done;
+  rc = ag_partial_states(in, nkeys, aggs, naggs, specs, &run, &out, err);
+  if (rc == CANON_ERR_NOMEM) goto oom;
+  if (rc) goto done;
   res = ag_out_finish(&out, schema, run.ngroups, err);
   goto done;
 oom:
   rc = canon__nomem(err);
 done:
-  canon__column_unref(arg);
   ag_out_reset(&out);
   ag_csr_free(&run.csr);
   canon_schema_free(schema);
@@ -501,6 +625,20 @@ done:
   free(gid);
   free(first);
   return res;
+}
+
+/* Partial aggregation of one partition; see kernels.h. */
+canon_table *canon__agg_partial(const canon_table *in, const int *keys, int nkeys,
+                                canon_expr *const *aggs, int naggs, bool drop_null_keys,
+                                canon_error *err) {
+  return ag_partial(in, keys, nkeys, aggs, naggs, drop_null_keys, 0, err);
+}
+
+/* canon__agg_partial in chunks of exactly `chunk` rows; see kernels.h. */
+canon_table *canon__agg_partial_chunks(const canon_table *in, const int *keys, int nkeys,
+                                       canon_expr *const *aggs, int naggs, bool drop_null_keys,
+                                       int64_t chunk, canon_error *err) {
+  return ag_partial(in, keys, nkeys, aggs, naggs, drop_null_keys, chunk > 0 ? chunk : 1, err);
 }
 
 /* ---- final -------------------------------------------------------------- */

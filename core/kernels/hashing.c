@@ -178,16 +178,22 @@ static void h_fold_column(const canon__column *c, int64_t from, int64_t to, uint
 #undef H_LOOP
 }
 
-/* Hashes of every row, computed column by column over blocks of rows that
- * stay in cache. */
-void canon__hash_rows(const canon_table *t, const int *cols, int ncols, uint64_t *out) {
+/* Hashes of rows [from, to) into out[0 .. to-from), computed column by
+ * column over blocks of rows that stay in cache. */
+void canon__hash_rows_range(const canon_table *t, const int *cols, int ncols, int64_t from,
+                            int64_t to, uint64_t *out) {
   enum { BLOCK = 2048 };
-  int64_t n = t->nrows;
-  for (int64_t from = 0; from < n; from += BLOCK) {
-    int64_t to = n - from < BLOCK ? n : from + BLOCK;
-    for (int64_t i = from; i < to; i++) out[i] = H_SEED;
-    for (int k = 0; k < ncols; k++) h_fold_column(t->cols[cols[k]], from, to, out + from);
+  out -= from;
+  for (int64_t a = from; a < to; a += BLOCK) {
+    int64_t b = to - a < BLOCK ? to : a + BLOCK;
+    for (int64_t i = a; i < b; i++) out[i] = H_SEED;
+    for (int k = 0; k < ncols; k++) h_fold_column(t->cols[cols[k]], a, b, out + a);
   }
+}
+
+/* Hashes of every row. */
+void canon__hash_rows(const canon_table *t, const int *cols, int ncols, uint64_t *out) {
+  canon__hash_rows_range(t, cols, ncols, 0, t->nrows, out);
 }
 
 /* ---- grouping ----------------------------------------------------------- */

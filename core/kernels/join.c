@@ -119,6 +119,9 @@ typedef struct jn_entry {
  * constant may equal a value's bits (then validity is compared). */
 static int jn_match(const canon_table *L, const canon_table *R, const canon__join_spec *sp,
                     jn_pairs *out) {
+  /* Row hashes are taken a block at a time (into hb), each block before
+   * the rows that need it: no hash array as long as a side. */
+  enum { HB = 4096, AHEAD = 16 };
   int64_t nL = L->nrows, nR = R->nrows;
   int bits = 4;
   while (bits < 62 && ((int64_t)1 << bits) < nR) bits++;
@@ -126,19 +129,16 @@ static int jn_match(const canon_table *L, const canon_table *R, const canon__joi
   size_t nslots = (size_t)1 << bits;
   int64_t *bound = canon__calloc(nslots + 1, sizeof *bound);
   jn_entry *ent = canon__reallocarray(NULL, nR ? (size_t)nR : 1, sizeof *ent);
-  uint64_t *rh = canon__reallocarray(NULL, nR ? (size_t)nR : 1, sizeof *rh);
-  uint64_t *lh = canon__reallocarray(NULL, nL ? (size_t)nL : 1, sizeof *lh);
+  uint64_t *hb = canon__reallocarray(NULL, HB + AHEAD, sizeof *hb);
   bool *matched = NULL;
   bool track = sp->type == CANON_JOIN_RIGHT || sp->type == CANON_JOIN_FULL;
   bool first_only = sp->type == CANON_JOIN_SEMI || sp->type == CANON_JOIN_ANTI;
   int rc = 0;
   if (track) matched = canon__calloc(nR ? (size_t)nR : 1, sizeof *matched);
-  if (!bound || !ent || !rh || !lh || (track && !matched)) {
+  if (!bound || !ent || !hb || (track && !matched)) {
     rc = CANON_ERR_NOMEM;
     goto done;
   }
-  canon__hash_rows(R, sp->rkeys, sp->nkeys, rh);
-  canon__hash_rows(L, sp->lkeys, sp->nkeys, lh);
   bool rnulls = !sp->nulls_equal && jn_has_nulls(R, sp->rkeys, sp->nkeys);
   bool lnulls = !sp->nulls_equal && jn_has_nulls(L, sp->lkeys, sp->nkeys);
   bool hash_decides =
@@ -153,12 +153,17 @@ static int jn_match(const canon_table *L, const canon_table *R, const canon__joi
 
   /* Slots by the hash's high bits: the rows of one hash-exchange bucket
    * share the hash modulo the bucket count.  bound[s + 1] counts slot s,
-   * then (prefix sums) starts it, then (as the fill cursor) ends it. */
+   * then (prefix sums) starts it, then (as the fill cursor) ends it.  Each
+   * pass hashes R's rows again, a block at a time. */
   int64_t *cur = bound + 1;
-  for (int64_t j = 0; j < nR; j++) {
-    if (j + 32 < nR) __builtin_prefetch(&cur[rh[j + 32] >> shift], 1);
-    if (rnulls && jn_null_key(R, sp->rkeys, sp->nkeys, j)) continue;
-    cur[rh[j] >> shift]++;
+  for (int64_t b0 = 0; b0 < nR; b0 += HB) {
+    int64_t b1 = nR - b0 < HB ? nR : b0 + HB;
+    canon__hash_rows_range(R, sp->rkeys, sp->nkeys, b0, b1, hb);
+    for (int64_t j = b0; j < b1; j++) {
+      if (j + 32 < b1) __builtin_prefetch(&cur[hb[j + 32 - b0] >> shift], 1);
+      if (rnulls && jn_null_key(R, sp->rkeys, sp->nkeys, j)) continue;
+      cur[hb[j - b0] >> shift]++;
+    }
   }
   int64_t sum = 0;
   for (size_t s = 0; s < nslots; s++) {
@@ -166,49 +171,60 @@ static int jn_match(const canon_table *L, const canon_table *R, const canon__joi
     cur[s] = sum;
     sum += c;
   }
-  for (int64_t j = 0; j < nR; j++) {
-    if (j + 32 < nR) __builtin_prefetch(&cur[rh[j + 32] >> shift], 1);
-    if (j + 16 < nR) __builtin_prefetch(&ent[cur[rh[j + 16] >> shift]], 1);
-    if (rnulls && jn_null_key(R, sp->rkeys, sp->nkeys, j)) continue;
-    int64_t e = cur[rh[j] >> shift]++;
-    ent[e].hash = rh[j];
-    ent[e].row = j;
-  }
-  free(rh);
-  rh = NULL;
-
-  for (int64_t i = 0; i < nL && rc == 0; i++) {
-    /* Fetch the bounds of a later row's slot, then the entries of a nearer
-     * one's (the bounds of which are in cache by now). */
-    if (i + 16 < nL) __builtin_prefetch(&bound[lh[i + 16] >> shift]);
-    if (i + 8 < nL) __builtin_prefetch(&ent[bound[lh[i + 8] >> shift]]);
-    bool found = false;
-    if (!lnulls || !jn_null_key(L, sp->lkeys, sp->nkeys, i)) {
-      uint64_t h = lh[i];
-      size_t s = (size_t)(h >> shift);
-      for (int64_t e = bound[s], end = bound[s + 1]; e < end; e++) {
-        if (ent[e].hash != h) continue;
-        int64_t j = ent[e].row;
-        if (hash_decides ? (lv && canon__valid(lv, i) != canon__valid(rv, j))
-                         : !jn_keys_equal(L, i, R, j, sp))
-          continue;
-        found = true;
-        if (first_only) break;
-        if (track) matched[j] = true;
-        if ((rc = jn_add(out, i, j)) != 0) break;
-      }
+  for (int64_t b0 = 0; b0 < nR; b0 += HB) {
+    int64_t b1 = nR - b0 < HB ? nR : b0 + HB;
+    canon__hash_rows_range(R, sp->rkeys, sp->nkeys, b0, b1, hb);
+    for (int64_t j = b0; j < b1; j++) {
+      const uint64_t *h = hb - b0;
+      if (j + 32 < b1) __builtin_prefetch(&cur[h[j + 32] >> shift], 1);
+      if (j + 16 < b1) __builtin_prefetch(&ent[cur[h[j + 16] >> shift]], 1);
+      if (rnulls && jn_null_key(R, sp->rkeys, sp->nkeys, j)) continue;
+      int64_t e = cur[h[j] >> shift]++;
+      ent[e].hash = h[j];
+      ent[e].row = j;
     }
-    if (rc) break;
-    switch (sp->type) {
-    case CANON_JOIN_SEMI:
-      if (found) rc = jn_add(out, i, -1);
-      break;
-    case CANON_JOIN_ANTI:
-    case CANON_JOIN_LEFT:
-    case CANON_JOIN_FULL:
-      if (!found) rc = jn_add(out, i, -1);
-      break;
-    default: break;
+  }
+
+  /* Probe: the hashes of rows [b0, b1) and of the AHEAD rows after them
+   * (for the fetches ahead) are in hb. */
+  for (int64_t b0 = 0; b0 < nL && rc == 0; b0 += HB) {
+    int64_t b1 = nL - b0 < HB ? nL : b0 + HB;
+    int64_t bx = nL - b1 < AHEAD ? nL : b1 + AHEAD;
+    canon__hash_rows_range(L, sp->lkeys, sp->nkeys, b0, bx, hb);
+    const uint64_t *lh = hb - b0;
+    for (int64_t i = b0; i < b1 && rc == 0; i++) {
+      /* Fetch the bounds of a later row's slot, then the entries of a
+       * nearer one's (the bounds of which are in cache by now). */
+      if (i + 16 < bx) __builtin_prefetch(&bound[lh[i + 16] >> shift]);
+      if (i + 8 < bx) __builtin_prefetch(&ent[bound[lh[i + 8] >> shift]]);
+      bool found = false;
+      if (!lnulls || !jn_null_key(L, sp->lkeys, sp->nkeys, i)) {
+        uint64_t h = lh[i];
+        size_t s = (size_t)(h >> shift);
+        for (int64_t e = bound[s], end = bound[s + 1]; e < end; e++) {
+          if (ent[e].hash != h) continue;
+          int64_t j = ent[e].row;
+          if (hash_decides ? (lv && canon__valid(lv, i) != canon__valid(rv, j))
+                           : !jn_keys_equal(L, i, R, j, sp))
+            continue;
+          found = true;
+          if (first_only) break;
+          if (track) matched[j] = true;
+          if ((rc = jn_add(out, i, j)) != 0) break;
+        }
+      }
+      if (rc) break;
+      switch (sp->type) {
+      case CANON_JOIN_SEMI:
+        if (found) rc = jn_add(out, i, -1);
+        break;
+      case CANON_JOIN_ANTI:
+      case CANON_JOIN_LEFT:
+      case CANON_JOIN_FULL:
+        if (!found) rc = jn_add(out, i, -1);
+        break;
+      default: break;
+      }
     }
   }
   if (rc == 0 && track)
@@ -217,8 +233,7 @@ static int jn_match(const canon_table *L, const canon_table *R, const canon__joi
 done:
   free(bound);
   free(ent);
-  free(rh);
-  free(lh);
+  free(hb);
   free(matched);
   return rc;
 }
@@ -232,6 +247,7 @@ canon_table *canon__join(const canon_table *L, const canon_table *R, const canon
   /* Most joins emit about one pair per left row: reserve that up front
    * (pages never written are never touched). */
   if (jn_reserve(&p, L->nrows + 1) != 0) goto oom;
+
   if (sp->type == CANON_JOIN_CROSS) {
     for (int64_t i = 0; i < L->nrows && rc == 0; i++)
       for (int64_t j = 0; j < R->nrows && rc == 0; j++) rc = jn_add(&p, i, j);

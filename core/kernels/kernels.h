@@ -36,6 +36,9 @@ bool canon__key_equal(const canon__column *a, int64_t i,
 uint64_t canon__hash_row(const canon_table *t, const int *cols, int ncols, int64_t row);
 /* Hashes of every row. */
 void canon__hash_rows(const canon_table *t, const int *cols, int ncols, uint64_t *out);
+/* The hashes of rows [from, to) only, into out[0 .. to-from). */
+void canon__hash_rows_range(const canon_table *t, const int *cols, int ncols, int64_t from,
+                            int64_t to, uint64_t *out);
 
 /* Assign each row a group id (0.. in order of first appearance) by §3
  * equality of the key columns.  *ngroups receives the count and *first_rows
@@ -162,6 +165,12 @@ canon__i128 canon__xsum_serialized_fixed(const uint8_t *buf, int pos);
 canon_table *canon__agg_partial(const canon_table *in, const int *keys, int nkeys,
                                 canon_expr *const *aggs, int naggs,
                                 bool drop_null_keys, canon_error *err);
+/* canon__agg_partial taking exactly `chunk` rows at a time (with keys),
+ * each chunk adding its own partial rows, as a large partition with few
+ * groups does by itself; for tests. */
+canon_table *canon__agg_partial_chunks(const canon_table *in, const int *keys, int nkeys,
+                                       canon_expr *const *aggs, int naggs,
+                                       bool drop_null_keys, int64_t chunk, canon_error *err);
 /* Final aggregation of concatenated partial tables: merge the states of each
  * key and produce the result with schema `out` (keys, then aggregates).
  * Without keys: exactly one row. */
