@@ -21,11 +21,15 @@
  *                        date i32, int64/timestamp i64, float64 IEEE bits
  *                        (u64), string its bytes (the rest of the state)
  *
- * Superaccumulators are ~600 bytes, so with many groups an array of them
- * would be large and cache-hostile; above AG_XSUM_ARRAY_MAX groups the rows
- * are put in group order first (a stable counting sort) and each group is
- * summed with one accumulator on the stack.  int64 arguments are summed
- * exactly in 128 bits per group and added to the accumulator once.
+ * Float sums and means first try fixed point (agg_sum.c): when every value
+ * of the run (partial) or every state (final) fits a 128-bit integer at a
+ * common scale, each group is one 128-bit integer, and the state is written
+ * from it.  Otherwise superaccumulators (~600 bytes) are used; with many
+ * groups an array of them would be large and cache-hostile, so above
+ * AG_XSUM_ARRAY_MAX groups the rows are put in group order first (a stable
+ * counting sort) and each group is summed with one accumulator on the
+ * stack.  int64 arguments are summed exactly in 128 bits per group and
+ * added to the accumulator once.
  *
  * A group whose partition holds one value (the common case with very many
  * small groups) gets the compact state, and a group whose final input is
