@@ -466,6 +466,26 @@ Test(observe, event_records_round_trip_and_bad_ones_are_refused) {
   free(dir);
 }
 
+/* A job that has recorded nothing yet (a worker's first task failed
+ * before any event) has nothing to take: zero bytes, no sanitizer report. */
+Test(observe, taking_events_from_a_job_that_recorded_none) {
+  char csv[600];
+  char *dir = make_data(csv, sizeof csv);
+  canon_session *s = tu_open("serial");
+  canon_error err;
+  canon_job *a = canon__job_new(plan(s, csv), 2, &err);
+  cr_assert(a, "%s", err.message);
+  cr_assert(a->obs);
+  cr_assert_eq(a->obs->nev, 0);
+  uint8_t buf[CANON__OBS_RECORD_SIZE * 2];
+  cr_assert_eq(canon__host.task_events_take(a, buf, sizeof buf), 0);
+  cr_assert_eq(a->obs->nev, 0);
+  canon__job_free(a);
+  canon_session_close(s);
+  tu_rmdir(dir);
+  free(dir);
+}
+
 Test(observe, explain_analyze_annotates_the_physical_plan) {
   char csv[600];
   char *dir = make_data(csv, sizeof csv);

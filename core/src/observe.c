@@ -255,8 +255,10 @@ size_t canon__obs_events_take(canon_job *job, uint8_t *buf, size_t cap) {
   int64_t n = (int64_t)(cap / CANON__OBS_RECORD_SIZE);
   if (n > oj->nev) n = oj->nev;
   for (int64_t i = 0; i < n; i++) encode(&oj->ev[i], buf + i * CANON__OBS_RECORD_SIZE);
-  memmove(oj->ev, oj->ev + n, (size_t)(oj->nev - n) * sizeof *oj->ev);
-  oj->nev -= n;
+  if (n > 0) { /* none recorded yet: ev may still be NULL */
+    memmove(oj->ev, oj->ev + n, (size_t)(oj->nev - n) * sizeof *oj->ev);
+    oj->nev -= n;
+  }
   pthread_mutex_unlock(&oj->mu);
   return (size_t)n * CANON__OBS_RECORD_SIZE;
 }
