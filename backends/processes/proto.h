@@ -36,6 +36,10 @@ enum {
 /* REPLY flags. */
 #define PX_F_VIEWS_HELD 1u /* a view of a task input outlived its task:
                               input segments must never be rewritten */
+/* REPLY: the result is rows [range_first, range_first + nrows) of shared
+ * table range_id (no segment); SPLIT: so is the producer output to split
+ * (no descriptor for it). */
+#define PX_F_RANGE 2u
 
 /* Table ids a PX_TABLES or PX_DROP message carries. */
 #define PX_IDS_PER_MSG (PX_EVENT_BYTES / 8)
@@ -48,6 +52,9 @@ enum {
 /* Whether the host has the shared-table slots (ABI 1.1). */
 #define PX_HOST_HAS_SHARING(h) \
   ((h)->struct_size >= offsetof(canon_host, table_data_orphaned) + sizeof (h)->table_data_orphaned)
+/* Whether the host has the row-range slots (ABI 1.2). */
+#define PX_HOST_HAS_RANGES(h) \
+  ((h)->struct_size >= offsetof(canon_host, table_slice) + sizeof (h)->table_slice)
 /* Whether the host has the event slots (appended to canon_host). */
 #define PX_HOST_HAS_EVENTS(h) \
   ((h)->struct_size >= offsetof(canon_host, task_events_add) + sizeof (h)->task_events_add)
@@ -64,7 +71,9 @@ typedef struct px_msg {
   uint64_t seg_id;    /* REPLY: the result segment's id in the worker's
                          cache of output segments (0: not cached, the
                          worker keeps no hold of it) */
-  uint32_t flags;     /* REPLY, RELEASE: PX_F_* */
+  uint32_t flags;     /* REPLY, RELEASE, SPLIT: PX_F_* */
+  uint64_t range_id;  /* PX_F_RANGE: the shared table (never 0) */
+  int64_t range_first, range_rows; /* PX_F_RANGE: its rows (REPLY: range_rows = nrows) */
   canon_error err;    /* REPLY: the task's error (code 0: none) */
   /* REPLY: what the core recorded in the worker while it ran the task
    * (host->task_events_take: whole records, opaque here); the driver hands
