@@ -227,10 +227,7 @@ static void on_reply(stage_run *r, phase *ph, int wi, const px_msg *m, int *fds,
     /* Rows of a shared table: checked against the driver's own copy, so a
      * bad id or range fails the job here, before anyone reads it. */
     const canon_table *base = px_shared_find(r->st, m->range_id);
-    int64_t rows = base ? h->table_num_rows(base) : 0;
-    if (t->kind != PX_RUN || nfds != 0 || !base || m->range_first < 0 || m->range_rows < 0 ||
-        m->range_first > rows || m->range_rows > rows - m->range_first ||
-        m->range_rows != m->nrows) {
+    if (t->kind != PX_RUN || nfds != 0 || !base || !px_range_ok(m, h->table_num_rows(base))) {
       fail(r, err, CANON_ERR_INTERNAL,
            "processes: a worker replied with rows [%lld, +%lld) of shared table %llu, which "
            "the session does not have",

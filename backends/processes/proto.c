@@ -32,6 +32,13 @@ int px_err(canon_error *err, int code, const char *fmt, ...) {
   return code;
 }
 
+bool px_range_ok(const px_msg *m, int64_t rows) {
+  if (!(m->flags & PX_F_RANGE) || m->range_id == 0 || rows < 0) return false;
+  if (m->range_first < 0 || m->range_rows < 0 || m->range_first > rows) return false;
+  if (m->range_rows > rows - m->range_first) return false;
+  return m->type != PX_REPLY || m->range_rows == m->nrows;
+}
+
 /* ---- messages ---------------------------------------------------------------- */
 
 /* One datagram: `len` bytes of m plus up to PX_FDS_PER_MSG descriptors. */

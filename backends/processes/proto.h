@@ -13,6 +13,7 @@
 
 #include <stdarg.h>
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -141,6 +142,11 @@ canon_table *px_table_map_then(const canon_host *h, int fd, void (*after)(void *
                                canon_error *err);
 /* Bytes into a new segment. */
 int px_bytes_write(const void *buf, size_t len, int *fd, canon_error *err);
+
+/* Whether the PX_F_RANGE part of m names rows a table of `rows` rows has
+ * (first and count not negative, first + count within it; a reply's count
+ * is its nrows). */
+bool px_range_ok(const px_msg *m, int64_t rows);
 
 /* Fill err: code and a printf-style message; returns code. */
 int px_err(canon_error *err, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
