@@ -491,6 +491,57 @@ static canon_table *map_result(px_state *st, px_seg *s, canon_error *err) {
   return px_table_map_then(h, s->fd, result_gone, x, err);
 }
 
+/* Mapping the job's results, a thread per core: decoding checks every
+ * value of a result (string offsets, dictionary codes against their
+ * strings), and the workers are idle meanwhile. */
+typedef struct map_all {
+  px_state *st;
+  px_seg *segs;
+  canon_table **res;
+  int n;
+  int next;             /* the next result to map (atomic) */
+  pthread_mutex_t lock;
+  int failed_at;        /* lowest result that failed; n: none */
+  canon_error err;
+} map_all;
+
+static void *map_worker(void *arg) {
+  map_all *m = arg;
+  for (int p; (p = __atomic_fetch_add(&m->next, 1, __ATOMIC_RELAXED)) < m->n;) {
+    canon_error e;
+    memset(&e, 0, sizeof e);
+    /* Views of the output segments: the rows are not copied again. */
+    if ((m->res[p] = map_result(m->st, &m->segs[p], &e))) continue;
+    if (!e.code) e.code = CANON_ERR_ENGINE;
+    pthread_mutex_lock(&m->lock);
+    if (p < m->failed_at) {
+      m->failed_at = p;
+      m->err = e;
+    }
+    pthread_mutex_unlock(&m->lock);
+  }
+  return NULL;
+}
+
+static int map_results(px_state *st, px_seg *segs, int P, canon_table **res, canon_error *err) {
+  map_all m = {.st = st, .segs = segs, .res = res, .n = P, .failed_at = P};
+  pthread_mutex_init(&m.lock, NULL);
+  long cores = sysconf(_SC_NPROCESSORS_ONLN);
+  int threads = cores < 1 ? 1 : cores > 8 ? 8 : (int)cores;
+  if (threads > P) threads = P;
+  pthread_t tid[8];
+  int started = 0;
+  /* A thread that cannot start leaves its share to the others. */
+  for (int t = 1; t < threads; t++)
+    if (pthread_create(&tid[started], NULL, map_worker, &m) == 0) started++;
+  map_worker(&m);
+  for (int t = 0; t < started; t++) pthread_join(tid[t], NULL);
+  pthread_mutex_destroy(&m.lock);
+  if (m.failed_at == P) return 0;
+  if (err) *err = m.err;
+  return m.err.code;
+}
+
 /* exchange_prepare over the producers' outputs as tables, when some are
  * row ranges of shared tables (the others are mapped: views, no copy). */
 static int prepare_tables(stage_run *r, int i, canon_error *err) {
@@ -838,9 +889,7 @@ int px_execute(void *state, canon_job *job, canon_table ***results, int *nresult
   canon_table **res = NULL;
   int P = h->stage_num_partitions(job, S - 1);
   if (rc == 0 && !(res = calloc((size_t)P, sizeof *res))) rc = px_err(err, CANON_ERR_NOMEM, "out of memory");
-  for (int p = 0; rc == 0 && p < P; p++)
-    /* Views of the output segments: the rows are not copied again. */
-    if (!(res[p] = map_result(st, &outs[S - 1][p], err))) rc = err && err->code ? err->code : CANON_ERR_ENGINE;
+  if (rc == 0) rc = map_results(st, outs[S - 1], P, res, err);
   if (rc == 0) {
     *results = res;
     *nresults = P;
