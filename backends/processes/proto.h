@@ -99,6 +99,9 @@ int px_seg_create(size_t size, uint8_t **map);
 int px_seg_map(int fd, const uint8_t **map, size_t *size);
 int px_seg_map_all(int fd, const uint8_t **map, size_t *size);
 void px_seg_unmap(const void *map, size_t size);
+/* Fault in the pages of [at, at + len) inside a mapping (map, size) now,
+ * in one call, for bytes about to be read whole. */
+void px_seg_populate(const uint8_t *map, size_t size, const uint8_t *at, size_t len);
 
 /* Bytes of the table encoding a mapped segment holds: segments reused
  * from a worker's cache are larger than what they hold, and the encoding

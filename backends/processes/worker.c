@@ -424,7 +424,7 @@ static canon_table *gather(wstate *w, const px_msg *m, const int *fds, int n, ca
     /* A view: concat copies the rows once (or, with one producer, the
      * task reads the mapping itself). */
     if (px_split_bucket(map, size, P, m->part, &b, &len, err) == 0)
-      parts[k] = input_view(w, map, size, b, len, err);
+      px_seg_populate(map, size, b, len), parts[k] = input_view(w, map, size, b, len, err);
     else
       px_seg_unmap(map, size);
     if (!parts[k]) break;
