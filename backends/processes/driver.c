@@ -546,7 +546,7 @@ static int map_results(px_state *st, px_seg *segs, int P, canon_table **res, can
  * row ranges of shared tables (the others are mapped: views, no copy). */
 static int prepare_tables(stage_run *r, int i, canon_error *err) {
   const canon_host *h = r->st->host;
-  int C = r->C[i], rc = 0;
+  int C = r->C[i] > 0 ? r->C[i] : 0, rc = 0;
   canon_table **t = calloc((size_t)(C ? C : 1), sizeof *t);
   if (!t) return fail(r, err, CANON_ERR_NOMEM, "out of memory");
   for (int k = 0; k < C && rc == 0; k++) {
@@ -565,7 +565,7 @@ static int prepare_tables(stage_run *r, int i, canon_error *err) {
 /* exchange_prepare over the producers' mapped outputs. */
 static int prepare_mapped(stage_run *r, int i, canon_error *err) {
   const canon_host *h = r->st->host;
-  int C = r->C[i], rc = 0;
+  int C = r->C[i] > 0 ? r->C[i] : 0, rc = 0;
   const uint8_t **maps = calloc((size_t)C, sizeof *maps);
   size_t *lens = calloc((size_t)C, sizeof *lens), *sizes = calloc((size_t)C, sizeof *sizes);
   if (!maps || !lens || !sizes) rc = fail(r, err, CANON_ERR_NOMEM, "out of memory");
