@@ -487,3 +487,151 @@ Test(processes_shared, kept_output_segments_are_not_rewritten_while_read) {
   tu_rmdir(dir);
   free(dir);
 }
+
+/* ---- row ranges of shared tables (share_ranges) ------------------------------ */
+
+/* Joins, a sort and an aggregate over persisted tables: the scan tasks'
+ * outputs are row ranges of shared tables, sent by reference. */
+static canon_df *ranges_plan(canon_session *s, const canon_table *a, const canon_table *b,
+                             int which) {
+  canon_error err;
+  canon_df *x = canon_persist(canon_from_table(s, a, &err), &err);
+  canon_df *y = canon_persist(canon_from_table(s, b, &err), &err);
+  cr_assert(x && y, "%s", err.message);
+  const char *k[] = {"k"}, *str[] = {"s"}, *i[] = {"i"}, *f[] = {"f"};
+  canon_join_options hash = {.right_suffix = "_r", .strategy = CANON_JOIN_HASH};
+  canon_join_options bc = {.right_suffix = "_r", .strategy = CANON_JOIN_BROADCAST};
+  canon_join_options any = {.right_suffix = "_r"};
+  canon_df *df = NULL;
+  switch (which) {
+  case 0: df = canon_join(x, y, CANON_JOIN_INNER, k, k, 1, &hash, &err); break;
+  case 1: df = canon_join(x, y, CANON_JOIN_LEFT, str, str, 1, &hash, &err); break;
+  case 2: df = canon_join(x, y, CANON_JOIN_INNER, i, i, 1, &any, &err); break;
+  case 3: df = canon_join(x, y, CANON_JOIN_LEFT, f, f, 1, &bc, &err); break;
+  case 4: df = canon_join(x, x, CANON_JOIN_INNER, i, i, 1, &hash, &err); break;
+  case 5: {
+    canon_sort_key keys[] = {{"s", 1, 1}, {"f", 0, 0}, {"i", 0, 0}};
+    df = canon_sort(x, keys, 3, &err);
+    break;
+  }
+  case 6: df = plan_sum_by_k(s, a, NULL); break;
+  default: df = canon_union_all(x, y, &err); break; /* ordered: x's rows, then y's */
+  }
+  cr_assert(df, "%s", err.message);
+  return df;
+}
+#define RANGES_PLANS 8
+
+/* The collected answer of every ranges_plan on engine. */
+static void ranges_answers(const char *engine, const canon_table *a, const canon_table *b,
+                           canon_table **out) {
+  canon_session *s = tu_open(engine);
+  for (int p = 0; p < RANGES_PLANS; p++) {
+    out[p] = collect_ok(ranges_plan(s, a, b, p));
+    /* Again: the same segments and ranges serve a second job. */
+    canon_table *again = collect_ok(ranges_plan(s, a, b, p));
+    char *x = tu_csv(out[p]), *y = tu_csv(again);
+    cr_assert_str_eq(x, y, "%s: plan %d differs on its second run", engine, p);
+    free(x);
+    free(y);
+    canon_table_free(again);
+  }
+  canon_session_close(s);
+}
+
+/* Answers identical to the threads engine's, cell for cell (NULLs, NaN,
+ * -0.0, infinities, coded strings), in order where the plan defines one,
+ * with ranges sent by reference and written out (share_ranges=0). */
+Test(processes_shared, row_ranges_give_the_threads_answers) {
+  int fds = count_fds();
+  /* Few keys (k: 10, s: 35 values): b stays small, so joins stay small. */
+  canon_table *a = mixed_table(3000, 11), *b = mixed_table(60, 12);
+  canon_table *want[RANGES_PLANS];
+  ranges_answers("threads:partitions=3", a, b, want);
+  const char *engines[] = {"processes:workers=2,partitions=3,share_min=0",
+                           "processes:workers=2,partitions=8,share_min=0",
+                           "processes:workers=2,partitions=1,share_min=0",
+                           "processes:workers=2,partitions=3,share_min=0,share_ranges=0"};
+  for (size_t e = 0; e < sizeof engines / sizeof *engines; e++) {
+    canon_table *got[RANGES_PLANS];
+    ranges_answers(engines[e], a, b, got);
+    for (int p = 0; p < RANGES_PLANS; p++) {
+      bool ordered = p == 5 || p == 7;
+      char *diff = NULL;
+      int rc = canon_testing_compare(want[p], got[p],
+                                     ordered ? CANON_TESTING_EXACT : CANON_TESTING_ANY, NULL, 0,
+                                     &diff);
+      cr_assert_eq(rc, 0, "plan %d on %s: %s", p, engines[e], diff ? diff : "?");
+      free(diff);
+      char *w = tu_csv(want[p]), *g = tu_csv(got[p]);
+      if (!ordered) {
+        char *ws = tu_sorted_lines(w), *gs = tu_sorted_lines(g);
+        free(w);
+        free(g);
+        w = ws;
+        g = gs;
+      }
+      cr_assert_str_eq(g, w, "plan %d on %s", p, engines[e]);
+      free(w);
+      free(g);
+      canon_table_free(got[p]);
+    }
+  }
+  for (int p = 0; p < RANGES_PLANS; p++) canon_table_free(want[p]);
+  canon_table_free(a);
+  canon_table_free(b);
+  cr_assert_eq(count_fds(), fds, "descriptors leaked");
+  assert_no_children();
+}
+
+/* A job whose result is the shared table's own rows (a scan and nothing
+ * else) comes back as ranges of the driver's copy: nothing is copied
+ * (with one partition the collected table reads the program's own string
+ * bytes), every row is there in order, also for partitions that are not
+ * multiples of 64 rows and empty ones; with share_ranges=0 the rows are
+ * copies, and the answer the same.  A result still read after the
+ * program freed its table and the session closed stays intact. */
+Test(processes_shared, a_scan_result_is_a_range_of_the_drivers_table) {
+  int fds = count_fds();
+  canon_table *a = mixed_table(1000, 13);
+  int sc = canon_table_find_column(a, "s");
+  int64_t r0 = 0;
+  while (canon_table_is_null(a, sc, r0)) r0++;
+  size_t len;
+  const char *own = canon_table_get_string(a, sc, r0, &len);
+  char *want = tu_csv(a);
+  const char *engines[] = {"processes:workers=2,partitions=1,share_min=0",
+                           "processes:workers=2,partitions=1,share_min=0,share_ranges=0",
+                           "processes:workers=2,partitions=7,share_min=0",
+                           "processes:workers=3,partitions=1500,share_min=0"};
+  canon_table *held = NULL;
+  for (size_t e = 0; e < sizeof engines / sizeof *engines; e++) {
+    canon_session *s = tu_open(engines[e]);
+    canon_error err;
+    canon_df *df = canon_from_table(s, a, &err);
+    cr_assert(df, "%s", err.message);
+    canon_table *got = collect_ok(df);
+    char *csv = tu_csv(got);
+    cr_assert_str_eq(csv, want, "%s", engines[e]);
+    free(csv);
+    const char *at = canon_table_get_string(got, sc, r0, &len);
+    if (e == 0)
+      cr_assert_eq(at, own, "%s: the rows were copied", engines[e]);
+    else if (e == 1)
+      cr_assert_neq(at, own, "%s: the rows were not written out", engines[e]);
+    if (e == 0)
+      held = got;
+    else
+      canon_table_free(got);
+    canon_session_close(s);
+  }
+  /* The held result shares a's buffers: freeing a leaves it intact. */
+  canon_table_free(a);
+  char *csv = tu_csv(held);
+  cr_assert_str_eq(csv, want, "the held result changed");
+  free(csv);
+  canon_table_free(held);
+  free(want);
+  cr_assert_eq(count_fds(), fds, "descriptors leaked");
+  assert_no_children();
+}

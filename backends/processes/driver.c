@@ -52,7 +52,7 @@ typedef struct px_task {
   px_seg result;       /* fd -1: none */
 } px_task;
 
-#define NO_SEG ((px_seg){-1, -1, 0, 0})
+#define NO_SEG ((px_seg){-1, -1, 0, 0, 0, 0, 0})
 
 typedef struct stage_run {
   px_state *st;
@@ -127,7 +127,15 @@ static int send_task(stage_run *r, px_task *t, px_worker *w) {
   m.nstate = r->nin;
   for (int i = 0; i < r->nin; i++) fds[k++] = r->xs[i];
   if (t->kind == PX_SPLIT) {
-    fds[k++] = r->prod[t->input][t->part].fd;
+    const px_seg *p = &r->prod[t->input][t->part];
+    if (p->range_id) {
+      m.flags |= PX_F_RANGE;
+      m.range_id = p->range_id;
+      m.range_first = p->first;
+      m.range_rows = p->rows;
+    } else {
+      fds[k++] = p->fd;
+    }
   } else {
     for (int i = 0; i < r->nin; i++) {
       m.count[i] = r->C[i];
@@ -215,12 +223,27 @@ static void on_reply(stage_run *r, phase *ph, int wi, const px_msg *m, int *fds,
   } else if (m->err.code) {
     t->state = 3;
     task_failed(ph, ti, &m->err); /* the task's own error, unchanged */
+  } else if (m->flags & PX_F_RANGE) {
+    /* Rows of a shared table: checked against the driver's own copy, so a
+     * bad id or range fails the job here, before anyone reads it. */
+    const canon_table *base = px_shared_find(r->st, m->range_id);
+    if (t->kind != PX_RUN || nfds != 0 || !base || !px_range_ok(m, h->table_num_rows(base))) {
+      fail(r, err, CANON_ERR_INTERNAL,
+           "processes: a worker replied with rows [%lld, +%lld) of shared table %llu, which "
+           "the session does not have",
+           (long long)m->range_first, (long long)m->range_rows,
+           (unsigned long long)m->range_id);
+    } else {
+      t->result = (px_seg){-1, wi, w->gen, 0, m->range_id, m->range_first, m->range_rows};
+      t->state = 2;
+      return;
+    }
   } else if (nfds != 1) {
     fail(r, err, CANON_ERR_INTERNAL, "processes: a worker replied without its result");
   } else if (px_hold(r->st, fds[0]) != 0) {
     fail(r, err, CANON_ERR_NOMEM, "out of memory");
   } else {
-    t->result = (px_seg){fds[0], wi, w->gen, m->seg_id};
+    t->result = (px_seg){fds[0], wi, w->gen, m->seg_id, 0, 0, 0};
     t->state = 2;
     if (m->flags & PX_F_VIEWS_HELD) r->st->no_reuse = true;
     /* Its split was the producer output's only reader (the exchange was
@@ -435,11 +458,24 @@ static void recycle_results(px_state *st) {
   free(done);
 }
 
+/* A result that is rows of a shared table, as a view of the driver's own
+ * copy of the table (checked when the reply came). */
+static canon_table *range_table(px_state *st, const px_seg *s, canon_error *err) {
+  const canon_table *base = px_shared_find(st, s->range_id);
+  if (!base) {
+    px_err(err, CANON_ERR_INTERNAL, "processes: shared table %llu is gone",
+           (unsigned long long)s->range_id);
+    return NULL;
+  }
+  return st->host->table_slice(base, s->first, s->rows, err);
+}
+
 /* A result of the job as a view of its segment (no copy).  A kept
  * segment is then released by the view (when the program frees the
  * tables reading it), never by the caller: s->id is cleared. */
 static canon_table *map_result(px_state *st, px_seg *s, canon_error *err) {
   const canon_host *h = st->host;
+  if (s->range_id) return range_table(st, s, err);
   if (!s->id || st->no_reuse) return px_table_map(h, s->fd, err);
   result_ref *x = malloc(sizeof *x);
   if (!x) {
@@ -455,11 +491,81 @@ static canon_table *map_result(px_state *st, px_seg *s, canon_error *err) {
   return px_table_map_then(h, s->fd, result_gone, x, err);
 }
 
-/* exchange_prepare over the producers' mapped outputs, then the encoded
- * state into a segment. */
-static int prepare_input(stage_run *r, int i, canon_error *err) {
+/* Mapping the job's results, a thread per core: decoding checks every
+ * value of a result (string offsets, dictionary codes against their
+ * strings), and the workers are idle meanwhile. */
+typedef struct map_all {
+  px_state *st;
+  px_seg *segs;
+  canon_table **res;
+  int n;
+  int next;             /* the next result to map (atomic) */
+  pthread_mutex_t lock;
+  int failed_at;        /* lowest result that failed; n: none */
+  canon_error err;
+} map_all;
+
+static void *map_worker(void *arg) {
+  map_all *m = arg;
+  for (int p; (p = __atomic_fetch_add(&m->next, 1, __ATOMIC_RELAXED)) < m->n;) {
+    canon_error e;
+    memset(&e, 0, sizeof e);
+    /* Views of the output segments: the rows are not copied again. */
+    if ((m->res[p] = map_result(m->st, &m->segs[p], &e))) continue;
+    if (!e.code) e.code = CANON_ERR_ENGINE;
+    pthread_mutex_lock(&m->lock);
+    if (p < m->failed_at) {
+      m->failed_at = p;
+      m->err = e;
+    }
+    pthread_mutex_unlock(&m->lock);
+  }
+  return NULL;
+}
+
+static int map_results(px_state *st, px_seg *segs, int P, canon_table **res, canon_error *err) {
+  map_all m = {.st = st, .segs = segs, .res = res, .n = P, .failed_at = P};
+  pthread_mutex_init(&m.lock, NULL);
+  long cores = sysconf(_SC_NPROCESSORS_ONLN);
+  int threads = cores < 1 ? 1 : cores > 8 ? 8 : (int)cores;
+  if (threads > P) threads = P;
+  pthread_t tid[8];
+  int started = 0;
+  /* A thread that cannot start leaves its share to the others. */
+  for (int t = 1; t < threads; t++)
+    if (pthread_create(&tid[started], NULL, map_worker, &m) == 0) started++;
+  map_worker(&m);
+  for (int t = 0; t < started; t++) pthread_join(tid[t], NULL);
+  pthread_mutex_destroy(&m.lock);
+  if (m.failed_at == P) return 0;
+  if (err) *err = m.err;
+  return m.err.code;
+}
+
+/* exchange_prepare over the producers' outputs as tables, when some are
+ * row ranges of shared tables (the others are mapped: views, no copy). */
+static int prepare_tables(stage_run *r, int i, canon_error *err) {
   const canon_host *h = r->st->host;
-  int C = r->C[i], rc = 0;
+  int C = r->C[i] > 0 ? r->C[i] : 0, rc = 0;
+  canon_table **t = calloc((size_t)(C ? C : 1), sizeof *t);
+  if (!t) return fail(r, err, CANON_ERR_NOMEM, "out of memory");
+  for (int k = 0; k < C && rc == 0; k++) {
+    const px_seg *p = &r->prod[i][k];
+    t[k] = p->range_id ? range_table(r->st, p, err) : px_table_map(h, p->fd, err);
+    if (!t[k]) rc = err && err->code ? err->code : CANON_ERR_ENGINE;
+  }
+  if (rc == 0) rc = h->exchange_prepare(r->job, r->stage, i, t, C, err);
+  if (rc) fail(r, err, rc, "%s", err && err->message[0] ? err->message : "exchange failed");
+  for (int k = 0; k < C; k++)
+    if (t[k]) h->table_free(t[k]);
+  free(t);
+  return rc;
+}
+
+/* exchange_prepare over the producers' mapped outputs. */
+static int prepare_mapped(stage_run *r, int i, canon_error *err) {
+  const canon_host *h = r->st->host;
+  int C = r->C[i] > 0 ? r->C[i] : 0, rc = 0;
   const uint8_t **maps = calloc((size_t)C, sizeof *maps);
   size_t *lens = calloc((size_t)C, sizeof *lens), *sizes = calloc((size_t)C, sizeof *sizes);
   if (!maps || !lens || !sizes) rc = fail(r, err, CANON_ERR_NOMEM, "out of memory");
@@ -476,6 +582,16 @@ static int prepare_input(stage_run *r, int i, canon_error *err) {
   free(maps);
   free(sizes);
   free(lens);
+  return rc;
+}
+
+/* exchange_prepare over the producers' outputs (as tables when some are
+ * row ranges of shared tables), then the encoded state into a segment. */
+static int prepare_input(stage_run *r, int i, canon_error *err) {
+  const canon_host *h = r->st->host;
+  bool ranges = false;
+  for (int k = 0; k < r->C[i]; k++) ranges |= r->prod[i][k].range_id != 0;
+  int rc = ranges ? prepare_tables(r, i, err) : prepare_mapped(r, i, err);
   uint8_t *buf = NULL;
   size_t len = 0;
   if (rc == 0 && (rc = h->exchange_state_encode(r->job, r->stage, i, &buf, &len, err)) == 0 &&
@@ -584,6 +700,12 @@ static void collect_shared(px_state *st) {
   st->nshared = keep;
   if (ngone) send_drop(st, gone, ngone);
   free(gone);
+}
+
+const canon_table *px_shared_find(const px_state *st, uint64_t id) {
+  for (int i = 0; id && i < st->nshared; i++)
+    if (st->shared[i].id == id) return st->shared[i].key;
+  return NULL;
 }
 
 void px_drop_all_shared(px_state *st) {
@@ -767,9 +889,7 @@ int px_execute(void *state, canon_job *job, canon_table ***results, int *nresult
   canon_table **res = NULL;
   int P = h->stage_num_partitions(job, S - 1);
   if (rc == 0 && !(res = calloc((size_t)P, sizeof *res))) rc = px_err(err, CANON_ERR_NOMEM, "out of memory");
-  for (int p = 0; rc == 0 && p < P; p++)
-    /* Views of the output segments: the rows are not copied again. */
-    if (!(res[p] = map_result(st, &outs[S - 1][p], err))) rc = err && err->code ? err->code : CANON_ERR_ENGINE;
+  if (rc == 0) rc = map_results(st, outs[S - 1], P, res, err);
   if (rc == 0) {
     *results = res;
     *nresults = P;

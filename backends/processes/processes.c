@@ -12,7 +12,11 @@
  * per session and jobs reference it, instead of carrying a copy each),
  * segment_cache=BYTES (default 1 GiB: free output segments of a MiB or
  * more a worker keeps to write its next outputs into, instead of fresh
- * shared memory; 0: none).
+ * shared memory; 0: none), share_ranges=0|1 (default 1: a task output
+ * that is a row range of a shared table — a scan of a persisted table —
+ * goes to its readers as (table id, first row, rows), and each reader
+ * takes the rows from its own mapping of the table instead of from a copy
+ * the task would write; 0: outputs are always written out).
  * This file holds the options and the pool: forking, replacing
  * and reaping workers.  driver.c runs jobs; worker.c is the workers' loop;
  * proto.c moves messages and shared memory. */
@@ -106,7 +110,7 @@ static void child_start(px_state *st, int i, int sock, pid_t parent) {
         sa.sa_handler != SIG_DFL)
       signal(sigs[k], SIG_DFL);
   }
-  px_worker_main(st->host, sock, st->w[i].status, st->seg_cache);
+  px_worker_main(st->host, sock, st->w[i].status, st->seg_cache, st->share_ranges);
 }
 
 int px_spawn(px_state *st, int i, canon_error *err) {
@@ -205,6 +209,10 @@ static int parse_options(px_state *st, const canon_option *opts, int nopts, cano
       int n = 0;
       rc = parse_int(k, v, 0, INT32_MAX, &n, err);
       if (rc == 0) st->seg_cache = (size_t)n;
+    } else if (strcmp(k, "share_ranges") == 0) {
+      int n = 0;
+      rc = parse_int(k, v, 0, 1, &n, err);
+      if (rc == 0) st->share_ranges = n != 0;
     } else if (strcmp(k, "retries") == 0) {
       rc = parse_int(k, v, 0, 100, &st->retries, err);
     } else if (strcmp(k, "task_timeout") == 0) {
@@ -219,7 +227,7 @@ static int parse_options(px_state *st, const canon_option *opts, int nopts, cano
     } else {
       rc = px_err(err, CANON_ERR_CONFIG,
                   "processes: unknown option '%s' (known: workers, partitions, retries, "
-                  "task_timeout, share_min, segment_cache)",
+                  "task_timeout, share_min, segment_cache, share_ranges)",
                   k);
     }
     if (rc) return rc;
@@ -287,6 +295,7 @@ static int px_open(const canon_host *host, const canon_option *opts, int nopts, 
   st->job_fd = -1;
   st->share_min = 65536;
   st->seg_cache = (size_t)1 << 30;
+  st->share_ranges = true;
   pthread_mutex_init(&st->lock, NULL);
   int rc = parse_options(st, opts, nopts, err);
   if (rc) {
@@ -334,7 +343,7 @@ static const canon_backend processes_backend = {
   .name = "processes",
   .description = "tasks in a pool of worker processes; a crashed worker is replaced and its "
                  "task retried (workers=N, partitions=N, retries=K, task_timeout=S, "
-                 "share_min=BYTES, segment_cache=BYTES)",
+                 "share_min=BYTES, segment_cache=BYTES, share_ranges=0|1)",
   .open = px_open,
   .close = px_close,
   .default_partitions = px_default_partitions,

@@ -35,6 +35,10 @@ typedef struct px_seg {
   int slot;
   uint32_t gen;
   uint64_t id;
+  /* A result that is no segment (fd -1) but rows [first, first + rows) of
+   * the session's shared table range_id (0: not such a result). */
+  uint64_t range_id;
+  int64_t first, rows;
 } px_seg;
 
 /* Kept result segments the program's tables stopped reading: filled by
@@ -87,6 +91,8 @@ typedef struct px_state {
   size_t seg_cache;     /* bytes of free output segments a worker keeps */
   bool no_reuse;        /* a worker kept a view of a task input: segments
                            are never written twice any more */
+  bool share_ranges;    /* workers send an output that is a row range of a
+                           shared table as (id, first row, rows) */
   px_recycler *rec;
 } px_state;
 
@@ -108,6 +114,8 @@ int px_execute(void *state, canon_job *job, canon_table ***results, int *nresult
 /* Send the current job's shared tables to a worker (before the job);
  * 0, or -1 when the socket failed (the worker is gone). */
 int px_send_tables(px_state *st, int sock);
+/* The shared table with this id (its key), or NULL. */
+const canon_table *px_shared_find(const px_state *st, uint64_t id);
 /* Release every shared table (session close). */
 void px_drop_all_shared(px_state *st);
 /* Done with a task's result segment: close it, and let its worker write
@@ -117,7 +125,8 @@ void px_seg_release(px_state *st, px_seg *s);
 void px_recycler_unref(px_recycler *r, bool close);
 
 /* worker.c: serve tasks on sock until the driver goes away; never returns. */
-void px_worker_main(const canon_host *h, int sock, px_status *status, size_t keep_max)
+void px_worker_main(const canon_host *h, int sock, px_status *status, size_t keep_max,
+                    bool share_ranges)
     __attribute__((noreturn));
 
 #endif

@@ -32,6 +32,13 @@ int px_err(canon_error *err, int code, const char *fmt, ...) {
   return code;
 }
 
+bool px_range_ok(const px_msg *m, int64_t rows) {
+  if (!(m->flags & PX_F_RANGE) || m->range_id == 0 || rows < 0) return false;
+  if (m->range_first < 0 || m->range_rows < 0 || m->range_first > rows) return false;
+  if (m->range_rows > rows - m->range_first) return false;
+  return m->type != PX_REPLY || m->range_rows == m->nrows;
+}
+
 /* ---- messages ---------------------------------------------------------------- */
 
 /* One datagram: `len` bytes of m plus up to PX_FDS_PER_MSG descriptors. */
@@ -301,6 +308,19 @@ size_t px_table_len(const uint8_t *map, size_t size) {
   return n >= 32 && n <= size ? (size_t)n : size;
 }
 
+void px_seg_populate(const uint8_t *map, size_t size, const uint8_t *at, size_t len) {
+#ifdef MADV_POPULATE_READ
+  if (!map || at < map || at > map + size) return;
+  if (len > (size_t)(map + size - at)) len = (size_t)(map + size - at);
+  uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE);
+  uintptr_t lo = (uintptr_t)at & ~(page - 1), hi = (uintptr_t)at + len;
+  /* A kernel without it: the pages come as they are read. */
+  if (hi > lo) madvise((void *)lo, hi - lo, MADV_POPULATE_READ);
+#else
+  (void)map, (void)size, (void)at, (void)len;
+#endif
+}
+
 canon_table *px_table_map_then(const canon_host *h, int fd, void (*after)(void *ctx), void *ctx,
                                canon_error *err) {
   const uint8_t *map;
@@ -310,7 +330,11 @@ canon_table *px_table_map_then(const canon_host *h, int fd, void (*after)(void *
     if (after) after(ctx);
     return NULL;
   }
-  return px_table_view_then(h, map, size, map, px_table_len(map, size), after, ctx, err);
+  size_t len = px_table_len(map, size);
+  /* Decoding reads the whole encoding: its pages at once, not a fault
+   * each few (a kept segment's unused rest stays unmapped). */
+  px_seg_populate(map, size, map, len);
+  return px_table_view_then(h, map, size, map, len, after, ctx, err);
 }
 
 canon_table *px_table_map(const canon_host *h, int fd, canon_error *err) {

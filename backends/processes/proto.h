@@ -13,6 +13,7 @@
 
 #include <stdarg.h>
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -36,6 +37,10 @@ enum {
 /* REPLY flags. */
 #define PX_F_VIEWS_HELD 1u /* a view of a task input outlived its task:
                               input segments must never be rewritten */
+/* REPLY: the result is rows [range_first, range_first + nrows) of shared
+ * table range_id (no segment); SPLIT: so is the producer output to split
+ * (no descriptor for it). */
+#define PX_F_RANGE 2u
 
 /* Table ids a PX_TABLES or PX_DROP message carries. */
 #define PX_IDS_PER_MSG (PX_EVENT_BYTES / 8)
@@ -48,6 +53,9 @@ enum {
 /* Whether the host has the shared-table slots (ABI 1.1). */
 #define PX_HOST_HAS_SHARING(h) \
   ((h)->struct_size >= offsetof(canon_host, table_data_orphaned) + sizeof (h)->table_data_orphaned)
+/* Whether the host has the row-range slots (ABI 1.2). */
+#define PX_HOST_HAS_RANGES(h) \
+  ((h)->struct_size >= offsetof(canon_host, table_slice) + sizeof (h)->table_slice)
 /* Whether the host has the event slots (appended to canon_host). */
 #define PX_HOST_HAS_EVENTS(h) \
   ((h)->struct_size >= offsetof(canon_host, task_events_add) + sizeof (h)->task_events_add)
@@ -64,7 +72,9 @@ typedef struct px_msg {
   uint64_t seg_id;    /* REPLY: the result segment's id in the worker's
                          cache of output segments (0: not cached, the
                          worker keeps no hold of it) */
-  uint32_t flags;     /* REPLY, RELEASE: PX_F_* */
+  uint32_t flags;     /* REPLY, RELEASE, SPLIT: PX_F_* */
+  uint64_t range_id;  /* PX_F_RANGE: the shared table (never 0) */
+  int64_t range_first, range_rows; /* PX_F_RANGE: its rows (REPLY: range_rows = nrows) */
   canon_error err;    /* REPLY: the task's error (code 0: none) */
   /* REPLY: what the core recorded in the worker while it ran the task
    * (host->task_events_take: whole records, opaque here); the driver hands
@@ -89,6 +99,9 @@ int px_seg_create(size_t size, uint8_t **map);
 int px_seg_map(int fd, const uint8_t **map, size_t *size);
 int px_seg_map_all(int fd, const uint8_t **map, size_t *size);
 void px_seg_unmap(const void *map, size_t size);
+/* Fault in the pages of [at, at + len) inside a mapping (map, size) now,
+ * in one call, for bytes about to be read whole. */
+void px_seg_populate(const uint8_t *map, size_t size, const uint8_t *at, size_t len);
 
 /* Bytes of the table encoding a mapped segment holds: segments reused
  * from a worker's cache are larger than what they hold, and the encoding
@@ -132,6 +145,11 @@ canon_table *px_table_map_then(const canon_host *h, int fd, void (*after)(void *
                                canon_error *err);
 /* Bytes into a new segment. */
 int px_bytes_write(const void *buf, size_t len, int *fd, canon_error *err);
+
+/* Whether the PX_F_RANGE part of m names rows a table of `rows` rows has
+ * (first and count not negative, first + count within it; a reply's count
+ * is its nrows). */
+bool px_range_ok(const px_msg *m, int64_t rows);
 
 /* Fill err: code and a printf-style message; returns code. */
 int px_err(canon_error *err, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));

@@ -60,6 +60,8 @@ typedef struct wstate {
   uint64_t next_seg, release_seq;
   size_t keep_max;      /* bytes of free segments kept (segment_cache) */
   int live_views;       /* views of task inputs not yet released */
+  bool ranges;          /* send outputs that are row ranges of shared tables
+                           as ranges (share_ranges, when the host can) */
 } wstate;
 
 static wtable *find_table(wstate *w, uint64_t id) {
@@ -339,11 +341,52 @@ static canon_table *input_view(wstate *w, const uint8_t *map, size_t size, const
   return px_table_view_then(w->h, map, size, at, len, view_gone, w, err);
 }
 
+/* The rows a PX_F_RANGE message names, from this worker's copy of the
+ * shared table: a view (no copy).  A range the table does not have, or a
+ * table the worker was not sent, is an error, never a read outside it. */
+static canon_table *range_view(wstate *w, const px_msg *m, canon_error *err) {
+  if (!PX_HOST_HAS_RANGES(w->h)) {
+    px_err(err, CANON_ERR_ENGINE, "processes: a row range was sent, but this core cannot slice");
+    return NULL;
+  }
+  const canon_table *base = lookup_table(w, m->range_id, err);
+  if (!base) return NULL;
+  canon_error e;
+  memset(&e, 0, sizeof e);
+  canon_table *t = w->h->table_slice(base, m->range_first, m->range_rows, &e);
+  if (!t)
+    px_err(err, e.code ? e.code : CANON_ERR_ENGINE, "processes: shared table %llu: %.900s",
+           (unsigned long long)m->range_id, e.message);
+  return t;
+}
+
+/* Whether `out` is a row range of a shared table this worker holds: then
+ * the reply names it (PX_F_RANGE) and nothing is written. */
+static bool reply_range(wstate *w, const canon_table *out, px_msg *reply) {
+  if (!w->ranges || !PX_HOST_HAS_RANGES(w->h)) return false;
+  for (int i = 0; i < w->ntables; i++) {
+    int64_t first;
+    if (w->tables[i].t && w->h->table_range_of(out, w->tables[i].t, &first)) {
+      reply->flags |= PX_F_RANGE;
+      reply->range_id = w->tables[i].id;
+      reply->range_first = first;
+      reply->range_rows = w->h->table_num_rows(out);
+      return true;
+    }
+  }
+  return false;
+}
+
 static int do_split(wstate *w, const px_msg *m, const int *fds, outseg *o, canon_error *err) {
   const canon_host *h = w->h;
   int P = h->stage_num_partitions(w->job, m->stage);
-  w->live_views++;
-  canon_table *t = px_table_map_then(h, fds[m->nstate], view_gone, w, err);
+  canon_table *t;
+  if (m->flags & PX_F_RANGE) {
+    t = range_view(w, m, err);
+  } else {
+    w->live_views++;
+    t = px_table_map_then(h, fds[m->nstate], view_gone, w, err);
+  }
   if (!t) return err->code ? err->code : CANON_ERR_ENGINE;
   canon_table **b = calloc((size_t)P, sizeof *b);
   int rc = b ? h->exchange_split(w->job, m->stage, m->input, m->part, t, b, err)
@@ -381,7 +424,7 @@ static canon_table *gather(wstate *w, const px_msg *m, const int *fds, int n, ca
     /* A view: concat copies the rows once (or, with one producer, the
      * task reads the mapping itself). */
     if (px_split_bucket(map, size, P, m->part, &b, &len, err) == 0)
-      parts[k] = input_view(w, map, size, b, len, err);
+      px_seg_populate(map, size, b, len), parts[k] = input_view(w, map, size, b, len, err);
     else
       px_seg_unmap(map, size);
     if (!parts[k]) break;
@@ -393,7 +436,7 @@ static canon_table *gather(wstate *w, const px_msg *m, const int *fds, int n, ca
   return out;
 }
 
-static int do_run(wstate *w, const px_msg *m, const int *fds, outseg *o, int64_t *nrows,
+static int do_run(wstate *w, const px_msg *m, const int *fds, outseg *o, px_msg *reply,
                   canon_error *err) {
   const canon_host *h = w->h;
   canon_table *in[2] = {NULL, NULL}, *out = NULL;
@@ -403,8 +446,8 @@ static int do_run(wstate *w, const px_msg *m, const int *fds, outseg *o, int64_t
     at += m->count[i];
   }
   if (rc == 0) rc = h->run_task(w->job, m->stage, m->part, in, &out, err);
-  if (rc == 0) {
-    *nrows = h->table_num_rows(out);
+  if (rc == 0) reply->nrows = h->table_num_rows(out);
+  if (rc == 0 && !reply_range(w, out, reply)) {
     size_t need = h->table_encoded_size(out);
     if ((rc = out_segment(w, need, o, err)) == 0) rc = h->table_encode_into(out, o->map, need, err);
   }
@@ -419,7 +462,8 @@ static bool well_formed(const wstate *w, const px_msg *m, int nfds) {
   if (m->stage < 0 || m->stage >= w->h->num_stages(w->job)) return false;
   int nin = w->h->stage_num_inputs(w->job, m->stage);
   if (m->nstate != nin) return false;
-  if (m->type == PX_SPLIT) return m->input >= 0 && m->input < nin && nfds == nin + 1;
+  if (m->type == PX_SPLIT)
+    return m->input >= 0 && m->input < nin && nfds == nin + ((m->flags & PX_F_RANGE) ? 0 : 1);
   int want = nin;
   for (int i = 0; i < nin; i++) {
     if (m->count[i] < 0 || m->count[i] > (1 << 20)) return false;
@@ -442,8 +486,9 @@ static void serve_task(wstate *w, const px_msg *m, int *fds, int nfds) {
     rc = px_err(&reply.err, CANON_ERR_ENGINE, "processes: malformed task message");
   else if ((rc = apply_states(w, m->stage, fds, m->nstate, &reply.err)) == 0)
     rc = m->type == PX_SPLIT ? do_split(w, m, fds, &o, &reply.err)
-                             : do_run(w, m, fds, &o, &reply.nrows, &reply.err);
+                             : do_run(w, m, fds, &o, &reply, &reply.err);
   if (rc && !reply.err.code) reply.err.code = rc;
+  if (rc) reply.flags &= ~PX_F_RANGE;
   if (rc) {
     out_done(w, &o, false);
     o.fd = -1;
@@ -475,8 +520,9 @@ static void tune_memory(void) {
 #endif
 }
 
-void px_worker_main(const canon_host *h, int sock, px_status *status, size_t keep_max) {
-  wstate w = {.h = h, .sock = sock, .status = status, .keep_max = keep_max};
+void px_worker_main(const canon_host *h, int sock, px_status *status, size_t keep_max,
+                    bool share_ranges) {
+  wstate w = {.h = h, .sock = sock, .status = status, .keep_max = keep_max, .ranges = share_ranges};
   tune_memory();
   h->set_task_observer(observe, status);
   for (;;) {

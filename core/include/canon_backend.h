@@ -35,7 +35,7 @@ extern "C" {
 #endif
 
 #define CANON_BACKEND_ABI_MAJOR 1
-#define CANON_BACKEND_ABI_MINOR 1
+#define CANON_BACKEND_ABI_MINOR 2
 
 /* Capability bits an engine declares (conformance cases can require them). */
 #define CANON_CAP_PARTITIONS   (1u << 0)  /* honours a partitions=N option */
@@ -186,6 +186,25 @@ typedef struct canon_host {
   canon_table *(*table_share)(const canon_table *t, canon_error *err);
   int (*table_same_data)(const canon_table *a, const canon_table *b);
   int (*table_data_orphaned)(const canon_table *t);
+
+  /* ---- Row ranges of shipped tables (ABI 1.2).  Appended: check
+   * struct_size.  A task's output is often a row range of a table its
+   * process already holds by reference (a scan of a persisted table): an
+   * engine can then send (the table's id, first row, row count) instead of
+   * the rows, and the reader rebuild the range from its own copy.
+   *
+   * table_range_of: 1 with *first set when t holds exactly rows
+   * [*first, *first + rows(t)) of base, in base's own memory (each column
+   * a view of base's column: the same bytes, the same NULLs, the same
+   * dictionary codes) under base's schema — so the range of base is the
+   * same data as t; else 0 (it never fails, and never copies).
+   * table_slice: rows [first, first + count) of t as a new table sharing
+   * t's buffers (no copy); a range outside t (or negative) fails with
+   * CANON_ERR_INVALID and returns NULL, so a range read from another
+   * process can be checked by calling it. */
+  int (*table_range_of)(const canon_table *t, const canon_table *base, int64_t *first);
+  canon_table *(*table_slice)(const canon_table *t, int64_t first, int64_t count,
+                              canon_error *err);
 } canon_host;
 
 typedef struct canon_backend {
