@@ -5,6 +5,7 @@
 #include <float.h>
 #include <math.h>
 
+#include "canon_testing.h"
 #include "kernels.h"
 
 static uint64_t bits(double d) {
@@ -748,4 +749,96 @@ Test(aggregate, int64_sums_over_many_groups_without_nulls) {
   canon_table_free(t);
   canon_builder_free(b);
   canon_schema_free(sch);
+}
+
+/* min and max of int64, timestamp and float64 over many groups (the loop
+ * that keeps each group's best value beside its row), with NULLs, NaN,
+ * ±0.0, ±inf and ties, at 1 and 3 partitions, against a reference worked
+ * out here with the same total order (floats: canon__cmp_f64). */
+Test(aggregate, min_max_of_numbers_over_many_groups) {
+  enum { G = 2500, N = 30000 };
+  static const double fedge[] = {0.0, -0.0, NAN, -INFINITY, INFINITY, 1.5, -1.5, 1e300};
+  canon_error err;
+  canon_schema *sch = canon_schema_parse("k:int64,i:int64,t:timestamp,f:float64", &err);
+  canon_builder *b = canon_builder_new(sch, &err);
+  int64_t *imin = malloc(G * sizeof *imin), *imax = malloc(G * sizeof *imax);
+  double *fmin = malloc(G * sizeof *fmin), *fmax = malloc(G * sizeof *fmax);
+  bool *hasi = calloc(G, 1), *hasf = calloc(G, 1);
+  uint64_t st = 99;
+  for (int r = 0; r < N; r++) {
+    st = st * 6364136223846793005ULL + 1442695040888963407ULL;
+    uint64_t x = st ^ (st >> 29);
+    int g = (int)((x >> 40) % G);
+    canon_builder_append_int64(b, 0, g);
+    int64_t iv = (int64_t)(x % 2001) - 1000;
+    if ((x >> 12) % 50 == 0) iv = (x >> 13) % 2 ? INT64_MIN : INT64_MAX;
+    if ((x >> 20) % 9 == 0) {
+      canon_builder_append_null(b, 1);
+      canon_builder_append_null(b, 2);
+    } else {
+      canon_builder_append_int64(b, 1, iv);
+      canon_builder_append_timestamp(b, 2, iv);
+      if (!hasi[g] || iv < imin[g]) imin[g] = iv;
+      if (!hasi[g] || iv > imax[g]) imax[g] = iv;
+      hasi[g] = true;
+    }
+    if ((x >> 24) % 11 == 0) {
+      canon_builder_append_null(b, 3);
+    } else {
+      double fv = (x >> 30) % 3 ? (double)((int64_t)(x % 1001) - 500) / 4
+                                : fedge[(x >> 33) % (sizeof fedge / sizeof *fedge)];
+      canon_builder_append_float64(b, 3, fv);
+      if (!hasf[g] || canon__cmp_f64(fv, fmin[g]) < 0) fmin[g] = fv;
+      if (!hasf[g] || canon__cmp_f64(fv, fmax[g]) > 0) fmax[g] = fv;
+      hasf[g] = true;
+    }
+  }
+  canon_table *t = canon_builder_finish(b, &err);
+  cr_assert(t, "%s", err.message);
+  canon_schema *es = canon_schema_parse(
+      "k:int64,imin:int64,imax:int64,tmin:timestamp,tmax:timestamp,fmin:float64,fmax:float64", &err);
+  canon_builder *eb = canon_builder_new(es, &err);
+  for (int g = 0; g < G; g++) {
+    if (!hasi[g] && !hasf[g]) continue;
+    canon_builder_append_int64(eb, 0, g);
+    for (int c = 1; c <= 4; c++) {
+      int64_t v = c % 2 ? imin[g] : imax[g];
+      if (!hasi[g]) canon_builder_append_null(eb, c);
+      else if (c <= 2) canon_builder_append_int64(eb, c, v);
+      else canon_builder_append_timestamp(eb, c, v);
+    }
+    for (int c = 5; c <= 6; c++) {
+      double v = c == 5 ? fmin[g] : fmax[g];
+      if (!hasf[g]) canon_builder_append_null(eb, c);
+      else canon_builder_append_float64(eb, c, v == 0 ? 0.0 : v); /* never -0.0 */
+    }
+  }
+  canon_table *want = canon_builder_finish(eb, &err);
+  cr_assert(want, "%s", err.message);
+  const char *keys[] = {"k"};
+  const char *names[] = {"imin", "imax", "tmin", "tmax", "fmin", "fmax"};
+  canon_sort_key by[] = {{"k", 0, 0}};
+  for (int parts = 1; parts <= 3; parts += 2) {
+    char engine[64];
+    snprintf(engine, sizeof engine, "serial:partitions=%d", parts);
+    canon_session *s = tu_open(engine);
+    canon_expr *outs[] = {canon_min(canon_col("i")), canon_max(canon_col("i")),
+                          canon_min(canon_col("t")), canon_max(canon_col("t")),
+                          canon_min(canon_col("f")), canon_max(canon_col("f"))};
+    canon_df *df = canon_aggregate(canon_from_table(s, t, &err), keys, 1, outs, names, 6, &err);
+    canon_table *got = canon_collect(canon_sort(df, by, 1, &err), &err);
+    cr_assert(got, "%s", err.message);
+    char *diff = NULL;
+    cr_assert_eq(canon_testing_compare(want, got, CANON_TESTING_EXACT, NULL, 0, &diff), 0,
+                 "%d partitions: %s", parts, diff ? diff : "");
+    canon_table_free(got);
+    canon_session_close(s);
+  }
+  canon_table_free(want);
+  canon_builder_free(eb);
+  canon_schema_free(es);
+  canon_table_free(t);
+  canon_builder_free(b);
+  canon_schema_free(sch);
+  free(imin), free(imax), free(fmin), free(fmax), free(hasi), free(hasf);
 }

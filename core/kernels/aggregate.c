@@ -182,6 +182,45 @@ static int ag_sum_i64_packed(ag_run *r, const canon__column *c, canon__colbuilde
   return rc;
 }
 
+/* The min/max loop for 8-byte numbers: each group's best value so far is
+ * kept next to its row (best[g], -1 while none), so a row is compared with
+ * a value in a dense array instead of with a row anywhere in the column
+ * (a cache miss per row once the column outgrows the cache).  Strictly
+ * better only, with the column's own order: the same rows win as in the
+ * general loop. */
+static int ag_minmax_cached(ag_run *r, const canon__column *c, bool is_max, int64_t *best) {
+  size_t ng = r->ngroups ? (size_t)r->ngroups : 1;
+  uint64_t *bv = canon__reallocarray(NULL, ng, sizeof *bv);
+  if (!bv) return CANON_ERR_NOMEM;
+  bool f64 = c->type == CANON_FLOAT64;
+  const uint64_t *v = (const uint64_t *)c->values->data;
+  for (int64_t i = 0; i < r->n; i++) {
+    int64_t g = AG_GID(r, i);
+    if (g < 0 || !canon__valid(c, i)) continue;
+    if (best[g] < 0) {
+      best[g] = i;
+      bv[g] = v[i];
+      continue;
+    }
+    int cmp;
+    if (f64) {
+      double x, y;
+      memcpy(&x, &v[i], 8);
+      memcpy(&y, &bv[g], 8);
+      cmp = canon__cmp_f64(x, y);
+    } else {
+      int64_t x = (int64_t)v[i], y = (int64_t)bv[g];
+      cmp = (x > y) - (x < y);
+    }
+    if (is_max ? cmp > 0 : cmp < 0) {
+      best[g] = i;
+      bv[g] = v[i];
+    }
+  }
+  free(bv);
+  return 0;
+}
+
 /* Partial states of aggregate s over argument column c into out. */
 static int ag_partial_one(ag_run *r, const ag_spec *s, int idx, const canon__column *c,
                           canon__colbuilder *out, canon_error *err) {
@@ -236,6 +275,10 @@ static int ag_partial_one(ag_run *r, const ag_spec *s, int idx, const canon__col
     int64_t *best = canon__reallocarray(NULL, ng, sizeof *best);
     if (!best) return CANON_ERR_NOMEM;
     for (size_t g = 0; g < ng; g++) best[g] = -1;
+    if (c->type == CANON_INT64 || c->type == CANON_TIMESTAMP || c->type == CANON_FLOAT64) {
+      rc = ag_minmax_cached(r, c, s->is_max, best);
+      goto minmax_out;
+    }
     for (int64_t i = 0; i < r->n; i++) {
       int64_t g = AG_GID(r, i);
       if (g < 0 || !canon__valid(c, i)) continue;
@@ -249,6 +292,7 @@ static int ag_partial_one(ag_run *r, const ag_spec *s, int idx, const canon__col
         if (s->is_max ? cmp > 0 : cmp < 0) best[g] = i;
       }
     }
+  minmax_out:
     for (int64_t g = 0; g < r->ngroups && !rc; g++)
       rc = best[g] < 0 ? canon__cb_str(out, "\0", 1) : ag_mm_put(out, c, best[g]);
     free(best);
