@@ -23,25 +23,18 @@ static double from_bits(uint64_t b) {
   return d;
 }
 
-static uint64_t rng;
-static uint64_t rnd(void) {
-  uint64_t z = (rng += 0x9e3779b97f4a7c15ULL);
-  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-  z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-  return z ^ (z >> 31);
-}
-static int64_t below(int64_t n) { return (int64_t)(rnd() % (uint64_t)n); }
+static int64_t below(int64_t n) { return (int64_t)(tu_rnd() % (uint64_t)n); }
 
 /* A double with exponent field in [elo, ehi] (0 = subnormal), random sign
  * and mantissa; now and then a zero of either sign. */
 static double rnd_in(int elo, int ehi) {
-  uint64_t r = rnd();
+  uint64_t r = tu_rnd();
   if ((r & 31) == 0) return (r & 32) ? -0.0 : 0.0;
   uint64_t e = (uint64_t)(elo + below(ehi - elo + 1));
-  uint64_t m = rnd() & 0xfffffffffffffULL;
+  uint64_t m = tu_rnd() & 0xfffffffffffffULL;
   if ((r & 64) && (r & 128)) m &= ~0xffffffULL;  /* trailing zeros */
   if (!e && !m) m = 1;
-  return from_bits((rnd() & 0x8000000000000000ULL) | e << 52 | m);
+  return from_bits((tu_rnd() & 0x8000000000000000ULL) | e << 52 | m);
 }
 
 #define ASSERT_SAME(got, want, c)                                                          \
@@ -121,7 +114,7 @@ static void check_groups(const double *v, const uint8_t *valid, const int64_t *g
 }
 
 Test(xsum_fixed, random_windows_match_the_superaccumulator) {
-  rng = 11;
+  tu_rnd_state = 11;
   for (int trial = 0; trial < 400; trial++) {
     int64_t n = 1 + below(trial % 4 == 0 ? 3 : 3000);
     int kbits = bits_for(n);
@@ -212,7 +205,7 @@ Test(xsum_fixed, edge_values) {
 /* The largest magnitudes a window allows, as many as the count bits allow:
  * the 128-bit sum must neither overflow nor lose the count. */
 Test(xsum_fixed, long_runs_at_the_headroom_limit) {
-  rng = 5;
+  tu_rnd_state = 5;
   const int64_t ns[] = {2, 3, 255, 4095, 4096, 70000};
   for (int t = 0; t < (int)(sizeof ns / sizeof *ns); t++) {
     int64_t n = ns[t];
@@ -246,11 +239,11 @@ Test(xsum_fixed, long_runs_at_the_headroom_limit) {
 }
 
 Test(xsum_fixed, scaled_adds_match_double_adds) {
-  rng = 9;
+  tu_rnd_state = 9;
   for (int trial = 0; trial < 2000; trial++) {
     /* A random 128-bit value at a random unit, added to a random sum. */
     int pos = (int)below(2046 - 128);
-    i128 s = (i128)((unsigned __int128)rnd() << 64 | rnd()) >> below(127);
+    i128 s = (i128)((unsigned __int128)tu_rnd() << 64 | tu_rnd()) >> below(127);
     canon__xsum a, b;
     canon__xsum_init(&a);
     canon__xsum_init(&b);
@@ -320,7 +313,7 @@ static canon_table *agg_parts(const canon_table *t, int nparts, canon_error *err
  * sums and means equal to the superaccumulator's per group, for every
  * partition count. */
 Test(xsum_fixed, aggregate_matches_reference) {
-  rng = 21;
+  tu_rnd_state = 21;
   canon_error err;
   canon_error_clear(&err);
   canon_schema *s = canon_schema_parse("k:int64,v:float64", &err);
@@ -410,7 +403,7 @@ static size_t rnd_state(uint8_t *buf, bool ints, int elo, int ehi, canon__xsum *
   }
   if (r <= 3) {
     double v = state_value(elo, ehi, 2);
-    int64_t iv = (int64_t)(rnd() >> below(64)) * (below(2) ? 1 : -1);
+    int64_t iv = (int64_t)(tu_rnd() >> below(64)) * (below(2) ? 1 : -1);
     buf[0] = 1;
     put64(buf + 1, ints ? (uint64_t)iv : bits(v));
     if (ints) canon__xsum_add_i64(ref, iv);
@@ -422,7 +415,7 @@ static size_t rnd_state(uint8_t *buf, bool ints, int elo, int ehi, canon__xsum *
   canon__xsum_init(&x);
   int64_t k = 2 + below(20);
   for (int64_t i = 0; i < k; i++) {
-    if (ints) canon__xsum_add_i64(&x, (int64_t)(rnd() >> below(64)) * (below(2) ? 1 : -1));
+    if (ints) canon__xsum_add_i64(&x, (int64_t)(tu_rnd() >> below(64)) * (below(2) ? 1 : -1));
     else canon__xsum_add(&x, state_value(elo, ehi, 1));
   }
   put64(buf, (uint64_t)k);
@@ -468,7 +461,7 @@ static canon_table *final_of(canon_table *p, bool ints, canon_error *err) {
 }
 
 Test(xsum_fixed, final_over_made_states_matches_reference) {
-  rng = 33;
+  tu_rnd_state = 33;
   canon_error err;
   canon_error_clear(&err);
   for (int trial = 0; trial < 40; trial++) {
@@ -524,7 +517,7 @@ Test(xsum_fixed, final_over_made_states_matches_reference) {
  * still a parse error; NaN and inf flags and states too far apart for a
  * window still give the general path's answers (checked above). */
 Test(xsum_fixed, final_rejects_corrupt_states) {
-  rng = 44;
+  tu_rnd_state = 44;
   wild = 0;
   canon_error err;
   const char *bad[] = {
@@ -660,7 +653,7 @@ Test(xsum_fixed, aggregate_at_the_headroom_limit) {
 /* Means of int64 over few groups (the partial step sums them with the
  * count in the low bits of a 128-bit integer), extremes included. */
 Test(xsum_fixed, int_means_match_reference) {
-  rng = 55;
+  tu_rnd_state = 55;
   canon_error err;
   canon_error_clear(&err);
   canon_schema *s = canon_schema_parse("k:int64,v:int64", &err);
@@ -690,7 +683,7 @@ Test(xsum_fixed, int_means_match_reference) {
       case 0: v = INT64_MIN; break;  /* the largest magnitude, all of one sign */
       case 1: v = INT64_MAX; break;
       case 2: v = below(2) ? INT64_MIN : INT64_MAX; break;
-      case 3: v = (int64_t)(rnd() >> below(64)) * (below(2) ? 1 : -1); break;
+      case 3: v = (int64_t)(tu_rnd() >> below(64)) * (below(2) ? 1 : -1); break;
       case 4: v = i == n - 1 ? INT64_C(1) << 60 : below(2001) - 1000; break; /* big one last */
       default: v = trial % 2 ? edge : -edge; break;
       }
