@@ -546,14 +546,8 @@ Test(processes_ranges, bad_ranges_are_clean_errors) {
       {7, INT64_MIN, 10, "outside"},
       {8, 0, 301, "outside"},
   };
-  /* A good task first: the worker's copy of the job then holds recorded
-   * events (a job that never recorded one trips a sanitizer in the core's
-   * event hand-over, observe.c, on a failed first task: not this test's
-   * subject). */
-  px_msg first;
-  canon_table *ok = split_range(&d, 7, 0, 5, -1, &first);
-  cr_assert(ok, "%s", first.err.message);
-  canon_table_free(ok);
+  /* The first task of the job fails: the worker has recorded no event
+   * yet when it replies (observe.c once passed NULL to memmove there). */
   for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
     px_msg reply;
     canon_table *t = split_range(&d, bad[i].id, bad[i].first, bad[i].rows, -1, &reply);
