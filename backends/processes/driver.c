@@ -225,8 +225,11 @@ static void on_reply(stage_run *r, phase *ph, int wi, const px_msg *m, int *fds,
     task_failed(ph, ti, &m->err); /* the task's own error, unchanged */
   } else if (m->flags & PX_F_RANGE) {
     /* Rows of a shared table: checked against the driver's own copy, so a
-     * bad id or range fails the job here, before anyone reads it. */
-    const canon_table *base = px_shared_find(r->st, m->range_id);
+     * bad id or range fails the job here, before anyone reads it (and
+     * never through slots a host older than 1.2 does not have).  A worker
+     * still holding input views stops segment reuse, as below. */
+    if (m->flags & PX_F_VIEWS_HELD) r->st->no_reuse = true;
+    const canon_table *base = PX_HOST_HAS_RANGES(h) ? px_shared_find(r->st, m->range_id) : NULL;
     if (t->kind != PX_RUN || nfds != 0 || !base || !px_range_ok(m, h->table_num_rows(base))) {
       fail(r, err, CANON_ERR_INTERNAL,
            "processes: a worker replied with rows [%lld, +%lld) of shared table %llu, which "
@@ -461,7 +464,7 @@ static void recycle_results(px_state *st) {
 /* A result that is rows of a shared table, as a view of the driver's own
  * copy of the table (checked when the reply came). */
 static canon_table *range_table(px_state *st, const px_seg *s, canon_error *err) {
-  const canon_table *base = px_shared_find(st, s->range_id);
+  const canon_table *base = PX_HOST_HAS_RANGES(st->host) ? px_shared_find(st, s->range_id) : NULL;
   if (!base) {
     px_err(err, CANON_ERR_INTERNAL, "processes: shared table %llu is gone",
            (unsigned long long)s->range_id);
