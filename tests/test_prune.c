@@ -524,6 +524,37 @@ Test(prune, errors_name_the_users_node) {
   canon_session_close(s);
 }
 
+/* A narrowed cast is named as the user's node in errors: a failing strict
+ * cast says "cast node 2" with the pass on as with it off.  (Explain, and
+ * a processes worker, which gets the pruned plan as JSON with the node's
+ * id only, call it a select.) */
+Test(prune, a_narrowed_cast_is_named_in_errors) {
+  const char *engines[] = {"serial:partitions=2", "threads:workers=2,partitions=2"};
+  for (size_t e = 0; e < sizeof engines / sizeof *engines; e++) {
+    canon_session *s = tu_open(engines[e]);
+    canon_error err;
+    canon_table *t = canon_table_from_csv_text("a:string,b:int64,c:int64", "1,1,1\nx,2,2\n", &err);
+    cr_assert(t, "%s", err.message);
+    const char *cols[] = {"a"};
+    canon_type types[] = {CANON_INT64};
+    canon_df *cast = canon_cast_columns(canon_from_table(s, t, &err), cols, types, 1, 0, &err);
+    canon_expr *o[] = {canon_col("a"), canon_col("b")};
+    canon_df *d = canon_select(cast, o, NULL, 2, &err);
+    cr_assert(d, "%s", err.message);
+    char msg[2][1024];
+    for (int on = 0; on < 2; on++) {
+      canon__prune_set(on);
+      cr_assert_null(canon_collect(d, &err));
+      snprintf(msg[on], sizeof msg[on], "%s", err.message);
+    }
+    canon__prune_set(-1);
+    cr_assert_str_eq(msg[1], msg[0], "%s", engines[e]);
+    cr_assert(strstr(msg[1], "cast node 2"), "%s: %s", engines[e], msg[1]);
+    canon_table_free(t);
+    canon_session_close(s);
+  }
+}
+
 Test(prune, the_pass_can_be_turned_off) {
   canon_session *s = tu_open("serial:partitions=2");
   canon_df *d = plan_top2(s, NULL);

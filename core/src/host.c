@@ -295,7 +295,7 @@ int canon__run_task(const canon_job *job, int stage, int part, canon_table *cons
       if (err && err->code == CANON_OK) canon__nomem(err);
       /* Name the plan node unless the message already does. */
       if (err && !strstr(err->message, " node "))
-        canon__errprefix(err, "%s node %d", canon__node_kind_name(st->ops[i].node->kind),
+        canon__errprefix(err, "%s node %d", canon__df_kind_name(st->ops[i].node),
                          canon_df_id(st->ops[i].node));
       return err ? err->code : CANON_ERR_INTERNAL;
     }

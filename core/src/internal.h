@@ -367,6 +367,9 @@ struct canon_df {
   int id;                       /* unique in the session, from 1 */
   int origin_id;                /* the id a plan JSON gave it (0: none); errors
                                    name this one when set */
+  int origin_kind;              /* kind + 1 of the user's node this one stands
+                                   for in errors (plan_prune.c: a narrowed
+                                   cast, rename or drop is a select); 0: its own */
   canon__node_kind kind;
   canon_session *session;
   int ninputs;
@@ -425,6 +428,9 @@ struct canon_df {
 
 /* Kind name as in plan JSON ("read_csv", "filter", ...). */
 const char *canon__node_kind_name(canon__node_kind k);
+/* The kind a node is named by in errors: the user's (origin_kind) when
+ * set, else its own. */
+const char *canon__df_kind_name(const canon_df *d);
 canon__node_kind canon__node_kind_from_name(const char *name);
 
 /* Aggregate nodes (plan_aggregate.c): check the bound outputs of d (keys

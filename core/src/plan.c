@@ -42,11 +42,15 @@ canon__node_kind canon__node_kind_from_name(const char *name) {
 const canon_schema *canon_df_schema(const canon_df *df) { return df ? df->schema : NULL; }
 canon_session *canon_df_session(const canon_df *df) { return df ? df->session : NULL; }
 
+const char *canon__df_kind_name(const canon_df *d) {
+  return canon__node_kind_name(d->origin_kind ? (canon__node_kind)(d->origin_kind - 1) : d->kind);
+}
+
 int canon_df_id(const canon_df *df) { return df ? (df->origin_id ? df->origin_id : df->id) : 0; }
 
 /* Prefix err with the node's label: "filter node 4". */
 static void node_err(canon_df *n, canon_error *err) {
-  canon__errprefix(err, "%s node %d", canon__node_kind_name(n->kind), canon_df_id(n));
+  canon__errprefix(err, "%s node %d", canon__df_kind_name(n), canon_df_id(n));
 }
 
 /* Start a node over `in`; NULL input means an earlier step failed. */
