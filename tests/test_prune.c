@@ -223,7 +223,7 @@ Test(prune, row_operations_keep_what_they_read) {
   char *p = check(plan_rowops_chain, NULL, false);
   /* g and w are never read: w is reassigned and then dropped by the
    * select, so neither its fill nor its assignment survives */
-  expect_schema(p, "select #2 ", "k:int64,v:float64,xx:int64,s:string");
+  expect_schema(p, "rename #2 ", "k:int64,v:float64,xx:int64,s:string");
   expect_schema(p, "fillna #4 ", "k:string,v:float64,xx:int64,s:string");
   expect_schema(p, "assign #6 ", "k:string,xx:int64,s:string,y:int64");
   cr_assert(!strstr(p, "w = "), "%s", p);
@@ -524,10 +524,10 @@ Test(prune, errors_name_the_users_node) {
   canon_session_close(s);
 }
 
-/* A narrowed cast is named as the user's node in errors: a failing strict
- * cast says "cast node 2" with the pass on as with it off.  (Explain, and
- * a processes worker, which gets the pruned plan as JSON with the node's
- * id only, call it a select.) */
+/* A narrowed cast is named as the user's node: a failing strict cast says
+ * "cast node 2" with the pass on as with it off, and the pruned plan
+ * prints "cast #2".  (A processes worker, which gets the pruned plan as
+ * JSON with the node's id only, calls it a select.) */
 Test(prune, a_narrowed_cast_is_named_in_errors) {
   const char *engines[] = {"serial:partitions=2", "threads:workers=2,partitions=2"};
   for (size_t e = 0; e < sizeof engines / sizeof *engines; e++) {
@@ -547,9 +547,18 @@ Test(prune, a_narrowed_cast_is_named_in_errors) {
       cr_assert_null(canon_collect(d, &err));
       snprintf(msg[on], sizeof msg[on], "%s", err.message);
     }
+    canon__prune_set(1);
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    cr_assert_eq(canon_explain(d, f, 1, 0, &err), 0, "%s", err.message);
+    fclose(f);
     canon__prune_set(-1);
     cr_assert_str_eq(msg[1], msg[0], "%s", engines[e]);
     cr_assert(strstr(msg[1], "cast node 2"), "%s: %s", engines[e], msg[1]);
+    const char *pruned = strstr(buf, "pruned plan:");
+    cr_assert(pruned && strstr(pruned, "cast #2"), "%s", buf);
+    free(buf);
     canon_table_free(t);
     canon_session_close(s);
   }

@@ -9,7 +9,7 @@
 
 /* One line describing node d (without its inputs). */
 static void describe(const canon_df *d, FILE *out) {
-  fprintf(out, "%s #%d", canon__node_kind_name(d->kind), canon_df_id(d));
+  fprintf(out, "%s #%d", canon__df_kind_name(d), canon_df_id(d));
   switch (d->kind) {
   case CANON__N_READ_CSV: fprintf(out, " %s", d->path); break;
   case CANON__N_TABLE: fprintf(out, " (%lld rows)", (long long)d->table->nrows); break;

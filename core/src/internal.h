@@ -368,8 +368,9 @@ struct canon_df {
   int origin_id;                /* the id a plan JSON gave it (0: none); errors
                                    name this one when set */
   int origin_kind;              /* kind + 1 of the user's node this one stands
-                                   for in errors (plan_prune.c: a narrowed
-                                   cast, rename or drop is a select); 0: its own */
+                                   for in errors and explain (plan_prune.c: a
+                                   narrowed cast, rename or drop is a select);
+                                   0: its own */
   canon__node_kind kind;
   canon_session *session;
   int ninputs;
@@ -428,8 +429,8 @@ struct canon_df {
 
 /* Kind name as in plan JSON ("read_csv", "filter", ...). */
 const char *canon__node_kind_name(canon__node_kind k);
-/* The kind a node is named by in errors: the user's (origin_kind) when
- * set, else its own. */
+/* The kind a node is named by in errors and explain: the user's
+ * (origin_kind) when set, else its own. */
 const char *canon__df_kind_name(const canon_df *d);
 canon__node_kind canon__node_kind_from_name(const char *name);
 

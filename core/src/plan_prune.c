@@ -430,9 +430,9 @@ static canon_df *rebuild_node(pctx *c, pnode *p) {
     if (kept_exprs(d, p->need, &exprs, &names, &n) == 0)
       out = canon_select(in[0], exprs, names, n, err);
     free_exprs(exprs, names, n, true);
-    /* A narrowed rename, cast or drop is a select, named in errors as the
-     * user's node ("cast node 2").  Explain and a processes worker (whose
-     * plan JSON carries the id only) still call it a select. */
+    /* A narrowed rename, cast or drop is a select, named in errors and
+     * explain as the user's node ("cast node 2"); a processes worker, whose
+     * plan JSON carries the id only, still calls it a select. */
     if (out && out != in[0] && out->kind == CANON__N_SELECT && d->kind != CANON__N_SELECT)
       out->origin_kind = (int)d->kind + 1;
     return out;
