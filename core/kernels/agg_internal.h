@@ -114,5 +114,11 @@ typedef struct ag_xs_job {
 int canon__ag_corrupt(canon_error *err, int i, int64_t row);
 /* Partial or final sums/means of one aggregate over the run's groups. */
 int canon__ag_xs_run(ag_run *r, const ag_xs_job *j);
+/* Exact int64 sums (two's complement in 128 bits) and non-NULL counts per
+ * group of int64 column c into sum[] and cnt[] (zeroed, ngroups or 1
+ * long).  Below 2^32 rows each group is one 128-bit slot holding
+ * sum * 2^kb + count, so a row touches one slot (fetched 16 rows ahead
+ * with many groups); the partial sum states and the int64 means share it. */
+void canon__ag_i64_sums(const ag_run *r, const canon__column *c, ag_u128 *sum, int64_t *cnt);
 
 #endif

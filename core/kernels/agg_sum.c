@@ -352,6 +352,43 @@ static uint64_t ag_i64_magnitude(const int64_t *v, int64_t n) {
   return m0 > m2 ? m0 : m2;
 }
 
+void canon__ag_i64_sums(const ag_run *r, const canon__column *c, ag_u128 *sum, int64_t *cnt) {
+  size_t ng = r->ngroups ? (size_t)r->ngroups : 1;
+  const int64_t *v = canon__i64(c);
+  const int64_t *gid = r->gid;
+  int64_t n = r->n;
+  int kb = n ? 64 - __builtin_clzll((uint64_t)n) : 1;
+  if (kb > 32) {
+    /* 2^32 rows or more: sum and count apart (2^64 rows of int64 cannot
+     * overflow 128 bits; wrapping unsigned arithmetic is two's complement). */
+    for (int64_t i = 0; i < n; i++) {
+      int64_t g = AG_GID(r, i);
+      if (g < 0 || !canon__valid(c, i)) continue;
+      sum[g] += (ag_u128)(ag_i128)v[i];
+      cnt[g]++;
+    }
+    return;
+  }
+  /* One slot per group: sum * 2^kb + count, the count < 2^kb in the low
+   * bits (|sum| < 2^(63 + kb) keeps the slot within 128 bits). */
+  if (!gid) {
+    for (int64_t i = 0; i < n; i++)
+      if (canon__valid(c, i)) sum[0] += ((ag_u128)(ag_i128)v[i] << kb) + 1;
+  } else if (c->null_count == 0 && ng > 1024) {
+    for (int64_t i = 0; i < n; i++) {
+      if (i + 16 < n) __builtin_prefetch(&sum[gid[i + 16] < 0 ? 0 : gid[i + 16]], 1);
+      if (gid[i] >= 0) sum[gid[i]] += ((ag_u128)(ag_i128)v[i] << kb) + 1;
+    }
+  } else {
+    for (int64_t i = 0; i < n; i++)
+      if (gid[i] >= 0 && canon__valid(c, i)) sum[gid[i]] += ((ag_u128)(ag_i128)v[i] << kb) + 1;
+  }
+  for (size_t g = 0; g < ng; g++) {
+    cnt[g] = (int64_t)(sum[g] & (((ag_u128)1 << kb) - 1));
+    sum[g] = (ag_u128)((ag_i128)sum[g] >> kb); /* arithmetic: the count drops */
+  }
+}
+
 /* Partial sums over few groups: one pass over the rows into the array of
  * accumulators acc (initialized) and counts cnt (zeroed).  int64 values are
  * summed exactly in 128 bits first and added once per group. */
@@ -384,26 +421,7 @@ static int ag_xs_partial_array(ag_run *r, const ag_xs_job *j, canon__xsum *acc, 
     }
     ag_u128 *sum = canon__calloc(ng, sizeof *sum);
     if (!sum) return CANON_ERR_NOMEM;
-    /* With n < 2^kbits <= 2^32 rows the sum times 2^kbits plus the count
-     * fits 128 bits (|sum| < 2^(63 + kbits)): one add per row. */
-    if (kbits <= 32) {
-      for (int64_t i = 0; i < r->n; i++) {
-        int64_t g = AG_GID(r, i);
-        if (g < 0 || (valid && !canon__valid(c, i))) continue;
-        sum[g] += ((ag_u128)(ag_i128)v[i] << kbits) + 1;
-      }
-      for (size_t g = 0; g < ng; g++) {
-        cnt[g] = (int64_t)(sum[g] & (((ag_u128)1 << kbits) - 1));
-        sum[g] = (ag_u128)((ag_i128)sum[g] >> kbits);  /* arithmetic: the count drops */
-      }
-    } else {
-      for (int64_t i = 0; i < r->n; i++) {
-        int64_t g = AG_GID(r, i);
-        if (g < 0 || (valid && !canon__valid(c, i))) continue;
-        sum[g] += (ag_u128)(ag_i128)v[i];
-        cnt[g]++;
-      }
-    }
+    canon__ag_i64_sums(r, c, sum, cnt);
     for (size_t g = 0; g < ng; g++)
       canon__xsum_add_i128(&acc[g], (uint64_t)sum[g], (int64_t)(uint64_t)(sum[g] >> 64));
     free(sum);

@@ -143,45 +143,6 @@ static int ag_mm_put(canon__colbuilder *out, const canon__column *c, int64_t i) 
   return canon__cb_str(out, (const char *)buf, len);
 }
 
-/* Partial int64 sums of a run of n < 2^32 rows: one 128-bit slot per
- * group holding sum * 2^kb + count, count < 2^kb <= 2^32 in the low kb bits
- * (|sum| < 2^(63 + kb), so the slot cannot overflow), so a row touches one
- * slot instead of a sum and a count; with many groups the slot of the row
- * 16 ahead is fetched early.  Same states as the general loop. */
-static int ag_sum_i64_packed(ag_run *r, const canon__column *c, canon__colbuilder *out) {
-  size_t ng = r->ngroups ? (size_t)r->ngroups : 1;
-  ag_u128 *acc = canon__calloc(ng, sizeof *acc);
-  if (!acc) return CANON_ERR_NOMEM;
-  int kb = r->n ? 64 - __builtin_clzll((uint64_t)r->n) : 1;
-  const int64_t *v = canon__i64(c);
-  const int64_t *gid = r->gid;
-  int64_t n = r->n;
-  if (!gid) {
-    for (int64_t i = 0; i < n; i++)
-      if (canon__valid(c, i)) acc[0] += ((ag_u128)(ag_i128)v[i] << kb) + 1;
-  } else if (c->null_count == 0 && ng > 1024) {
-    for (int64_t i = 0; i < n; i++) {
-      if (i + 16 < n) __builtin_prefetch(&acc[gid[i + 16] < 0 ? 0 : gid[i + 16]], 1);
-      if (gid[i] >= 0) acc[gid[i]] += ((ag_u128)(ag_i128)v[i] << kb) + 1;
-    }
-  } else {
-    for (int64_t i = 0; i < n; i++)
-      if (gid[i] >= 0 && canon__valid(c, i)) acc[gid[i]] += ((ag_u128)(ag_i128)v[i] << kb) + 1;
-  }
-  ag_u128 mask = ((ag_u128)1 << kb) - 1;
-  uint8_t buf[24];
-  int rc = 0;
-  for (int64_t g = 0; g < r->ngroups && !rc; g++) {
-    ag_u128 sum = (ag_u128)((ag_i128)acc[g] >> kb); /* arithmetic: sign kept */
-    ag_put64(buf, (uint64_t)sum);
-    ag_put64(buf + 8, (uint64_t)(sum >> 64));
-    ag_put64(buf + 16, (uint64_t)(acc[g] & mask));
-    rc = canon__cb_str(out, (const char *)buf, 24);
-  }
-  free(acc);
-  return rc;
-}
-
 /* The min/max loop for 8-byte numbers: each group's best value so far is
  * kept next to its row (best[g], -1 while none), so a row is compared with
  * a value in a dense array instead of with a row anywhere in the column
@@ -243,19 +204,10 @@ static int ag_partial_one(ag_run *r, const ag_spec *s, int idx, const canon__col
     return rc;
   }
   case AG_SUM_I64: {
-    if (r->n < ((int64_t)1 << 32)) return ag_sum_i64_packed(r, c, out);
     ag_u128 *sum = canon__calloc(ng, sizeof *sum);
     int64_t *cnt = canon__calloc(ng, sizeof *cnt);
     if (!sum || !cnt) rc = CANON_ERR_NOMEM;
-    const int64_t *v = canon__i64(c);
-    for (int64_t i = 0; i < r->n && !rc; i++) {
-      int64_t g = AG_GID(r, i);
-      if (g < 0 || !canon__valid(c, i)) continue;
-      /* Wrapping unsigned arithmetic is the two's complement sum; 2^64
-       * rows of int64 cannot overflow 128 bits. */
-      sum[g] += (ag_u128)(ag_i128)v[i];
-      cnt[g]++;
-    }
+    else canon__ag_i64_sums(r, c, sum, cnt);
     uint8_t buf[24];
     for (int64_t g = 0; g < r->ngroups && !rc; g++) {
       ag_put64(buf, (uint64_t)sum[g]);
