@@ -1,6 +1,6 @@
-/* agg_internal.h — what aggregate.c (grouping, partial and final steps,
- * count and min/max) and agg_sum.c (sum and mean over superaccumulators)
- * share: the aggregate specs, the grouping of a run, byte helpers. */
+/* agg_internal.h — what aggregate.c (grouping and the partial step),
+ * agg_final.c (the final step) and agg_sum.c (sum and mean) share: the
+ * aggregate specs, the grouping of a run, output builders, byte helpers. */
 #ifndef CANON_AGG_INTERNAL_H
 #define CANON_AGG_INTERNAL_H
 
@@ -97,6 +97,29 @@ static inline int ag_run_csr(ag_run *r) {
   if (r->csr.order) return 0;
   return ag_csr_build(&r->csr, r->gid, r->n, r->ngroups);
 }
+
+/* ---- shared by the partial and final steps (aggregate.c) ---------------- */
+
+/* Builders of an output table's columns, or for some leading key columns
+ * a column gathered whole (pre[k]); freed by canon__ag_out_reset. */
+typedef struct ag_out {
+  int ncols;
+  canon__colbuilder *cb;
+  canon__column **pre;
+  int ninit;
+} ag_out;
+
+/* The specs of aggregates aggs[0..naggs) (*out malloc'd). */
+int canon__ag_specs(canon_expr *const *aggs, int naggs, ag_spec **out, canon_error *err);
+int canon__ag_out_init(ag_out *o, const canon_type *types, int ncols, int64_t rows);
+void canon__ag_out_reset(ag_out *o);
+int canon__ag_out_take_keys(ag_out *o, int ncols, const canon_table *t, const int *cols,
+                            int nkeys, const bool *take, const int64_t *first, int64_t ng,
+                            canon_error *err);
+canon_table *canon__ag_out_finish(ag_out *o, const canon_schema *s, int64_t rows,
+                                  canon_error *err);
+int canon__ag_group(const canon_table *t, const int *cols, int nkeys, bool drop_null_keys,
+                    bool barely, ag_run *r, int64_t **gid, int64_t **first, canon_error *err);
 
 /* ---- sum and mean (agg_sum.c) ------------------------------------------- */
 

@@ -39,8 +39,8 @@
  * Key columns of both steps are gathered whole (float keys of the final
  * step value by value, to canonicalize them).
  *
- * Sections: specs; partial; final.  Sum and mean live in agg_sum.c, what
- * both files share in agg_internal.h.
+ * Sections: specs; partial.  The final step lives in agg_final.c, sum and
+ * mean in agg_sum.c; what the files share is in agg_internal.h.
  */
 #include "agg_internal.h"
 #include "agg_ext.h"
@@ -92,7 +92,7 @@ static int ag_spec_init(const canon_expr *e, int i, ag_spec *s, canon_error *err
   return CANON_ERR_TYPE;
 }
 
-static int ag_specs(canon_expr *const *aggs, int naggs, ag_spec **out, canon_error *err) {
+int canon__ag_specs(canon_expr *const *aggs, int naggs, ag_spec **out, canon_error *err) {
   *out = canon__calloc(naggs ? (size_t)naggs : 1, sizeof **out);
   if (!*out) return canon__nomem(err);
   for (int i = 0; i < naggs; i++) {
@@ -255,14 +255,6 @@ static int ag_partial_one(ag_run *r, const ag_spec *s, int idx, const canon__col
   return canon__seterr(err, CANON_ERR_INTERNAL, "unknown aggregate state kind");
 }
 
-/* Builders of an output table's columns, or for some leading key columns
- * a column gathered whole (pre[k]); freed by ag_out_reset. */
-typedef struct ag_out {
-  int ncols;
-  canon__colbuilder *cb;
-  canon__column **pre;
-  int ninit;
-} ag_out;
 
 /* Allocate the arrays (once). */
 static int ag_out_prepare(ag_out *o, int ncols) {
@@ -274,7 +266,7 @@ static int ag_out_prepare(ag_out *o, int ncols) {
   return o->cb && o->pre ? 0 : CANON_ERR_NOMEM;
 }
 
-static int ag_out_init(ag_out *o, const canon_type *types, int ncols, int64_t rows) {
+int canon__ag_out_init(ag_out *o, const canon_type *types, int ncols, int64_t rows) {
   if (ag_out_prepare(o, ncols)) return CANON_ERR_NOMEM;
   for (int k = 0; k < ncols; k++) {
     /* A gathered column needs no builder storage. */
@@ -284,7 +276,7 @@ static int ag_out_init(ag_out *o, const canon_type *types, int ncols, int64_t ro
   return 0;
 }
 
-static void ag_out_reset(ag_out *o) {
+void canon__ag_out_reset(ag_out *o) {
   for (int k = 0; k < o->ninit; k++) canon__cb_reset(&o->cb[k]);
   if (o->pre)
     for (int k = 0; k < o->ncols; k++) canon__column_unref(o->pre[k]);
@@ -295,10 +287,10 @@ static void ag_out_reset(ag_out *o) {
   o->ninit = 0;
 }
 
-/* Set o->pre[k] (before ag_out_init sets up the builders) to rows
+/* Set o->pre[k] (before canon__ag_out_init sets up the builders) to rows
  * first[0..ng) of column cols[k] of t, for each k < nkeys with take[k]: one
  * gather per column instead of one append per value. */
-static int ag_out_take_keys(ag_out *o, int ncols, const canon_table *t, const int *cols,
+int canon__ag_out_take_keys(ag_out *o, int ncols, const canon_table *t, const int *cols,
                             int nkeys, const bool *take, const int64_t *first, int64_t ng,
                             canon_error *err) {
   if (ag_out_prepare(o, ncols)) return canon__nomem(err);
@@ -344,7 +336,7 @@ done:
 }
 
 /* Finish the builders into a table with schema s. */
-static canon_table *ag_out_finish(ag_out *o, const canon_schema *s, int64_t rows,
+canon_table *canon__ag_out_finish(ag_out *o, const canon_schema *s, int64_t rows,
                                   canon_error *err) {
   canon__column **cols = canon__calloc(o->ncols ? (size_t)o->ncols : 1, sizeof *cols);
   if (!cols) {
@@ -419,7 +411,7 @@ static int ag_expect_groups(const canon_table *t, const int *cols, int nkeys,
  * NULL-key rows still dropped when asked): the final step merges the
  * states of equal keys wherever they come from, so the answer is the
  * same, and one hash pass over the keys is saved. */
-static int ag_group(const canon_table *t, const int *cols, int nkeys, bool drop_null_keys,
+int canon__ag_group(const canon_table *t, const int *cols, int nkeys, bool drop_null_keys,
                     bool barely, ag_run *r, int64_t **gid, int64_t **first,
                     canon_error *err) {
   memset(r, 0, sizeof *r);
@@ -505,7 +497,7 @@ static int ag_partial_keys(ag_out *out, int ncols, const canon_table *in, const 
   if (nkeys <= AG_TAKE_MAX) {
     bool take[AG_TAKE_MAX];
     for (int k = 0; k < nkeys; k++) take[k] = true;
-    return ag_out_take_keys(out, ncols, in, keys, nkeys, take, first, ng, err);
+    return canon__ag_out_take_keys(out, ncols, in, keys, nkeys, take, first, ng, err);
   }
   for (int k = 0; k < nkeys; k++)
     for (int64_t g = 0; g < ng; g++)
@@ -600,7 +592,7 @@ static canon_table *ag_partial(const canon_table *in, const int *keys, int nkeys
   ag_out out = {0};
   int ncols = nkeys + naggs, rc;
 
-  if ((rc = ag_specs(aggs, naggs, &specs, err)) != 0) goto done;
+  if ((rc = canon__ag_specs(aggs, naggs, &specs, err)) != 0) goto done;
   for (int k = 0; k < nkeys; k++)
     if (keys[k] < 0 || keys[k] >= in->schema->n) {
       rc = canon__seterr(err, CANON_ERR_INVALID, "aggregate key index %d out of range", keys[k]);
@@ -630,34 +622,34 @@ static canon_table *ag_partial(const canon_table *in, const int *keys, int nkeys
   if (chunk) {
     int64_t rows = 0;
     double nchunks = (double)in->nrows / (double)chunk;
-    if (ag_out_init(&out, types, ncols, (int64_t)(nkeys_est * nchunks) + 1) != 0) goto oom;
+    if (canon__ag_out_init(&out, types, ncols, (int64_t)(nkeys_est * nchunks) + 1) != 0) goto oom;
     rc = ag_partial_chunked(in, keys, nkeys, aggs, naggs, specs, drop_null_keys, chunk,
                             force <= 0, &out, &rows, err);
     if (rc == CANON_ERR_NOMEM) goto oom;
     if (rc) goto done;
-    res = ag_out_finish(&out, schema, rows, err);
+    res = canon__ag_out_finish(&out, schema, rows, err);
     goto done;
   }
 
-  if ((rc = ag_group(in, keys, nkeys, drop_null_keys, groups * 2 > (double)in->nrows, &run,
+  if ((rc = canon__ag_group(in, keys, nkeys, drop_null_keys, groups * 2 > (double)in->nrows, &run,
                      &gid, &first, err)) != 0)
     goto done;
   if (nkeys && nkeys <= AG_TAKE_MAX &&
       (rc = ag_partial_keys(&out, ncols, in, keys, nkeys, first, run.ngroups, err)) != 0)
     goto done;
-  if (ag_out_init(&out, types, ncols, run.ngroups) != 0) goto oom;
+  if (canon__ag_out_init(&out, types, ncols, run.ngroups) != 0) goto oom;
   if (nkeys > AG_TAKE_MAX &&
       (rc = ag_partial_keys(&out, ncols, in, keys, nkeys, first, run.ngroups, err)) != 0)
     goto done;
   rc = ag_partial_states(in, nkeys, aggs, naggs, specs, &run, &out, err);
   if (rc == CANON_ERR_NOMEM) goto oom;
   if (rc) goto done;
-  res = ag_out_finish(&out, schema, run.ngroups, err);
+  res = canon__ag_out_finish(&out, schema, run.ngroups, err);
   goto done;
 oom:
   rc = canon__nomem(err);
 done:
-  ag_out_reset(&out);
+  canon__ag_out_reset(&out);
   ag_csr_free(&run.csr);
   canon_schema_free(schema);
   free(types);
@@ -679,223 +671,4 @@ canon_table *canon__agg_partial_chunks(const canon_table *in, const int *keys, i
                                        canon_expr *const *aggs, int naggs, bool drop_null_keys,
                                        int64_t chunk, canon_error *err) {
   return ag_partial(in, keys, nkeys, aggs, naggs, drop_null_keys, chunk > 0 ? chunk : 1, err);
-}
-
-/* ---- final -------------------------------------------------------------- */
-
-/* Width of a min/max value of type t after the has_value byte (0: any). */
-static size_t ag_mm_width(canon_type t) {
-  switch (t) {
-  case CANON_BOOL: return 1;
-  case CANON_DATE: return 4;
-  case CANON_STRING: return 0;
-  default: return 8;
-  }
-}
-
-/* Compare two min/max values (the bytes after has_value) in the §2 order. */
-static int ag_mm_cmp(canon_type t, const uint8_t *a, size_t la, const uint8_t *b, size_t lb) {
-  switch (t) {
-  case CANON_BOOL: return (a[0] != 0) - (b[0] != 0);
-  case CANON_DATE: {
-    int32_t x = (int32_t)((uint32_t)a[0] | (uint32_t)a[1] << 8 | (uint32_t)a[2] << 16 |
-                          (uint32_t)a[3] << 24);
-    int32_t y = (int32_t)((uint32_t)b[0] | (uint32_t)b[1] << 8 | (uint32_t)b[2] << 16 |
-                          (uint32_t)b[3] << 24);
-    return (x > y) - (x < y);
-  }
-  case CANON_FLOAT64: return canon__cmp_f64(ag_f64(ag_get64(a)), ag_f64(ag_get64(b)));
-  case CANON_STRING: {
-    int c = memcmp(a, b, la < lb ? la : lb);
-    if (c) return c < 0 ? -1 : 1;
-    return (la > lb) - (la < lb);
-  }
-  default: {
-    int64_t x = (int64_t)ag_get64(a), y = (int64_t)ag_get64(b);
-    return (x > y) - (x < y);
-  }
-  }
-}
-
-/* Append a min/max value (bytes after has_value) to out, canonical. */
-static int ag_mm_emit(canon__colbuilder *out, canon_type t, const uint8_t *v, size_t len) {
-  switch (t) {
-  case CANON_BOOL: return canon__cb_bool(out, v[0] != 0);
-  case CANON_DATE:
-    return canon__cb_i32(out, (int32_t)((uint32_t)v[0] | (uint32_t)v[1] << 8 |
-                                        (uint32_t)v[2] << 16 | (uint32_t)v[3] << 24));
-  case CANON_FLOAT64: return canon__cb_f64(out, ag_canon_f64(ag_f64(ag_get64(v))));
-  case CANON_STRING: return canon__cb_str(out, (const char *)v, len);
-  default: return canon__cb_i64(out, (int64_t)ag_get64(v));
-  }
-}
-
-/* Merge and finish aggregate s from state column c into out. */
-static int ag_final_one(ag_run *r, const ag_spec *s, int idx, const canon__column *c,
-                        canon__colbuilder *out, canon_error *err) {
-  size_t ng = r->ngroups ? (size_t)r->ngroups : 1;
-  int rc = 0;
-  switch (s->kind) {
-  case AG_EXT: return canon__aggx_final(s->e, idx, c, r->gid, r->ngroups, out, err);
-  case AG_XSUM: {
-    ag_xs_job j = {.spec = s, .col = c, .final = true, .out = out, .state_index = idx, .err = err};
-    return canon__ag_xs_run(r, &j);
-  }
-  case AG_COUNT:
-  case AG_SUM_I64: {
-    size_t want = s->kind == AG_COUNT ? 8 : 24;
-    /* Counts need no sums. */
-    ag_u128 *sum = s->kind == AG_SUM_I64 ? canon__calloc(ng, sizeof *sum) : NULL;
-    int64_t *cnt = canon__calloc(ng, sizeof *cnt);
-    if ((s->kind == AG_SUM_I64 && !sum) || !cnt) rc = CANON_ERR_NOMEM;
-    for (int64_t i = 0; i < r->n && !rc; i++) {
-      int64_t g = AG_GID(r, i);
-      size_t len;
-      const uint8_t *p = canon__valid(c, i) ? (const uint8_t *)canon__str(c, i, &len) : NULL;
-      bool small = p && s->kind == AG_COUNT && len == 1;
-      if (!p || (len != want && !small)) {
-        rc = canon__ag_corrupt(err, idx, i);
-        break;
-      }
-      int64_t pc = small ? p[0] : (int64_t)ag_get64(p + want - 8);
-      if (pc < 0 || pc > INT64_MAX - cnt[g]) {
-        rc = canon__ag_corrupt(err, idx, i);
-        break;
-      }
-      cnt[g] += pc;
-      if (s->kind == AG_SUM_I64) sum[g] += (ag_u128)ag_get64(p) | (ag_u128)ag_get64(p + 8) << 64;
-    }
-    for (int64_t g = 0; g < r->ngroups && !rc; g++) {
-      if (s->kind == AG_COUNT) {
-        rc = canon__cb_i64(out, cnt[g]);
-      } else if (!cnt[g]) {
-        rc = canon__cb_null(out);
-      } else {
-        /* The exact sum must fit int64 only at the end (§5). */
-        ag_i128 v = (ag_i128)sum[g];
-        if (v > INT64_MAX || v < INT64_MIN) {
-          char *txt = canon_expr_to_string(s->e);
-          rc = canon__seterr(err, CANON_ERR_OVERFLOW, "integer overflow in %s", txt ? txt : "sum");
-          free(txt);
-        } else {
-          rc = canon__cb_i64(out, (int64_t)v);
-        }
-      }
-    }
-    free(sum);
-    free(cnt);
-    return rc;
-  }
-  case AG_MINMAX: {
-    int64_t *best = canon__reallocarray(NULL, ng, sizeof *best);
-    if (!best) return CANON_ERR_NOMEM;
-    for (size_t g = 0; g < ng; g++) best[g] = -1;
-    size_t w = ag_mm_width(s->in_type);
-    for (int64_t i = 0; i < r->n && !rc; i++) {
-      int64_t g = AG_GID(r, i);
-      size_t len;
-      const uint8_t *p = canon__valid(c, i) ? (const uint8_t *)canon__str(c, i, &len) : NULL;
-      if (!p || len < 1 || p[0] > 1 || (p[0] == 0 && len != 1) ||
-          (p[0] == 1 && w && len != 1 + w)) {
-        rc = canon__ag_corrupt(err, idx, i);
-        break;
-      }
-      if (!p[0]) continue;
-      if (best[g] < 0) {
-        best[g] = i;
-        continue;
-      }
-      size_t lb;
-      const uint8_t *b = (const uint8_t *)canon__str(c, best[g], &lb);
-      int cmp = ag_mm_cmp(s->in_type, p + 1, len - 1, b + 1, lb - 1);
-      if (s->is_max ? cmp > 0 : cmp < 0) best[g] = i;
-    }
-    for (int64_t g = 0; g < r->ngroups && !rc; g++) {
-      if (best[g] < 0) {
-        rc = canon__cb_null(out);
-      } else {
-        size_t len;
-        const uint8_t *p = (const uint8_t *)canon__str(c, best[g], &len);
-        rc = ag_mm_emit(out, s->in_type, p + 1, len - 1);
-      }
-    }
-    free(best);
-    return rc;
-  }
-  }
-  return canon__seterr(err, CANON_ERR_INTERNAL, "unknown aggregate state kind");
-}
-
-/* Append key value `row` of c to out; float keys canonical (§3). */
-static int ag_key_emit(canon__colbuilder *out, const canon__column *c, int64_t row) {
-  if (c->type == CANON_FLOAT64 && canon__valid(c, row))
-    return canon__cb_f64(out, ag_canon_f64(canon__f64(c)[row]));
-  return canon__cb_from(out, c, row);
-}
-
-/* Final aggregation of concatenated partials; see kernels.h. */
-canon_table *canon__agg_final(const canon_table *partials, int nkeys, canon_expr *const *aggs,
-                              int naggs, const canon_schema *out_schema, canon_error *err) {
-  canon_table *res = NULL;
-  ag_spec *specs = NULL;
-  ag_run run;
-  memset(&run, 0, sizeof run);
-  int64_t *gid = NULL, *first = NULL;
-  int *keycols = NULL;
-  ag_out out = {0};
-  int ncols = nkeys + naggs, rc;
-  const canon_schema *ps = partials->schema;
-
-  if ((rc = ag_specs(aggs, naggs, &specs, err)) != 0) goto done;
-  if (ps->n != ncols || !out_schema || out_schema->n != ncols) {
-    rc = canon__seterr(err, CANON_ERR_INTERNAL,
-                       "final aggregation expects %d key and %d state columns", nkeys, naggs);
-    goto done;
-  }
-  for (int k = 0; k < ncols; k++) {
-    bool key = k < nkeys;
-    canon_type want_in = key ? out_schema->types[k] : CANON_STRING;
-    canon_type want_out = key ? ps->types[k] : specs[k - nkeys].out_type;
-    if (ps->types[k] != want_in || out_schema->types[k] != want_out) {
-      rc = canon__seterr(err, CANON_ERR_INTERNAL,
-                         "final aggregation: column %d of the partials or output has the wrong type", k);
-      goto done;
-    }
-  }
-  keycols = canon__calloc(nkeys ? (size_t)nkeys : 1, sizeof *keycols);
-  if (!keycols) goto oom;
-  for (int k = 0; k < nkeys; k++) keycols[k] = k;
-  if ((rc = ag_group(partials, keycols, nkeys, false, false, &run, &gid, &first, err)) != 0)
-    goto done;
-  if (nkeys && nkeys <= AG_TAKE_MAX) {
-    /* Float keys are canonicalized value by value (ag_key_emit). */
-    bool take[AG_TAKE_MAX];
-    for (int k = 0; k < nkeys; k++) take[k] = ps->types[k] != CANON_FLOAT64;
-    if ((rc = ag_out_take_keys(&out, ncols, partials, keycols, nkeys, take, first, run.ngroups,
-                               err)) != 0)
-      goto done;
-  }
-  if (ag_out_init(&out, out_schema->types, ncols, run.ngroups) != 0) goto oom;
-
-  for (int k = 0; k < nkeys; k++)
-    if (!out.pre[k])
-      for (int64_t g = 0; g < run.ngroups; g++)
-        if (ag_key_emit(&out.cb[k], partials->cols[k], first[g]) != 0) goto oom;
-  for (int i = 0; i < naggs; i++) {
-    rc = ag_final_one(&run, &specs[i], i, partials->cols[nkeys + i], &out.cb[nkeys + i], err);
-    if (rc == CANON_ERR_NOMEM) goto oom;
-    if (rc) goto done;
-  }
-  res = ag_out_finish(&out, out_schema, run.ngroups, err);
-  goto done;
-oom:
-  rc = canon__nomem(err);
-done:
-  ag_out_reset(&out);
-  ag_csr_free(&run.csr);
-  free(specs);
-  free(keycols);
-  free(gid);
-  free(first);
-  return res;
 }

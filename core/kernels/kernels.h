@@ -3,7 +3,7 @@
  * Kernels work on whole tables (one task's input) and know nothing about
  * engines.  Sections: value order and equality (compare.c); hashing and
  * grouping (hashing.c); sort (sort.c); exact sums (exactsum.c); aggregation
- * (aggregate.c); exchange splits (partition.c); values as text (values.c);
+ * (aggregate.c, agg_final.c); exchange splits (partition.c); values as text (values.c);
  * CSV (csv_read.c, csv_write.c).
  */
 #ifndef CANON_KERNELS_H
