@@ -35,6 +35,11 @@ char *canon__strdup(const char *s);
 char *canon__strndup(const char *s, size_t n);
 char *canon__asprintf(const char *fmt, ...) CANON__PRINTF(1, 2);
 
+/* ---- malloc settings while sessions are open (memtune.c) --------------- */
+
+void canon__memtune_session_opened(void);
+void canon__memtune_session_closed(void);
+
 /* ---- buffers ----------------------------------------------------------- */
 
 /* A reference-counted, 64-byte aligned byte buffer. */
@@ -463,6 +468,7 @@ struct canon_session {
   const canon_backend *backend;
   void *backend_state;
   void *dl_handle;
+  bool memtuned;   /* counted in memtune.c: opened by canon_session_open */
   int next_id;
   int nnodes, capnodes;
   canon_df **nodes;             /* every node made in the session */
