@@ -437,6 +437,8 @@ const char *canon__node_kind_name(canon__node_kind k);
 /* The kind a node is named by in errors and explain: the user's
  * (origin_kind) when set, else its own. */
 const char *canon__df_kind_name(const canon_df *d);
+/* Put "<kind> node <id>: " (the user's node) in front of err's message. */
+void canon__node_errprefix(const canon_df *d, canon_error *err);
 canon__node_kind canon__node_kind_from_name(const char *name);
 
 /* Aggregate nodes (plan_aggregate.c): check the bound outputs of d (keys

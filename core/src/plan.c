@@ -49,7 +49,7 @@ const char *canon__df_kind_name(const canon_df *d) {
 int canon_df_id(const canon_df *df) { return df ? (df->origin_id ? df->origin_id : df->id) : 0; }
 
 /* Prefix err with the node's label: "filter node 4". */
-static void node_err(canon_df *n, canon_error *err) {
+void canon__node_errprefix(const canon_df *n, canon_error *err) {
   canon__errprefix(err, "%s node %d", canon__df_kind_name(n), canon_df_id(n));
 }
 
@@ -142,7 +142,7 @@ canon_df *canon_read_csv(canon_session *s, const char *path, const canon_csv_opt
   }
   return n;
 fail:
-  node_err(n, err);
+  canon__node_errprefix(n, err);
   return NULL;
 }
 
@@ -162,7 +162,7 @@ canon_df *canon_from_table(canon_session *s, const canon_table *t, canon_error *
   }
   return n;
 fail:
-  node_err(n, err);
+  canon__node_errprefix(n, err);
   return NULL;
 }
 
@@ -204,7 +204,7 @@ canon_df *canon_select(canon_df *in, canon_expr **exprs, const char *const *name
     goto fail;
   return d;
 fail:
-  node_err(d, err);
+  canon__node_errprefix(d, err);
   return NULL;
 }
 
@@ -230,7 +230,7 @@ canon_df *canon_filter(canon_df *in, canon_expr *predicate, canon_error *err) {
   }
   return d;
 fail:
-  node_err(d, err);
+  canon__node_errprefix(d, err);
   return NULL;
 }
 
@@ -267,7 +267,7 @@ canon_df *canon_assign(canon_df *in, canon_expr **exprs, const char *const *name
   }
   return d;
 fail:
-  node_err(d, err);
+  canon__node_errprefix(d, err);
   return NULL;
 }
 
@@ -329,7 +329,7 @@ canon_df *canon_aggregate(canon_df *in, const char *const *keys, int nkeys, cano
     if (canon_schema_add(d->schema, d->names[i], d->bound[i]->type, err)) goto fail;
   return d;
 fail:
-  node_err(d, err);
+  canon__node_errprefix(d, err);
   return NULL;
 }
 
@@ -371,7 +371,7 @@ canon_df *canon_sort(canon_df *in, const canon_sort_key *keys, int n, canon_erro
   }
   return d;
 fail:
-  node_err(d, err);
+  canon__node_errprefix(d, err);
   return NULL;
 }
 
@@ -389,7 +389,7 @@ canon_df *canon_limit(canon_df *in, int64_t n, canon_error *err) {
   }
   return d;
 fail:
-  node_err(d, err);
+  canon__node_errprefix(d, err);
   return NULL;
 }
 
@@ -433,6 +433,6 @@ canon_df *canon_transform(canon_df *in, const char *name, const char *out_schema
   }
   return d;
 fail:
-  node_err(d, err);
+  canon__node_errprefix(d, err);
   return NULL;
 }

@@ -29,7 +29,7 @@ canon_df *canon__rowops_unary(canon_df *in, canon__node_kind kind, canon_error *
 }
 
 canon_df *canon__rowops_fail(canon_df *d, canon_error *err) {
-  canon__errprefix(err, "%s node %d", canon__df_kind_name(d), canon_df_id(d));
+  canon__node_errprefix(d, err);
   return NULL;
 }
 
