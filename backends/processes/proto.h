@@ -56,6 +56,9 @@ enum {
 /* Whether the host has the row-range slots (ABI 1.2). */
 #define PX_HOST_HAS_RANGES(h) \
   ((h)->struct_size >= offsetof(canon_host, table_slice) + sizeof (h)->table_slice)
+/* Whether the host has table_decode_own (ABI 1.3). */
+#define PX_HOST_HAS_OWN(h) \
+  ((h)->struct_size >= offsetof(canon_host, table_decode_own) + sizeof (h)->table_decode_own)
 /* Whether the host has the event slots (appended to canon_host). */
 #define PX_HOST_HAS_EVENTS(h) \
   ((h)->struct_size >= offsetof(canon_host, task_events_add) + sizeof (h)->task_events_add)

@@ -26,7 +26,15 @@
  * canon__table_decode copies the buffers out; canon__table_decode_shared
  * (after the same checks) makes the columns views into the encoding
  * itself, which must then stay readable until its owner's release runs:
- * a table mapped from shared memory costs no copy. */
+ * a table mapped from shared memory costs no copy.
+ *
+ * canon__table_decode_own is canon__table_decode_shared for an encoding
+ * this program's own encoder wrote (another process of one session): it
+ * checks everything above except the two promises only a foreign encoder
+ * could break — that a dictionary's values are distinct and that each
+ * code names its own row's string.  Every code is still checked to lie
+ * inside its dictionary (and to be 0 at a NULL row), so no encoding,
+ * however corrupt, makes a reader index outside what it holds. */
 #include "internal.h"
 
 #include <stdio.h>
@@ -313,7 +321,8 @@ static canon__column *decode_column(const coldesc *d, int64_t nrows, const uint8
 /* The codes section at buf + *at: attach it to its column in cols after
  * checking it (the column's index above *prev, so each is coded once). */
 static int decode_codes(const uint8_t *buf, size_t len, size_t *at, int nc, int64_t nrows,
-                        canon__column **cols, int *prev, canon__buffer *root, canon_error *err) {
+                        canon__column **cols, int *prev, canon__buffer *root, bool own,
+                        canon_error *err) {
   if (len - *at < CODES_BYTES) return bad(err, "codes section runs past the end");
   const uint8_t *p = buf + *at;
   uint32_t i = get_u32(p);
@@ -343,7 +352,8 @@ static int decode_codes(const uint8_t *buf, size_t len, size_t *at, int nc, int6
     return canon__nomem(err);
   }
   const char *why;
-  int rc = canon__dict_adopt(cols[i], values, codes, &why);
+  int rc = own ? canon__dict_adopt_own(cols[i], values, codes, &why)
+               : canon__dict_adopt(cols[i], values, codes, &why);
   if (rc == CANON_ERR_PARSE) return bad(err, why);
   return rc ? canon__nomem(err) : 0;
 }
@@ -376,7 +386,8 @@ static int check_names(const coldesc *d, int nc, canon_error *err) {
   return rc;
 }
 
-static canon_table *decode(const uint8_t *buf, size_t len, canon__buffer *root, canon_error *err) {
+static canon_table *decode(const uint8_t *buf, size_t len, canon__buffer *root, bool own,
+                           canon_error *err) {
   if (!buf || len < HEADER_BYTES) {
     bad(err, "shorter than its header");
     return NULL;
@@ -455,7 +466,7 @@ static canon_table *decode(const uint8_t *buf, size_t len, canon__buffer *root, 
   }
   int prev = -1;
   for (uint32_t k = 0; k < ncoded; k++)
-    if (decode_codes(buf, len, &at, nc, nrows, cols, &prev, root, err)) goto done;
+    if (decode_codes(buf, len, &at, nc, nrows, cols, &prev, root, own, err)) goto done;
   if (at != len) {
     bad(err, "buffers do not fill the encoding exactly");
     goto done;
@@ -488,15 +499,15 @@ done:
 }
 
 canon_table *canon__table_decode(const uint8_t *buf, size_t len, canon_error *err) {
-  return decode(buf, len, NULL, err);
+  return decode(buf, len, NULL, false, err);
 }
 
-canon_table *canon__table_decode_shared(const uint8_t *buf, size_t len, void (*release)(void *ctx),
-                                        void *ctx, canon_error *err) {
+static canon_table *decode_view(const uint8_t *buf, size_t len, void (*release)(void *ctx),
+                                void *ctx, bool own, canon_error *err) {
   /* Views need the encoding's 8-byte sections to be 8-byte aligned in
    * memory; anything else is decoded into copies. */
   if (!buf || ((uintptr_t)buf & 7)) {
-    canon_table *t = decode(buf, len, NULL, err);
+    canon_table *t = decode(buf, len, NULL, own, err);
     if (release) release(ctx);
     return t;
   }
@@ -506,9 +517,19 @@ canon_table *canon__table_decode_shared(const uint8_t *buf, size_t len, void (*r
     canon__nomem(err);
     return NULL;
   }
-  canon_table *t = decode(buf, len, root, err);
+  canon_table *t = decode(buf, len, root, own, err);
   canon__buffer_unref(root); /* the columns' views keep it while they live */
   return t;
+}
+
+canon_table *canon__table_decode_shared(const uint8_t *buf, size_t len, void (*release)(void *ctx),
+                                        void *ctx, canon_error *err) {
+  return decode_view(buf, len, release, ctx, false, err);
+}
+
+canon_table *canon__table_decode_own(const uint8_t *buf, size_t len, void (*release)(void *ctx),
+                                     void *ctx, canon_error *err) {
+  return decode_view(buf, len, release, ctx, true, err);
 }
 
 /* Rows of an encoded table after checking only its header (for engines
