@@ -198,6 +198,8 @@ static int seg_create(const char *name, size_t size, uint8_t **map) {
 
 int px_seg_create(size_t size, uint8_t **map) { return seg_create("canon-segment", size, map); }
 
+int px_table_seg_create(size_t size, uint8_t **map) { return seg_create("canon-table", size, map); }
+
 static int seg_map(int fd, int flags, const uint8_t **map, size_t *size) {
   struct stat sb;
   if (fstat(fd, &sb) != 0) return -1;

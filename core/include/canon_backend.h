@@ -217,6 +217,18 @@ typedef struct canon_host {
    * promise.  Use table_decode_shared for bytes from anywhere else. */
   canon_table *(*table_decode_own)(const uint8_t *buf, size_t len, void (*release)(void *ctx),
                                    void *ctx, canon_error *err);
+  /* concat written straight into an encoding: the bytes table_encode_into
+   * gives for concat(parts) (n >= 1, one schema) go into the len bytes
+   * alloc(ctx, len) returns (NULL: out of memory), and the table returned
+   * holds those rows by viewing them (its columns read the encoding; its
+   * dictionaries are the concatenation's).  release(ctx) runs once alloc
+   * has returned memory: when the table and every table sharing its
+   * buffers are freed, or before NULL returns.  An engine that writes
+   * into shared memory gets the program's table and the copy its
+   * processes can map (table_decode_own) in one copy of the rows. */
+  canon_table *(*table_concat_encoded)(canon_table *const *parts, int n,
+                                       uint8_t *(*alloc)(void *ctx, size_t len),
+                                       void (*release)(void *ctx), void *ctx, canon_error *err);
 } canon_host;
 
 typedef struct canon_backend {

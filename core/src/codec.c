@@ -35,22 +35,11 @@
  * code names its own row's string.  Every code is still checked to lie
  * inside its dictionary (and to be 0 at a NULL row), so no encoding,
  * however corrupt, makes a reader index outside what it holds. */
-#include "internal.h"
+#include "codec_layout.h"
 
 #include <stdio.h>
 
-#define TABLE_MAGIC 0x42544E43u /* "CNTB" */
-#define TABLE_VERSION 1u
-#define HEADER_BYTES 32u
-#define COLUMN_BYTES 40u
-#define CODES_BYTES 24u
 #define MAX_NAME_BYTES 65536u
-
-#if __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
-#error "the table codec assumes a little-endian host"
-#endif
-
-static size_t pad8(size_t n) { return (n + 7) & ~(size_t)7; }
 
 /* ---- sizes ---------------------------------------------------------------- */
 
@@ -68,13 +57,9 @@ static void column_sizes(const canon__column *c, int64_t nrows, size_t *validity
   }
 }
 
-/* Whether column c's codes travel with it: only when its dictionary is
- * small next to the rows (at most one value per four rows).  Codes are an
- * accelerator; a big dictionary shipped with every small table (the
- * buckets of an exchange over 100 000 keys) costs more to send and check
- * than grouping by bytes does. */
+/* Whether column c's codes travel with it (codec_ships_codes). */
 static bool ships_codes(const canon__column *c, int64_t nrows) {
-  return c->dict && c->dict->values->length <= nrows / 4;
+  return c->dict && codec_ships_codes(c->dict->values->length, nrows);
 }
 
 /* Bytes of the codes section of column c (0: it ships none). */
@@ -99,8 +84,6 @@ size_t canon__table_encoded_size(const canon_table *t) {
 
 /* ---- encoding ------------------------------------------------------------- */
 
-static void put_u32(uint8_t *p, uint32_t v) { memcpy(p, &v, 4); }
-static void put_u64(uint8_t *p, uint64_t v) { memcpy(p, &v, 8); }
 static uint32_t get_u32(const uint8_t *p) {
   uint32_t v;
   memcpy(&v, p, 4);
@@ -164,39 +147,51 @@ static void encode_codes(const canon__column *c, int i, int64_t nrows, uint8_t *
   put_bytes(buf, at, v->strdata->data, bytes);
 }
 
+size_t canon__codec_put_head(uint8_t *buf, const canon_schema *s, int64_t nrows, uint32_t ncoded,
+                             size_t need, const codec_sizes *sizes) {
+  int nc = s->n;
+  put_u32(buf, TABLE_MAGIC);
+  put_u32(buf + 4, TABLE_VERSION);
+  put_u64(buf + 8, (uint64_t)nrows);
+  put_u32(buf + 16, (uint32_t)nc);
+  put_u32(buf + 20, ncoded);
+  put_u64(buf + 24, (uint64_t)need);
+  size_t at = HEADER_BYTES;
+  for (int i = 0; i < nc; i++) {
+    uint8_t *d = buf + at;
+    put_u32(d, (uint32_t)s->types[i]);
+    put_u32(d + 4, (uint32_t)strlen(s->names[i]));
+    put_u64(d + 8, (uint64_t)sizes[i].null_count);
+    put_u64(d + 16, sizes[i].validity);
+    put_u64(d + 24, sizes[i].values);
+    put_u64(d + 32, sizes[i].strdata);
+    at += COLUMN_BYTES;
+  }
+  for (int i = 0; i < nc; i++) {
+    size_t len = strlen(s->names[i]);
+    memcpy(buf + at, s->names[i], len);
+    at += len;
+  }
+  put_bytes(buf, &at, NULL, 0);
+  return at;
+}
+
 int canon__table_encode_into(const canon_table *t, uint8_t *buf, size_t cap, canon_error *err) {
   size_t need = canon__table_encoded_size(t);
   if (cap < need)
     return canon__seterr(err, CANON_ERR_INVALID, "table encoding needs %zu bytes, buffer has %zu",
                          need, cap);
   int nc = t->schema->n;
-  put_u32(buf, TABLE_MAGIC);
-  put_u32(buf + 4, TABLE_VERSION);
-  put_u64(buf + 8, (uint64_t)t->nrows);
-  put_u32(buf + 16, (uint32_t)nc);
   uint32_t ncoded = 0;
   for (int i = 0; i < nc; i++) ncoded += ships_codes(t->cols[i], t->nrows);
-  put_u32(buf + 20, ncoded);
-  put_u64(buf + 24, (uint64_t)need);
-  size_t at = HEADER_BYTES;
+  codec_sizes *sz = canon__calloc((size_t)(nc ? nc : 1), sizeof *sz);
+  if (!sz) return canon__nomem(err);
   for (int i = 0; i < nc; i++) {
-    size_t v, w, s;
-    column_sizes(t->cols[i], t->nrows, &v, &w, &s);
-    uint8_t *d = buf + at;
-    put_u32(d, (uint32_t)t->schema->types[i]);
-    put_u32(d + 4, (uint32_t)strlen(t->schema->names[i]));
-    put_u64(d + 8, (uint64_t)(v ? t->cols[i]->null_count : 0));
-    put_u64(d + 16, v);
-    put_u64(d + 24, w);
-    put_u64(d + 32, s);
-    at += COLUMN_BYTES;
+    column_sizes(t->cols[i], t->nrows, &sz[i].validity, &sz[i].values, &sz[i].strdata);
+    sz[i].null_count = sz[i].validity ? t->cols[i]->null_count : 0;
   }
-  for (int i = 0; i < nc; i++) {
-    size_t len = strlen(t->schema->names[i]);
-    memcpy(buf + at, t->schema->names[i], len);
-    at += len;
-  }
-  put_bytes(buf, &at, NULL, 0);
+  size_t at = canon__codec_put_head(buf, t->schema, t->nrows, ncoded, need, sz);
+  free(sz);
   for (int i = 0; i < nc; i++) encode_column(t->cols[i], t->nrows, buf, &at);
   for (int i = 0; i < nc; i++)
     if (ships_codes(t->cols[i], t->nrows)) encode_codes(t->cols[i], i, t->nrows, buf, &at);

@@ -531,4 +531,14 @@ int canon__dict_adopt_own(canon__column *c, canon__column *values, canon__buffer
 canon_table *canon__table_decode_own(const uint8_t *buf, size_t len, void (*release)(void *ctx),
                                      void *ctx, canon_error *err);
 
+/* The concatenation of parts (n >= 1, one schema) encoded — the bytes
+ * canon__table_encode_into gives for canon__table_concat(parts) — into
+ * the len bytes alloc(ctx, len) returns (NULL: out of memory), and a
+ * table of those rows whose columns view them (codec_concat.c).
+ * release(ctx) runs once alloc has returned memory: when the table and
+ * every table sharing its buffers are freed, or before NULL returns. */
+canon_table *canon__table_concat_encoded(canon_table *const *parts, int n,
+                                         uint8_t *(*alloc)(void *ctx, size_t len),
+                                         void (*release)(void *ctx), void *ctx, canon_error *err);
+
 #endif /* CANON_INTERNAL_H */
