@@ -665,12 +665,13 @@ static char *ordered(canon_table *t) {
   return csv;
 }
 
-/* A job result of at least 1 MiB comes back as one table written into a
- * segment of the driver (the host's table_concat_encoded), in order and
- * with its NULLs and codes, and is a shared table of the session: a
- * persisted result is not put in shared memory a second time for the jobs
- * that read it, and a collected one goes once the program frees it.
- * Small results stay as they were. */
+/* The result of at least 1 MiB of a job of one stage (a scan, filtered)
+ * comes back as one table written into a segment of the driver (the
+ * host's table_concat_encoded), in order and with its NULLs and codes,
+ * and is a shared table of the session: a persisted result is not put in
+ * shared memory a second time for the jobs that read it, and a collected
+ * one goes once the program frees it.  Small results, and results of jobs
+ * with exchanges, stay as they were. */
 Test(processes_shared, big_results_are_one_table_in_a_shared_segment) {
   canon_error err;
   canon_table *a = mixed_table(40000, 7);
@@ -700,6 +701,13 @@ Test(processes_shared, big_results_are_one_table_in_a_shared_segment) {
   free(got);
   cr_assert_eq(shared_table_fds(), 1, "only a is left");
   cr_assert_eq(shared_table_maps(), 0, "the result's segment outlived it");
+  /* A big result of a job with exchanges (here a sort) stays as it was. */
+  canon_sort_key keys[] = {{"i", 0, 0}};
+  t = canon_collect(canon_sort(canon_from_table(s, a, &err), keys, 1, &err), &err);
+  cr_assert(t, "%s", err.message);
+  cr_assert_eq(canon_table_num_rows(t), 40000);
+  cr_assert_eq(shared_table_maps(), 0, "a sorted result is in a segment");
+  canon_table_free(t);
   /* A persisted result lives in its segment, which later jobs share. */
   canon_df *p = canon_persist(plan_filtered(s, a), &err);
   got = ordered(canon_collect(canon_limit(p, 100000, &err), &err));
