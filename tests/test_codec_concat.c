@@ -6,7 +6,9 @@
  * Parts: NULLs and none, NaN, -0.0, empty strings and strings longer than
  * 7 bytes, string views starting past byte 0, coded strings with one
  * dictionary, different ones or some parts without codes, empty parts,
- * one part, no rows at all, and big enough to be copied by threads. */
+ * one part, no rows at all, and big enough to be copied by threads.
+ * Also the decoder's one-pass checks (NULL counts by words, bools,
+ * offsets) refusing a lie at any row, checked or own. */
 #include "codec_testutil.h"
 
 #include <stdio.h>
@@ -197,4 +199,78 @@ Test(codec_concat, failures_are_clean) {
   canon_table_free(a);
   canon_table_free(b);
   canon_table_free(c);
+}
+
+/* ---- the decoder's one-pass checks, at every kind of row ------------------ */
+
+/* Where column i's validity, values and string bytes start in an encoding
+ * (walking the descriptors: header 32 bytes, 40 per column, names). */
+static void sections(const uint8_t *buf, int i, size_t *v, size_t *w, size_t *s) {
+  uint32_t nc;
+  memcpy(&nc, buf + 16, 4);
+  size_t at = 32 + (size_t)nc * 40, names = 0;
+  for (uint32_t k = 0; k < nc; k++) {
+    uint32_t l;
+    memcpy(&l, buf + 32 + k * 40 + 4, 4);
+    names += l;
+  }
+  at += (names + 7) & ~(size_t)7;
+  for (int k = 0; k <= i; k++) {
+    uint64_t sz[3];
+    memcpy(sz, buf + 32 + (size_t)k * 40 + 16, 24);
+    if (k == i) *v = at, *w = at + ((sz[0] + 7) & ~7u), *s = *w + ((sz[1] + 7) & ~7u);
+    for (int j = 0; j < 3; j++) at += (sz[j] + 7) & ~(uint64_t)7;
+  }
+}
+
+/* A NULL count off by one bit in a whole 64-row word or in the tail, a
+ * bool of 2, an offset going down or not starting at 0: refused by the
+ * checked and by the own decoding, wherever the row. */
+Test(codec_concat, decoding_refuses_bad_bitmaps_bools_and_offsets) {
+  canon_table *t = table_of(203, 9, 20, 4, false); /* k, s, f, b: NULLs in k, s, b */
+  size_t len;
+  uint8_t *buf = ct_encode(t, &len);
+  uint8_t *c = malloc(len);
+  canon_error err;
+  canon_table *ok = canon__table_decode(buf, len, &err);
+  cr_assert(ok, "%s", err.message);
+  canon_table_free(ok);
+  const int rows[] = {0, 63, 64, 130, 191, 192, 200, 202};
+  for (size_t r = 0; r < sizeof rows / sizeof *rows; r++) {
+    int row = rows[r];
+    size_t v, w, s;
+    for (int lie = 0; lie < 4; lie++) {
+      memcpy(c, buf, len);
+      const char *says;
+      if (lie == 0) { /* a validity bit of k */
+        sections(c, 0, &v, &w, &s);
+        c[v + (size_t)row / 8] ^= (uint8_t)(1u << (row % 8));
+        says = "NULL count";
+      } else if (lie == 1) { /* a bool */
+        sections(c, 3, &v, &w, &s);
+        c[w + (size_t)row] = 2;
+        says = "bool";
+      } else if (lie == 2) { /* an offset of s below the one before */
+        sections(c, 1, &v, &w, &s);
+        int64_t o;
+        memcpy(&o, c + w + (size_t)(row + 1) * 8, 8);
+        o = -1 - o;
+        memcpy(c + w + (size_t)(row + 1) * 8, &o, 8);
+        says = row == 202 ? "offsets" : "monotone";
+      } else { /* the first offset */
+        if (row) continue;
+        sections(c, 1, &v, &w, &s);
+        c[w] = 1;
+        says = "monotone";
+      }
+      canon_table *d = canon__table_decode(c, len, &err);
+      cr_assert_null(d, "lie %d at row %d accepted", lie, row);
+      cr_assert(strstr(err.message, says), "lie %d at row %d: %s", lie, row, err.message);
+      d = canon__table_decode_own(c, len, NULL, NULL, &err);
+      cr_assert_null(d, "lie %d at row %d accepted as own", lie, row);
+    }
+  }
+  free(c);
+  free(buf);
+  canon_table_free(t);
 }
