@@ -132,6 +132,9 @@ void px_recycler_unref(px_recycler *r, bool close);
 void px_collect_shared(px_state *st);
 int px_share_table(void *ctx, const canon_table *t, uint64_t *id, canon_error *err);
 void px_shared_adopt(px_state *st, const canon_table *t, int fd);
+/* A one-stage job's results res[0..P) as one table in a segment adopted
+ * by px_shared_adopt (the caller frees res), or NULL: keep them. */
+canon_table *px_concat_results(px_state *st, canon_table *const *res, int P);
 
 /* worker.c: serve tasks on sock until the driver goes away; never returns. */
 void px_worker_main(const canon_host *h, int sock, px_status *status, size_t keep_max,
