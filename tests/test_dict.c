@@ -8,7 +8,9 @@
  *   - canon__group_rows (the dense path: coded strings, small integers)
  *     equal to the same grouping of twins that must take the hash path;
  *   - the table codec: codes survive encoding (copied and viewed), and an
- *     encoding whose codes lie about their strings is refused. */
+ *     encoding whose codes lie about their strings is refused;
+ *     canon__table_decode_own (the program's own encodings) decodes the
+ *     same, and refuses every code outside its dictionary. */
 #include "codec_testutil.h"
 
 #include "kernels.h"
@@ -403,4 +405,162 @@ Test(dict, all_null_column_round_trips_with_codes) {
   canon_table_free(d);
   free(buf);
   canon_table_free(t);
+}
+
+/* Codes in range of their dictionary, 0 at NULL rows (all that an
+ * encoding of the program's own is checked for). */
+static void check_codes_in_range(const canon__column *c) {
+  cr_assert(c->dict && c->codes);
+  const uint32_t *code = canon__codes(c);
+  for (int64_t i = 0; i < c->length; i++) {
+    if (!canon__valid(c, i))
+      cr_assert_eq(code[i], 0, "NULL row %lld", (long long)i);
+    else
+      cr_assert_lt((int64_t)code[i], c->dict->values->length, "row %lld", (long long)i);
+  }
+}
+
+static void count_release(void *ctx) { ++*(int *)ctx; }
+
+/* canon__table_decode_own gives what canon__table_decode_shared gives for
+ * honest bytes (views, the same codes and pre-hashes), with and without
+ * NULLs, for one row, for an empty table and unaligned input. */
+Test(dict, own_decoding_equals_checked_decoding) {
+  tu_rnd_state = 11;
+  canon_error err;
+  canon_table *ts[] = {encoded(strings(3000, 40, 0)), encoded(strings(3000, 40, 7)),
+                       encoded(strings(1, 1, 0)), encoded(strings(0, 1, 0)),
+                       encoded(canon_table_from_csv_text("s:string", "\n\n\n\n\n\n\n\n", &err))};
+  for (size_t k = 0; k < sizeof ts / sizeof *ts; k++) {
+    size_t len;
+    uint8_t *buf = ct_encode(ts[k], &len);
+    uint8_t *odd = malloc(len + 1);
+    memcpy(odd + 1, buf, len);
+    for (int aligned = 0; aligned < 2; aligned++) {
+      const uint8_t *at = aligned ? buf : odd + 1;
+      int released = 0;
+      canon_table *a = canon__table_decode_shared(at, len, no_release, NULL, &err);
+      cr_assert(a, "%zu: %s", k, err.message);
+      canon_table *b = canon__table_decode_own(at, len, count_release, &released, &err);
+      cr_assert(b, "%zu: %s", k, err.message);
+      char *wa = tu_csv(a), *wb = tu_csv(b);
+      cr_assert_str_eq(wb, wa);
+      free(wa);
+      free(wb);
+      const canon__column *ca = a->cols[0], *cb = b->cols[0];
+      cr_assert_eq(!ca->dict, !cb->dict, "%zu", k);
+      if (ca->dict) {
+        check_codes(cb);
+        cr_assert_eq(cb->dict->values->length, ca->dict->values->length);
+        cr_assert(memcmp(cb->codes->data, ca->codes->data, (size_t)ca->length * 4) == 0);
+        cr_assert(memcmp(cb->dict->prehash, ca->dict->prehash,
+                         (size_t)ca->dict->values->length * 8) == 0);
+      }
+      canon_table_free(a);
+      cr_assert_eq(released, aligned ? 0 : 1, "a copy releases at once, a view with its table");
+      canon_table_free(b);
+      cr_assert_eq(released, 1);
+    }
+    free(odd);
+    free(buf);
+    canon_table_free(ts[k]);
+  }
+}
+
+/* The lies of lying_codes_are_refused, to canon__table_decode_own: every
+ * lie that could make a reader index outside a dictionary (or that breaks
+ * the layout) is still refused; a code naming another string in range and
+ * repeated values are the encoder's promise, accepted with codes in range. */
+Test(dict, own_decoding_refuses_every_out_of_bounds_code) {
+  canon_error err;
+  canon_table *t =
+      encoded(canon_table_from_csv_text("s:string", "a\nb\na\n\na\na\na\na\n", &err));
+  size_t len;
+  uint8_t *buf = ct_encode(t, &len);
+  uint8_t *c = malloc(len);
+  size_t sec = len - 88, codes = sec + 24, vbytes = len - 8;
+  struct { size_t at; uint32_t v; int width; bool refused; const char *what; } lies[] = {
+      {codes, 5, 4, true, "code out of range"},
+      {codes, 2, 4, true, "code one past the values"},
+      {codes + 28, UINT32_MAX, 4, true, "last code huge"},
+      {codes + 12, 1, 4, true, "code at a NULL row"},
+      {sec, 1, 4, true, "column index past the columns"},
+      {sec + 4, 1, 4, true, "reserved field"},
+      {sec + 8, 3, 4, true, "value count"},
+      {20, 2, 4, true, "more coded columns than columns"},
+      {20, 0, 4, true, "codes section not announced"},
+      {codes, 1, 4, false, "code naming another string"},
+      {vbytes + 1, 'a', 1, false, "repeated values"},
+  };
+  for (size_t k = 0; k < sizeof lies / sizeof lies[0]; k++) {
+    memcpy(c, buf, len);
+    memcpy(c + lies[k].at, &lies[k].v, (size_t)lies[k].width);
+    canon_error_clear(&err);
+    int released = 0;
+    canon_table *d = canon__table_decode_own(c, len, count_release, &released, &err);
+    if (lies[k].refused) {
+      cr_assert_null(d, "%s accepted", lies[k].what);
+      cr_assert_eq(err.code, CANON_ERR_PARSE, "%s: %s", lies[k].what, err.message);
+      cr_assert_eq(released, 1, "%s: a failed decoding releases its input", lies[k].what);
+    } else {
+      cr_assert(d, "%s: %s", lies[k].what, err.message);
+      check_codes_in_range(d->cols[0]);
+      canon_table_free(d);
+      /* The checked decoding still refuses it. */
+      cr_assert_null(canon__table_decode(c, len, &err), "%s", lies[k].what);
+    }
+  }
+  /* Every single-bit flip is refused or decodes with codes in range. */
+  for (size_t i = 0; i < len; i++)
+    for (int bit = 0; bit < 8; bit++) {
+      memcpy(c, buf, len);
+      c[i] ^= (uint8_t)(1u << bit);
+      canon_table *d = canon__table_decode_own(c, len, no_release, NULL, &err);
+      if (d && d->cols[0]->dict) check_codes_in_range(d->cols[0]);
+      canon_table_free(d);
+    }
+  free(c);
+  free(buf);
+  canon_table_free(t);
+}
+
+/* Without NULLs the range check is one maximum over all codes: a bad code
+ * anywhere (first row, last row, past a multiple of a vector's width) is
+ * found. */
+Test(dict, own_decoding_finds_a_bad_code_at_any_row) {
+  tu_rnd_state = 12;
+  canon_error err;
+  for (int nulls = 0; nulls < 2; nulls++) {
+    canon_table *t = encoded(strings(1000, 20, nulls ? 5 : 0));
+    cr_assert(t->cols[0]->dict);
+    uint32_t nv = (uint32_t)t->cols[0]->dict->values->length;
+    size_t len;
+    uint8_t *buf = ct_encode(t, &len);
+    /* The codes section follows the column's buffers: find it from the
+     * end (codes, value offsets, value bytes, each padded to 8). */
+    const canon__column *v = t->cols[0]->dict->values;
+    size_t vb = (size_t)canon__i64(v)[v->length];
+    size_t codes = len - ((vb + 7) & ~(size_t)7) - ((size_t)nv + 1) * 8 - 1000 * 4;
+    cr_assert(memcmp(buf + codes, t->cols[0]->codes->data, 4000) == 0, "found the codes");
+    const int rows[] = {0, 1, 7, 8, 15, 16, 31, 500, 998, 999};
+    for (size_t k = 0; k < sizeof rows / sizeof *rows; k++) {
+      int r = rows[k];
+      if (!canon__valid(t->cols[0], r)) continue;
+      uint8_t *c = malloc(len);
+      memcpy(c, buf, len);
+      memcpy(c + codes + (size_t)r * 4, &nv, 4);
+      canon_table *d = canon__table_decode_own(c, len, no_release, NULL, &err);
+      cr_assert_null(d, "row %d: code %u of %u values accepted", r, nv, nv);
+      cr_assert(strstr(err.message, "out of range"), "%s", err.message);
+      /* One less is in range. */
+      uint32_t top = nv - 1;
+      memcpy(c + codes + (size_t)r * 4, &top, 4);
+      d = canon__table_decode_own(c, len, no_release, NULL, &err);
+      cr_assert(d, "row %d: %s", r, err.message);
+      canon_table_free(d);
+      free(c);
+    }
+    free(buf);
+    canon_table_free(t);
+  }
 }

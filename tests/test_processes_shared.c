@@ -8,6 +8,7 @@
 #include "processes_testutil.h"
 
 #include "canon_testing.h"
+#include "internal.h"
 
 #include <sys/resource.h>
 #include <sys/stat.h>
@@ -633,5 +634,96 @@ Test(processes_shared, a_scan_result_is_a_range_of_the_drivers_table) {
   canon_table_free(held);
   free(want);
   cr_assert_eq(count_fds(), fds, "descriptors leaked");
+  assert_no_children();
+}
+
+/* Mappings of shared-table segments in this process (/proc/self/maps). */
+static int shared_table_maps(void) {
+  FILE *f = fopen("/proc/self/maps", "r");
+  cr_assert(f);
+  char line[1024];
+  int n = 0;
+  while (fgets(line, sizeof line, f))
+    if (strstr(line, "canon-table")) n++;
+  fclose(f);
+  return n;
+}
+
+static canon_df *plan_filtered(canon_session *s, const canon_table *a) {
+  canon_error err;
+  canon_df *df = canon_filter(canon_from_table(s, a, &err),
+                              canon_ne(canon_col("i"), canon_lit_int64(12)), &err);
+  cr_assert(df, "%s", err.message);
+  return df;
+}
+
+/* Every row of t in order, as CSV. */
+static char *ordered(canon_table *t) {
+  cr_assert(t);
+  char *csv = tu_csv(t);
+  canon_table_free(t);
+  return csv;
+}
+
+/* The result of at least 1 MiB of a job of one stage (a scan, filtered)
+ * comes back as one table written into a segment of the driver (the
+ * host's table_concat_encoded), in order and with its NULLs and codes,
+ * and is a shared table of the session: a persisted result is not put in
+ * shared memory a second time for the jobs that read it, and a collected
+ * one goes once the program frees it.  Small results, and results of jobs
+ * with exchanges, stay as they were. */
+Test(processes_shared, big_results_are_one_table_in_a_shared_segment) {
+  canon_error err;
+  canon_table *a = mixed_table(40000, 7);
+  /* Coded strings, as CSV reads give them. */
+  a = canon__table_dict_encode(a, &err);
+  cr_assert(a, "%s", err.message);
+  canon_session *ser = tu_open("serial");
+  char *want = ordered(canon_collect(plan_filtered(ser, a), &err));
+  char *want_sum = try_collect(plan_sum_by_k(ser, a, NULL), &err);
+  canon_session_close(ser);
+  canon_session *s = tu_open("processes:workers=2,partitions=3");
+  cr_assert_eq(shared_table_maps(), 0);
+  canon_table *t = canon_collect(plan_filtered(s, a), &err);
+  cr_assert(t, "%s", err.message);
+  cr_assert_eq(canon_table_num_rows(t), 39999);
+  cr_assert_eq(shared_table_maps(), 1, "the result is not in a segment");
+  cr_assert_eq(shared_table_fds(), 2, "a and the result");
+  cr_assert(t->cols[1]->dict, "the result's strings have codes");
+  char *got = ordered(t);
+  cr_assert_str_eq(got, want);
+  free(got);
+  /* The session holds it until the next job, which drops it (nobody else
+   * holds its rows); that job's small result stays where it was. */
+  got = try_collect(plan_sum_by_k(s, a, NULL), &err);
+  cr_assert(got, "%s", err.message);
+  cr_assert_str_eq(got, want_sum);
+  free(got);
+  cr_assert_eq(shared_table_fds(), 1, "only a is left");
+  cr_assert_eq(shared_table_maps(), 0, "the result's segment outlived it");
+  /* A big result of a job with exchanges (here a sort) stays as it was. */
+  canon_sort_key keys[] = {{"i", 0, 0}};
+  t = canon_collect(canon_sort(canon_from_table(s, a, &err), keys, 1, &err), &err);
+  cr_assert(t, "%s", err.message);
+  cr_assert_eq(canon_table_num_rows(t), 40000);
+  cr_assert_eq(shared_table_maps(), 0, "a sorted result is in a segment");
+  canon_table_free(t);
+  /* A persisted result lives in its segment, which later jobs share. */
+  canon_df *p = canon_persist(plan_filtered(s, a), &err);
+  got = ordered(canon_collect(canon_limit(p, 100000, &err), &err));
+  cr_assert_str_eq(got, want);
+  free(got);
+  cr_assert_eq(shared_table_maps(), 1, "the persisted rows are not in a segment");
+  cr_assert_eq(shared_table_fds(), 2);
+  got = ordered(canon_collect(canon_limit(p, 100000, &err), &err));
+  cr_assert_str_eq(got, want);
+  free(got);
+  cr_assert_eq(shared_table_fds(), 2, "the persisted rows were shared again");
+  canon_session_close(s);
+  cr_assert_eq(shared_table_fds(), 0);
+  cr_assert_eq(shared_table_maps(), 0);
+  canon_table_free(a);
+  free(want);
+  free(want_sum);
   assert_no_children();
 }

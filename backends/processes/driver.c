@@ -664,172 +664,6 @@ static int run_stage(px_state *st, canon_job *job, int s, px_seg **outs, canon_e
   return rc;
 }
 
-/* ---- shared tables ------------------------------------------------------------ */
-
-/* Tell every live worker to forget ids[0..n). */
-static void send_drop(px_state *st, const uint64_t *ids, int n) {
-  for (int at = 0; at < n; at += PX_IDS_PER_MSG) {
-    int k = n - at < PX_IDS_PER_MSG ? n - at : PX_IDS_PER_MSG;
-    px_msg m;
-    memset(&m, 0, sizeof m);
-    m.type = PX_DROP;
-    m.events_len = (uint32_t)k * 8;
-    memcpy(m.events, ids + at, (size_t)k * 8);
-    for (int i = 0; i < st->nworkers; i++)
-      if (st->w[i].pid > 0) px_send(st->w[i].sock, &m, NULL, 0); /* a failure is a death */
-  }
-}
-
-/* Drop the shared tables whose data nothing but the cache holds any more
- * (the program freed the table), here and in the workers. */
-static void collect_shared(px_state *st) {
-  const canon_host *h = st->host;
-  uint64_t *gone = NULL;
-  int ngone = 0, keep = 0;
-  for (int i = 0; i < st->nshared; i++) {
-    px_shared *e = &st->shared[i];
-    if (!h->table_data_orphaned(e->key)) {
-      st->shared[keep++] = *e;
-      continue;
-    }
-    uint64_t *g = realloc(gone, (size_t)(ngone + 1) * sizeof *g);
-    if (g) {
-      gone = g;
-      gone[ngone++] = e->id;
-    } /* else the workers keep a stale mapping until they are replaced */
-    h->table_free(e->key);
-    px_close_held(st, e->fd);
-  }
-  st->nshared = keep;
-  if (ngone) send_drop(st, gone, ngone);
-  free(gone);
-}
-
-const canon_table *px_shared_find(const px_state *st, uint64_t id) {
-  for (int i = 0; id && i < st->nshared; i++)
-    if (st->shared[i].id == id) return st->shared[i].key;
-  return NULL;
-}
-
-void px_drop_all_shared(px_state *st) {
-  for (int i = 0; i < st->nshared; i++) {
-    st->host->table_free(st->shared[i].key);
-    px_close_held(st, st->shared[i].fd);
-  }
-  free(st->shared);
-  st->shared = NULL;
-  st->nshared = st->capshared = 0;
-  free(st->job_tables);
-  st->job_tables = NULL;
-  st->njob_tables = st->capjob_tables = 0;
-}
-
-static bool evict_one(px_state *st);
-
-/* Down to PX_SHARED_MAX - 1 shared tables, dropping the least recently
- * used ones the job being encoded does not use (when all are, keep them). */
-static void make_room(px_state *st) {
-  while (st->nshared >= PX_SHARED_MAX && evict_one(st)) {
-  }
-}
-
-static bool evict_one(px_state *st) {
-  int lru = -1;
-  for (int i = 0; i < st->nshared; i++)
-    if (st->shared[i].last_job <= st->job_seq &&
-        (lru < 0 || st->shared[i].last_job < st->shared[lru].last_job))
-      lru = i;
-  if (lru < 0) return false;
-  px_shared e = st->shared[lru];
-  /* Keep the current job's indices valid: move the last entry into the
-   * hole and renumber it. */
-  int last = --st->nshared;
-  st->shared[lru] = st->shared[last];
-  for (int i = 0; i < st->njob_tables; i++)
-    if (st->job_tables[i] == last) st->job_tables[i] = lru;
-  send_drop(st, &e.id, 1);
-  st->host->table_free(e.key);
-  px_close_held(st, e.fd);
-  return true;
-}
-
-/* Note shared[k] as used by the current job (once). */
-static int use_shared(px_state *st, int k) {
-  for (int i = 0; i < st->njob_tables; i++)
-    if (st->job_tables[i] == k) return 0;
-  if (st->njob_tables == st->capjob_tables) {
-    int nc = st->capjob_tables ? st->capjob_tables * 2 : 8;
-    int *n = realloc(st->job_tables, (size_t)nc * sizeof *n);
-    if (!n) return -1;
-    st->job_tables = n;
-    st->capjob_tables = nc;
-  }
-  st->job_tables[st->njob_tables++] = k;
-  return 0;
-}
-
-/* job_encode_shared's question for each table of the job: big tables are
- * put in shared memory (once per session) and referenced by id. */
-static int share_table(void *ctx, const canon_table *t, uint64_t *id, canon_error *err) {
-  px_state *st = ctx;
-  const canon_host *h = st->host;
-  *id = 0;
-  size_t bytes = h->table_encoded_size(t);
-  if (bytes < st->share_min || bytes == 0) return 0;
-  int k;
-  for (k = 0; k < st->nshared; k++)
-    if (h->table_same_data(st->shared[k].key, t)) break;
-  if (k == st->nshared) {
-    make_room(st);
-    if (st->nshared == st->capshared) {
-      int nc = st->capshared ? st->capshared * 2 : 8;
-      px_shared *n = realloc(st->shared, (size_t)nc * sizeof *n);
-      if (!n) return px_err(err, CANON_ERR_NOMEM, "out of memory");
-      st->shared = n;
-      st->capshared = nc;
-    }
-    px_shared e = {.id = ++st->next_shared_id, .fd = -1, .last_job = st->job_seq + 1};
-    if (!(e.key = h->table_share(t, err))) return err && err->code ? err->code : CANON_ERR_NOMEM;
-    canon_error e2;
-    memset(&e2, 0, sizeof e2);
-    int rc = px_shared_table_write(h, t, &e.fd, &e2);
-    if (rc == 0 && px_hold(st, e.fd) != 0) {
-      close(e.fd);
-      rc = px_err(&e2, CANON_ERR_NOMEM, "out of memory");
-    }
-    if (rc) {
-      h->table_free(e.key);
-      return px_err(err, rc, "processes: cannot put a table of %zu bytes in shared memory: %.800s",
-                    bytes, e2.message);
-    }
-    k = st->nshared; /* make_room moved the end */
-    st->shared[st->nshared++] = e;
-  }
-  if (use_shared(st, k) != 0) return px_err(err, CANON_ERR_NOMEM, "out of memory");
-  st->shared[k].last_job = st->job_seq + 1; /* the job being encoded */
-  *id = st->shared[k].id;
-  return 0;
-}
-
-int px_send_tables(px_state *st, int sock) {
-  for (int at = 0; at < st->njob_tables; at += PX_IDS_PER_MSG) {
-    int n = st->njob_tables - at < PX_IDS_PER_MSG ? st->njob_tables - at : PX_IDS_PER_MSG;
-    int fds[PX_IDS_PER_MSG];
-    px_msg m;
-    memset(&m, 0, sizeof m);
-    m.type = PX_TABLES;
-    m.job_seq = st->job_seq;
-    m.events_len = (uint32_t)n * 8;
-    for (int i = 0; i < n; i++) {
-      const px_shared *e = &st->shared[st->job_tables[at + i]];
-      memcpy(m.events + (size_t)i * 8, &e->id, 8);
-      fds[i] = e->fd;
-    }
-    if (px_send(sock, &m, fds, n) != 0) return -1;
-  }
-  return 0;
-}
-
 /* ---- jobs ------------------------------------------------------------------------ */
 
 /* Before a job: replace workers that died while idle; encode the job and
@@ -855,8 +689,8 @@ static int start_job(px_state *st, canon_job *job, canon_error *err) {
   int rc;
   st->njob_tables = 0;
   if (PX_HOST_HAS_SHARING(st->host)) {
-    collect_shared(st);
-    rc = st->host->job_encode_shared(job, share_table, st, &buf, &len, err);
+    px_collect_shared(st);
+    rc = st->host->job_encode_shared(job, px_share_table, st, &buf, &len, err);
   } else {
     rc = st->host->job_encode(job, &buf, &len, err);
   }
@@ -893,6 +727,13 @@ int px_execute(void *state, canon_job *job, canon_table ***results, int *nresult
   int P = h->stage_num_partitions(job, S - 1);
   if (rc == 0 && !(res = calloc((size_t)P, sizeof *res))) rc = px_err(err, CANON_ERR_NOMEM, "out of memory");
   if (rc == 0) rc = map_results(st, outs[S - 1], P, res, err);
+  canon_table *one = rc == 0 && S == 1 ? px_concat_results(st, res, P) : NULL;
+  if (one) {
+    /* The views of the workers' segments go (queued for reuse). */
+    for (int p = 0; p < P; p++) h->table_free(res[p]);
+    res[0] = one;
+    P = 1;
+  }
   if (rc == 0) {
     *results = res;
     *nresults = P;

@@ -124,6 +124,18 @@ void px_seg_release(px_state *st, px_seg *s);
 /* The recycler's reference of the session (session close). */
 void px_recycler_unref(px_recycler *r, bool close);
 
+/* shared.c: drop the shared tables nobody else holds any more (before a
+ * job); job_encode_shared's question for each table of the job; adopt
+ * segment fd (held by the driver, taken), which holds exactly t's
+ * encoding, as a shared table of the session: a later job carrying t's
+ * data sends fd instead of encoding t again (on failure fd is closed). */
+void px_collect_shared(px_state *st);
+int px_share_table(void *ctx, const canon_table *t, uint64_t *id, canon_error *err);
+void px_shared_adopt(px_state *st, const canon_table *t, int fd);
+/* A one-stage job's results res[0..P) as one table in a segment adopted
+ * by px_shared_adopt (the caller frees res), or NULL: keep them. */
+canon_table *px_concat_results(px_state *st, canon_table *const *res, int P);
+
 /* worker.c: serve tasks on sock until the driver goes away; never returns. */
 void px_worker_main(const canon_host *h, int sock, px_status *status, size_t keep_max,
                     bool share_ranges)

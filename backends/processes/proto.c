@@ -198,6 +198,8 @@ static int seg_create(const char *name, size_t size, uint8_t **map) {
 
 int px_seg_create(size_t size, uint8_t **map) { return seg_create("canon-segment", size, map); }
 
+int px_table_seg_create(size_t size, uint8_t **map) { return seg_create("canon-table", size, map); }
+
 static int seg_map(int fd, int flags, const uint8_t **map, size_t *size) {
   struct stat sb;
   if (fstat(fd, &sb) != 0) return -1;
@@ -292,6 +294,10 @@ canon_table *px_table_view_then(const canon_host *h, const uint8_t *map, size_t 
     view_release(v);
     return t;
   }
+  /* Every segment a session maps was written by table_encode_into in
+   * this program (the driver or one of its forked workers), so its
+   * dictionary codes are only checked to be in range. */
+  if (PX_HOST_HAS_OWN(h)) return h->table_decode_own(at, len, view_release, v, err);
   return h->table_decode_shared(at, len, view_release, v, err);
 }
 

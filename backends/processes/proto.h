@@ -56,6 +56,12 @@ enum {
 /* Whether the host has the row-range slots (ABI 1.2). */
 #define PX_HOST_HAS_RANGES(h) \
   ((h)->struct_size >= offsetof(canon_host, table_slice) + sizeof (h)->table_slice)
+/* Whether the host has table_decode_own (ABI 1.3). */
+#define PX_HOST_HAS_OWN(h) \
+  ((h)->struct_size >= offsetof(canon_host, table_decode_own) + sizeof (h)->table_decode_own)
+/* Whether the host has table_concat_encoded (ABI 1.3). */
+#define PX_HOST_HAS_CONCAT(h) \
+  ((h)->struct_size >= offsetof(canon_host, table_concat_encoded) + sizeof (h)->table_concat_encoded)
 /* Whether the host has the event slots (appended to canon_host). */
 #define PX_HOST_HAS_EVENTS(h) \
   ((h)->struct_size >= offsetof(canon_host, task_events_add) + sizeof (h)->task_events_add)
@@ -94,6 +100,8 @@ int px_recv(int sock, px_msg *m, int **fds);
 /* A new shared memory segment of `size` bytes mapped read-write at *map;
  * returns its fd or -1 (errno).  Nothing named is left behind. */
 int px_seg_create(size_t size, uint8_t **map);
+/* The same for a segment that will hold a shared table of the session. */
+int px_table_seg_create(size_t size, uint8_t **map);
 /* Map a segment read-only; 0 or -1 (errno).  px_seg_map_all also faults
  * every page in now (for segments read whole, many times). */
 int px_seg_map(int fd, const uint8_t **map, size_t *size);

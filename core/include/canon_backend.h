@@ -35,7 +35,7 @@ extern "C" {
 #endif
 
 #define CANON_BACKEND_ABI_MAJOR 1
-#define CANON_BACKEND_ABI_MINOR 2
+#define CANON_BACKEND_ABI_MINOR 3
 
 /* Capability bits an engine declares (conformance cases can require them). */
 #define CANON_CAP_PARTITIONS   (1u << 0)  /* honours a partitions=N option */
@@ -205,6 +205,30 @@ typedef struct canon_host {
   int (*table_range_of)(const canon_table *t, const canon_table *base, int64_t *first);
   canon_table *(*table_slice)(const canon_table *t, int64_t first, int64_t count,
                               canon_error *err);
+
+  /* ---- Encodings of the program's own (ABI 1.3).  Appended: check
+   * struct_size.  table_decode_shared for an encoding that
+   * table_encode_into wrote in another process running this same program
+   * (a worker of the engine, or its driver): every size, offset, bitmap
+   * and dictionary code bound is checked as before — a corrupt encoding
+   * is CANON_ERR_PARSE, never a read outside buf or a dictionary — but
+   * the dictionary codes are not compared with their rows' strings (nor
+   * the dictionary's values with each other), which is the encoder's
+   * promise.  Use table_decode_shared for bytes from anywhere else. */
+  canon_table *(*table_decode_own)(const uint8_t *buf, size_t len, void (*release)(void *ctx),
+                                   void *ctx, canon_error *err);
+  /* concat written straight into an encoding: the bytes table_encode_into
+   * gives for concat(parts) (n >= 1, one schema) go into the len bytes
+   * alloc(ctx, len) returns (NULL: out of memory), and the table returned
+   * holds those rows by viewing them (its columns read the encoding; its
+   * dictionaries are the concatenation's).  release(ctx) runs once alloc
+   * has returned memory: when the table and every table sharing its
+   * buffers are freed, or before NULL returns.  An engine that writes
+   * into shared memory gets the program's table and the copy its
+   * processes can map (table_decode_own) in one copy of the rows. */
+  canon_table *(*table_concat_encoded)(canon_table *const *parts, int n,
+                                       uint8_t *(*alloc)(void *ctx, size_t len),
+                                       void (*release)(void *ctx), void *ctx, canon_error *err);
 } canon_host;
 
 typedef struct canon_backend {

@@ -14,8 +14,10 @@
  * codes; a concatenation of parts with one dictionary keeps it, and parts
  * with different dictionaries (each read task builds its own) get a merged
  * one; the table codec ships them when the dictionary is small next to the
- * rows, and canon__dict_adopt checks them on arrival.  Anything else
- * derives a column without codes, which is always correct.
+ * rows, and canon__dict_adopt checks them on arrival (canon__dict_adopt_own,
+ * for the program's own encodings, only that each code lies inside the
+ * dictionary).  Anything else derives a column without codes, which is
+ * always correct.
  *
  * Building is abandoned when a column does not look low-cardinality: more
  * than DICT_MAX distinct values, more than one per two rows, or 7/8 of its
@@ -339,11 +341,35 @@ int canon__dict_concat(canon_table *const *parts, int n, int i, canon__column *o
   return rc == -1 ? 0 : rc; /* too many values: no codes, not an error */
 }
 
-int canon__dict_adopt(canon__column *c, canon__column *values, canon__buffer *codes,
-                      const char **why) {
+/* Every code in range of a dictionary of nv values and 0 at NULL rows:
+ * the one check a code needs before anything indexes with it.  NULL when
+ * they are, else what is wrong. */
+static const char *d_codes_in_range(const canon__column *c, const uint32_t *code, int64_t nv) {
+  int64_t n = c->length;
+  if (!c->validity || c->null_count == 0) {
+    /* One maximum over the codes (vectorized), then one comparison. */
+    uint32_t top = 0;
+    for (int64_t i = 0; i < n; i++) top = code[i] > top ? code[i] : top;
+    return n > 0 && (int64_t)top >= nv ? "dictionary code out of range" : NULL;
+  }
+  for (int64_t i = 0; i < n; i++) {
+    if (!canon__valid(c, i)) {
+      if (code[i] != 0) return "a NULL row's dictionary code is not 0";
+    } else if ((int64_t)code[i] >= nv) {
+      return "dictionary code out of range";
+    }
+  }
+  return NULL;
+}
+
+/* canon__dict_adopt, and (rows false) canon__dict_adopt_own: the latter
+ * checks only what keeps reads in bounds. */
+static int d_adopt(canon__column *c, canon__column *values, canon__buffer *codes, bool rows,
+                   const char **why) {
   int rc = 0;
   canon__dict *d = NULL;
   d_set s;
+  bool have_set = false;
   *why = NULL;
   int64_t nv = values->length;
   if (c->type != CANON_STRING || values->type != CANON_STRING || values->null_count ||
@@ -351,16 +377,31 @@ int canon__dict_adopt(canon__column *c, canon__column *values, canon__buffer *co
     *why = "dictionary does not fit its column";
     goto fail;
   }
-  if ((rc = d_set_init(&s)) != 0) goto fail;
   uint64_t *pre = canon__malloc((size_t)(nv ? nv : 1) * sizeof *pre);
   d = canon__calloc(1, sizeof *d);
   if (!pre || !d) {
     free(pre);
+    free(d);
+    d = NULL;
     rc = CANON_ERR_NOMEM;
-    goto fail_set;
+    goto fail;
   }
   d->refs = 1;
   d->prehash = pre;
+  if (!rows) {
+    /* An encoding of this program's own: the values' hashes, and codes
+     * that stay inside the dictionary; whether they name their rows'
+     * strings is the encoder's promise. */
+    for (int64_t k = 0; k < nv; k++) {
+      size_t len;
+      const char *str = canon__str(values, k, &len);
+      pre[k] = canon__hash_str_pre(str, len);
+    }
+    if ((*why = d_codes_in_range(c, (const uint32_t *)codes->data, nv)) != NULL) goto fail;
+    goto adopt;
+  }
+  if ((rc = d_set_init(&s)) != 0) goto fail;
+  have_set = true;
   for (int64_t k = 0; k < nv; k++) {
     size_t len;
     const char *str = canon__str(values, k, &len);
@@ -369,7 +410,7 @@ int canon__dict_adopt(canon__column *c, canon__column *values, canon__buffer *co
     if (got == -2) rc = CANON_ERR_NOMEM;
     if (got != k) {
       if (!rc) *why = "dictionary values repeat";
-      goto fail_set;
+      goto fail;
     }
   }
   /* Each row's string against its code's value, fetching the value's
@@ -387,33 +428,43 @@ int canon__dict_adopt(canon__column *c, canon__column *values, canon__buffer *co
     if (!canon__valid(c, i)) {
       if (code[i] != 0) {
         *why = "a NULL row's dictionary code is not 0";
-        goto fail_set;
+        goto fail;
       }
       continue;
     }
     if ((int64_t)code[i] >= nv) {
       *why = "dictionary code out of range";
-      goto fail_set;
+      goto fail;
     }
     size_t l1;
     const char *s1 = canon__str(c, i, &l1);
     int64_t a = voff[code[i]], l2 = voff[code[i] + 1] - a;
     if ((int64_t)l1 != l2 || !d_eq(s1, vbytes + a, l1)) {
       *why = "dictionary code names another string than its row";
-      goto fail_set;
+      goto fail;
     }
   }
 #undef D_IN
-  d_set_free(&s);
+adopt:
+  if (have_set) d_set_free(&s);
   d->values = values;
   c->dict = d;
   c->codes = codes;
   return 0;
-fail_set:
-  d_set_free(&s);
 fail:
+  if (have_set) d_set_free(&s);
   canon__dict_unref(d);
   canon__column_unref(values);
   canon__buffer_unref(codes);
   return rc ? rc : CANON_ERR_PARSE;
+}
+
+int canon__dict_adopt(canon__column *c, canon__column *values, canon__buffer *codes,
+                      const char **why) {
+  return d_adopt(c, values, codes, true, why);
+}
+
+int canon__dict_adopt_own(canon__column *c, canon__column *values, canon__buffer *codes,
+                          const char **why) {
+  return d_adopt(c, values, codes, false, why);
 }

@@ -26,23 +26,20 @@
  * canon__table_decode copies the buffers out; canon__table_decode_shared
  * (after the same checks) makes the columns views into the encoding
  * itself, which must then stay readable until its owner's release runs:
- * a table mapped from shared memory costs no copy. */
-#include "internal.h"
+ * a table mapped from shared memory costs no copy.
+ *
+ * canon__table_decode_own is canon__table_decode_shared for an encoding
+ * this program's own encoder wrote (another process of one session): it
+ * checks everything above except the two promises only a foreign encoder
+ * could break — that a dictionary's values are distinct and that each
+ * code names its own row's string.  Every code is still checked to lie
+ * inside its dictionary (and to be 0 at a NULL row), so no encoding,
+ * however corrupt, makes a reader index outside what it holds. */
+#include "codec_layout.h"
 
 #include <stdio.h>
 
-#define TABLE_MAGIC 0x42544E43u /* "CNTB" */
-#define TABLE_VERSION 1u
-#define HEADER_BYTES 32u
-#define COLUMN_BYTES 40u
-#define CODES_BYTES 24u
 #define MAX_NAME_BYTES 65536u
-
-#if __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
-#error "the table codec assumes a little-endian host"
-#endif
-
-static size_t pad8(size_t n) { return (n + 7) & ~(size_t)7; }
 
 /* ---- sizes ---------------------------------------------------------------- */
 
@@ -60,13 +57,9 @@ static void column_sizes(const canon__column *c, int64_t nrows, size_t *validity
   }
 }
 
-/* Whether column c's codes travel with it: only when its dictionary is
- * small next to the rows (at most one value per four rows).  Codes are an
- * accelerator; a big dictionary shipped with every small table (the
- * buckets of an exchange over 100 000 keys) costs more to send and check
- * than grouping by bytes does. */
+/* Whether column c's codes travel with it (codec_ships_codes). */
 static bool ships_codes(const canon__column *c, int64_t nrows) {
-  return c->dict && c->dict->values->length <= nrows / 4;
+  return c->dict && codec_ships_codes(c->dict->values->length, nrows);
 }
 
 /* Bytes of the codes section of column c (0: it ships none). */
@@ -91,8 +84,6 @@ size_t canon__table_encoded_size(const canon_table *t) {
 
 /* ---- encoding ------------------------------------------------------------- */
 
-static void put_u32(uint8_t *p, uint32_t v) { memcpy(p, &v, 4); }
-static void put_u64(uint8_t *p, uint64_t v) { memcpy(p, &v, 8); }
 static uint32_t get_u32(const uint8_t *p) {
   uint32_t v;
   memcpy(&v, p, 4);
@@ -156,39 +147,51 @@ static void encode_codes(const canon__column *c, int i, int64_t nrows, uint8_t *
   put_bytes(buf, at, v->strdata->data, bytes);
 }
 
+size_t canon__codec_put_head(uint8_t *buf, const canon_schema *s, int64_t nrows, uint32_t ncoded,
+                             size_t need, const codec_sizes *sizes) {
+  int nc = s->n;
+  put_u32(buf, TABLE_MAGIC);
+  put_u32(buf + 4, TABLE_VERSION);
+  put_u64(buf + 8, (uint64_t)nrows);
+  put_u32(buf + 16, (uint32_t)nc);
+  put_u32(buf + 20, ncoded);
+  put_u64(buf + 24, (uint64_t)need);
+  size_t at = HEADER_BYTES;
+  for (int i = 0; i < nc; i++) {
+    uint8_t *d = buf + at;
+    put_u32(d, (uint32_t)s->types[i]);
+    put_u32(d + 4, (uint32_t)strlen(s->names[i]));
+    put_u64(d + 8, (uint64_t)sizes[i].null_count);
+    put_u64(d + 16, sizes[i].validity);
+    put_u64(d + 24, sizes[i].values);
+    put_u64(d + 32, sizes[i].strdata);
+    at += COLUMN_BYTES;
+  }
+  for (int i = 0; i < nc; i++) {
+    size_t len = strlen(s->names[i]);
+    memcpy(buf + at, s->names[i], len);
+    at += len;
+  }
+  put_bytes(buf, &at, NULL, 0);
+  return at;
+}
+
 int canon__table_encode_into(const canon_table *t, uint8_t *buf, size_t cap, canon_error *err) {
   size_t need = canon__table_encoded_size(t);
   if (cap < need)
     return canon__seterr(err, CANON_ERR_INVALID, "table encoding needs %zu bytes, buffer has %zu",
                          need, cap);
   int nc = t->schema->n;
-  put_u32(buf, TABLE_MAGIC);
-  put_u32(buf + 4, TABLE_VERSION);
-  put_u64(buf + 8, (uint64_t)t->nrows);
-  put_u32(buf + 16, (uint32_t)nc);
   uint32_t ncoded = 0;
   for (int i = 0; i < nc; i++) ncoded += ships_codes(t->cols[i], t->nrows);
-  put_u32(buf + 20, ncoded);
-  put_u64(buf + 24, (uint64_t)need);
-  size_t at = HEADER_BYTES;
+  codec_sizes *sz = canon__calloc((size_t)(nc ? nc : 1), sizeof *sz);
+  if (!sz) return canon__nomem(err);
   for (int i = 0; i < nc; i++) {
-    size_t v, w, s;
-    column_sizes(t->cols[i], t->nrows, &v, &w, &s);
-    uint8_t *d = buf + at;
-    put_u32(d, (uint32_t)t->schema->types[i]);
-    put_u32(d + 4, (uint32_t)strlen(t->schema->names[i]));
-    put_u64(d + 8, (uint64_t)(v ? t->cols[i]->null_count : 0));
-    put_u64(d + 16, v);
-    put_u64(d + 24, w);
-    put_u64(d + 32, s);
-    at += COLUMN_BYTES;
+    column_sizes(t->cols[i], t->nrows, &sz[i].validity, &sz[i].values, &sz[i].strdata);
+    sz[i].null_count = sz[i].validity ? t->cols[i]->null_count : 0;
   }
-  for (int i = 0; i < nc; i++) {
-    size_t len = strlen(t->schema->names[i]);
-    memcpy(buf + at, t->schema->names[i], len);
-    at += len;
-  }
-  put_bytes(buf, &at, NULL, 0);
+  size_t at = canon__codec_put_head(buf, t->schema, t->nrows, ncoded, need, sz);
+  free(sz);
   for (int i = 0; i < nc; i++) encode_column(t->cols[i], t->nrows, buf, &at);
   for (int i = 0; i < nc; i++)
     if (ships_codes(t->cols[i], t->nrows)) encode_codes(t->cols[i], i, t->nrows, buf, &at);
@@ -262,31 +265,35 @@ static canon__buffer *section(canon__buffer *root, const uint8_t *base, const ui
 static canon__column *decode_column(const coldesc *d, int64_t nrows, const uint8_t *vp,
                                     const uint8_t *wp, const uint8_t *sp, canon__buffer *root,
                                     const uint8_t *base, canon_error *err) {
+  /* Every check is one pass without early exits (vectorized); a table
+   * read whole pays it on each decoding. */
   if (d->validity) {
-    int64_t valid = 0;
-    for (int64_t i = 0; i < nrows; i++) valid += (vp[i >> 3] >> (i & 7)) & 1;
+    int64_t valid = 0, words = nrows / 64;
+    for (int64_t k = 0; k < words; k++) valid += __builtin_popcountll(get_u64(vp + (size_t)k * 8));
+    for (int64_t i = words * 64; i < nrows; i++) valid += (vp[i >> 3] >> (i & 7)) & 1;
     if (nrows - valid != d->null_count) {
       bad(err, "NULL count does not match the validity bitmap");
       return NULL;
     }
   }
   if (d->type == CANON_BOOL) {
-    for (int64_t i = 0; i < nrows; i++)
-      if (wp[i] > 1) {
-        bad(err, "bool value other than 0 or 1");
-        return NULL;
-      }
-  } else if (d->type == CANON_STRING) {
-    int64_t prev = 0;
-    for (int64_t i = 0; i <= nrows; i++) {
-      int64_t o = (int64_t)get_u64(wp + (size_t)i * 8);
-      if ((i == 0 && o != 0) || o < prev) {
-        bad(err, "string offsets are not monotone from 0");
-        return NULL;
-      }
-      prev = o;
+    unsigned over = 0;
+    for (int64_t i = 0; i < nrows; i++) over |= wp[i] > 1;
+    if (over) {
+      bad(err, "bool value other than 0 or 1");
+      return NULL;
     }
-    if ((uint64_t)prev != d->strdata) {
+  } else if (d->type == CANON_STRING) {
+    /* Offsets from 0, never decreasing, ending at the string bytes. */
+    int64_t first = (int64_t)get_u64(wp), last = (int64_t)get_u64(wp + (size_t)nrows * 8);
+    unsigned down = 0;
+    for (int64_t i = 1; i <= nrows; i++)
+      down |= (int64_t)get_u64(wp + (size_t)i * 8) < (int64_t)get_u64(wp + (size_t)(i - 1) * 8);
+    if (first != 0 || down) {
+      bad(err, "string offsets are not monotone from 0");
+      return NULL;
+    }
+    if ((uint64_t)last != d->strdata) {
       bad(err, "string offsets do not end at the string bytes");
       return NULL;
     }
@@ -313,7 +320,8 @@ static canon__column *decode_column(const coldesc *d, int64_t nrows, const uint8
 /* The codes section at buf + *at: attach it to its column in cols after
  * checking it (the column's index above *prev, so each is coded once). */
 static int decode_codes(const uint8_t *buf, size_t len, size_t *at, int nc, int64_t nrows,
-                        canon__column **cols, int *prev, canon__buffer *root, canon_error *err) {
+                        canon__column **cols, int *prev, canon__buffer *root, bool own,
+                        canon_error *err) {
   if (len - *at < CODES_BYTES) return bad(err, "codes section runs past the end");
   const uint8_t *p = buf + *at;
   uint32_t i = get_u32(p);
@@ -343,7 +351,8 @@ static int decode_codes(const uint8_t *buf, size_t len, size_t *at, int nc, int6
     return canon__nomem(err);
   }
   const char *why;
-  int rc = canon__dict_adopt(cols[i], values, codes, &why);
+  int rc = own ? canon__dict_adopt_own(cols[i], values, codes, &why)
+               : canon__dict_adopt(cols[i], values, codes, &why);
   if (rc == CANON_ERR_PARSE) return bad(err, why);
   return rc ? canon__nomem(err) : 0;
 }
@@ -376,7 +385,8 @@ static int check_names(const coldesc *d, int nc, canon_error *err) {
   return rc;
 }
 
-static canon_table *decode(const uint8_t *buf, size_t len, canon__buffer *root, canon_error *err) {
+static canon_table *decode(const uint8_t *buf, size_t len, canon__buffer *root, bool own,
+                           canon_error *err) {
   if (!buf || len < HEADER_BYTES) {
     bad(err, "shorter than its header");
     return NULL;
@@ -455,7 +465,7 @@ static canon_table *decode(const uint8_t *buf, size_t len, canon__buffer *root, 
   }
   int prev = -1;
   for (uint32_t k = 0; k < ncoded; k++)
-    if (decode_codes(buf, len, &at, nc, nrows, cols, &prev, root, err)) goto done;
+    if (decode_codes(buf, len, &at, nc, nrows, cols, &prev, root, own, err)) goto done;
   if (at != len) {
     bad(err, "buffers do not fill the encoding exactly");
     goto done;
@@ -488,15 +498,15 @@ done:
 }
 
 canon_table *canon__table_decode(const uint8_t *buf, size_t len, canon_error *err) {
-  return decode(buf, len, NULL, err);
+  return decode(buf, len, NULL, false, err);
 }
 
-canon_table *canon__table_decode_shared(const uint8_t *buf, size_t len, void (*release)(void *ctx),
-                                        void *ctx, canon_error *err) {
+static canon_table *decode_view(const uint8_t *buf, size_t len, void (*release)(void *ctx),
+                                void *ctx, bool own, canon_error *err) {
   /* Views need the encoding's 8-byte sections to be 8-byte aligned in
    * memory; anything else is decoded into copies. */
   if (!buf || ((uintptr_t)buf & 7)) {
-    canon_table *t = decode(buf, len, NULL, err);
+    canon_table *t = decode(buf, len, NULL, own, err);
     if (release) release(ctx);
     return t;
   }
@@ -506,9 +516,19 @@ canon_table *canon__table_decode_shared(const uint8_t *buf, size_t len, void (*r
     canon__nomem(err);
     return NULL;
   }
-  canon_table *t = decode(buf, len, root, err);
+  canon_table *t = decode(buf, len, root, own, err);
   canon__buffer_unref(root); /* the columns' views keep it while they live */
   return t;
+}
+
+canon_table *canon__table_decode_shared(const uint8_t *buf, size_t len, void (*release)(void *ctx),
+                                        void *ctx, canon_error *err) {
+  return decode_view(buf, len, release, ctx, false, err);
+}
+
+canon_table *canon__table_decode_own(const uint8_t *buf, size_t len, void (*release)(void *ctx),
+                                     void *ctx, canon_error *err) {
+  return decode_view(buf, len, release, ctx, true, err);
 }
 
 /* Rows of an encoded table after checking only its header (for engines

@@ -584,4 +584,6 @@ const canon_host canon__host = {
   .table_data_orphaned = host_table_data_orphaned,
   .table_range_of = host_table_range_of,
   .table_slice = host_table_slice,
+  .table_decode_own = canon__table_decode_own,
+  .table_concat_encoded = canon__table_concat_encoded,
 };

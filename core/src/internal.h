@@ -525,4 +525,28 @@ int canon__exchange_prepare_encoded(canon_job *job, int stage, int input,
                                     const uint8_t *const *outs, const size_t *lens, int n,
                                     canon_error *err);
 
+/* ---- encodings of this program's own (codec.c, dict.c) ---- */
+
+/* canon__dict_adopt for codes this program's own encoder wrote: checks
+ * only that every code lies inside the dictionary (0 at NULL rows), not
+ * that values are distinct or that codes name their rows' strings. */
+int canon__dict_adopt_own(canon__column *c, canon__column *values, canon__buffer *codes,
+                          const char **why);
+/* canon__table_decode_shared for an encoding written by
+ * canon__table_encode_into in another process of the same program (see
+ * canon_host.table_decode_own): adopts dictionary codes with
+ * canon__dict_adopt_own; every other check is the same. */
+canon_table *canon__table_decode_own(const uint8_t *buf, size_t len, void (*release)(void *ctx),
+                                     void *ctx, canon_error *err);
+
+/* The concatenation of parts (n >= 1, one schema) encoded — the bytes
+ * canon__table_encode_into gives for canon__table_concat(parts) — into
+ * the len bytes alloc(ctx, len) returns (NULL: out of memory), and a
+ * table of those rows whose columns view them (codec_concat.c).
+ * release(ctx) runs once alloc has returned memory: when the table and
+ * every table sharing its buffers are freed, or before NULL returns. */
+canon_table *canon__table_concat_encoded(canon_table *const *parts, int n,
+                                         uint8_t *(*alloc)(void *ctx, size_t len),
+                                         void (*release)(void *ctx), void *ctx, canon_error *err);
+
 #endif /* CANON_INTERNAL_H */

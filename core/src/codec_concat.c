@@ -1,0 +1,285 @@
+/* codec_concat.c — the concatenation of tables written straight into an
+ * encoding, and a table viewing it.
+ *
+ * An engine whose results come back from other processes has them as
+ * several tables (one per partition) and the program wants one; and a
+ * table the program persists is later put in shared memory again for the
+ * processes to read.  canon__table_concat_encoded writes the rows of the
+ * parts once, into memory the engine provides (a shared segment), in
+ * exactly the bytes table_encode_into gives for their concatenation, and
+ * returns a table whose columns view those bytes: the program's table and
+ * the processes' copy are one.  The parts' dictionaries are merged as a
+ * concatenation merges them.
+ *
+ * Nothing is decoded: the bytes were just written here, from tables of
+ * this process.  Big copies are shared by a thread per core (the engine's
+ * processes are idle while its driver concatenates). */
+#include "codec_layout.h"
+
+#include <pthread.h>
+#include <unistd.h>
+
+/* One column of the concatenation. */
+typedef struct cat_col {
+  codec_sizes sz;
+  size_t at_validity, at_values, at_strdata, at_codes; /* offsets in the encoding */
+  int64_t *row_at, *byte_at;  /* per part: first row and (strings) first byte; n + 1 */
+  canon__column merged;       /* strings: codes and dictionary of the concatenation */
+  bool ships;                 /* its codes are in the encoding */
+} cat_col;
+
+typedef struct cat_job {
+  canon_table *const *parts;
+  int n, nc;
+  cat_col *cols;
+  uint8_t *buf;
+  int next; /* the next (column, part) to copy, shared by the threads */
+} cat_job;
+
+/* Copy part p of column i into the encoding. */
+static void cat_part(const cat_job *j, int i, int p) {
+  const canon__column *c = j->parts[p]->cols[i];
+  const cat_col *cc = &j->cols[i];
+  int64_t len = c->length;
+  if (c->type == CANON_STRING) {
+    const int64_t *co = canon__i64(c);
+    int64_t *off = (int64_t *)(j->buf + cc->at_values) + cc->row_at[p];
+    int64_t shift = cc->byte_at[p] - co[0];
+    for (int64_t k = 1; k <= len; k++) off[k] = co[k] + shift;
+    if (len) memcpy(j->buf + cc->at_strdata + cc->byte_at[p], c->strdata->data + co[0],
+                    (size_t)(co[len] - co[0]));
+  } else if (c->type == CANON_BOOL) {
+    /* 0/1 bytes, whatever a kernel left in a NULL slot (as encoded). */
+    const uint8_t *b = canon__u8(c);
+    uint8_t *d = j->buf + cc->at_values + cc->row_at[p];
+    for (int64_t k = 0; k < len; k++) d[k] = b[k] ? 1 : 0;
+  } else {
+    size_t w = canon__type_width(c->type);
+    if (len) memcpy(j->buf + cc->at_values + (size_t)cc->row_at[p] * w, c->values->data, (size_t)len * w);
+  }
+}
+
+static void *cat_worker(void *arg) {
+  cat_job *j = arg;
+  int items = j->nc * j->n;
+  for (int k; (k = __atomic_fetch_add(&j->next, 1, __ATOMIC_RELAXED)) < items;)
+    cat_part(j, k / j->n, k % j->n);
+  return NULL;
+}
+
+/* OR bits [0, len) of src (NULL: all set) into dst from bit `at`. */
+static void bits_or(uint8_t *dst, int64_t at, const uint8_t *src, int64_t len) {
+  int s = (int)(at & 7);
+  uint8_t *d = dst + (at >> 3);
+  for (int64_t k = 0; k * 8 < len; k++) {
+    unsigned b = src ? src[k] : 0xffu;
+    if (len - k * 8 < 8) b &= (1u << (len - k * 8)) - 1;
+    d[k] |= (uint8_t)(b << s);
+    if (s && (b >> (8 - s))) d[k + 1] |= (uint8_t)(b >> (8 - s));
+  }
+}
+
+static void free_cols(cat_col *cols, int nc) {
+  for (int i = 0; cols && i < nc; i++) {
+    free(cols[i].row_at);
+    free(cols[i].byte_at);
+    canon__dict_unref(cols[i].merged.dict);
+    canon__buffer_unref(cols[i].merged.codes);
+  }
+  free(cols);
+}
+
+/* Sizes and offsets of every column; the encoding's total length. */
+static int cat_plan(canon_table *const *parts, int n, int64_t total, cat_col *cols, size_t *len,
+                    uint32_t *ncoded) {
+  const canon_schema *s = parts[0]->schema;
+  int nc = s->n;
+  size_t names = 0;
+  for (int i = 0; i < nc; i++) names += strlen(s->names[i]);
+  size_t at = HEADER_BYTES + (size_t)nc * COLUMN_BYTES + pad8(names);
+  *ncoded = 0;
+  for (int i = 0; i < nc; i++) {
+    cat_col *cc = &cols[i];
+    canon_type ty = s->types[i];
+    if (!(cc->row_at = canon__calloc((size_t)n + 1, sizeof *cc->row_at)) ||
+        !(cc->byte_at = canon__calloc((size_t)n + 1, sizeof *cc->byte_at)))
+      return CANON_ERR_NOMEM;
+    int64_t nulls = 0;
+    for (int p = 0; p < n; p++) {
+      const canon__column *c = parts[p]->cols[i];
+      nulls += c->validity ? c->null_count : 0;
+      cc->row_at[p + 1] = cc->row_at[p] + c->length;
+      if (ty == CANON_STRING)
+        cc->byte_at[p + 1] = cc->byte_at[p] + canon__i64(c)[c->length] - canon__i64(c)[0];
+    }
+    cc->sz.null_count = nulls;
+    cc->sz.validity = nulls ? (size_t)(total + 7) / 8 : 0;
+    cc->sz.values = ((size_t)total + (ty == CANON_STRING)) * canon__type_width(ty);
+    cc->sz.strdata = ty == CANON_STRING ? (size_t)cc->byte_at[n] : 0;
+    cc->at_validity = at;
+    cc->at_values = at += pad8(cc->sz.validity);
+    cc->at_strdata = at += pad8(cc->sz.values);
+    at += pad8(cc->sz.strdata);
+    if (ty == CANON_STRING) {
+      /* The concatenation's codes, as a concatenation gives them. */
+      cc->merged.type = CANON_STRING;
+      cc->merged.length = total;
+      if (canon__dict_concat(parts, n, i, &cc->merged) != 0) return CANON_ERR_NOMEM;
+      cc->ships = cc->merged.dict && codec_ships_codes(cc->merged.dict->values->length, total);
+      *ncoded += cc->ships;
+    }
+  }
+  for (int i = 0; i < nc; i++) {
+    cat_col *cc = &cols[i];
+    if (!cc->ships) continue;
+    const canon__column *v = cc->merged.dict->values;
+    cc->at_codes = at;
+    at += CODES_BYTES + pad8((size_t)total * 4) + ((size_t)v->length + 1) * 8 +
+          pad8((size_t)canon__i64(v)[v->length]);
+  }
+  *len = at;
+  return 0;
+}
+
+/* Zero the padding of a section of n bytes at `at`. */
+static void zero_pad(uint8_t *buf, size_t at, size_t n) { memset(buf + at + n, 0, pad8(n) - n); }
+
+/* Write everything but the parts' rows (the threads copy those). */
+static void cat_write_rest(cat_job *j, int64_t total, size_t len, uint32_t ncoded,
+                           codec_sizes *sz) {
+  uint8_t *buf = j->buf;
+  int n = j->n;
+  for (int i = 0; i < j->nc; i++) sz[i] = j->cols[i].sz;
+  canon__codec_put_head(buf, j->parts[0]->schema, total, ncoded, len, sz);
+  for (int i = 0; i < j->nc; i++) {
+    cat_col *cc = &j->cols[i];
+    if (cc->sz.validity) {
+      memset(buf + cc->at_validity, 0, pad8(cc->sz.validity));
+      for (int p = 0; p < n; p++) {
+        const canon__column *c = j->parts[p]->cols[i];
+        bits_or(buf + cc->at_validity, cc->row_at[p], c->validity ? c->validity->data : NULL,
+                c->length);
+      }
+    }
+    zero_pad(buf, cc->at_values, cc->sz.values);
+    if (j->parts[0]->schema->types[i] == CANON_STRING) {
+      memset(buf + cc->at_values, 0, 8); /* offset 0 */
+      zero_pad(buf, cc->at_strdata, cc->sz.strdata);
+    }
+    if (!cc->ships) continue;
+    const canon__column *v = cc->merged.dict->values;
+    size_t bytes = (size_t)canon__i64(v)[v->length], at = cc->at_codes;
+    put_u32(buf + at, (uint32_t)i);
+    put_u32(buf + at + 4, 0);
+    put_u64(buf + at + 8, (uint64_t)v->length);
+    put_u64(buf + at + 16, bytes);
+    at += CODES_BYTES;
+    memcpy(buf + at, cc->merged.codes->data, (size_t)total * 4);
+    zero_pad(buf, at, (size_t)total * 4);
+    /* The column reads them here from now on. */
+    canon__buffer_unref(cc->merged.codes);
+    cc->merged.codes = NULL;
+    at += pad8((size_t)total * 4);
+    memcpy(buf + at, v->values->data, ((size_t)v->length + 1) * 8);
+    at += ((size_t)v->length + 1) * 8;
+    if (bytes) memcpy(buf + at, v->strdata->data, bytes);
+    zero_pad(buf, at, bytes);
+  }
+}
+
+/* Column i of the result: views of root, with the merged dictionary. */
+static canon__column *cat_column(cat_col *cc, canon_type ty, int64_t total, canon__buffer *root) {
+  canon__column *c = canon__calloc(1, sizeof *c);
+  if (!c) return NULL;
+  c->refs = 1;
+  c->type = ty;
+  c->length = total;
+  c->null_count = cc->sz.null_count;
+  if ((cc->sz.validity && !(c->validity = canon__buffer_alias(root, cc->at_validity, cc->sz.validity))) ||
+      !(c->values = canon__buffer_alias(root, cc->at_values, cc->sz.values)) ||
+      (ty == CANON_STRING && !(c->strdata = canon__buffer_alias(root, cc->at_strdata, cc->sz.strdata)))) {
+    canon__column_unref(c);
+    return NULL;
+  }
+  if (cc->merged.dict) {
+    /* Shipped codes are read where they were written; others stay on the
+     * heap (an accelerator: a reader of the encoding goes without). */
+    canon__buffer *codes = cc->ships ? canon__buffer_alias(root, cc->at_codes + CODES_BYTES, (size_t)total * 4)
+                                     : canon__buffer_ref(cc->merged.codes);
+    if (!codes) {
+      canon__column_unref(c);
+      return NULL;
+    }
+    c->codes = codes;
+    c->dict = cc->merged.dict;
+    cc->merged.dict = NULL;
+  }
+  return c;
+}
+
+canon_table *canon__table_concat_encoded(canon_table *const *parts, int n,
+                                         uint8_t *(*alloc)(void *ctx, size_t len),
+                                         void (*release)(void *ctx), void *ctx, canon_error *err) {
+  if (!parts || n < 1) {
+    canon__seterr(err, CANON_ERR_INVALID, "concat of no tables");
+    return NULL;
+  }
+  for (int p = 1; p < n; p++)
+    if (!canon__schema_equal(parts[0]->schema, parts[p]->schema)) {
+      canon__seterr(err, CANON_ERR_INVALID, "concat of tables with different schemas");
+      return NULL;
+    }
+  const canon_schema *s = parts[0]->schema;
+  int nc = s->n;
+  int64_t total = 0;
+  for (int p = 0; p < n; p++) total += parts[p]->nrows;
+  cat_col *cols = canon__calloc((size_t)(nc ? nc : 1), sizeof *cols);
+  codec_sizes *sz = canon__calloc((size_t)(nc ? nc : 1), sizeof *sz);
+  size_t len = 0;
+  uint32_t ncoded = 0;
+  if (!cols || !sz || cat_plan(parts, n, total, cols, &len, &ncoded) != 0) {
+    free_cols(cols, nc);
+    free(sz);
+    canon__nomem(err);
+    return NULL;
+  }
+  uint8_t *buf = alloc(ctx, len);
+  if (!buf) {
+    free_cols(cols, nc);
+    free(sz);
+    canon__seterr(err, CANON_ERR_NOMEM, "cannot get %zu bytes for a concatenated table", len);
+    return NULL;
+  }
+  canon__buffer *root = canon__buffer_external(buf, len, release, ctx);
+  if (!root) {
+    release(ctx);
+    free_cols(cols, nc);
+    free(sz);
+    canon__nomem(err);
+    return NULL;
+  }
+  cat_job j = {parts, n, nc, cols, buf, 0};
+  cat_write_rest(&j, total, len, ncoded, sz);
+  free(sz);
+  /* Threads pay off once there are megabytes to copy (and fault in). */
+  long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+  int threads = len < ((size_t)8 << 20) || cpus < 2 ? 1 : cpus > 8 ? 8 : (int)cpus;
+  pthread_t tid[8];
+  int started = 0;
+  for (int t = 1; t < threads; t++)
+    if (pthread_create(&tid[started], NULL, cat_worker, &j) == 0) started++;
+  cat_worker(&j);
+  for (int t = 0; t < started; t++) pthread_join(tid[t], NULL);
+  canon__column **out = canon__calloc((size_t)(nc ? nc : 1), sizeof *out);
+  canon_table *t = NULL;
+  bool ok = out != NULL;
+  for (int i = 0; ok && i < nc; i++) ok = (out[i] = cat_column(&cols[i], s->types[i], total, root)) != NULL;
+  if (ok) t = canon__table_make(s, out, total, err);
+  else canon__nomem(err);
+  if (!t)
+    for (int i = 0; out && i < nc; i++) canon__column_unref(out[i]);
+  free(out);
+  free_cols(cols, nc);
+  canon__buffer_unref(root); /* the columns' views keep it */
+  return t;
+}

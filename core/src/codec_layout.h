@@ -1,0 +1,41 @@
+/* codec_layout.h — the table encoding's layout (described in codec.c),
+ * shared by the encoder and decoder (codec.c) and the writer of a
+ * concatenation straight into an encoding (codec_concat.c). */
+#ifndef CANON_CODEC_LAYOUT_H
+#define CANON_CODEC_LAYOUT_H
+
+#include "internal.h"
+
+#define TABLE_MAGIC 0x42544E43u /* "CNTB" */
+#define TABLE_VERSION 1u
+#define HEADER_BYTES 32u
+#define COLUMN_BYTES 40u
+#define CODES_BYTES 24u
+
+#if __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
+#error "the table codec assumes a little-endian host"
+#endif
+
+static inline size_t pad8(size_t n) { return (n + 7) & ~(size_t)7; }
+static inline void put_u32(uint8_t *p, uint32_t v) { memcpy(p, &v, 4); }
+static inline void put_u64(uint8_t *p, uint64_t v) { memcpy(p, &v, 8); }
+
+/* Whether a column of nrows rows with a dictionary of nv values ships its
+ * codes: only when the dictionary is small next to the rows (at most one
+ * value per four rows).  Codes are an accelerator; a big dictionary
+ * shipped with every small table (the buckets of an exchange over 100 000
+ * keys) costs more to send and check than grouping by bytes does. */
+static inline bool codec_ships_codes(int64_t nv, int64_t nrows) { return nv <= nrows / 4; }
+
+/* One column's buffers as encoded: validity, values and string bytes. */
+typedef struct codec_sizes {
+  size_t validity, values, strdata;
+  int64_t null_count; /* as written (0 without a bitmap) */
+} codec_sizes;
+
+/* The header, the column descriptors and the names (padded) of an
+ * encoding of `need` bytes at buf; returns the bytes written. */
+size_t canon__codec_put_head(uint8_t *buf, const canon_schema *s, int64_t nrows, uint32_t ncoded,
+                             size_t need, const codec_sizes *sizes);
+
+#endif
