@@ -11,6 +11,7 @@
 #include "processes.h"
 
 #include <errno.h>
+#include <limits.h>
 #ifdef __GLIBC__
 #include <malloc.h>
 #endif
@@ -512,11 +513,14 @@ static void serve_task(wstate *w, const px_msg *m, int *fds, int nfds) {
  * mapping and returns it to the kernel when freed, so every task of a big
  * stage pays a page fault (and the zeroing of a fresh page) for each page
  * it writes, and an unmapping for each page it frees.  Served from the
- * heap and kept there, the pages of one task are reused by the next. */
+ * heap and kept there, the pages of one task are reused by the next.
+ * These are the settings the core makes for a session's process
+ * (core/src/memtune.c); a worker is canon's own process, so it keeps them
+ * even when CANON_MALLOC_TUNE=0 left the program's malloc alone. */
 static void tune_memory(void) {
 #ifdef __GLIBC__
-  mallopt(M_MMAP_THRESHOLD, 32 << 20); /* glibc's ceiling for the setting */
-  mallopt(M_TRIM_THRESHOLD, 1 << 30);
+  mallopt(M_MMAP_THRESHOLD, 1 << 30);
+  mallopt(M_TRIM_THRESHOLD, INT_MAX);
 #endif
 }
 
