@@ -112,3 +112,109 @@ Test(gather, coded_strings_match_the_general_path) {
   /* Every row NULL (an empty dictionary): the NULL rows' own bytes. */
   check_coded_take(1000, 50, 1, 2000, false);
 }
+
+/* ---- blocked gathers (gather_blocked.c) ----------------------------------- */
+
+#include "gather_blocked.h"
+
+/* A table of n rows with a column of every width (bool, date, int64,
+ * float64), strings with codes and without (long ones too), NULLs in some. */
+static canon_table *wide_table(int64_t n) {
+  canon_error err;
+  canon_schema *s = canon_schema_parse("b:bool,d:date,i:int64,f:float64,s:string,p:string", &err);
+  canon_builder *b = canon_builder_new(s, &err);
+  char buf[64];
+  for (int64_t r = 0; r < n; r++) {
+    if (tu_rnd_below(9) == 0) canon_builder_append_null(b, 0);
+    else canon_builder_append_bool(b, 0, tu_rnd_below(2));
+    canon_builder_append_date(b, 1, (int32_t)tu_rnd_below(100000) - 50000);
+    if (tu_rnd_below(7) == 0) canon_builder_append_null(b, 2);
+    else canon_builder_append_int64(b, 2, (int64_t)tu_rnd());
+    canon_builder_append_float64(b, 3, (double)tu_rnd_below(1000000) / 7.0);
+    int len = snprintf(buf, sizeof buf, tu_rnd_below(2) ? "s%lld" : "a-longer-string-%lld",
+                       (long long)tu_rnd_below(300));
+    if (tu_rnd_below(11) == 0) canon_builder_append_null(b, 4);
+    else canon_builder_append_string(b, 4, buf, (size_t)len);
+    len = snprintf(buf, sizeof buf, "p%lld", (long long)tu_rnd());
+    canon_builder_append_string(b, 5, buf, (size_t)len);
+  }
+  canon_table *t = canon_builder_finish(b, &err);
+  cr_assert(t, "%s", err.message);
+  canon_builder_free(b);
+  canon_schema_free(s);
+  t = canon__table_dict_encode(t, &err);
+  cr_assert(t, "%s", err.message);
+  cr_assert(t->cols[4]->dict && !t->cols[5]->dict);
+  return t;
+}
+
+/* Column a equals column b: validity, values (strings: their bytes), codes. */
+static void same_column(const canon__column *a, const canon__column *b, int col) {
+  cr_assert_eq(a->length, b->length);
+  cr_assert_eq(a->null_count, b->null_count, "column %d", col);
+  if (a->type == CANON_STRING) {
+    same_strings(a, b);
+  } else {
+    size_t w = canon__type_width(a->type);
+    for (int64_t i = 0; i < a->length; i++) {
+      cr_assert_eq(canon__valid(a, i), canon__valid(b, i), "column %d row %lld", col, (long long)i);
+      cr_assert(memcmp(a->values->data + i * w, b->values->data + i * w, w) == 0,
+                "column %d row %lld", col, (long long)i);
+    }
+  }
+  cr_assert_eq(a->dict == NULL, b->dict == NULL);
+  if (a->dict)
+    cr_assert(memcmp(a->codes->data, b->codes->data, (size_t)a->length * 4) == 0, "column %d codes", col);
+}
+
+/* take of idx[0..n) from t, with the plan (wanted says so) and column by
+ * column without it. */
+static void check_blocked_take(const canon_table *t, const int64_t *idx, int64_t n) {
+  cr_assert(canon__gplan_wanted(idx, n, t->nrows), "the index should look random");
+  canon_error err;
+  canon_table *got = canon__table_take(t, idx, n, &err);
+  cr_assert(got, "%s", err.message);
+  for (int c = 0; c < t->schema->n; c++) {
+    canon__column *want = canon__column_take(t->cols[c], idx, n, false);
+    cr_assert(want);
+    same_column(got->cols[c], want, c);
+    canon__column_unref(want);
+  }
+  canon_table_free(got);
+}
+
+Test(gather, blocked_takes_match_the_direct_gather) {
+  tu_rnd_state = 12;
+  canon__gplan_min_rows = 4096;
+  /* Sizes that end mid-block, and a table of several blocks. */
+  canon_table *t = wide_table(40000);
+  int64_t rows = t->nrows;
+  int64_t *idx = malloc(60000 * sizeof *idx);
+  /* A random permutation (what a sort takes). */
+  for (int64_t i = 0; i < rows; i++) idx[i] = i;
+  for (int64_t i = rows - 1; i > 0; i--) {
+    int64_t j = tu_rnd_below(i + 1), x = idx[i];
+    idx[i] = idx[j];
+    idx[j] = x;
+  }
+  check_blocked_take(t, idx, rows);
+  /* Random rows with repeats, more and fewer than the table has. */
+  for (int64_t i = 0; i < 60000; i++) idx[i] = tu_rnd_below(rows);
+  check_blocked_take(t, idx, 60000);
+  check_blocked_take(t, idx, 5000);
+  /* All rows from one block, many times over. */
+  for (int64_t i = 0; i < 60000; i++) idx[i] = 20000 + tu_rnd_below(3000) * (i % 64 ? 1 : 5);
+  for (int64_t i = 0; i < 60000; i++) idx[i] = i % 2 ? tu_rnd_below(rows) : idx[i];
+  check_blocked_take(t, idx, 60000);
+  /* Ascending indexes, or a merge of a few runs, are gathered directly. */
+  for (int64_t i = 0; i < rows; i++) idx[i] = i;
+  cr_assert_not(canon__gplan_wanted(idx, rows, rows));
+  for (int64_t i = 0; i < rows; i++) idx[i] = (i % 8) * (rows / 8) + i / 8;
+  cr_assert_not(canon__gplan_wanted(idx, rows, rows));
+  /* Below the size, never. */
+  canon__gplan_min_rows = (int64_t)1 << 22;
+  for (int64_t i = 0; i < rows; i++) idx[i] = tu_rnd_below(rows);
+  cr_assert_not(canon__gplan_wanted(idx, rows, rows));
+  free(idx);
+  canon_table_free(t);
+}

@@ -5,6 +5,7 @@
  * gathers values into new buffers; a slice views them; selecting columns
  * shares them. */
 #include "internal.h"
+#include "gather_blocked.h"
 
 #include <pthread.h>
 #include <unistd.h>
@@ -183,11 +184,14 @@ static int gather_strings(const canon__column *c, const int64_t *idx, int64_t n,
 /* The dictionary codes of the gathered rows into out (an index < 0 gives
  * code 0, a NULL row). */
 static int gather_codes(const canon__column *c, const int64_t *idx, int64_t n, bool neg,
-                        canon__column *out) {
+                        const canon__gplan *plan, canon__column *out) {
   canon__buffer *b = canon__buffer_new((size_t)n * sizeof(uint32_t));
   if (!b) return CANON_ERR_NOMEM;
   b->size = (size_t)n * sizeof(uint32_t);
-  GATHER_FIXED(uint32_t, c->codes->data, b->data);
+  if (plan)
+    canon__gplan_gather(plan, c->codes->data, b->data, sizeof(uint32_t));
+  else
+    GATHER_FIXED(uint32_t, c->codes->data, b->data);
   out->codes = b;
   out->dict = canon__dict_ref(c->dict);
   return 0;
@@ -243,9 +247,9 @@ static int gather_strings_dict(const canon__column *c, const int64_t *idx, int64
 
 /* Gather rows idx[0..n) of c into a new column; with `neg`, an index < 0 gives a NULL (stored as 0, or an empty
  * string).  Fixed-width values are copied per type, fetching random rows
- * ahead. */
+ * ahead, or by `plan` (never with `neg`) when there is one. */
 static canon__column *gather_col(const canon__column *c, const int64_t *idx, int64_t n,
-                                 bool neg) {
+                                 bool neg, const canon__gplan *plan) {
   canon__column *out = canon__calloc(1, sizeof *out);
   if (!out) return NULL;
   out->refs = 1;
@@ -261,7 +265,7 @@ static canon__column *gather_col(const canon__column *c, const int64_t *idx, int
     out->values->size = (size_t)(n + 1) * 8;
     int64_t *noff = (int64_t *)out->values->data;
     if (c->dict) {
-      if (gather_codes(c, idx, n, neg, out) != 0 ||
+      if (gather_codes(c, idx, n, neg, plan, out) != 0 ||
           gather_strings_dict(c, idx, n, out, noff, &out->strdata) != 0)
         goto oom;
     } else if (gather_strings(c, idx, n, noff, &out->strdata) != 0) {
@@ -272,6 +276,8 @@ static canon__column *gather_col(const canon__column *c, const int64_t *idx, int
     if (!out->values) goto oom;
     if (c->length == 0)
       memset(out->values->data, 0, (size_t)n * w); /* every index is < 0 */
+    else if (plan)
+      canon__gplan_gather(plan, c->values->data, out->values->data, w);
     else if (w == 8)
       GATHER_FIXED(uint64_t, c->values->data, out->values->data);
     else if (w == 4)
@@ -287,15 +293,9 @@ oom:
 }
 #undef GATHER_FIXED
 
-static canon__column *gather(const canon__column *c, const int64_t *idx, int64_t start,
-                             int64_t n) {
-  (void)start;
-  return gather_col(c, idx, n, false);
-}
-
 canon__column *canon__column_take(const canon__column *c, const int64_t *idx, int64_t n,
                                   bool may_null) {
-  return gather_col(c, idx, n, may_null);
+  return gather_col(c, idx, n, may_null, NULL);
 }
 
 /* A table of n rows whose column i is make(t->cols[i], idx, start, n). */
@@ -379,9 +379,35 @@ canon_table *canon__table_view_rows(const canon_table *t, int64_t start, int64_t
   return map_columns(t, view_col, NULL, start, n, err);
 }
 
+/* A large take in random order (a sort's) builds one blocked plan for all
+ * its columns (gather_blocked.c) when more than one column has values it
+ * can move; else each column is gathered directly. */
 canon_table *canon__table_take(const canon_table *t, const int64_t *idx, int64_t n,
                                canon_error *err) {
-  return map_columns(t, gather, idx, 0, n, err);
+  int nc = t->schema->n, movable = 0;
+  for (int i = 0; i < nc; i++)
+    movable += t->cols[i]->type != CANON_STRING || t->cols[i]->dict != NULL;
+  canon__gplan *plan = NULL;
+  if (movable > 1 && canon__gplan_wanted(idx, n, t->nrows))
+    plan = canon__gplan_new(idx, n, t->nrows); /* NULL (short of memory): directly */
+  canon__column **cols = canon__calloc((size_t)(nc ? nc : 1), sizeof *cols);
+  if (!cols) {
+    canon__gplan_free(plan);
+    canon__nomem(err);
+    return NULL;
+  }
+  for (int i = 0; i < nc; i++)
+    if (!(cols[i] = gather_col(t->cols[i], idx, n, false, plan))) {
+      for (int j = 0; j < i; j++) canon__column_unref(cols[j]);
+      free(cols);
+      canon__gplan_free(plan);
+      canon__nomem(err);
+      return NULL;
+    }
+  canon__gplan_free(plan);
+  canon_table *out = canon__table_make(t->schema, cols, n, err);
+  free(cols);
+  return out;
 }
 
 canon_table *canon__table_slice(const canon_table *t, int64_t start, int64_t n,
