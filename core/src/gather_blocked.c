@@ -44,7 +44,7 @@ static int pages_touched(const int64_t *idx, int m) {
 }
 
 bool canon__gplan_wanted(const int64_t *idx, int64_t n, int64_t src_rows) {
-  if (n < canon__gplan_min_rows || src_rows < canon__gplan_min_rows) return false;
+  if (n < canon__gplan_min_rows || src_rows < canon__gplan_min_rows || n < 64) return false;
   if (n > (int64_t)UINT32_MAX || src_rows > (int64_t)UINT32_MAX) return false;
   /* Windows of 64 consecutive indexes: random ones touch nearly 64 spans,
    * ascending ones or a merge of a few runs only a few. */

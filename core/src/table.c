@@ -380,15 +380,17 @@ canon_table *canon__table_view_rows(const canon_table *t, int64_t start, int64_t
 }
 
 /* A large take in random order (a sort's) builds one blocked plan for all
- * its columns (gather_blocked.c) when more than one column has values it
- * can move; else each column is gathered directly. */
+ * its columns (gather_blocked.c) when at least GPLAN_MIN_COLS columns have
+ * values it can move (the plan costs about what it saves on three or four
+ * columns); else each column is gathered directly. */
+#define GPLAN_MIN_COLS 4
 canon_table *canon__table_take(const canon_table *t, const int64_t *idx, int64_t n,
                                canon_error *err) {
   int nc = t->schema->n, movable = 0;
   for (int i = 0; i < nc; i++)
     movable += t->cols[i]->type != CANON_STRING || t->cols[i]->dict != NULL;
   canon__gplan *plan = NULL;
-  if (movable > 1 && canon__gplan_wanted(idx, n, t->nrows))
+  if (movable >= GPLAN_MIN_COLS && canon__gplan_wanted(idx, n, t->nrows))
     plan = canon__gplan_new(idx, n, t->nrows); /* NULL (short of memory): directly */
   canon__column **cols = canon__calloc((size_t)(nc ? nc : 1), sizeof *cols);
   if (!cols) {
