@@ -70,6 +70,36 @@ static inline uint64_t str_image(const unsigned char *s, size_t len, size_t room
   return v | (len > 7 ? 0xff : len);
 }
 
+/* The images (xor inv) of the n rows of string column c, which has codes:
+ * each dictionary value's once, then one lookup per row; *longer: some
+ * valid row is longer than 7 bytes.  NULL rows get anything (the caller
+ * zeroes them). */
+static int dict_images(const canon__column *c, uint64_t inv, int64_t n, uint64_t *major,
+                       bool *longer) {
+  const canon__column *dv = c->dict->values;
+  const int64_t *off = (const int64_t *)dv->values->data;
+  const unsigned char *sd = dv->strdata->data;
+  size_t size = dv->strdata->size;
+  uint64_t *dimg = canon__reallocarray(NULL, (size_t)dv->length + 1, sizeof *dimg);
+  if (!dimg) return CANON_ERR_NOMEM;
+  bool any_long = false;
+  dimg[0] = 0; /* code 0 of NULL rows when there is no value at all */
+  for (int64_t v = 0; v < dv->length; v++) {
+    size_t from = (size_t)off[v], len = (size_t)(off[v + 1] - off[v]);
+    dimg[v] = str_image(sd + from, len, size - from) ^ inv;
+    any_long |= len > 7;
+  }
+  const uint32_t *code = canon__codes(c);
+  for (int64_t i = 0; i < n; i++) major[i] = dimg[code[i]];
+  /* The last image byte is 0xff (inverted: 0) for a value longer than 7. */
+  uint64_t long_mark = 0xff ^ (inv & 0xff);
+  *longer = false;
+  for (int64_t i = 0; any_long && !*longer && i < n; i++)
+    *longer = (major[i] & 0xff) == long_mark && canon__valid(c, i);
+  free(dimg);
+  return 0;
+}
+
 /* Key images of every row, then ranks (NULLs: image 0, rank 0 or 2). */
 static int fill_key(const canon_table *t, const canon__sortcol *sc, sort_key *k) {
   int64_t n = t->nrows;
@@ -96,10 +126,15 @@ static int fill_key(const canon_table *t, const canon__sortcol *sc, sort_key *k)
     for (int64_t i = 0; i < n; i++) major[i] = canon__f64_image(canon__f64(c)[i]) ^ inv;
     break;
   default: {
+    bool longer = false;
+    if (c->dict) {
+      if (dict_images(c, inv, n, major, &longer)) return CANON_ERR_NOMEM;
+      if (longer) k->col = c; /* a long string: images can tie */
+      break;
+    }
     const int64_t *off = (const int64_t *)c->values->data;
     const unsigned char *sd = c->strdata->data;
     size_t size = c->strdata->size;
-    bool longer = false;
     for (int64_t i = 0; i < n; i++) {
       size_t from = (size_t)off[i], len = (size_t)(off[i + 1] - off[i]);
       major[i] = str_image(sd + from, len, size - from) ^ inv;
@@ -200,20 +235,31 @@ typedef struct radix_scratch {
   size_t (*hist)[1 << RADIX_BITS];
 } radix_scratch;
 
-/* LSD radix sort of idx[0..n) (n <= RADIX_LSD_MAX) by keys [0, nk). */
-static void lsd_sort(const sort_key *keys, int nk, int64_t *idx, int64_t n, radix_scratch *rs) {
+/* LSD radix sort of idx[0..n) (n <= RADIX_LSD_MAX) by keys [0, nk).  With
+ * `have`, mimg[0..n) holds key 0's images of the rows in idx's order (the
+ * MSD step's), used instead of fetching them when key 0 is the only key. */
+static void lsd_sort(const sort_key *keys, int nk, int64_t *idx, const uint64_t *have,
+                     int64_t n, radix_scratch *rs) {
   uint64_t *img = rs->img, *img2 = rs->img2;
   int64_t *cur = idx, *alt = rs->idx2;
   for (int k = nk - 1; k >= 0; k--) {
     const sort_key *key = &keys[k];
     memset(rs->hist, 0, RADIX_DIGITS * sizeof *rs->hist);
     uint64_t first = key->major[cur[0]], diff = 0;
-    for (int64_t i = 0; i < n; i++) {
-      if (i + RADIX_AHEAD < n) /* rows are in no useful order: fetch early */
-        __builtin_prefetch(&key->major[cur[i + RADIX_AHEAD]]);
-      uint64_t m = img[i] = key->major[cur[i]];
-      diff |= m ^ first;
-      for (int d = 0; d < RADIX_DIGITS; d++) rs->hist[d][(m >> (RADIX_BITS * d)) & 0xff]++;
+    if (have && nk == 1) {
+      for (int64_t i = 0; i < n; i++) {
+        uint64_t m = img[i] = have[i];
+        diff |= m ^ first;
+        for (int d = 0; d < RADIX_DIGITS; d++) rs->hist[d][(m >> (RADIX_BITS * d)) & 0xff]++;
+      }
+    } else {
+      for (int64_t i = 0; i < n; i++) {
+        if (i + RADIX_AHEAD < n) /* rows are in no useful order: fetch early */
+          __builtin_prefetch(&key->major[cur[i + RADIX_AHEAD]]);
+        uint64_t m = img[i] = key->major[cur[i]];
+        diff |= m ^ first;
+        for (int d = 0; d < RADIX_DIGITS; d++) rs->hist[d][(m >> (RADIX_BITS * d)) & 0xff]++;
+      }
     }
     for (int d = 0; d < RADIX_DIGITS; d++) {
       if (!((diff >> (RADIX_BITS * d)) & 0xff)) continue; /* a digit every row shares */
@@ -248,6 +294,63 @@ static void lsd_sort(const sort_key *keys, int nk, int64_t *idx, int64_t n, radi
     }
   }
   if (cur != idx) memcpy(idx, cur, (size_t)n * sizeof *idx);
+}
+
+/* Insertion sort of idx[0..n) (n <= SMALL_SORT_MAX) by the ranks and images
+ * of keys [0, nk), as lsd_sort orders them (a tie keeps its order): a few
+ * rows cost fewer steps this way than a radix pass's 256 buckets per digit.
+ * With `have`, mimg[0..n) holds key 0's images in idx's order. */
+#define SMALL_SORT_MAX 48
+static void small_sort(const sort_key *keys, int nk, int64_t *idx, const uint64_t *have,
+                       int64_t n) {
+  uint64_t m[SMALL_SORT_MAX];
+  uint8_t r[SMALL_SORT_MAX];
+  int64_t x[SMALL_SORT_MAX];
+  const sort_key *k0 = &keys[0];
+  if (!have)
+    for (int64_t i = 0; i < n; i++) __builtin_prefetch(&k0->major[idx[i]]);
+  for (int64_t i = 0; i < n; i++) {
+    x[i] = idx[i];
+    m[i] = have ? have[i] : k0->major[idx[i]];
+    r[i] = k0->mixed_rank ? k0->rank[idx[i]] : 1;
+  }
+  for (int64_t i = 1; i < n; i++) {
+    uint64_t mv = m[i];
+    uint8_t rv = r[i];
+    int64_t xv = x[i], j = i;
+    while (j > 0) {
+      /* Does row v sort strictly before row j-1? */
+      bool before;
+      if (rv != r[j - 1]) {
+        before = rv < r[j - 1];
+      } else if (mv != m[j - 1]) {
+        before = mv < m[j - 1];
+      } else {
+        before = false;
+        for (int k = 1; k < nk; k++) {
+          const sort_key *key = &keys[k];
+          int64_t a = xv, b = x[j - 1];
+          if (key->rank[a] != key->rank[b]) {
+            before = key->rank[a] < key->rank[b];
+            break;
+          }
+          if (key->major[a] != key->major[b]) {
+            before = key->major[a] < key->major[b];
+            break;
+          }
+        }
+      }
+      if (!before) break;
+      m[j] = m[j - 1];
+      r[j] = r[j - 1];
+      x[j] = x[j - 1];
+      j--;
+    }
+    m[j] = mv;
+    r[j] = rv;
+    x[j] = xv;
+  }
+  memcpy(idx, x, (size_t)n * sizeof *idx);
 }
 
 /* MSD step on idx[0..n), whose rows tie on keys [0, k): bucket them by key
@@ -326,7 +429,10 @@ static int msd_sort(const sort_key *keys, int nk, int k, int64_t *idx, uint64_t 
     free(start);
     return rc;
   }
-  if (k < nk && n > 1) lsd_sort(keys + k, nk - k, idx, n, rs);
+  if (k < nk && n > 1 && n <= SMALL_SORT_MAX)
+    small_sort(keys + k, nk - k, idx, have ? mimg : NULL, n);
+  else if (k < nk && n > 1)
+    lsd_sort(keys + k, nk - k, idx, have ? mimg : NULL, n, rs);
   return 0;
 }
 

@@ -5,6 +5,7 @@
  * gathers values into new buffers; a slice views them; selecting columns
  * shares them. */
 #include "internal.h"
+#include "gather_blocked.h"
 
 #include <pthread.h>
 #include <unistd.h>
@@ -183,21 +184,72 @@ static int gather_strings(const canon__column *c, const int64_t *idx, int64_t n,
 /* The dictionary codes of the gathered rows into out (an index < 0 gives
  * code 0, a NULL row). */
 static int gather_codes(const canon__column *c, const int64_t *idx, int64_t n, bool neg,
-                        canon__column *out) {
+                        const canon__gplan *plan, canon__column *out) {
   canon__buffer *b = canon__buffer_new((size_t)n * sizeof(uint32_t));
   if (!b) return CANON_ERR_NOMEM;
   b->size = (size_t)n * sizeof(uint32_t);
-  GATHER_FIXED(uint32_t, c->codes->data, b->data);
+  if (plan)
+    canon__gplan_gather(plan, c->codes->data, b->data, sizeof(uint32_t));
+  else
+    GATHER_FIXED(uint32_t, c->codes->data, b->data);
   out->codes = b;
   out->dict = canon__dict_ref(c->dict);
   return 0;
 }
 
+/* String values of the gathered rows of a column with codes, whose codes
+ * (out->codes) and validity (out->validity) are gathered already: a valid
+ * row's string is its code's dictionary value, so the bytes come from the
+ * dictionary (small, so mostly in cache) in two sequential passes (offsets,
+ * then bytes) instead of two random reads of the column per row.  A NULL
+ * row keeps the source row's bytes (an index < 0 gives an empty string),
+ * as gather_strings gives them. */
+static int gather_strings_dict(const canon__column *c, const int64_t *idx, int64_t n,
+                               const canon__column *out, int64_t *noff, canon__buffer **bytes) {
+  const canon__column *dv = c->dict->values;
+  const int64_t *doff = canon__i64(dv), *off = canon__i64(c);
+  const uint8_t *dsd = dv->strdata->data, *sd = c->strdata->data;
+  size_t dsize = dv->strdata->size, ssize = c->strdata->size;
+  const uint32_t *code = canon__codes(out);
+  int64_t at = 0;
+  noff[0] = 0;
+  for (int64_t k = 0; k < n; k++) {
+    int64_t r = idx[k];
+    if (canon__valid(out, k))
+      at += doff[code[k] + 1] - doff[code[k]];
+    else if (r >= 0)
+      at += off[r + 1] - off[r];
+    noff[k + 1] = at;
+  }
+  canon__buffer *buf = canon__buffer_new((size_t)at + 16); /* room for 16-byte copies */
+  if (!buf) return CANON_ERR_NOMEM;
+  uint8_t *dst = buf->data;
+  for (int64_t k = 0; k < n; k++) {
+    const uint8_t *from;
+    size_t len = (size_t)(noff[k + 1] - noff[k]), room;
+    if (!len) continue;
+    if (canon__valid(out, k)) {
+      from = dsd + doff[code[k]];
+      room = dsize - (size_t)doff[code[k]];
+    } else {
+      from = sd + off[idx[k]];
+      room = ssize - (size_t)off[idx[k]];
+    }
+    if (len <= 16 && room >= 16)
+      memcpy(dst + noff[k], from, 16);
+    else
+      memcpy(dst + noff[k], from, len);
+  }
+  buf->size = (size_t)at;
+  *bytes = buf;
+  return 0;
+}
+
 /* Gather rows idx[0..n) of c into a new column; with `neg`, an index < 0 gives a NULL (stored as 0, or an empty
  * string).  Fixed-width values are copied per type, fetching random rows
- * ahead. */
+ * ahead, or by `plan` (never with `neg`) when there is one. */
 static canon__column *gather_col(const canon__column *c, const int64_t *idx, int64_t n,
-                                 bool neg) {
+                                 bool neg, const canon__gplan *plan) {
   canon__column *out = canon__calloc(1, sizeof *out);
   if (!out) return NULL;
   out->refs = 1;
@@ -211,14 +263,21 @@ static canon__column *gather_col(const canon__column *c, const int64_t *idx, int
     out->values = canon__buffer_new((size_t)(n + 1) * 8);
     if (!out->values) goto oom;
     out->values->size = (size_t)(n + 1) * 8;
-    if (gather_strings(c, idx, n, (int64_t *)out->values->data, &out->strdata) != 0 ||
-        (c->dict && gather_codes(c, idx, n, neg, out) != 0))
+    int64_t *noff = (int64_t *)out->values->data;
+    if (c->dict) {
+      if (gather_codes(c, idx, n, neg, plan, out) != 0 ||
+          gather_strings_dict(c, idx, n, out, noff, &out->strdata) != 0)
+        goto oom;
+    } else if (gather_strings(c, idx, n, noff, &out->strdata) != 0) {
       goto oom;
+    }
   } else {
     out->values = canon__buffer_new((size_t)n * w);
     if (!out->values) goto oom;
     if (c->length == 0)
       memset(out->values->data, 0, (size_t)n * w); /* every index is < 0 */
+    else if (plan)
+      canon__gplan_gather(plan, c->values->data, out->values->data, w);
     else if (w == 8)
       GATHER_FIXED(uint64_t, c->values->data, out->values->data);
     else if (w == 4)
@@ -234,15 +293,9 @@ oom:
 }
 #undef GATHER_FIXED
 
-static canon__column *gather(const canon__column *c, const int64_t *idx, int64_t start,
-                             int64_t n) {
-  (void)start;
-  return gather_col(c, idx, n, false);
-}
-
 canon__column *canon__column_take(const canon__column *c, const int64_t *idx, int64_t n,
                                   bool may_null) {
-  return gather_col(c, idx, n, may_null);
+  return gather_col(c, idx, n, may_null, NULL);
 }
 
 /* A table of n rows whose column i is make(t->cols[i], idx, start, n). */
@@ -326,9 +379,37 @@ canon_table *canon__table_view_rows(const canon_table *t, int64_t start, int64_t
   return map_columns(t, view_col, NULL, start, n, err);
 }
 
+/* A large take in random order (a sort's) builds one blocked plan for all
+ * its columns (gather_blocked.c) when at least GPLAN_MIN_COLS columns have
+ * values it can move (the plan costs about what it saves on three or four
+ * columns); else each column is gathered directly. */
+#define GPLAN_MIN_COLS 4
 canon_table *canon__table_take(const canon_table *t, const int64_t *idx, int64_t n,
                                canon_error *err) {
-  return map_columns(t, gather, idx, 0, n, err);
+  int nc = t->schema->n, movable = 0;
+  for (int i = 0; i < nc; i++)
+    movable += t->cols[i]->type != CANON_STRING || t->cols[i]->dict != NULL;
+  canon__gplan *plan = NULL;
+  if (movable >= GPLAN_MIN_COLS && canon__gplan_wanted(idx, n, t->nrows))
+    plan = canon__gplan_new(idx, n, t->nrows); /* NULL (short of memory): directly */
+  canon__column **cols = canon__calloc((size_t)(nc ? nc : 1), sizeof *cols);
+  if (!cols) {
+    canon__gplan_free(plan);
+    canon__nomem(err);
+    return NULL;
+  }
+  for (int i = 0; i < nc; i++)
+    if (!(cols[i] = gather_col(t->cols[i], idx, n, false, plan))) {
+      for (int j = 0; j < i; j++) canon__column_unref(cols[j]);
+      free(cols);
+      canon__gplan_free(plan);
+      canon__nomem(err);
+      return NULL;
+    }
+  canon__gplan_free(plan);
+  canon_table *out = canon__table_make(t->schema, cols, n, err);
+  free(cols);
+  return out;
 }
 
 canon_table *canon__table_slice(const canon_table *t, int64_t start, int64_t n,
