@@ -8,8 +8,9 @@
  * is never built or probed unless nulls_equal, which is what makes such
  * rows unmatched — and kept by anti, left, right and full joins.  The
  * output columns are gathered column by column from the (left row, right
- * row) index pairs.  A big build side is joined piece by piece (the end
- * of the file). */
+ * row) index pairs, or shared where every left row comes once and in
+ * order.  A big build side is joined piece by piece (the end of the
+ * file). */
 #include "kernels.h"
 
 /* Matched (left, right) row pairs; -1 stands for "no row" (NULLs). */
@@ -262,15 +263,23 @@ static canon_table *jn_join_whole(const canon_table *L, const canon_table *R,
   bool l_neg = sp->type == CANON_JOIN_RIGHT || sp->type == CANON_JOIN_FULL;
   bool r_neg = sp->type != CANON_JOIN_CROSS && sp->type != CANON_JOIN_INNER &&
                sp->type != CANON_JOIN_RIGHT;
+  /* Every left row once and in order (a left join on unique build keys,
+   * an inner join every row of which matched): the left columns are the
+   * output's as they are, shared instead of gathered. */
+  bool l_same = !l_neg && p.n == L->nrows;
+  for (int64_t i = 0; l_same && i < p.n; i++) l_same = p.l[i] == i;
   if (!(cols = canon__calloc((size_t)(nout ? nout : 1), sizeof *cols))) goto oom;
   for (int c = 0; c < nout; c++) {
-    const canon__column *lc = sp->out_left[c] >= 0 ? L->cols[sp->out_left[c]] : NULL;
+    canon__column *lc = sp->out_left[c] >= 0 ? L->cols[sp->out_left[c]] : NULL;
     const canon__column *rcol = sp->out_right[c] >= 0 ? R->cols[sp->out_right[c]] : NULL;
     if (!lc && !rcol) {
       canon__seterr(err, CANON_ERR_INTERNAL, "join output column %d has no source", c);
       goto done;
     }
-    if (!(cols[c] = jn_gather(lc, p.l, l_neg, rcol, p.r, r_neg, p.n))) goto oom;
+    if (lc && l_same)
+      cols[c] = canon__column_ref(lc);
+    else if (!(cols[c] = jn_gather(lc, p.l, l_neg, rcol, p.r, r_neg, p.n)))
+      goto oom;
   }
   out = canon__table_make(sp->out, cols, p.n, err);
   goto done;
