@@ -293,4 +293,11 @@ int canon__csv_write(FILE *f, canon_table *const *parts, int n, canon_error *err
 int canon__csv_write_atomic(const char *path, canon_table *const *parts, int n,
                             canon_error *err);
 
+/* Build (right) rows from which canon__join splits both sides by key hash
+ * and joins piece by piece (inner, left, semi and anti joins: the same
+ * rows, in another order), and about how many build rows go to a piece.
+ * Variables so tests can lower them. */
+extern int64_t canon__join_split_min_rows;
+extern int64_t canon__join_split_piece_rows;
+
 #endif /* CANON_KERNELS_H */
