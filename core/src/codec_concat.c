@@ -16,7 +16,6 @@
  * processes are idle while its driver concatenates). */
 #include "codec_layout.h"
 
-#include <pthread.h>
 #include <unistd.h>
 
 /* One column of the concatenation. */
@@ -65,18 +64,6 @@ static void *cat_worker(void *arg) {
   for (int k; (k = __atomic_fetch_add(&j->next, 1, __ATOMIC_RELAXED)) < items;)
     cat_part(j, k / j->n, k % j->n);
   return NULL;
-}
-
-/* OR bits [0, len) of src (NULL: all set) into dst from bit `at`. */
-static void bits_or(uint8_t *dst, int64_t at, const uint8_t *src, int64_t len) {
-  int s = (int)(at & 7);
-  uint8_t *d = dst + (at >> 3);
-  for (int64_t k = 0; k * 8 < len; k++) {
-    unsigned b = src ? src[k] : 0xffu;
-    if (len - k * 8 < 8) b &= (1u << (len - k * 8)) - 1;
-    d[k] |= (uint8_t)(b << s);
-    if (s && (b >> (8 - s))) d[k + 1] |= (uint8_t)(b >> (8 - s));
-  }
 }
 
 static void free_cols(cat_col *cols, int nc) {
@@ -157,7 +144,7 @@ static void cat_write_rest(cat_job *j, int64_t total, size_t len, uint32_t ncode
       memset(buf + cc->at_validity, 0, pad8(cc->sz.validity));
       for (int p = 0; p < n; p++) {
         const canon__column *c = j->parts[p]->cols[i];
-        bits_or(buf + cc->at_validity, cc->row_at[p], c->validity ? c->validity->data : NULL,
+        canon__bits_or(buf + cc->at_validity, cc->row_at[p], c->validity ? c->validity->data : NULL,
                 c->length);
       }
     }
@@ -264,12 +251,7 @@ canon_table *canon__table_concat_encoded(canon_table *const *parts, int n,
   /* Threads pay off once there are megabytes to copy (and fault in). */
   long cpus = sysconf(_SC_NPROCESSORS_ONLN);
   int threads = len < ((size_t)8 << 20) || cpus < 2 ? 1 : cpus > 8 ? 8 : (int)cpus;
-  pthread_t tid[8];
-  int started = 0;
-  for (int t = 1; t < threads; t++)
-    if (pthread_create(&tid[started], NULL, cat_worker, &j) == 0) started++;
-  cat_worker(&j);
-  for (int t = 0; t < started; t++) pthread_join(tid[t], NULL);
+  canon__run_threads(cat_worker, &j, threads);
   canon__column **out = canon__calloc((size_t)(nc ? nc : 1), sizeof *out);
   canon_table *t = NULL;
   bool ok = out != NULL;

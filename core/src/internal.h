@@ -186,6 +186,11 @@ canon_table *canon__table_make(const canon_schema *s, canon__column **cols,
 /* An empty table with the schema. */
 canon_table *canon__table_empty(const canon_schema *s, canon_error *err);
 /* Rows idx[0..n) of t, in that order, into a new table. */
+/* OR bits [0, len) of src (NULL: all set) into dst from bit `at` (table.c). */
+void canon__bits_or(uint8_t *dst, int64_t at, const uint8_t *src, int64_t len);
+/* Run fn(arg) on up to `threads` threads (at most 8, the caller's among
+ * them); fn takes its items from a shared counter in arg. */
+void canon__run_threads(void *(*fn)(void *), void *arg, int threads);
 canon_table *canon__table_take(const canon_table *t, const int64_t *idx,
                                int64_t n, canon_error *err);
 /* Values idx[0..n) of c, in that order, into a new column (NULL on OOM);

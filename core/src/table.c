@@ -467,7 +467,7 @@ static void *cc_worker(void *arg) {
 
 /* OR bits [0, len) of src (NULL: all set) into dst from bit `at`, a byte
  * at a time (bits of src past len are not read as set). */
-static void bits_or(uint8_t *dst, int64_t at, const uint8_t *src, int64_t len) {
+void canon__bits_or(uint8_t *dst, int64_t at, const uint8_t *src, int64_t len) {
   int s = (int)(at & 7);
   uint8_t *d = dst + (at >> 3);
   for (int64_t k = 0; k * 8 < len; k++) {
@@ -478,15 +478,15 @@ static void bits_or(uint8_t *dst, int64_t at, const uint8_t *src, int64_t len) {
   }
 }
 
-/* Copy every part, with up to `threads` threads (the caller's among them)
- * taking parts in turn; a thread that cannot be started leaves its share
- * to the others. */
-static void cc_run(cc_copy *j, int threads) {
+/* Run fn(arg) on up to `threads` threads (at most 8, the caller's among
+ * them), each taking items in turn from a shared counter in arg; a thread
+ * that cannot be started leaves its share to the others. */
+void canon__run_threads(void *(*fn)(void *), void *arg, int threads) {
   pthread_t tid[8];
   int started = 0;
   for (int t = 1; t < threads && t < 8; t++)
-    if (pthread_create(&tid[started], NULL, cc_worker, j) == 0) started++;
-  cc_worker(j);
+    if (pthread_create(&tid[started], NULL, fn, arg) == 0) started++;
+  fn(arg);
   for (int t = 0; t < started; t++) pthread_join(tid[t], NULL);
 }
 
@@ -518,7 +518,7 @@ static canon__column *concat_col(canon_table *const *parts, int n, int i, int64_
     out->validity->size = (size_t)(total + 7) / 8;
     for (int p = 0; p < n; p++) {
       const canon__column *c = parts[p]->cols[i];
-      bits_or(out->validity->data, row_at[p], c->validity ? c->validity->data : NULL, c->length);
+      canon__bits_or(out->validity->data, row_at[p], c->validity ? c->validity->data : NULL, c->length);
     }
   }
   size_t bytes = ty == CANON_STRING ? (size_t)byte_at[n] : 0;
@@ -531,7 +531,7 @@ static canon__column *concat_col(canon_table *const *parts, int n, int i, int64_
   }
   cc_copy j = {parts, n, i, out, row_at, byte_at, 0};
   /* Threads pay off once there are megabytes to copy (and fault in). */
-  cc_run(&j, out->values->size + bytes >= ((size_t)8 << 20) ? threads : 1);
+  canon__run_threads(cc_worker, &j, out->values->size + bytes >= ((size_t)8 << 20) ? threads : 1);
   if (ty == CANON_STRING && canon__dict_concat(parts, n, i, out) != 0) goto oom;
   free(row_at);
   free(byte_at);
