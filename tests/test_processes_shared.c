@@ -727,3 +727,33 @@ Test(processes_shared, big_results_are_one_table_in_a_shared_segment) {
   free(want_sum);
   assert_no_children();
 }
+
+/* write_csv writes a job's results part by part: a big one-stage result is
+ * not concatenated into a segment first (a copy nobody would read, kept
+ * by the session until its next job), and the file is the same. */
+Test(processes_shared, write_csv_does_not_concatenate_big_results) {
+  canon_error err;
+  canon_table *a = mixed_table(40000, 7);
+  a = canon__table_dict_encode(a, &err);
+  cr_assert(a, "%s", err.message);
+  char *dir = tu_tmpdir();
+  char want_path[600], got_path[600];
+  snprintf(want_path, sizeof want_path, "%s/want.csv", dir);
+  snprintf(got_path, sizeof got_path, "%s/got.csv", dir);
+  canon_session *ser = tu_open("serial");
+  cr_assert_eq(canon_write_csv(plan_filtered(ser, a), want_path, &err), 0, "%s", err.message);
+  canon_session_close(ser);
+  canon_session *s = tu_open("processes:workers=2,partitions=3");
+  cr_assert_eq(canon_write_csv(plan_filtered(s, a), got_path, &err), 0, "%s", err.message);
+  cr_assert_eq(shared_table_maps(), 0, "write_csv's result went to a segment");
+  cr_assert_eq(shared_table_fds(), 1, "only a is shared");
+  char *want = tu_read_file(want_path), *got = tu_read_file(got_path);
+  cr_assert_str_eq(got, want);
+  free(want);
+  free(got);
+  canon_session_close(s);
+  tu_rmdir(dir);
+  free(dir);
+  canon_table_free(a);
+  assert_no_children();
+}

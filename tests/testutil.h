@@ -217,4 +217,20 @@ static inline void tu_write_file(const char *path, const char *text) {
   fclose(f);
 }
 
+/* The whole file as a string (malloc'd); fails the test if unreadable. */
+static inline char *tu_read_file(const char *path) {
+  FILE *f = fopen(path, "rb");
+  cr_assert(f, "%s", path);
+  char *buf = NULL;
+  size_t len = 0;
+  FILE *m = open_memstream(&buf, &len);
+  cr_assert(m);
+  char chunk[65536];
+  size_t got;
+  while ((got = fread(chunk, 1, sizeof chunk, f)) > 0) fwrite(chunk, 1, got, m);
+  fclose(f);
+  fclose(m);
+  return buf;
+}
+
 #endif

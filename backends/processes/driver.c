@@ -496,7 +496,7 @@ static canon_table *map_result(px_state *st, px_seg *s, canon_error *err) {
 
 /* Mapping the job's results, a thread per core: decoding checks every
  * value of a result (string offsets, dictionary codes against their
- * strings), and the workers are idle meanwhile. */
+ * dictionary's size), and the workers are idle meanwhile. */
 typedef struct map_all {
   px_state *st;
   px_seg *segs;
@@ -727,7 +727,11 @@ int px_execute(void *state, canon_job *job, canon_table ***results, int *nresult
   int P = h->stage_num_partitions(job, S - 1);
   if (rc == 0 && !(res = calloc((size_t)P, sizeof *res))) rc = px_err(err, CANON_ERR_NOMEM, "out of memory");
   if (rc == 0) rc = map_results(st, outs[S - 1], P, res, err);
-  canon_table *one = rc == 0 && S == 1 ? px_concat_results(st, res, P) : NULL;
+  /* Only when the program makes one table of them anyway: write_csv
+   * writes the parts, and a concatenation would be a copy it never used. */
+  canon_table *one = rc == 0 && S == 1 && PX_HOST_HAS_ONE_TABLE(h) && h->job_result_one_table(job)
+                         ? px_concat_results(st, res, P)
+                         : NULL;
   if (one) {
     /* The views of the workers' segments go (queued for reuse). */
     for (int p = 0; p < P; p++) h->table_free(res[p]);

@@ -519,7 +519,8 @@ static void serve_task(wstate *w, const px_msg *m, int *fds, int nfds) {
  * even when CANON_MALLOC_TUNE=0 left the program's malloc alone. */
 static void tune_memory(void) {
 #ifdef __GLIBC__
-  mallopt(M_MMAP_THRESHOLD, 1 << 30);
+  /* Some older glibc versions refuse more than 32 MiB. */
+  if (mallopt(M_MMAP_THRESHOLD, 1 << 30) != 1) mallopt(M_MMAP_THRESHOLD, 32 << 20);
   mallopt(M_TRIM_THRESHOLD, INT_MAX);
 #endif
 }

@@ -225,10 +225,17 @@ typedef struct canon_host {
    * has returned memory: when the table and every table sharing its
    * buffers are freed, or before NULL returns.  An engine that writes
    * into shared memory gets the program's table and the copy its
-   * processes can map (table_decode_own) in one copy of the rows. */
+   * processes can map (table_decode_own) in one copy of the rows.  The
+   * memory alloc returns must be 8-byte aligned (int64 values and
+   * offsets are read in place); a page from mmap is. */
   canon_table *(*table_concat_encoded)(canon_table *const *parts, int n,
                                        uint8_t *(*alloc)(void *ctx, size_t len),
                                        void (*release)(void *ctx), void *ctx, canon_error *err);
+  /* 1 when the program makes one table of the job's results anyway
+   * (collect, persist), so an engine may return one it made itself (with
+   * table_concat_encoded, say); 0 when they are used part by part
+   * (write_csv), where such a table would only be an extra copy. */
+  int (*job_result_one_table)(const canon_job *job);
 } canon_host;
 
 typedef struct canon_backend {

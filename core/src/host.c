@@ -447,6 +447,7 @@ static int host_exchange_split_observed(const canon_job *job, int stage, int inp
 
 static int host_num_stages(const canon_job *job) { return job->nstages; }
 static int host_stage_num_partitions(const canon_job *job, int s) { return job->stages[s].nparts; }
+static int host_job_result_one_table(const canon_job *job) { return job->one_table; }
 static int host_stage_num_inputs(const canon_job *job, int s) { return job->stages[s].ninputs; }
 static int host_stage_input(const canon_job *job, int s, int i) { return job->stages[s].in[i].stage; }
 static int host_stage_input_exchange(const canon_job *job, int s, int i) {
@@ -586,4 +587,5 @@ const canon_host canon__host = {
   .table_slice = host_table_slice,
   .table_decode_own = canon__table_decode_own,
   .table_concat_encoded = canon__table_concat_encoded,
+  .job_result_one_table = host_job_result_one_table,
 };

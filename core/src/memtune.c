@@ -40,8 +40,10 @@ void canon__memtune_session_opened(void) {
   pthread_mutex_lock(&tune_lock);
   if (open_sessions++ == 0 && tuning_wanted()) {
 #if defined(__GLIBC__)
-    /* Blocks below 1 GiB from the heap; never trim a free heap top. */
-    tuned = mallopt(M_MMAP_THRESHOLD, 1 << 30) == 1 && mallopt(M_TRIM_THRESHOLD, INT_MAX) == 1;
+    /* Blocks below 1 GiB from the heap (some older glibc versions refuse
+     * more than 32 MiB, half their heap size); never trim a free heap top. */
+    bool mmap_set = mallopt(M_MMAP_THRESHOLD, 1 << 30) == 1 || mallopt(M_MMAP_THRESHOLD, 32 << 20) == 1;
+    tuned = mallopt(M_TRIM_THRESHOLD, INT_MAX) == 1 || mmap_set;
 #endif
   }
   pthread_mutex_unlock(&tune_lock);

@@ -74,6 +74,10 @@ struct canon_job {
   /* canon__job_new: the session holding root when it is the pruned copy of
    * the caller's plan (plan_prune.c), closed with the job; else NULL. */
   canon_session *pruned;
+  /* The caller makes one table of the results (collect, persist), so an
+   * engine may hand back one it made itself; false for write_csv, which
+   * writes the parts as they come (host job_result_one_table). */
+  bool one_table;
   struct canon__obs_job *obs; /* events recorded while it runs (observe.h) */
 };
 

@@ -9,7 +9,8 @@
 #include <stdio.h>
 
 /* Run the plan of df; on success *parts holds the ordered outputs. */
-static int run_job(canon_df *df, canon_table ***parts, int *nparts, canon_error *err) {
+static int run_job(canon_df *df, bool one_table, canon_table ***parts, int *nparts,
+                   canon_error *err) {
   *parts = NULL;
   *nparts = 0;
   if (!df) return canon__seterr(err, CANON_ERR_INVALID, "no dataframe (an earlier step failed)");
@@ -19,6 +20,7 @@ static int run_job(canon_df *df, canon_table ***parts, int *nparts, canon_error 
   if (canon__persist_materialize(df, err)) return err ? err->code : CANON_ERR_NOMEM;
   canon_job *job = canon__job_new(df, P, err);
   if (!job) return err ? err->code : CANON_ERR_NOMEM;
+  job->one_table = one_table;
   int rc = canon__obs_execute(s, job, parts, nparts, err);
   if (rc == 0 && (!*parts || *nparts < 1))
     rc = canon__seterr(err, CANON_ERR_ENGINE, "engine '%s' returned no result", s->backend->name);
@@ -36,7 +38,7 @@ static void free_parts(canon_table **parts, int n) {
 canon_table *canon_collect(canon_df *df, canon_error *err) {
   canon_table **parts;
   int n;
-  if (run_job(df, &parts, &n, err)) return NULL;
+  if (run_job(df, true, &parts, &n, err)) return NULL;
   /* Each part's column is released as soon as it is copied: the peak is
    * the answer plus one column of the parts, not twice the answer. */
   canon_table *t = canon__table_concat_free(parts, n, err);
@@ -48,7 +50,7 @@ int canon_write_csv(canon_df *df, const char *path, canon_error *err) {
   if (!path || !*path) return canon__seterr(err, CANON_ERR_INVALID, "write_csv needs a path");
   canon_table **parts;
   int n;
-  int rc = run_job(df, &parts, &n, err);
+  int rc = run_job(df, false, &parts, &n, err);
   if (rc) return rc;
   rc = canon__csv_write_atomic(path, parts, n, err);
   free_parts(parts, n);
