@@ -210,3 +210,32 @@ Test(join_split, small_sides_are_not_split) {
   canon_table_free(L);
   canon_table_free(R);
 }
+
+/* The pieces of a join partition that a hash exchange made: every row of
+ * it has one value of hash % P, so splitting it again by hash % n (n a
+ * multiple of P) would put every row in one piece; the join splits by the
+ * hash's high half instead, and its pieces fill evenly. */
+Test(join_split, pieces_of_an_exchange_partition_are_not_all_in_one) {
+  tu_rnd_state = 11;
+  canon_error err;
+  canon_table *t = side(20000, 0, 0, false);
+  int key[] = {1};
+  canon_table *part[4] = {0};
+  cr_assert_eq(canon__split_hash(t, key, 1, 4, part, &err), 0, "%s", err.message);
+  canon_table *again[8] = {0};
+  cr_assert_eq(canon__split_hash(part[0], key, 1, 8, again, &err), 0, "%s", err.message);
+  int filled_low = 0;
+  for (int k = 0; k < 8; k++) filled_low += again[k]->nrows > 0, canon_table_free(again[k]);
+  cr_assert_eq(filled_low, 2, "the low bits' split of a partition fills n/P pieces");
+  cr_assert_eq(canon__split_hash_high(part[0], key, 1, 8, again, &err), 0, "%s", err.message);
+  int64_t rows = 0;
+  for (int k = 0; k < 8; k++) {
+    cr_assert_gt(again[k]->nrows, part[0]->nrows / 16, "piece %d has %lld of %lld rows", k,
+                 (long long)again[k]->nrows, (long long)part[0]->nrows);
+    rows += again[k]->nrows;
+    canon_table_free(again[k]);
+  }
+  cr_assert_eq(rows, part[0]->nrows);
+  for (int p = 0; p < 4; p++) canon_table_free(part[p]);
+  canon_table_free(t);
+}

@@ -112,3 +112,29 @@ Test(memtune, a_failed_open_leaves_the_defaults) {
   canon_config_free(c);
   cr_assert(big_block_is_mapped());
 }
+
+/* A program's own settings: a failed open does not touch them, and a
+ * program that set malloc's thresholds in its environment keeps them
+ * through a session (here 64 MiB: an 8 MiB block stays in the heap). */
+Test(memtune, a_failed_open_keeps_the_programs_settings) {
+  SKIP_UNDER_SANITIZERS();
+  unsetenv("CANON_MALLOC_TUNE");
+  cr_assert_eq(mallopt(M_MMAP_THRESHOLD, 64 << 20), 1);
+  canon_error err;
+  canon_error_clear(&err);
+  canon_config *c = canon_config_new();
+  cr_assert_eq(canon_config_set_engine(c, "serial:partitions=0", &err), 0, "%s", err.message);
+  cr_assert_null(canon_session_open(c, &err));
+  canon_config_free(c);
+  cr_assert_not(big_block_is_mapped(), "a failed open reset the program's threshold");
+}
+
+Test(memtune, settings_from_the_environment_are_left_alone) {
+  SKIP_UNDER_SANITIZERS();
+  unsetenv("CANON_MALLOC_TUNE");
+  setenv("MALLOC_MMAP_THRESHOLD_", "67108864", 1);
+  cr_assert_eq(mallopt(M_MMAP_THRESHOLD, 64 << 20), 1); /* as glibc read it at start */
+  canon_session *s = tu_open("serial");
+  canon_session_close(s);
+  cr_assert_not(big_block_is_mapped(), "closing the session reset the program's threshold");
+}

@@ -325,8 +325,10 @@ static canon_table *jn_join_split(const canon_table *L, const canon_table *R,
     canon__nomem(err);
     goto done;
   }
-  if (canon__split_hash(R, sp->rkeys, sp->nkeys, n, rp, err) != 0 ||
-      canon__split_hash(L, sp->lkeys, sp->nkeys, n, lp, err) != 0)
+  /* By the hash's high half: an exchange partition's rows all have one
+   * value of the low bits canon__split_hash uses. */
+  if (canon__split_hash_high(R, sp->rkeys, sp->nkeys, n, rp, err) != 0 ||
+      canon__split_hash_high(L, sp->lkeys, sp->nkeys, n, lp, err) != 0)
     goto done;
   for (int k = 0; k < n; k++) {
     if (!(op[k] = jn_join_whole(lp[k], rp[k], sp, err))) goto done;

@@ -183,6 +183,10 @@ canon_table *canon__agg_final(const canon_table *partials, int nkeys,
 /* Split t into n buckets by hash of the key columns (bucket = hash % n). */
 int canon__split_hash(const canon_table *t, const int *cols, int ncols, int n,
                       canon_table **buckets, canon_error *err);
+/* The same by the hash's high half ((hash >> 32) % n): buckets that do not
+ * follow canon__split_hash's, for splitting one of its buckets again. */
+int canon__split_hash_high(const canon_table *t, const int *cols, int ncols, int n,
+                           canon_table **buckets, canon_error *err);
 /* Split t into n buckets by sort-key ranges: `bounds` holds n-1 boundary
  * rows (same layout as t's key columns, ascending under keys); a row goes
  * to the first bucket whose boundary is >= the row. */

@@ -34,8 +34,10 @@ static int split_by(const canon_table *t, const int32_t *bucket, int n, canon_ta
   return rc;
 }
 
-int canon__split_hash(const canon_table *t, const int *cols, int ncols, int n,
-                      canon_table **buckets, canon_error *err) {
+/* Rows into n buckets by their row hash shifted right by `shift` bits,
+ * modulo n. */
+static int split_hash_shifted(const canon_table *t, const int *cols, int ncols, int n, int shift,
+                              canon_table **buckets, canon_error *err) {
   uint64_t *h = canon__reallocarray(NULL, (size_t)t->nrows, sizeof *h);
   int32_t *b = canon__reallocarray(NULL, (size_t)t->nrows, sizeof *b);
   int rc;
@@ -43,12 +45,22 @@ int canon__split_hash(const canon_table *t, const int *cols, int ncols, int n,
     rc = canon__nomem(err);
   } else {
     canon__hash_rows(t, cols, ncols, h);
-    for (int64_t i = 0; i < t->nrows; i++) b[i] = (int32_t)(h[i] % (uint64_t)n);
+    for (int64_t i = 0; i < t->nrows; i++) b[i] = (int32_t)((h[i] >> shift) % (uint64_t)n);
     rc = split_by(t, b, n, buckets, err);
   }
   free(h);
   free(b);
   return rc;
+}
+
+int canon__split_hash(const canon_table *t, const int *cols, int ncols, int n,
+                      canon_table **buckets, canon_error *err) {
+  return split_hash_shifted(t, cols, ncols, n, 0, buckets, err);
+}
+
+int canon__split_hash_high(const canon_table *t, const int *cols, int ncols, int n,
+                           canon_table **buckets, canon_error *err) {
+  return split_hash_shifted(t, cols, ncols, n, 32, buckets, err);
 }
 
 /* Compare row i of t with boundary row b of bounds (whose column k holds

@@ -12,7 +12,10 @@
  * process's footprint is the most it used, not what it uses now.  Closing
  * the last session puts glibc's documented default thresholds back (fixed,
  * 128 KiB) and gives the free heap memory back with malloc_trim.
- * CANON_MALLOC_TUNE=0 (or off, no, false) leaves malloc alone.
+ * CANON_MALLOC_TUNE=0 (or off, no, false) leaves malloc alone, and so
+ * does a program that set glibc's thresholds in its environment
+ * (MALLOC_MMAP_THRESHOLD_ and friends, GLIBC_TUNABLES); one that calls
+ * mallopt itself cannot be seen, and should set CANON_MALLOC_TUNE=0.
  *
  * The settings are process-wide, so this counts open sessions; processes
  * workers, forked from a session, inherit them. */
@@ -29,11 +32,23 @@ static pthread_mutex_t tune_lock = PTHREAD_MUTEX_INITIALIZER;
 static int open_sessions;
 static bool tuned;
 
+/* A program that set glibc's malloc parameters in its environment chose
+ * them: canon leaves them (and restores nothing). */
+static bool program_set_malloc(void) {
+  static const char *vars[] = {"MALLOC_MMAP_THRESHOLD_", "MALLOC_TRIM_THRESHOLD_",
+                               "MALLOC_TOP_PAD_", "MALLOC_MMAP_MAX_"};
+  for (size_t i = 0; i < sizeof vars / sizeof vars[0]; i++)
+    if (getenv(vars[i])) return true;
+  const char *t = getenv("GLIBC_TUNABLES");
+  return t && (strstr(t, "glibc.malloc.mmap_threshold") || strstr(t, "glibc.malloc.trim_threshold"));
+}
+
 static bool tuning_wanted(void) {
   const char *v = getenv("CANON_MALLOC_TUNE");
-  if (!v) return true;
-  return !(strcmp(v, "0") == 0 || strcasecmp(v, "off") == 0 || strcasecmp(v, "no") == 0 ||
-           strcasecmp(v, "false") == 0);
+  if (v && (strcmp(v, "0") == 0 || strcasecmp(v, "off") == 0 || strcasecmp(v, "no") == 0 ||
+            strcasecmp(v, "false") == 0))
+    return false;
+  return !program_set_malloc();
 }
 
 void canon__memtune_session_opened(void) {

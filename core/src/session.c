@@ -94,17 +94,17 @@ canon_session *canon_session_open(const canon_config *c, canon_error *err) {
   if (!(s->obs = canon__obs_session_new(c, err))) goto fail;
   if (canon__engine_spec_parse(s->engine_string, &spec, err) != 0) goto fail_prefix;
   if (canon__plugin_load(spec.name, spec.is_path, &plugin, err) != 0) goto fail_prefix;
-  /* Before the engine opens: its threads and forked workers start with
-   * the session's malloc settings (memtune.c). */
-  canon__memtune_session_opened();
   int rc = plugin.backend->open(&canon__host, spec.opts, spec.nopts, &s->backend_state, err);
   if (rc != 0) {
-    canon__memtune_session_closed();
     if (err && err->code == CANON_OK) canon__seterr(err, CANON_ERR_ENGINE, "open failed");
     goto fail_prefix;
   }
   s->backend = plugin.backend;
   s->dl_handle = plugin.handle;
+  /* The session's malloc settings (memtune.c), once it is open: a failed
+   * open leaves malloc alone.  They are process-wide, so the engine's
+   * threads follow them; processes workers set their own. */
+  canon__memtune_session_opened();
   s->memtuned = true;
   free(plugin.path);
   canon__engine_spec_reset(&spec);

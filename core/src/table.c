@@ -497,10 +497,10 @@ static canon__column *concat_col(canon_table *const *parts, int n, int i, int64_
   canon__column *out = canon__calloc(1, sizeof *out);
   int64_t *row_at = canon__calloc((size_t)n + 1, sizeof *row_at);
   int64_t *byte_at = canon__calloc((size_t)n + 1, sizeof *byte_at);
+  if (out) out->refs = 1; /* so the oom path's unref frees it */
   if (!out || !row_at || !byte_at) goto oom;
   canon_type ty = parts[0]->cols[i]->type;
   size_t w = canon__type_width(ty);
-  out->refs = 1;
   out->type = ty;
   out->length = total;
   int64_t nulls = 0;
