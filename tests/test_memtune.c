@@ -100,16 +100,21 @@ Test(memtune, can_be_turned_off) {
   }
 }
 
-Test(memtune, a_failed_open_leaves_the_defaults) {
-  SKIP_UNDER_SANITIZERS();
-  unsetenv("CANON_MALLOC_TUNE");
-  mallopt(M_MMAP_THRESHOLD, 128 * 1024);
+/* An engine string that parses but that the serial engine refuses. */
+static void open_a_session_that_fails(void) {
   canon_error err;
   canon_error_clear(&err);
   canon_config *c = canon_config_new();
   cr_assert_eq(canon_config_set_engine(c, "serial:partitions=0", &err), 0, "%s", err.message);
   cr_assert_null(canon_session_open(c, &err));
   canon_config_free(c);
+}
+
+Test(memtune, a_failed_open_leaves_the_defaults) {
+  SKIP_UNDER_SANITIZERS();
+  unsetenv("CANON_MALLOC_TUNE");
+  mallopt(M_MMAP_THRESHOLD, 128 * 1024);
+  open_a_session_that_fails();
   cr_assert(big_block_is_mapped());
 }
 
@@ -120,12 +125,7 @@ Test(memtune, a_failed_open_keeps_the_programs_settings) {
   SKIP_UNDER_SANITIZERS();
   unsetenv("CANON_MALLOC_TUNE");
   cr_assert_eq(mallopt(M_MMAP_THRESHOLD, 64 << 20), 1);
-  canon_error err;
-  canon_error_clear(&err);
-  canon_config *c = canon_config_new();
-  cr_assert_eq(canon_config_set_engine(c, "serial:partitions=0", &err), 0, "%s", err.message);
-  cr_assert_null(canon_session_open(c, &err));
-  canon_config_free(c);
+  open_a_session_that_fails();
   cr_assert_not(big_block_is_mapped(), "a failed open reset the program's threshold");
 }
 
