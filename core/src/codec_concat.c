@@ -39,22 +39,14 @@ typedef struct cat_job {
 static void cat_part(const cat_job *j, int i, int p) {
   const canon__column *c = j->parts[p]->cols[i];
   const cat_col *cc = &j->cols[i];
-  int64_t len = c->length;
-  if (c->type == CANON_STRING) {
-    const int64_t *co = canon__i64(c);
-    int64_t *off = (int64_t *)(j->buf + cc->at_values) + cc->row_at[p];
-    int64_t shift = cc->byte_at[p] - co[0];
-    for (int64_t k = 1; k <= len; k++) off[k] = co[k] + shift;
-    if (len) memcpy(j->buf + cc->at_strdata + cc->byte_at[p], c->strdata->data + co[0],
-                    (size_t)(co[len] - co[0]));
-  } else if (c->type == CANON_BOOL) {
+  if (c->type == CANON_BOOL) {
     /* 0/1 bytes, whatever a kernel left in a NULL slot (as encoded). */
     const uint8_t *b = canon__u8(c);
     uint8_t *d = j->buf + cc->at_values + cc->row_at[p];
-    for (int64_t k = 0; k < len; k++) d[k] = b[k] ? 1 : 0;
+    for (int64_t k = 0; k < c->length; k++) d[k] = b[k] ? 1 : 0;
   } else {
-    size_t w = canon__type_width(c->type);
-    if (len) memcpy(j->buf + cc->at_values + (size_t)cc->row_at[p] * w, c->values->data, (size_t)len * w);
+    canon__concat_copy_part(c, j->buf + cc->at_values, j->buf + cc->at_strdata, cc->row_at[p],
+                            cc->byte_at[p]);
   }
 }
 
@@ -91,13 +83,11 @@ static int cat_plan(canon_table *const *parts, int n, int64_t total, cat_col *co
     if (!(cc->row_at = canon__calloc((size_t)n + 1, sizeof *cc->row_at)) ||
         !(cc->byte_at = canon__calloc((size_t)n + 1, sizeof *cc->byte_at)))
       return CANON_ERR_NOMEM;
+    canon__concat_offsets(parts, n, i, cc->row_at, cc->byte_at);
     int64_t nulls = 0;
     for (int p = 0; p < n; p++) {
       const canon__column *c = parts[p]->cols[i];
       nulls += c->validity ? c->null_count : 0;
-      cc->row_at[p + 1] = cc->row_at[p] + c->length;
-      if (ty == CANON_STRING)
-        cc->byte_at[p + 1] = cc->byte_at[p] + canon__i64(c)[c->length] - canon__i64(c)[0];
     }
     cc->sz.null_count = nulls;
     cc->sz.validity = nulls ? (size_t)(total + 7) / 8 : 0;
@@ -207,15 +197,7 @@ static canon__column *cat_column(cat_col *cc, canon_type ty, int64_t total, cano
 canon_table *canon__table_concat_encoded(canon_table *const *parts, int n,
                                          uint8_t *(*alloc)(void *ctx, size_t len),
                                          void (*release)(void *ctx), void *ctx, canon_error *err) {
-  if (!parts || n < 1) {
-    canon__seterr(err, CANON_ERR_INVALID, "concat of no tables");
-    return NULL;
-  }
-  for (int p = 1; p < n; p++)
-    if (!canon__schema_equal(parts[0]->schema, parts[p]->schema)) {
-      canon__seterr(err, CANON_ERR_INVALID, "concat of tables with different schemas");
-      return NULL;
-    }
+  if (!canon__table_concat_check(parts, n, CANON_ERR_INVALID, err)) return NULL;
   const canon_schema *s = parts[0]->schema;
   int nc = s->n;
   int64_t total = 0;

@@ -186,6 +186,18 @@ canon_table *canon__table_make(const canon_schema *s, canon__column **cols,
 /* An empty table with the schema. */
 canon_table *canon__table_empty(const canon_schema *s, canon_error *err);
 /* Rows idx[0..n) of t, in that order, into a new table. */
+/* Whether parts can be concatenated: parts given, at least one, all of one
+ * schema; else `code` with a message in err (table.c). */
+bool canon__table_concat_check(canon_table *const *parts, int n, int code, canon_error *err);
+/* Where part p of a concatenation of column i starts: row row_at[p] and
+ * (strings) byte byte_at[p]; both n + 1 long, the last the totals. */
+void canon__concat_offsets(canon_table *const *parts, int n, int i, int64_t *row_at,
+                           int64_t *byte_at);
+/* Part column c's values (string offsets shifted to byte_at) into the
+ * values of a concatenation from row row_at, and its string bytes into
+ * strdata from byte byte_at. */
+void canon__concat_copy_part(const canon__column *c, uint8_t *values, uint8_t *strdata,
+                             int64_t row_at, int64_t byte_at);
 /* OR bits [0, len) of src (NULL: all set) into dst from bit `at` (table.c). */
 void canon__bits_or(uint8_t *dst, int64_t at, const uint8_t *src, int64_t len);
 /* Run fn(arg) on up to `threads` threads (at most 8, the caller's among
@@ -475,7 +487,6 @@ struct canon_session {
   const canon_backend *backend;
   void *backend_state;
   void *dl_handle;
-  bool memtuned;   /* counted in memtune.c: opened by canon_session_open */
   int next_id;
   int nnodes, capnodes;
   canon_df **nodes;             /* every node made in the session */

@@ -105,7 +105,6 @@ canon_session *canon_session_open(const canon_config *c, canon_error *err) {
    * open leaves malloc alone.  They are process-wide, so the engine's
    * threads follow them; processes workers set their own. */
   canon__memtune_session_opened();
-  s->memtuned = true;
   free(plugin.path);
   canon__engine_spec_reset(&spec);
   return s;
@@ -151,7 +150,10 @@ static void node_free(canon_df *n) {
 
 void canon_session_close(canon_session *s) {
   if (!s) return;
-  if (s->backend) s->backend->close(s->backend_state);
+  /* Only sessions canon_session_open opened have an engine and count in
+   * memtune.c; those the library makes for itself (a pruned plan's) do not. */
+  bool opened = s->backend != NULL;
+  if (opened) s->backend->close(s->backend_state);
   for (int i = 0; i < s->nnodes; i++) node_free(s->nodes[i]);
   free(s->nodes);
   for (int i = 0; i < s->nstrings; i++) free(s->strings[i]);
@@ -159,10 +161,8 @@ void canon_session_close(canon_session *s) {
   if (s->dl_handle) dlclose(s->dl_handle);
   canon__obs_session_free(s->obs);
   free(s->engine_string);
-  bool memtuned = s->memtuned;
   free(s);
-  /* Sessions made inside the library (a pruned plan's) never counted. */
-  if (memtuned) canon__memtune_session_closed();
+  if (opened) canon__memtune_session_closed();
 }
 
 const char *canon_session_engine_name(const canon_session *s) {

@@ -443,20 +443,36 @@ typedef struct cc_copy {
   int next; /* the next part to copy (shared by the copying threads) */
 } cc_copy;
 
-static void cc_part(const cc_copy *j, int p) {
-  const canon__column *c = j->parts[p]->cols[j->i];
-  canon__column *out = j->out;
+void canon__concat_copy_part(const canon__column *c, uint8_t *values, uint8_t *strdata,
+                             int64_t row_at, int64_t byte_at) {
   if (c->type == CANON_STRING) {
     const int64_t *co = canon__i64(c);
-    int64_t *off = (int64_t *)out->values->data + j->row_at[p];
-    memcpy(out->strdata->data + j->byte_at[p], c->strdata->data + co[0],
-           (size_t)(co[c->length] - co[0]));
-    int64_t shift = j->byte_at[p] - co[0];
+    int64_t *off = (int64_t *)values + row_at;
+    if (co[c->length] > co[0])
+      memcpy(strdata + byte_at, c->strdata->data + co[0], (size_t)(co[c->length] - co[0]));
+    int64_t shift = byte_at - co[0];
     for (int64_t k = 0; k < c->length; k++) off[k + 1] = co[k + 1] + shift;
   } else {
     size_t w = canon__type_width(c->type);
-    memcpy(out->values->data + (size_t)j->row_at[p] * w, c->values->data, (size_t)c->length * w);
+    if (c->length) memcpy(values + (size_t)row_at * w, c->values->data, (size_t)c->length * w);
   }
+}
+
+void canon__concat_offsets(canon_table *const *parts, int n, int i, int64_t *row_at,
+                           int64_t *byte_at) {
+  row_at[0] = byte_at[0] = 0;
+  for (int p = 0; p < n; p++) {
+    const canon__column *c = parts[p]->cols[i];
+    row_at[p + 1] = row_at[p] + c->length;
+    byte_at[p + 1] = byte_at[p];
+    if (c->type == CANON_STRING) byte_at[p + 1] += canon__i64(c)[c->length] - canon__i64(c)[0];
+  }
+}
+
+static void cc_part(const cc_copy *j, int p) {
+  canon__concat_copy_part(j->parts[p]->cols[j->i], j->out->values->data,
+                          j->out->strdata ? j->out->strdata->data : NULL, j->row_at[p],
+                          j->byte_at[p]);
 }
 
 static void *cc_worker(void *arg) {
@@ -503,13 +519,9 @@ static canon__column *concat_col(canon_table *const *parts, int n, int i, int64_
   size_t w = canon__type_width(ty);
   out->type = ty;
   out->length = total;
+  canon__concat_offsets(parts, n, i, row_at, byte_at);
   int64_t nulls = 0;
-  for (int p = 0; p < n; p++) {
-    const canon__column *c = parts[p]->cols[i];
-    nulls += c->null_count;
-    row_at[p + 1] = row_at[p] + c->length;
-    if (ty == CANON_STRING) byte_at[p + 1] = byte_at[p] + canon__i64(c)[c->length] - canon__i64(c)[0];
-  }
+  for (int p = 0; p < n; p++) nulls += parts[p]->cols[i]->null_count;
   out->null_count = nulls;
   if (nulls) {
     out->validity = canon__buffer_new((size_t)(total / 8 + 1));
@@ -543,15 +555,14 @@ oom:
   return NULL;
 }
 
-/* Whether parts can be concatenated: at least one, all of one schema. */
-static bool concat_check(canon_table *const *parts, int n, canon_error *err) {
-  if (n <= 0) {
-    canon__seterr(err, CANON_ERR_INTERNAL, "concat of no tables");
+bool canon__table_concat_check(canon_table *const *parts, int n, int code, canon_error *err) {
+  if (!parts || n <= 0) {
+    canon__seterr(err, code, "concat of no tables");
     return false;
   }
   for (int p = 1; p < n; p++)
     if (!canon__schema_equal(parts[0]->schema, parts[p]->schema)) {
-      canon__seterr(err, CANON_ERR_INTERNAL, "concat of tables with different schemas");
+      canon__seterr(err, code, "concat of tables with different schemas");
       return false;
     }
   return true;
@@ -587,7 +598,7 @@ static canon_table *concat_parts(canon_table *const *parts, int n, bool consume,
 }
 
 canon_table *canon__table_concat(canon_table *const *parts, int n, canon_error *err) {
-  if (!concat_check(parts, n, err)) return NULL;
+  if (!canon__table_concat_check(parts, n, CANON_ERR_INTERNAL, err)) return NULL;
   if (n == 1) return canon__table_share(parts[0], err);
   return concat_parts(parts, n, false, 1, err);
 }
@@ -601,7 +612,7 @@ canon_table *canon__table_concat_free(canon_table **parts, int n, canon_error *e
   if (n == 1) {
     out = parts[0];
     parts[0] = NULL;
-  } else if (concat_check(parts, n, err)) {
+  } else if (canon__table_concat_check(parts, n, CANON_ERR_INTERNAL, err)) {
     /* Called on the driver once an engine has finished (persist,
      * collect): its cores are idle, so a big copy is shared out. */
     long cpus = sysconf(_SC_NPROCESSORS_ONLN);
