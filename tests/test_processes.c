@@ -260,7 +260,11 @@ Test(processes, task_errors_are_the_serial_engines) {
 Test(processes, options_are_checked) {
   const char *bad[] = {"processes:workers=0", "processes:partitions=x", "processes:retries=-1",
                        "processes:task_timeout=0", "processes:task_timeout=soon",
-                       "processes:color=blue"};
+                       "processes:color=blue", "processes:segment_cache=-1",
+                       "processes:segment_cache=1.5G", "processes:segment_cache=4X",
+                       "processes:segment_cache=G", "processes:segment_cache=",
+                       "processes:share_min=4GB", "processes:segment_cache=562949953421313",
+                       "processes:segment_cache=262145G"};
   for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
     canon_error err;
     canon_config *c = canon_config_new();
@@ -276,6 +280,32 @@ Test(processes, options_are_checked) {
   cr_assert_null(canon_session_open(c, &err));
   cr_assert(strstr(err.message, "unknown option 'color'"), "%s", err.message);
   canon_config_free(c);
+  assert_no_children();
+}
+
+/* Byte options take more than 2^31 and a binary suffix (a 4 GiB segment
+ * cache was refused as "not an integer from 0 to 2147483647"). */
+Test(processes, byte_options_take_sizes_and_suffixes) {
+  const char *good[] = {"processes:workers=1,segment_cache=8589934592",
+                        "processes:workers=1,segment_cache=4G,share_min=64K",
+                        "processes:workers=1,segment_cache=0,share_min=1M",
+                        "processes:workers=1,segment_cache=262144G"};
+  for (size_t i = 0; i < sizeof good / sizeof good[0]; i++) {
+    canon_error err;
+    canon_config *c = canon_config_new();
+    canon_session *s = NULL;
+    if (canon_config_set_engine(c, good[i], &err) == 0) s = canon_session_open(c, &err);
+    canon_config_free(c);
+    cr_assert_not_null(s, "%s: %s", good[i], err.message);
+    canon_table *in = canon_table_from_csv_text("x:int64", "1\n2\n3\n4\n5\n", &err);
+    cr_assert_not_null(in, "%s", err.message);
+    canon_table *t = canon_collect(canon_from_table(s, in, &err), &err);
+    cr_assert_not_null(t, "%s: %s", good[i], err.message);
+    cr_assert_eq(canon_table_num_rows(t), 5);
+    canon_table_free(t);
+    canon_table_free(in);
+    canon_session_close(s);
+  }
   assert_no_children();
 }
 

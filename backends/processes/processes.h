@@ -89,6 +89,7 @@ typedef struct px_state {
   int *job_tables;      /* indices into shared[] of the current job's tables */
   int njob_tables, capjob_tables;
   size_t seg_cache;     /* bytes of free output segments a worker keeps */
+  bool seg_cache_set;   /* segment_cache was given (else default_seg_cache) */
   bool no_reuse;        /* a worker kept a view of a task input: segments
                            are never written twice any more */
   bool share_ranges;    /* workers send an output that is a row range of a
