@@ -479,7 +479,7 @@ static canon_table *range_table(px_state *st, const px_seg *s, canon_error *err)
 static canon_table *map_result(px_state *st, px_seg *s, canon_error *err) {
   const canon_host *h = st->host;
   if (s->range_id) return range_table(st, s, err);
-  if (!s->id || st->no_reuse) return px_table_map(h, s->fd, err);
+  if (!s->id || st->no_reuse) return px_table_map_in(h, st->maps, s->fd, NULL, NULL, err);
   result_ref *x = malloc(sizeof *x);
   if (!x) {
     px_err(err, CANON_ERR_NOMEM, "out of memory");
@@ -491,7 +491,7 @@ static canon_table *map_result(px_state *st, px_seg *s, canon_error *err) {
   pthread_mutex_lock(&st->rec->lock);
   st->rec->refs++;
   pthread_mutex_unlock(&st->rec->lock);
-  return px_table_map_then(h, s->fd, result_gone, x, err);
+  return px_table_map_in(h, st->maps, s->fd, result_gone, x, err);
 }
 
 /* Mapping the job's results, a thread per core: decoding checks every
@@ -554,7 +554,8 @@ static int prepare_tables(stage_run *r, int i, canon_error *err) {
   if (!t) return fail(r, err, CANON_ERR_NOMEM, "out of memory");
   for (int k = 0; k < C && rc == 0; k++) {
     const px_seg *p = &r->prod[i][k];
-    t[k] = p->range_id ? range_table(r->st, p, err) : px_table_map(h, p->fd, err);
+    t[k] = p->range_id ? range_table(r->st, p, err)
+                       : px_table_map_in(h, r->st->maps, p->fd, NULL, NULL, err);
     if (!t[k]) rc = err && err->code ? err->code : CANON_ERR_ENGINE;
   }
   if (rc == 0) rc = h->exchange_prepare(r->job, r->stage, i, t, C, err);
@@ -574,14 +575,14 @@ static int prepare_mapped(stage_run *r, int i, canon_error *err) {
   if (!maps || !lens || !sizes) rc = fail(r, err, CANON_ERR_NOMEM, "out of memory");
   int k;
   for (k = 0; rc == 0 && k < C; k++)
-    if (px_seg_map(r->prod[i][k].fd, &maps[k], &sizes[k]) != 0)
+    if (px_mapcache_map(r->st->maps, r->prod[i][k].fd, &maps[k], &sizes[k]) != 0)
       rc = fail(r, err, CANON_ERR_ENGINE, "processes: cannot map a task output: %s", strerror(errno));
     else
       lens[k] = px_table_len(maps[k], sizes[k]); /* a kept segment is bigger */
   if (rc == 0 && (rc = h->exchange_prepare_encoded(r->job, r->stage, i, maps, lens, C, err)))
     r->failed = rc;
   for (int j = 0; maps && sizes && j < C; j++)
-    if (maps[j]) px_seg_unmap(maps[j], sizes[j]);
+    if (maps[j]) px_mapcache_put(r->st->maps, maps[j], sizes[j]);
   free(maps);
   free(sizes);
   free(lens);
@@ -684,6 +685,7 @@ static int start_job(px_state *st, canon_job *job, canon_error *err) {
     if (rc) return rc;
   }
   recycle_results(st);
+  px_mapcache_tick(st->maps);
   uint8_t *buf = NULL;
   size_t len = 0;
   int rc;

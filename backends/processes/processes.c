@@ -286,6 +286,8 @@ static void px_close(void *state) {
   }
   px_drop_all_shared(st);
   if (st->rec) px_recycler_unref(st->rec, true);
+  /* Results the program still holds keep their mappings until freed. */
+  px_mapcache_close(st->maps);
   if (st->pages) munmap(st->pages, st->pages_size);
   pthread_mutex_destroy(&st->lock);
   free(st->w);
@@ -344,6 +346,8 @@ static int px_open(const canon_host *host, const canon_option *opts, int nopts, 
   if (!st->seg_cache_set) st->seg_cache = default_seg_cache(st->nworkers);
   st->w = calloc((size_t)st->nworkers, sizeof *st->w);
   st->rec = calloc(1, sizeof *st->rec);
+  /* Without one (out of memory), segments are mapped for each use. */
+  st->maps = px_mapcache_new();
   if (st->rec) {
     pthread_mutex_init(&st->rec->lock, NULL);
     st->rec->refs = 1;

@@ -95,6 +95,7 @@ typedef struct px_state {
   bool share_ranges;    /* workers send an output that is a row range of a
                            shared table as (id, first row, rows) */
   px_recycler *rec;
+  px_mapcache *maps;    /* workers' segments mapped here, kept across jobs */
 } px_state;
 
 /* processes.c: start the process of slot i (sending it the current job

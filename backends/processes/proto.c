@@ -259,9 +259,10 @@ int px_shared_table_write(const canon_host *h, const canon_table *t, int *fd, ca
   return table_write("canon-table", h, t, fd, err);
 }
 
-/* A mapping a view table keeps: unmapped with the table's last buffer,
- * then after(actx) runs. */
+/* A mapping a view table keeps: let go (unmapped, or back to its cache)
+ * with the table's last buffer, then after(actx) runs. */
 typedef struct view_map {
+  px_mapcache *cache;
   const uint8_t *map;
   size_t size;
   void (*after)(void *ctx);
@@ -270,7 +271,7 @@ typedef struct view_map {
 
 static void view_release(void *ctx) {
   view_map *v = ctx;
-  px_seg_unmap(v->map, v->size);
+  px_mapcache_put(v->cache, v->map, v->size);
   if (v->after) v->after(v->actx);
   free(v);
 }
@@ -278,13 +279,20 @@ static void view_release(void *ctx) {
 canon_table *px_table_view_then(const canon_host *h, const uint8_t *map, size_t size,
                                 const uint8_t *at, size_t len, void (*after)(void *ctx),
                                 void *ctx, canon_error *err) {
+  return px_table_view_in(h, NULL, map, size, at, len, after, ctx, err);
+}
+
+canon_table *px_table_view_in(const canon_host *h, px_mapcache *cache, const uint8_t *map,
+                              size_t size, const uint8_t *at, size_t len,
+                              void (*after)(void *ctx), void *ctx, canon_error *err) {
   view_map *v = malloc(sizeof *v);
   if (!v) {
-    px_seg_unmap(map, size);
+    px_mapcache_put(cache, map, size);
     if (after) after(ctx);
     px_err(err, CANON_ERR_NOMEM, "out of memory");
     return NULL;
   }
+  v->cache = cache;
   v->map = map;
   v->size = size;
   v->after = after;
@@ -329,9 +337,14 @@ void px_seg_populate(const uint8_t *map, size_t size, const uint8_t *at, size_t 
 
 canon_table *px_table_map_then(const canon_host *h, int fd, void (*after)(void *ctx), void *ctx,
                                canon_error *err) {
+  return px_table_map_in(h, NULL, fd, after, ctx, err);
+}
+
+canon_table *px_table_map_in(const canon_host *h, px_mapcache *cache, int fd,
+                             void (*after)(void *ctx), void *ctx, canon_error *err) {
   const uint8_t *map;
   size_t size;
-  if (px_seg_map(fd, &map, &size) != 0) {
+  if (px_mapcache_map(cache, fd, &map, &size) != 0) {
     seg_error(err, "map");
     if (after) after(ctx);
     return NULL;
@@ -339,8 +352,8 @@ canon_table *px_table_map_then(const canon_host *h, int fd, void (*after)(void *
   size_t len = px_table_len(map, size);
   /* Decoding reads the whole encoding: its pages at once, not a fault
    * each few (a kept segment's unused rest stays unmapped). */
-  px_seg_populate(map, size, map, len);
-  return px_table_view_then(h, map, size, map, len, after, ctx, err);
+  px_mapcache_populate(cache, map, size, map, len);
+  return px_table_view_in(h, cache, map, size, map, len, after, ctx, err);
 }
 
 canon_table *px_table_map(const canon_host *h, int fd, canon_error *err) {

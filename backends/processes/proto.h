@@ -10,6 +10,7 @@
 #define CANON_PROCESSES_PROTO_H
 
 #include "canon_backend.h"
+#include "mapcache.h"
 
 #include <stdarg.h>
 
@@ -148,12 +149,20 @@ canon_table *px_table_view(const canon_host *h, const uint8_t *map, size_t size,
 canon_table *px_table_view_then(const canon_host *h, const uint8_t *map, size_t size,
                                 const uint8_t *at, size_t len, void (*after)(void *ctx),
                                 void *ctx, canon_error *err);
+/* px_table_view_then over a mapping from px_mapcache_map(cache, ...),
+ * which goes back to the cache instead of being unmapped. */
+canon_table *px_table_view_in(const canon_host *h, px_mapcache *cache, const uint8_t *map,
+                              size_t size, const uint8_t *at, size_t len,
+                              void (*after)(void *ctx), void *ctx, canon_error *err);
 /* The table a segment holds, as a view of its mapping (see px_table_view). */
 canon_table *px_table_map(const canon_host *h, int fd, canon_error *err);
 /* The same, calling after(ctx) once the mapping is gone (also when the
  * call fails). */
 canon_table *px_table_map_then(const canon_host *h, int fd, void (*after)(void *ctx), void *ctx,
                                canon_error *err);
+/* px_table_map_then through a mapping cache (NULL: none). */
+canon_table *px_table_map_in(const canon_host *h, px_mapcache *cache, int fd,
+                             void (*after)(void *ctx), void *ctx, canon_error *err);
 /* Bytes into a new segment. */
 int px_bytes_write(const void *buf, size_t len, int *fd, canon_error *err);
 

@@ -63,6 +63,7 @@ typedef struct wstate {
   int live_views;       /* views of task inputs not yet released */
   bool ranges;          /* send outputs that are row ranges of shared tables
                            as ranges (share_ranges, when the host can) */
+  px_mapcache *maps;    /* other segments' mappings, kept across jobs */
 } wstate;
 
 static wtable *find_table(wstate *w, uint64_t id) {
@@ -150,6 +151,7 @@ static void close_fds(int *fds, int n) {
 }
 
 static void take_job(wstate *w, const px_msg *m, int *fds, int nfds) {
+  px_mapcache_tick(w->maps);
   if (w->job) w->h->job_free(w->job);
   w->job = NULL;
   w->job_seq = m->job_seq;
@@ -339,7 +341,7 @@ static void view_gone(void *ctx) { ((wstate *)ctx)->live_views--; }
 static canon_table *input_view(wstate *w, const uint8_t *map, size_t size, const uint8_t *at,
                                size_t len, canon_error *err) {
   w->live_views++;
-  return px_table_view_then(w->h, map, size, at, len, view_gone, w, err);
+  return px_table_view_in(w->h, w->maps, map, size, at, len, view_gone, w, err);
 }
 
 /* The rows a PX_F_RANGE message names, from this worker's copy of the
@@ -386,7 +388,7 @@ static int do_split(wstate *w, const px_msg *m, const int *fds, outseg *o, canon
     t = range_view(w, m, err);
   } else {
     w->live_views++;
-    t = px_table_map_then(h, fds[m->nstate], view_gone, w, err);
+    t = px_table_map_in(h, w->maps, fds[m->nstate], view_gone, w, err);
   }
   if (!t) return err->code ? err->code : CANON_ERR_ENGINE;
   canon_table **b = calloc((size_t)P, sizeof *b);
@@ -418,16 +420,18 @@ static canon_table *gather(wstate *w, const px_msg *m, const int *fds, int n, ca
   for (k = 0; k < n; k++) {
     const uint8_t *map, *b;
     size_t size, len;
-    if (px_seg_map(fds[k], &map, &size) != 0) {
+    if (px_mapcache_map(w->maps, fds[k], &map, &size) != 0) {
       px_err(err, CANON_ERR_ENGINE, "processes: worker could not map a bucket");
       break;
     }
     /* A view: concat copies the rows once (or, with one producer, the
      * task reads the mapping itself). */
-    if (px_split_bucket(map, size, P, m->part, &b, &len, err) == 0)
-      px_seg_populate(map, size, b, len), parts[k] = input_view(w, map, size, b, len, err);
-    else
-      px_seg_unmap(map, size);
+    if (px_split_bucket(map, size, P, m->part, &b, &len, err) == 0) {
+      px_mapcache_populate(w->maps, map, size, b, len);
+      parts[k] = input_view(w, map, size, b, len, err);
+    } else {
+      px_mapcache_put(w->maps, map, size);
+    }
     if (!parts[k]) break;
   }
   if (k == n) out = h->concat(parts, n, err);
@@ -529,6 +533,8 @@ void px_worker_main(const canon_host *h, int sock, px_status *status, size_t kee
                     bool share_ranges) {
   wstate w = {.h = h, .sock = sock, .status = status, .keep_max = keep_max, .ranges = share_ranges};
   tune_memory();
+  /* Without one (out of memory), segments are mapped for each use. */
+  w.maps = px_mapcache_new();
   h->set_task_observer(observe, status);
   for (;;) {
     px_msg m;
