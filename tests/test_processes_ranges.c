@@ -647,3 +647,30 @@ Test(processes_ranges, lying_codes_in_a_segment_are_clean_errors) {
   stop(&d);
   assert_no_children();
 }
+
+/* A big table segment is faulted in by several threads, 64 MiB at a time:
+ * every byte is there, zero and writable, up to a size that is not a
+ * multiple of the chunk. */
+Test(segments, a_big_table_segment_is_populated_whole) {
+  size_t size = ((size_t)200 << 20) + 12345;
+  uint8_t *map;
+  int fd = px_table_seg_create(size, &map);
+  cr_assert_geq(fd, 0, "%s", strerror(errno));
+  struct stat sb;
+  cr_assert_eq(fstat(fd, &sb), 0);
+  cr_assert_eq((size_t)sb.st_size, size);
+  for (size_t at = 0; at < size; at += ((size_t)1 << 20) - 1) {
+    cr_assert_eq(map[at], 0);
+    map[at] = 1;
+  }
+  map[size - 1] = 2;
+  const uint8_t *ro;
+  size_t rsize;
+  cr_assert_eq(px_seg_map(fd, &ro, &rsize), 0);
+  cr_assert_eq(rsize, size);
+  cr_assert_eq(ro[size - 1], 2);
+  cr_assert_eq(ro[((size_t)1 << 20) - 1], 1);
+  px_seg_unmap(ro, rsize);
+  px_seg_unmap(map, size);
+  close(fd);
+}

@@ -3,6 +3,7 @@
 #include "proto.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -173,7 +174,42 @@ static int anon_shm(const char *name) {
   return -1;
 }
 
-static int seg_create(const char *name, size_t size, uint8_t **map) {
+/* Fault in [map, map + size) for writing on up to `threads` threads, a
+ * 64 MiB chunk at a time (a big fresh segment: allocating and zeroing its
+ * pages is the kernel's work, and one thread does it at a few GB/s). */
+typedef struct populate_job {
+  uint8_t *map;
+  size_t size;
+  size_t next; /* the next chunk (atomic) */
+} populate_job;
+
+#define POPULATE_CHUNK ((size_t)64 << 20)
+
+static void *populate_worker(void *arg) {
+#ifdef MADV_POPULATE_WRITE
+  populate_job *j = arg;
+  for (size_t k; (k = __atomic_fetch_add(&j->next, 1, __ATOMIC_RELAXED)) * POPULATE_CHUNK < j->size;) {
+    size_t at = k * POPULATE_CHUNK, len = j->size - at < POPULATE_CHUNK ? j->size - at : POPULATE_CHUNK;
+    /* Where the kernel cannot, the pages come on first write. */
+    madvise(j->map + at, len, MADV_POPULATE_WRITE);
+  }
+#else
+  (void)arg;
+#endif
+  return NULL;
+}
+
+static void populate_wide(uint8_t *map, size_t size, int threads) {
+  populate_job j = {map, size, 0};
+  pthread_t tid[8];
+  int started = 0;
+  for (int t = 1; t < threads && t < 8; t++)
+    if (pthread_create(&tid[started], NULL, populate_worker, &j) == 0) started++;
+  populate_worker(&j);
+  for (int t = 0; t < started; t++) pthread_join(tid[t], NULL);
+}
+
+static int seg_create(const char *name, size_t size, uint8_t **map, int threads) {
   int fd = anon_shm(name);
   if (fd < 0) return -1;
   if (ftruncate(fd, (off_t)size) != 0) {
@@ -185,20 +221,32 @@ static int seg_create(const char *name, size_t size, uint8_t **map) {
   /* Populated at once: the whole segment is about to be written, and one
    * call that allocates and maps every page costs far less than a fault
    * per page (shared memory faults are the dearest kind). */
-  void *p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, fd, 0);
+  bool wide = threads > 1 && size >= 2 * POPULATE_CHUNK;
+  void *p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED | (wide ? 0 : MAP_POPULATE), fd, 0);
   if (p == MAP_FAILED) {
     int e = errno;
     close(fd);
     errno = e;
     return -1;
   }
+  if (wide) populate_wide(p, size, threads);
   *map = p;
   return fd;
 }
 
-int px_seg_create(size_t size, uint8_t **map) { return seg_create("canon-segment", size, map); }
+int px_seg_create(size_t size, uint8_t **map) { return seg_create("canon-segment", size, map, 1); }
 
-int px_table_seg_create(size_t size, uint8_t **map) { return seg_create("canon-table", size, map); }
+/* Threads for a shared table's segment: the driver makes those while the
+ * workers wait (before a job, or after its last stage), so every core is
+ * free. */
+static int driver_threads(void) {
+  long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+  return cpus < 1 ? 1 : cpus > 8 ? 8 : (int)cpus;
+}
+
+int px_table_seg_create(size_t size, uint8_t **map) {
+  return seg_create("canon-table", size, map, driver_threads());
+}
 
 static int seg_map(int fd, int flags, const uint8_t **map, size_t *size) {
   struct stat sb;
@@ -237,11 +285,11 @@ int px_bytes_write(const void *buf, size_t len, int *fd, canon_error *err) {
   return 0;
 }
 
-static int table_write(const char *name, const canon_host *h, const canon_table *t, int *fd,
-                       canon_error *err) {
+static int table_write(const char *name, int threads, const canon_host *h, const canon_table *t,
+                       int *fd, canon_error *err) {
   size_t n = h->table_encoded_size(t);
   uint8_t *map;
-  if ((*fd = seg_create(name, n, &map)) < 0) return seg_error(err, "create");
+  if ((*fd = seg_create(name, n, &map, threads)) < 0) return seg_error(err, "create");
   int rc = h->table_encode_into(t, map, n, err);
   px_seg_unmap(map, n);
   if (rc) {
@@ -252,11 +300,11 @@ static int table_write(const char *name, const canon_host *h, const canon_table 
 }
 
 int px_table_write(const canon_host *h, const canon_table *t, int *fd, canon_error *err) {
-  return table_write("canon-segment", h, t, fd, err);
+  return table_write("canon-segment", 1, h, t, fd, err);
 }
 
 int px_shared_table_write(const canon_host *h, const canon_table *t, int *fd, canon_error *err) {
-  return table_write("canon-table", h, t, fd, err);
+  return table_write("canon-table", driver_threads(), h, t, fd, err);
 }
 
 /* A mapping a view table keeps: let go (unmapped, or back to its cache)
@@ -386,20 +434,6 @@ int px_split_encode(const canon_host *h, canon_table *const *buckets, int P, uin
     at += pad8(len);
   }
   return 0;
-}
-
-int px_split_write(const canon_host *h, canon_table *const *buckets, int P, int *fd,
-                   canon_error *err) {
-  size_t total = px_split_size(h, buckets, P);
-  uint8_t *map;
-  if ((*fd = px_seg_create(total, &map)) < 0) return seg_error(err, "create");
-  int rc = px_split_encode(h, buckets, P, map, total, err);
-  px_seg_unmap(map, total);
-  if (rc) {
-    close(*fd);
-    *fd = -1;
-  }
-  return rc;
 }
 
 int px_split_bucket(const uint8_t *map, size_t size, int P, int p, const uint8_t **bucket,

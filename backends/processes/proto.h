@@ -123,10 +123,8 @@ size_t px_table_len(const uint8_t *map, size_t size);
 
 /* A split segment: the P buckets of one producer output.  Layout: u32
  * magic, u32 P, P x (u64 offset, u64 length), then the encoded buckets at
- * 8-byte aligned offsets. */
-int px_split_write(const canon_host *h, canon_table *const *buckets, int P, int *fd,
-                   canon_error *err);
-/* The same in two steps: its size, then into map (at least that size). */
+ * 8-byte aligned offsets.  Its size, then the buckets into map (at least
+ * that size). */
 size_t px_split_size(const canon_host *h, canon_table *const *buckets, int P);
 int px_split_encode(const canon_host *h, canon_table *const *buckets, int P, uint8_t *map,
                     size_t size, canon_error *err);
