@@ -262,30 +262,29 @@ canon_table *canon__table_dict_encode(canon_table *t, canon_error *err) {
   return t;
 }
 
-/* Concatenated codes of column i of the parts into out, remapping part p's
- * codes through map[p] (NULL: unchanged). */
-static int d_concat_codes(canon_table *const *parts, int n, int i, uint32_t *const *map,
-                          canon__column *out) {
-  canon__buffer *codes = canon__buffer_new((size_t)out->length * sizeof(uint32_t));
-  if (!codes) return CANON_ERR_NOMEM;
-  codes->size = (size_t)out->length * sizeof(uint32_t);
-  uint32_t *dst = (uint32_t *)codes->data;
-  for (int p = 0; p < n; p++) {
-    const canon__column *c = parts[p]->cols[i];
-    const uint32_t *src = canon__codes(c);
-    if (!map[p])
-      memcpy(dst, src, (size_t)c->length * sizeof *dst);
-    else if (!c->validity)
-      for (int64_t k = 0; k < c->length; k++) dst[k] = map[p][src[k]];
-    else /* a NULL row keeps code 0 (its dictionary may even be empty) */
-      for (int64_t k = 0; k < c->length; k++) dst[k] = canon__valid(c, k) ? map[p][src[k]] : 0;
-    dst += c->length;
-  }
-  out->codes = codes;
-  return 0;
+void canon__dict_codes_part(const canon__column *c, const uint32_t *map, uint32_t *dst) {
+  const uint32_t *src = canon__codes(c);
+  if (!map)
+    memcpy(dst, src, (size_t)c->length * sizeof *dst);
+  else if (!c->validity)
+    for (int64_t k = 0; k < c->length; k++) dst[k] = map[src[k]];
+  else /* a NULL row keeps code 0 (its dictionary may even be empty) */
+    for (int64_t k = 0; k < c->length; k++) dst[k] = canon__valid(c, k) ? map[src[k]] : 0;
 }
 
-int canon__dict_concat(canon_table *const *parts, int n, int i, canon__column *out) {
+void canon__dict_maps_free(uint32_t **maps, int n) {
+  for (int p = 0; p < n; p++) {
+    int q = 0;
+    while (q < p && maps[q] != maps[p]) q++;
+    if (q == p) free(maps[p]);
+  }
+  memset(maps, 0, (size_t)n * sizeof *maps);
+}
+
+int canon__dict_concat_plan(canon_table *const *parts, int n, int i, canon__dict **merged,
+                            uint32_t **maps) {
+  *merged = NULL;
+  memset(maps, 0, (size_t)n * sizeof *maps);
   const canon__dict *d0 = parts[0]->cols[i]->dict;
   if (!d0) return 0;
   bool same = true;
@@ -293,11 +292,8 @@ int canon__dict_concat(canon_table *const *parts, int n, int i, canon__column *o
     if (!parts[p]->cols[i]->dict) return 0;
     same = same && parts[p]->cols[i]->dict == d0;
   }
-  uint32_t *maps[n];
-  memset(maps, 0, sizeof maps);
   if (same) {
-    if (d_concat_codes(parts, n, i, maps, out) != 0) return CANON_ERR_NOMEM;
-    out->dict = canon__dict_ref(parts[0]->cols[i]->dict);
+    *merged = canon__dict_ref(parts[0]->cols[i]->dict);
     return 0;
   }
   /* Merge: the values of each distinct dictionary in part order, each
@@ -328,17 +324,33 @@ int canon__dict_concat(canon_table *const *parts, int n, int i, canon__column *o
       maps[p][k] = (uint32_t)c;
     }
   }
-  canon__dict *merged = NULL;
-  if (!rc && !(merged = d_set_dict(&s))) rc = CANON_ERR_NOMEM;
-  if (!rc && (rc = d_concat_codes(parts, n, i, maps, out)) == 0) out->dict = merged;
-  else canon__dict_unref(merged);
-  for (int p = 0; p < n; p++) {
-    int q = 0;
-    while (q < p && maps[q] != maps[p]) q++;
-    if (q == p) free(maps[p]);
-  }
+  if (!rc && !(*merged = d_set_dict(&s))) rc = CANON_ERR_NOMEM;
   d_set_free(&s);
+  if (rc) canon__dict_maps_free(maps, n);
   return rc == -1 ? 0 : rc; /* too many values: no codes, not an error */
+}
+
+int canon__dict_concat(canon_table *const *parts, int n, int i, canon__column *out) {
+  uint32_t *maps[n];
+  canon__dict *merged;
+  int rc = canon__dict_concat_plan(parts, n, i, &merged, maps);
+  if (rc || !merged) return rc;
+  canon__buffer *codes = canon__buffer_new((size_t)out->length * sizeof(uint32_t));
+  if (!codes) {
+    canon__dict_unref(merged);
+    canon__dict_maps_free(maps, n);
+    return CANON_ERR_NOMEM;
+  }
+  codes->size = (size_t)out->length * sizeof(uint32_t);
+  uint32_t *dst = (uint32_t *)codes->data;
+  for (int p = 0; p < n; p++) {
+    canon__dict_codes_part(parts[p]->cols[i], maps[p], dst);
+    dst += parts[p]->cols[i]->length;
+  }
+  canon__dict_maps_free(maps, n);
+  out->codes = codes;
+  out->dict = merged;
+  return 0;
 }
 
 /* Every code in range of a dictionary of nv values and 0 at NULL rows:

@@ -23,8 +23,11 @@ typedef struct cat_col {
   codec_sizes sz;
   size_t at_validity, at_values, at_strdata, at_codes; /* offsets in the encoding */
   int64_t *row_at, *byte_at;  /* per part: first row and (strings) first byte; n + 1 */
-  canon__column merged;       /* strings: codes and dictionary of the concatenation */
-  bool ships;                 /* its codes are in the encoding */
+  canon__column merged;       /* strings: the concatenation's dictionary, and its
+                                 codes when they are not shipped */
+  uint32_t **maps;            /* per part: its codes to the merged ones (NULL: same) */
+  int nparts;
+  bool ships;                 /* its codes are in the encoding (the threads write them) */
 } cat_col;
 
 typedef struct cat_job {
@@ -47,6 +50,9 @@ static void cat_part(const cat_job *j, int i, int p) {
   } else {
     canon__concat_copy_part(c, j->buf + cc->at_values, j->buf + cc->at_strdata, cc->row_at[p],
                             cc->byte_at[p]);
+    if (cc->ships)
+      canon__dict_codes_part(c, cc->maps[p],
+                             (uint32_t *)(j->buf + cc->at_codes + CODES_BYTES) + cc->row_at[p]);
   }
 }
 
@@ -64,8 +70,22 @@ static void free_cols(cat_col *cols, int nc) {
     free(cols[i].byte_at);
     canon__dict_unref(cols[i].merged.dict);
     canon__buffer_unref(cols[i].merged.codes);
+    if (cols[i].maps) canon__dict_maps_free(cols[i].maps, cols[i].nparts);
+    free(cols[i].maps);
   }
   free(cols);
+}
+
+/* Codes of a concatenation that does not ship them, on the heap (an
+ * accelerator the table keeps; a reader of the encoding goes without). */
+static int heap_codes(canon_table *const *parts, int n, int i, cat_col *cc, int64_t total) {
+  canon__buffer *codes = canon__buffer_new((size_t)total * sizeof(uint32_t));
+  if (!codes) return CANON_ERR_NOMEM;
+  codes->size = (size_t)total * sizeof(uint32_t);
+  for (int p = 0; p < n; p++)
+    canon__dict_codes_part(parts[p]->cols[i], cc->maps[p], (uint32_t *)codes->data + cc->row_at[p]);
+  cc->merged.codes = codes;
+  return 0;
 }
 
 /* Sizes and offsets of every column; the encoding's total length. */
@@ -98,12 +118,17 @@ static int cat_plan(canon_table *const *parts, int n, int64_t total, cat_col *co
     cc->at_strdata = at += pad8(cc->sz.values);
     at += pad8(cc->sz.strdata);
     if (ty == CANON_STRING) {
-      /* The concatenation's codes, as a concatenation gives them. */
-      cc->merged.type = CANON_STRING;
-      cc->merged.length = total;
-      if (canon__dict_concat(parts, n, i, &cc->merged) != 0) return CANON_ERR_NOMEM;
+      /* The concatenation's dictionary, as a concatenation merges them;
+       * shipped codes are written by the copying threads, straight into
+       * the encoding. */
+      if (!(cc->maps = canon__calloc((size_t)n, sizeof *cc->maps))) return CANON_ERR_NOMEM;
+      cc->nparts = n;
+      if (canon__dict_concat_plan(parts, n, i, &cc->merged.dict, cc->maps) != 0)
+        return CANON_ERR_NOMEM;
       cc->ships = cc->merged.dict && codec_ships_codes(cc->merged.dict->values->length, total);
       *ncoded += cc->ships;
+      if (cc->merged.dict && !cc->ships && heap_codes(parts, n, i, cc, total) != 0)
+        return CANON_ERR_NOMEM;
     }
   }
   for (int i = 0; i < nc; i++) {
@@ -151,11 +176,7 @@ static void cat_write_rest(cat_job *j, int64_t total, size_t len, uint32_t ncode
     put_u64(buf + at + 8, (uint64_t)v->length);
     put_u64(buf + at + 16, bytes);
     at += CODES_BYTES;
-    memcpy(buf + at, cc->merged.codes->data, (size_t)total * 4);
     zero_pad(buf, at, (size_t)total * 4);
-    /* The column reads them here from now on. */
-    canon__buffer_unref(cc->merged.codes);
-    cc->merged.codes = NULL;
     at += pad8((size_t)total * 4);
     memcpy(buf + at, v->values->data, ((size_t)v->length + 1) * 8);
     at += ((size_t)v->length + 1) * 8;

@@ -123,6 +123,15 @@ canon_table *canon__table_dict_encode(canon_table *t, canon_error *err);
  * every part's column has them (the parts' dictionary when they share one,
  * else a merged one): 0, or CANON_ERR_NOMEM. */
 int canon__dict_concat(canon_table *const *parts, int n, int i, canon__column *out);
+/* The same in steps, for a concatenation written elsewhere: the merged
+ * dictionary (*merged NULL: the concatenation has no codes) and maps[p],
+ * part p's codes to the merged ones (NULL: unchanged; parts with one
+ * dictionary share a map) — 0 or CANON_ERR_NOMEM; then each part's codes
+ * through its map; then the maps freed. */
+int canon__dict_concat_plan(canon_table *const *parts, int n, int i, canon__dict **merged,
+                            uint32_t **maps);
+void canon__dict_codes_part(const canon__column *c, const uint32_t *map, uint32_t *dst);
+void canon__dict_maps_free(uint32_t **maps, int n);
 /* Attach `values` (strings, no NULLs) as c's dictionary and `codes` (a
  * uint32 per row of c) as its codes, after checking everything an
  * encoding cannot be trusted with: values distinct, every valid row's code
