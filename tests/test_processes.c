@@ -263,8 +263,9 @@ Test(processes, options_are_checked) {
                        "processes:color=blue", "processes:segment_cache=-1",
                        "processes:segment_cache=1.5G", "processes:segment_cache=4X",
                        "processes:segment_cache=G", "processes:segment_cache=",
-                       "processes:share_min=4GB", "processes:segment_cache=562949953421313",
-                       "processes:segment_cache=262145G"};
+                       "processes:share_min=4GB", "processes:segment_cache=281474976710657",
+                       "processes:segment_cache=257T", "processes:segment_cache=+1",
+                       "processes:segment_cache= 1"};
   for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
     canon_error err;
     canon_config *c = canon_config_new();
@@ -289,7 +290,8 @@ Test(processes, byte_options_take_sizes_and_suffixes) {
   const char *good[] = {"processes:workers=1,segment_cache=8589934592",
                         "processes:workers=1,segment_cache=4G,share_min=64K",
                         "processes:workers=1,segment_cache=0,share_min=1M",
-                        "processes:workers=1,segment_cache=262144G"};
+                        "processes:workers=1,segment_cache=262144G",
+                        "processes:workers=1,segment_cache=281474976710656,share_min=0K"};
   for (size_t i = 0; i < sizeof good / sizeof good[0]; i++) {
     canon_error err;
     canon_config *c = canon_config_new();

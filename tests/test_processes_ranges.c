@@ -310,7 +310,7 @@ static void start(fake_driver *d, const canon_host *host, bool ranges, int P) {
   cr_assert_geq(d->pid, 0);
   if (d->pid == 0) {
     close(sv[0]);
-    px_worker_main(host, sv[1], status, 0, ranges);
+    px_worker_main(host, sv[1], status, 0, 0, ranges);
   }
   close(sv[1]);
   d->sock = sv[0];

@@ -489,6 +489,42 @@ Test(processes_shared, kept_output_segments_are_not_rewritten_while_read) {
   free(dir);
 }
 
+/* Mappings of workers' output segments this process holds. */
+static int segment_mappings(void) {
+  FILE *f = fopen("/proc/self/maps", "r");
+  cr_assert_not_null(f);
+  char line[1024];
+  int n = 0;
+  while (fgets(line, sizeof line, f)) n += strstr(line, "memfd:canon-segment") != NULL;
+  fclose(f);
+  return n;
+}
+
+/* The driver keeps its mappings of the segments workers keep (so a
+ * segment read again is not mapped again), but never of segments nobody
+ * keeps: with segment_cache=0 every output is a fresh segment, and each
+ * mapping must go with the tables reading it (it kept 100+ MiB of dead
+ * segments alive before).  Idle mappings go when the session closes. */
+Test(processes_shared, the_driver_keeps_only_mappings_of_kept_segments) {
+  canon_table *a = mixed_table(40000, 3);
+  const char *engines[] = {"processes:workers=2,partitions=3,segment_cache=0",
+                           "processes:workers=2,partitions=3"};
+  for (int e = 0; e < 2; e++) {
+    int before = segment_mappings();
+    canon_session *s = tu_open(engines[e]);
+    for (int round = 0; round < 3; round++) {
+      canon_table *got = collect_ok(round % 2 ? plan_self_join(s, a, NULL) : plan_sort(s, a, NULL));
+      cr_assert_gt(canon_table_num_rows(got), 0);
+      canon_table_free(got);
+      if (e == 0) cr_assert_eq(segment_mappings(), before, "%s: round %d", engines[e], round);
+    }
+    if (e == 1) cr_assert_gt(segment_mappings(), before, "%s: nothing kept mapped", engines[e]);
+    canon_session_close(s);
+    cr_assert_eq(segment_mappings(), before, "%s: mappings left after close", engines[e]);
+  }
+  canon_table_free(a);
+}
+
 /* ---- row ranges of shared tables (share_ranges) ------------------------------ */
 
 /* Joins, a sort and an aggregate over persisted tables: the scan tasks'

@@ -461,6 +461,10 @@ static void recycle_results(px_state *st) {
   free(done);
 }
 
+/* The driver's mapping cache, unless segment reuse stopped: workers then
+ * drop each segment once read, and a kept mapping would keep it alive. */
+static px_mapcache *driver_maps(const px_state *st) { return st->no_reuse ? NULL : st->maps; }
+
 /* A result that is rows of a shared table, as a view of the driver's own
  * copy of the table (checked when the reply came). */
 static canon_table *range_table(px_state *st, const px_seg *s, canon_error *err) {
@@ -479,7 +483,7 @@ static canon_table *range_table(px_state *st, const px_seg *s, canon_error *err)
 static canon_table *map_result(px_state *st, px_seg *s, canon_error *err) {
   const canon_host *h = st->host;
   if (s->range_id) return range_table(st, s, err);
-  if (!s->id || st->no_reuse) return px_table_map_in(h, st->maps, s->fd, NULL, NULL, err);
+  if (!s->id || st->no_reuse) return px_table_map_in(h, driver_maps(st), s->fd, NULL, NULL, err);
   result_ref *x = malloc(sizeof *x);
   if (!x) {
     px_err(err, CANON_ERR_NOMEM, "out of memory");
@@ -491,7 +495,7 @@ static canon_table *map_result(px_state *st, px_seg *s, canon_error *err) {
   pthread_mutex_lock(&st->rec->lock);
   st->rec->refs++;
   pthread_mutex_unlock(&st->rec->lock);
-  return px_table_map_in(h, st->maps, s->fd, result_gone, x, err);
+  return px_table_map_in(h, driver_maps(st), s->fd, result_gone, x, err);
 }
 
 /* Mapping the job's results, a thread per core: decoding checks every
@@ -555,7 +559,7 @@ static int prepare_tables(stage_run *r, int i, canon_error *err) {
   for (int k = 0; k < C && rc == 0; k++) {
     const px_seg *p = &r->prod[i][k];
     t[k] = p->range_id ? range_table(r->st, p, err)
-                       : px_table_map_in(h, r->st->maps, p->fd, NULL, NULL, err);
+                       : px_table_map_in(h, driver_maps(r->st), p->fd, NULL, NULL, err);
     if (!t[k]) rc = err && err->code ? err->code : CANON_ERR_ENGINE;
   }
   if (rc == 0) rc = h->exchange_prepare(r->job, r->stage, i, t, C, err);
@@ -569,20 +573,21 @@ static int prepare_tables(stage_run *r, int i, canon_error *err) {
 /* exchange_prepare over the producers' mapped outputs. */
 static int prepare_mapped(stage_run *r, int i, canon_error *err) {
   const canon_host *h = r->st->host;
+  px_mapcache *mc = driver_maps(r->st);
   int C = r->C[i] > 0 ? r->C[i] : 0, rc = 0;
   const uint8_t **maps = calloc((size_t)C, sizeof *maps);
   size_t *lens = calloc((size_t)C, sizeof *lens), *sizes = calloc((size_t)C, sizeof *sizes);
   if (!maps || !lens || !sizes) rc = fail(r, err, CANON_ERR_NOMEM, "out of memory");
   int k;
   for (k = 0; rc == 0 && k < C; k++)
-    if (px_mapcache_map(r->st->maps, r->prod[i][k].fd, &maps[k], &sizes[k]) != 0)
+    if (px_mapcache_map(mc, r->prod[i][k].fd, &maps[k], &sizes[k]) != 0)
       rc = fail(r, err, CANON_ERR_ENGINE, "processes: cannot map a task output: %s", strerror(errno));
     else
       lens[k] = px_table_len(maps[k], sizes[k]); /* a kept segment is bigger */
   if (rc == 0 && (rc = h->exchange_prepare_encoded(r->job, r->stage, i, maps, lens, C, err)))
     r->failed = rc;
   for (int j = 0; maps && sizes && j < C; j++)
-    if (maps[j]) px_mapcache_put(r->st->maps, maps[j], sizes[j]);
+    if (maps[j]) px_mapcache_put(mc, maps[j], sizes[j]);
   free(maps);
   free(sizes);
   free(lens);

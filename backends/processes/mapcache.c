@@ -3,6 +3,7 @@
 #include "mapcache.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdlib.h>
@@ -23,6 +24,7 @@ typedef struct mc_entry {
   size_t size;
   int refs;
   uint64_t last_use;  /* epoch of the last map or put */
+  uint64_t touched;   /* clock of the last map or put (least recent goes first) */
   uint64_t *in;       /* bit k: chunk k populated */
 } mc_entry;
 
@@ -31,14 +33,32 @@ struct px_mapcache {
   mc_entry *e;
   int n, cap;
   uint64_t epoch;
+  uint64_t clock;
+  size_t idle_max;    /* bytes of idle mappings kept at most */
   int out;            /* mappings handed out and not yet put */
   bool closed;
 };
 
-px_mapcache *px_mapcache_new(void) {
+px_mapcache *px_mapcache_new(size_t idle_max) {
   px_mapcache *c = calloc(1, sizeof *c);
-  if (c) pthread_mutex_init(&c->lock, NULL);
+  if (c) {
+    pthread_mutex_init(&c->lock, NULL);
+    c->idle_max = idle_max;
+  }
   return c;
+}
+
+/* Whether fd is a segment its producer keeps (px_seg_create_kept marks
+ * them): the only ones worth a kept mapping.  A fresh segment is never
+ * sent again, and a kept mapping would keep its memory alive. */
+static bool kept_segment(int fd) {
+#ifdef F_GET_SEALS
+  int seals = fcntl(fd, F_GET_SEALS);
+  return seals >= 0 && (seals & F_SEAL_SHRINK);
+#else
+  (void)fd;
+  return false;
+#endif
 }
 
 static void drop_entry(px_mapcache *c, int i) {
@@ -65,6 +85,21 @@ static void free_cache(px_mapcache *c) {
   free(c);
 }
 
+/* Idle mappings down to idle_max bytes, the least recently used first. */
+static void trim_idle(px_mapcache *c) {
+  for (;;) {
+    size_t idle = 0;
+    int old = -1;
+    for (int i = 0; i < c->n; i++) {
+      if (c->e[i].refs) continue;
+      idle += c->e[i].size;
+      if (old < 0 || c->e[i].touched < c->e[old].touched) old = i;
+    }
+    if (idle <= c->idle_max || old < 0) return;
+    drop_entry(c, old);
+  }
+}
+
 /* A new entry for a mapping made under no lock; false when there is no
  * room (the mapping then stays uncached). */
 static bool add_entry(px_mapcache *c, const struct stat *sb, const uint8_t *map, size_t size) {
@@ -81,7 +116,7 @@ static bool add_entry(px_mapcache *c, const struct stat *sb, const uint8_t *map,
     c->e = ne;
     c->cap = nc;
   }
-  c->e[c->n++] = (mc_entry){sb->st_dev, sb->st_ino, map, size, 1, c->epoch, in};
+  c->e[c->n++] = (mc_entry){sb->st_dev, sb->st_ino, map, size, 1, c->epoch, ++c->clock, in};
   return true;
 }
 
@@ -93,7 +128,7 @@ int px_mapcache_map(px_mapcache *c, int fd, const uint8_t **map, size_t *size) {
     return -1;
   }
   size_t len = (size_t)sb.st_size;
-  bool cache = c && len >= MC_MIN;
+  bool cache = c && len >= MC_MIN && c->idle_max >= len && kept_segment(fd);
   if (cache) {
     pthread_mutex_lock(&c->lock);
     for (int i = 0; i < c->n; i++) {
@@ -102,6 +137,7 @@ int px_mapcache_map(px_mapcache *c, int fd, const uint8_t **map, size_t *size) {
       if (e->size == len) {
         if (e->refs++ == 0) set_fork(e, true);
         e->last_use = c->epoch;
+        e->touched = ++c->clock;
         c->out++;
         *map = e->map;
         *size = len;
@@ -174,16 +210,16 @@ void px_mapcache_populate(px_mapcache *c, const uint8_t *map, size_t size, const
     }
   }
   pthread_mutex_unlock(&c->lock);
+  /* Whole chunks (what is marked is in), the last one cut at the end of
+   * the segment. */
   if (whole) {
-    populate(at, at + len);
-    return;
+    runs[0][0] = first;
+    runs[0][1] = last + 1;
+    nruns = 1;
   }
   for (int r = 0; r < nruns; r++) {
-    const uint8_t *lo = map + (runs[r][0] << MC_CHUNK_SHIFT);
-    const uint8_t *hi = map + (runs[r][1] << MC_CHUNK_SHIFT);
-    if (lo < at) lo = at;
-    if (hi > at + len) hi = at + len;
-    populate(lo, hi);
+    size_t lo = runs[r][0] << MC_CHUNK_SHIFT, hi = runs[r][1] << MC_CHUNK_SHIFT;
+    populate(map + lo, map + (hi < size ? hi : size));
   }
 }
 
@@ -199,11 +235,14 @@ void px_mapcache_put(px_mapcache *c, const uint8_t *map, size_t size) {
     if (c->e[i].map == map && c->e[i].refs > 0) {
       cached = true;
       c->e[i].last_use = c->epoch;
+      c->e[i].touched = ++c->clock;
       if (--c->e[i].refs == 0) {
-        if (c->closed)
+        if (c->closed) {
           drop_entry(c, i);
-        else
+        } else {
           set_fork(&c->e[i], false);
+          trim_idle(c);
+        }
       }
       break;
     }

@@ -10,8 +10,8 @@
  * failure), share_min=BYTES (default 65536: an in-memory or persisted
  * table encoding to at least this many bytes is put in shared memory once
  * per session and jobs reference it, instead of carrying a copy each),
- * segment_cache=BYTES (default: a quarter of the machine's memory over
- * the workers, at least 1 GiB each: free output segments of a MiB or
+ * segment_cache=BYTES (default: a quarter of the machine's memory, or of
+ * its control group's limit, over the workers, at least 1 GiB each: free output segments of a MiB or
  * more a worker keeps to write its next outputs into, instead of fresh
  * shared memory; 0: none; byte counts take a K, M, G or T suffix),
  * share_ranges=0|1 (default 1: a task output
@@ -112,7 +112,15 @@ static void child_start(px_state *st, int i, int sock, pid_t parent) {
         sa.sa_handler != SIG_DFL)
       signal(sigs[k], SIG_DFL);
   }
-  px_worker_main(st->host, sock, st->w[i].status, st->seg_cache, st->share_ranges);
+  px_worker_main(st->host, sock, st->w[i].status, st->seg_cache, px_maps_max(st), st->share_ranges);
+}
+
+/* Idle mappings a process of the session keeps (mapcache.h): what all
+ * the workers may keep of free segments — the segments such mappings
+ * show are mostly alive in their workers anyway. */
+size_t px_maps_max(const px_state *st) {
+  size_t n = (size_t)(st->nworkers > 0 ? st->nworkers : 1);
+  return st->seg_cache > SIZE_MAX / n ? SIZE_MAX : st->seg_cache * n;
 }
 
 int px_spawn(px_state *st, int i, canon_error *err) {
@@ -306,8 +314,31 @@ static void pin_plugin(void) {
     (void)dlopen(info.dli_fname, RTLD_NOW | RTLD_NOLOAD | RTLD_NODELETE);
 }
 
+/* The memory limit of this process's control group (v2 memory.max, else
+ * v1 memory.limit_in_bytes), or 0 when there is none or it cannot be
+ * read. */
+static size_t cgroup_memory_limit(void) {
+  const char *files[] = {"/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory/memory.limit_in_bytes"};
+  for (size_t i = 0; i < sizeof files / sizeof *files; i++) {
+    FILE *f = fopen(files[i], "r");
+    if (!f) continue;
+    char buf[64] = "";
+    bool got = fgets(buf, sizeof buf, f) != NULL;
+    fclose(f);
+    if (!got) continue;
+    char *end;
+    errno = 0;
+    unsigned long long v = strtoull(buf, &end, 10);
+    /* "max" (v2) or a huge number (v1): no limit. */
+    if (end == buf || errno || v == 0 || v >= (1ULL << 60)) return 0;
+    return (size_t)v;
+  }
+  return 0;
+}
+
 /* Free output segments a worker keeps by default: a quarter of the
- * machine's memory shared among the workers, at least 1 GiB each.  One
+ * machine's memory (or its control group's limit) shared among the
+ * workers, at least 1 GiB each.  One
  * job's splits and outputs are all busy at once until the driver has read
  * them; a cache smaller than that drops segments at the end of every job
  * and the next job pays for fresh shared pages again (j5 at 1e7: 2.5 s
@@ -316,7 +347,11 @@ static size_t default_seg_cache(int nworkers) {
   long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
   size_t min = (size_t)1 << 30;
   if (pages <= 0 || page <= 0 || nworkers < 1) return min;
-  size_t share = (size_t)pages / 4 / (size_t)nworkers * (size_t)page;
+  size_t mem = (size_t)pages * (size_t)page, limit = cgroup_memory_limit();
+  /* In a container, its limit (shared memory is charged to it), not the
+   * machine's. */
+  if (limit && limit < mem) mem = limit;
+  size_t share = mem / 4 / (size_t)nworkers;
   return share > min ? share : min;
 }
 
@@ -347,7 +382,7 @@ static int px_open(const canon_host *host, const canon_option *opts, int nopts, 
   st->w = calloc((size_t)st->nworkers, sizeof *st->w);
   st->rec = calloc(1, sizeof *st->rec);
   /* Without one (out of memory), segments are mapped for each use. */
-  st->maps = px_mapcache_new();
+  st->maps = px_mapcache_new(px_maps_max(st));
   if (st->rec) {
     pthread_mutex_init(&st->rec->lock, NULL);
     st->rec->refs = 1;

@@ -102,6 +102,8 @@ typedef struct px_state {
  * when one runs); reap slot i's process (killing it first when `kill`)
  * and put its wait status in *status (-1 when unknown). */
 int px_spawn(px_state *st, int i, canon_error *err);
+/* Bytes of idle segment mappings the driver and each worker keep. */
+size_t px_maps_max(const px_state *st);
 void px_reap(px_state *st, int i, bool kill, int *status);
 /* Track a descriptor the driver holds (segments, worker sockets of every
  * session in the process), so workers forked later close their copies;
@@ -138,9 +140,11 @@ void px_shared_adopt(px_state *st, const canon_table *t, int fd);
  * by px_shared_adopt (the caller frees res), or NULL: keep them. */
 canon_table *px_concat_results(px_state *st, canon_table *const *res, int P);
 
-/* worker.c: serve tasks on sock until the driver goes away; never returns. */
+/* worker.c: serve tasks on sock until the driver goes away; never returns.
+ * keep_max: bytes of free output segments it keeps; maps_max: bytes of
+ * idle mappings of segments (its own and other workers') it keeps. */
 void px_worker_main(const canon_host *h, int sock, px_status *status, size_t keep_max,
-                    bool share_ranges)
+                    size_t maps_max, bool share_ranges)
     __attribute__((noreturn));
 
 #endif

@@ -156,8 +156,12 @@ int px_recv(int sock, px_msg *m, int **fds) {
 /* An anonymous shared memory file: memfd, or where that is missing a POSIX
  * shm object created exclusively with mode 0600 and unlinked at once (the
  * name never outlives this call; readers get the descriptor). */
-static int anon_shm(const char *name) {
-  int fd = memfd_create(name, MFD_CLOEXEC);
+static int anon_shm(const char *name, bool kept) {
+  int fd = memfd_create(name, MFD_CLOEXEC | (kept ? MFD_ALLOW_SEALING : 0));
+  /* The mark of a segment its producer keeps and writes again: it may
+   * grow but never shrinks (readers keep their mappings of such segments
+   * only, see mapcache.h).  Without the mark it is just not cached. */
+  if (fd >= 0 && kept) (void)fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK);
   if (fd >= 0 || errno != ENOSYS) return fd;
   for (int attempt = 0; attempt < 64; attempt++) {
     char name[64];
@@ -174,6 +178,7 @@ static int anon_shm(const char *name) {
   return -1;
 }
 
+#ifdef MADV_POPULATE_WRITE
 /* Fault in [map, map + size) for writing on up to `threads` threads, a
  * 64 MiB chunk at a time (a big fresh segment: allocating and zeroing its
  * pages is the kernel's work, and one thread does it at a few GB/s). */
@@ -186,16 +191,15 @@ typedef struct populate_job {
 #define POPULATE_CHUNK ((size_t)64 << 20)
 
 static void *populate_worker(void *arg) {
-#ifdef MADV_POPULATE_WRITE
   populate_job *j = arg;
+  size_t page = (size_t)sysconf(_SC_PAGESIZE);
   for (size_t k; (k = __atomic_fetch_add(&j->next, 1, __ATOMIC_RELAXED)) * POPULATE_CHUNK < j->size;) {
     size_t at = k * POPULATE_CHUNK, len = j->size - at < POPULATE_CHUNK ? j->size - at : POPULATE_CHUNK;
-    /* Where the kernel cannot, the pages come on first write. */
-    madvise(j->map + at, len, MADV_POPULATE_WRITE);
+    /* A kernel without it (before 5.14): a write per page does the same,
+     * fault by fault. */
+    if (madvise(j->map + at, len, MADV_POPULATE_WRITE) != 0)
+      for (size_t b = 0; b < len; b += page) ((volatile uint8_t *)j->map)[at + b] = 0;
   }
-#else
-  (void)arg;
-#endif
   return NULL;
 }
 
@@ -208,9 +212,10 @@ static void populate_wide(uint8_t *map, size_t size, int threads) {
   populate_worker(&j);
   for (int t = 0; t < started; t++) pthread_join(tid[t], NULL);
 }
+#endif
 
-static int seg_create(const char *name, size_t size, uint8_t **map, int threads) {
-  int fd = anon_shm(name);
+static int seg_create(const char *name, size_t size, uint8_t **map, int threads, bool kept) {
+  int fd = anon_shm(name, kept);
   if (fd < 0) return -1;
   if (ftruncate(fd, (off_t)size) != 0) {
     int e = errno;
@@ -221,7 +226,11 @@ static int seg_create(const char *name, size_t size, uint8_t **map, int threads)
   /* Populated at once: the whole segment is about to be written, and one
    * call that allocates and maps every page costs far less than a fault
    * per page (shared memory faults are the dearest kind). */
+#ifdef MADV_POPULATE_WRITE
   bool wide = threads > 1 && size >= 2 * POPULATE_CHUNK;
+#else
+  bool wide = false; /* one MAP_POPULATE call beats faults on several threads */
+#endif
   void *p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED | (wide ? 0 : MAP_POPULATE), fd, 0);
   if (p == MAP_FAILED) {
     int e = errno;
@@ -229,12 +238,20 @@ static int seg_create(const char *name, size_t size, uint8_t **map, int threads)
     errno = e;
     return -1;
   }
+#ifdef MADV_POPULATE_WRITE
   if (wide) populate_wide(p, size, threads);
+#endif
   *map = p;
   return fd;
 }
 
-int px_seg_create(size_t size, uint8_t **map) { return seg_create("canon-segment", size, map, 1); }
+int px_seg_create(size_t size, uint8_t **map) {
+  return seg_create("canon-segment", size, map, 1, false);
+}
+
+int px_seg_create_kept(size_t size, uint8_t **map) {
+  return seg_create("canon-segment", size, map, 1, true);
+}
 
 /* Threads for a shared table's segment: the driver makes those while the
  * workers wait (before a job, or after its last stage), so every core is
@@ -245,7 +262,7 @@ static int driver_threads(void) {
 }
 
 int px_table_seg_create(size_t size, uint8_t **map) {
-  return seg_create("canon-table", size, map, driver_threads());
+  return seg_create("canon-table", size, map, driver_threads(), false);
 }
 
 static int seg_map(int fd, int flags, const uint8_t **map, size_t *size) {
@@ -289,7 +306,7 @@ static int table_write(const char *name, int threads, const canon_host *h, const
                        int *fd, canon_error *err) {
   size_t n = h->table_encoded_size(t);
   uint8_t *map;
-  if ((*fd = seg_create(name, n, &map, threads)) < 0) return seg_error(err, "create");
+  if ((*fd = seg_create(name, n, &map, threads, false)) < 0) return seg_error(err, "create");
   int rc = h->table_encode_into(t, map, n, err);
   px_seg_unmap(map, n);
   if (rc) {
@@ -368,19 +385,6 @@ size_t px_table_len(const uint8_t *map, size_t size) {
   if (size < 32) return size;
   memcpy(&n, map + 24, 8);
   return n >= 32 && n <= size ? (size_t)n : size;
-}
-
-void px_seg_populate(const uint8_t *map, size_t size, const uint8_t *at, size_t len) {
-#ifdef MADV_POPULATE_READ
-  if (!map || at < map || at > map + size) return;
-  if (len > (size_t)(map + size - at)) len = (size_t)(map + size - at);
-  uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE);
-  uintptr_t lo = (uintptr_t)at & ~(page - 1), hi = (uintptr_t)at + len;
-  /* A kernel without it: the pages come as they are read. */
-  if (hi > lo) madvise((void *)lo, hi - lo, MADV_POPULATE_READ);
-#else
-  (void)map, (void)size, (void)at, (void)len;
-#endif
 }
 
 canon_table *px_table_map_then(const canon_host *h, int fd, void (*after)(void *ctx), void *ctx,

@@ -104,6 +104,9 @@ int px_recv(int sock, px_msg *m, int **fds);
 /* A new shared memory segment of `size` bytes mapped read-write at *map;
  * returns its fd or -1 (errno).  Nothing named is left behind. */
 int px_seg_create(size_t size, uint8_t **map);
+/* The same for a segment its producer keeps and writes again: marked so
+ * (sealed against shrinking), which is what readers cache (mapcache.h). */
+int px_seg_create_kept(size_t size, uint8_t **map);
 /* The same for a segment that will hold a shared table of the session. */
 int px_table_seg_create(size_t size, uint8_t **map);
 /* Map a segment read-only; 0 or -1 (errno).  px_seg_map_all also faults
@@ -111,9 +114,6 @@ int px_table_seg_create(size_t size, uint8_t **map);
 int px_seg_map(int fd, const uint8_t **map, size_t *size);
 int px_seg_map_all(int fd, const uint8_t **map, size_t *size);
 void px_seg_unmap(const void *map, size_t size);
-/* Fault in the pages of [at, at + len) inside a mapping (map, size) now,
- * in one call, for bytes about to be read whole. */
-void px_seg_populate(const uint8_t *map, size_t size, const uint8_t *at, size_t len);
 
 /* Bytes of the table encoding a mapped segment holds: segments reused
  * from a worker's cache are larger than what they hold, and the encoding

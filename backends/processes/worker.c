@@ -306,7 +306,7 @@ static int out_segment(wstate *w, size_t need, outseg *o, canon_error *err) {
       keep = false;
     }
   }
-  if ((o->fd = px_seg_create(size, &o->map)) < 0)
+  if ((o->fd = keep ? px_seg_create_kept(size, &o->map) : px_seg_create(size, &o->map)) < 0)
     return px_err(err, errno == ENOMEM || errno == ENOSPC ? CANON_ERR_NOMEM : CANON_ERR_ENGINE,
                   "processes: cannot create a shared memory segment: %s", strerror(errno));
   o->size = size;
@@ -530,11 +530,12 @@ static void tune_memory(void) {
 }
 
 void px_worker_main(const canon_host *h, int sock, px_status *status, size_t keep_max,
-                    bool share_ranges) {
+                    size_t maps_max, bool share_ranges) {
   wstate w = {.h = h, .sock = sock, .status = status, .keep_max = keep_max, .ranges = share_ranges};
   tune_memory();
-  /* Without one (out of memory), segments are mapped for each use. */
-  w.maps = px_mapcache_new();
+  /* Without one (out of memory), segments are mapped for each use.  Its
+   * idle mappings are bounded by what all workers keep. */
+  w.maps = px_mapcache_new(maps_max);
   h->set_task_observer(observe, status);
   for (;;) {
     px_msg m;
