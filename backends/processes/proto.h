@@ -63,6 +63,9 @@ enum {
 /* Whether the host has job_result_one_table (ABI 1.3). */
 #define PX_HOST_HAS_ONE_TABLE(h) \
   ((h)->struct_size >= offsetof(canon_host, job_result_one_table) + sizeof (h)->job_result_one_table)
+/* Whether the host has exchange_split_encode (ABI 1.4). */
+#define PX_HOST_HAS_SPLIT_ENCODE(h) \
+  ((h)->struct_size >= offsetof(canon_host, exchange_split_encode) + sizeof (h)->exchange_split_encode)
 /* Whether the host has table_concat_encoded (ABI 1.3). */
 #define PX_HOST_HAS_CONCAT(h) \
   ((h)->struct_size >= offsetof(canon_host, table_concat_encoded) + sizeof (h)->table_concat_encoded)

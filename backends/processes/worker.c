@@ -380,6 +380,18 @@ static bool reply_range(wstate *w, const canon_table *out, px_msg *reply) {
   return false;
 }
 
+/* The output segment of a split written by the host (exchange_split_encode). */
+typedef struct split_seg {
+  wstate *w;
+  outseg *o;
+  canon_error *err;
+} split_seg;
+
+static uint8_t *split_alloc(void *ctx, size_t len) {
+  split_seg *s = ctx;
+  return out_segment(s->w, len, s->o, s->err) == 0 ? s->o->map : NULL;
+}
+
 static int do_split(wstate *w, const px_msg *m, const int *fds, outseg *o, canon_error *err) {
   const canon_host *h = w->h;
   int P = h->stage_num_partitions(w->job, m->stage);
@@ -391,6 +403,14 @@ static int do_split(wstate *w, const px_msg *m, const int *fds, outseg *o, canon
     t = px_table_map_in(h, w->maps, fds[m->nstate], view_gone, w, err);
   }
   if (!t) return err->code ? err->code : CANON_ERR_ENGINE;
+  if (PX_HOST_HAS_SPLIT_ENCODE(h)) {
+    /* Each row straight into its place in an output segment. */
+    split_seg s = {w, o, err};
+    size_t len;
+    int rc = h->exchange_split_encode(w->job, m->stage, m->input, m->part, t, split_alloc, &s, &len, err);
+    h->table_free(t);
+    return rc;
+  }
   canon_table **b = calloc((size_t)P, sizeof *b);
   int rc = b ? h->exchange_split(w->job, m->stage, m->input, m->part, t, b, err)
              : px_err(err, CANON_ERR_NOMEM, "out of memory");

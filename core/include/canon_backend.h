@@ -35,7 +35,7 @@ extern "C" {
 #endif
 
 #define CANON_BACKEND_ABI_MAJOR 1
-#define CANON_BACKEND_ABI_MINOR 3
+#define CANON_BACKEND_ABI_MINOR 4
 
 /* Capability bits an engine declares (conformance cases can require them). */
 #define CANON_CAP_PARTITIONS   (1u << 0)  /* honours a partitions=N option */
@@ -236,6 +236,19 @@ typedef struct canon_host {
    * table_concat_encoded, say); 0 when they are used part by part
    * (write_csv), where such a table would only be an extra copy. */
   int (*job_result_one_table)(const canon_job *job);
+  /* ---- ABI 1.4.  Appended: check struct_size covers the slot. ---- */
+  /* exchange_split written straight into its encoding, each row copied
+   * once (exchange_split and then table_encode_into of every bucket write
+   * it twice).  The split encoding, `len` bytes in the memory
+   * alloc(ctx, len) returns (8-byte aligned; NULL: out of memory):
+   *   u32 magic 0x50534E43 ("CNSP"), u32 P (the stage's partitions),
+   *   P x (u64 offset, u64 length) of bucket k's encoding, then the
+   *   encodings, each at an 8-byte aligned offset, in bucket order;
+   * bucket k's encoding is exactly table_encode_into's bytes for the
+   * bucket exchange_split gives.  0 with *len set, or an error. */
+  int (*exchange_split_encode)(const canon_job *job, int stage, int input, int child_part,
+                               const canon_table *t, uint8_t *(*alloc)(void *ctx, size_t len),
+                               void *ctx, size_t *len, canon_error *err);
 } canon_host;
 
 typedef struct canon_backend {

@@ -193,6 +193,13 @@ int canon__split_hash_high(const canon_table *t, const int *cols, int ncols, int
 int canon__split_range(const canon_table *t, const canon__sortcol *keys, int nkeys,
                        const canon_table *bounds, int n, canon_table **buckets,
                        canon_error *err);
+/* The bucket of each row of those splits, for writing the buckets
+ * elsewhere (split_encode.c): a hash split's ((hash >> shift) % n)... */
+int canon__hash_buckets(const canon_table *t, const int *cols, int ncols, int n, int shift,
+                        int32_t *bucket, canon_error *err);
+/* ...and a rebalance's (rows of a partition starting at global position
+ * `offset` of `total`). */
+void canon__rebalance_buckets(int64_t rows, int64_t offset, int64_t total, int n, int32_t *bucket);
 /* Rows of a partition whose first row has global position `offset` in a
  * whole of `total` rows, split evenly into n buckets by position. */
 int canon__split_rebalance(const canon_table *t, int64_t offset, int64_t total,

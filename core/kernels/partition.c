@@ -34,21 +34,24 @@ static int split_by(const canon_table *t, const int32_t *bucket, int n, canon_ta
   return rc;
 }
 
+int canon__hash_buckets(const canon_table *t, const int *cols, int ncols, int n, int shift,
+                        int32_t *bucket, canon_error *err) {
+  uint64_t *h = canon__reallocarray(NULL, (size_t)(t->nrows ? t->nrows : 1), sizeof *h);
+  if (!h) return canon__nomem(err);
+  canon__hash_rows(t, cols, ncols, h);
+  for (int64_t i = 0; i < t->nrows; i++) bucket[i] = (int32_t)((h[i] >> shift) % (uint64_t)n);
+  free(h);
+  return 0;
+}
+
 /* Rows into n buckets by their row hash shifted right by `shift` bits,
  * modulo n. */
 static int split_hash_shifted(const canon_table *t, const int *cols, int ncols, int n, int shift,
                               canon_table **buckets, canon_error *err) {
-  uint64_t *h = canon__reallocarray(NULL, (size_t)t->nrows, sizeof *h);
-  int32_t *b = canon__reallocarray(NULL, (size_t)t->nrows, sizeof *b);
-  int rc;
-  if (!h || !b) {
-    rc = canon__nomem(err);
-  } else {
-    canon__hash_rows(t, cols, ncols, h);
-    for (int64_t i = 0; i < t->nrows; i++) b[i] = (int32_t)((h[i] >> shift) % (uint64_t)n);
-    rc = split_by(t, b, n, buckets, err);
-  }
-  free(h);
+  int32_t *b = canon__reallocarray(NULL, (size_t)(t->nrows ? t->nrows : 1), sizeof *b);
+  if (!b) return canon__nomem(err);
+  int rc = canon__hash_buckets(t, cols, ncols, n, shift, b, err);
+  if (rc == 0) rc = split_by(t, b, n, buckets, err);
   free(b);
   return rc;
 }
@@ -144,16 +147,20 @@ done:
   return rc;
 }
 
-int canon__split_rebalance(const canon_table *t, int64_t offset, int64_t total, int n,
-                           canon_table **buckets, canon_error *err) {
-  int32_t *b = canon__reallocarray(NULL, (size_t)t->nrows, sizeof *b);
-  if (!b) return canon__nomem(err);
-  for (int64_t i = 0; i < t->nrows; i++) {
+void canon__rebalance_buckets(int64_t rows, int64_t offset, int64_t total, int n, int32_t *bucket) {
+  for (int64_t i = 0; i < rows; i++) {
     /* Global position g goes to bucket floor(g * n / total); 128-bit
      * product so huge tables cannot overflow. */
     __extension__ unsigned __int128 g = (unsigned __int128)(offset + i) * (unsigned)n;
-    b[i] = (int32_t)(g / (unsigned __int128)(total ? total : 1));
+    bucket[i] = (int32_t)(g / (unsigned __int128)(total ? total : 1));
   }
+}
+
+int canon__split_rebalance(const canon_table *t, int64_t offset, int64_t total, int n,
+                           canon_table **buckets, canon_error *err) {
+  int32_t *b = canon__reallocarray(NULL, (size_t)(t->nrows ? t->nrows : 1), sizeof *b);
+  if (!b) return canon__nomem(err);
+  canon__rebalance_buckets(t->nrows, offset, total, n, b);
   int rc = split_by(t, b, n, buckets, err);
   free(b);
   return rc;

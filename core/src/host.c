@@ -436,6 +436,47 @@ static int host_exchange_split(const canon_job *job, int stage, int input, int c
   return canon__seterr(err, CANON_ERR_INTERNAL, "unknown exchange %d", x->kind);
 }
 
+/* exchange_split_encode: hash and rebalance splits scatter each row
+ * straight into its bucket's encoding; the other exchanges encode the
+ * buckets exchange_split makes (range: views of the rows gathered once in
+ * key order; gather, broadcast, forward: the input's columns shared). */
+static int host_exchange_split_encode(const canon_job *job, int stage, int input, int child_part,
+                                      const canon_table *t, uint8_t *(*alloc)(void *ctx, size_t len),
+                                      void *ctx, size_t *len, canon__split_out *out,
+                                      canon_error *err) {
+  const canon__stage *st = &job->stages[stage];
+  const canon__xin *x = &st->in[input];
+  int n = st->nparts, rc;
+  int64_t rows = t->nrows;
+  if (x->kind == CANON_EXCHANGE_HASH || (x->kind == CANON_EXCHANGE_REBALANCE && x->offsets)) {
+    int32_t *b = canon__reallocarray(NULL, (size_t)(rows ? rows : 1), sizeof *b);
+    if (!b) return canon__nomem(err);
+    rc = 0;
+    if (x->kind == CANON_EXCHANGE_HASH)
+      rc = canon__hash_buckets(t, x->keys, x->nkeys, n, 0, b, err);
+    else
+      canon__rebalance_buckets(rows, x->offsets[child_part], x->total, n, b);
+    if (rc == 0) rc = canon__split_encode_scatter(t, b, n, alloc, ctx, len, out, err);
+    free(b);
+    return rc;
+  }
+  canon_table **buckets = canon__calloc((size_t)n, sizeof *buckets);
+  if (!buckets) return canon__nomem(err);
+  rc = host_exchange_split(job, stage, input, child_part, t, buckets, err);
+  if (rc == 0) rc = canon__split_encode_buckets(buckets, n, alloc, ctx, len, out, err);
+  for (int k = 0; k < n; k++) canon_table_free(buckets[k]);
+  free(buckets);
+  return rc;
+}
+
+static int host_exchange_split_encode_observed(const canon_job *job, int stage, int input,
+                                               int child_part, const canon_table *t,
+                                               uint8_t *(*alloc)(void *ctx, size_t len), void *ctx,
+                                               size_t *len, canon_error *err) {
+  return canon__obs_split_encode(host_exchange_split_encode, job, stage, input, child_part, t,
+                                 alloc, ctx, len, err);
+}
+
 /* exchange_split as engines call it: recorded (observe.c). */
 static int host_exchange_split_observed(const canon_job *job, int stage, int input, int child_part,
                                         const canon_table *t, canon_table **buckets,
@@ -588,4 +629,5 @@ const canon_host canon__host = {
   .table_decode_own = canon__table_decode_own,
   .table_concat_encoded = canon__table_concat_encoded,
   .job_result_one_table = host_job_result_one_table,
+  .exchange_split_encode = host_exchange_split_encode_observed,
 };

@@ -139,6 +139,22 @@ void canon__dict_maps_free(uint32_t **maps, int n);
  * both references.  0; CANON_ERR_PARSE with *why set; CANON_ERR_NOMEM. */
 int canon__dict_adopt(canon__column *c, canon__column *values, canon__buffer *codes,
                       const char **why);
+/* An exchange split straight into its encoding (split_encode.c; layout
+ * in canon_backend.h, exchange_split_encode): P bucket encodings of t's
+ * rows, written once into memory from alloc(ctx, total), *len = total.
+ * _scatter: bucket[i] is row i's bucket, rows in input order; _buckets:
+ * encode bucket tables made by a split.  *out (NULL: not wanted) gets the rows
+ * and bytes (validity, values, string bytes: canon__table_bytes) of all
+ * buckets.  0, or an error (alloc's NULL is CANON_ERR_NOMEM). */
+typedef struct canon__split_out {
+  int64_t rows, bytes;
+} canon__split_out;
+int canon__split_encode_scatter(const canon_table *t, const int32_t *bucket, int P,
+                                uint8_t *(*alloc)(void *ctx, size_t len), void *ctx, size_t *len,
+                                canon__split_out *out, canon_error *err);
+int canon__split_encode_buckets(canon_table *const *buckets, int P,
+                                uint8_t *(*alloc)(void *ctx, size_t len), void *ctx, size_t *len,
+                                canon__split_out *out, canon_error *err);
 /* The row-hash pre-image of a string's bytes (core/kernels/hashing.c). */
 uint64_t canon__hash_str_pre(const char *s, size_t n);
 

@@ -176,6 +176,31 @@ int canon__obs_split(canon__split_fn fn, const canon_job *job, int stage, int in
   return rc;
 }
 
+int canon__obs_split_encode(canon__split_encode_fn fn, const canon_job *job, int stage, int input,
+                            int child_part, const canon_table *t,
+                            uint8_t *(*alloc)(void *ctx, size_t len), void *ctx, size_t *len,
+                            canon_error *err) {
+  canon__obs_job *oj = job->obs;
+  canon__split_out out = {0, 0};
+  if (!oj) return fn(job, stage, input, child_part, t, alloc, ctx, len, NULL, err);
+  canon__obs_event e;
+  int64_t cpu0;
+  ev_begin(&e, CANON__EV_SPLIT, stage, child_part, &cpu0);
+  e.input = input;
+  if (t) {
+    e.rows_in = t->nrows;
+    e.bytes_in = canon__table_bytes(t);
+  }
+  int rc = fn(job, stage, input, child_part, t, alloc, ctx, len, &out, err);
+  if (rc == 0) {
+    e.rows_out = out.rows;
+    e.bytes_out = out.bytes;
+  }
+  ev_end(&e, cpu0, rc);
+  record(oj, &e);
+  return rc;
+}
+
 canon_table *canon__obs_transform(canon__transform_op_fn fn, const canon_df *d,
                                   const canon_table *in, canon_error *err) {
   task_ctx *tc = current_task;

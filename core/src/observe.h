@@ -83,6 +83,15 @@ typedef int (*canon__split_fn)(const canon_job *job, int stage, int input, int c
 int canon__obs_split(canon__split_fn fn, const canon_job *job, int stage, int input,
                      int child_part, const canon_table *t, canon_table **buckets,
                      canon_error *err);
+/* exchange_split_encode, recorded as exchange_split is. */
+typedef int (*canon__split_encode_fn)(const canon_job *job, int stage, int input, int child_part,
+                                      const canon_table *t, uint8_t *(*alloc)(void *ctx, size_t len),
+                                      void *ctx, size_t *len, canon__split_out *out,
+                                      canon_error *err);
+int canon__obs_split_encode(canon__split_encode_fn fn, const canon_job *job, int stage, int input,
+                            int child_part, const canon_table *t,
+                            uint8_t *(*alloc)(void *ctx, size_t len), void *ctx, size_t *len,
+                            canon_error *err);
 /* host.c's transform operator, recorded as one TRANSFORM event. */
 typedef canon_table *(*canon__transform_op_fn)(const canon_df *d, const canon_table *in,
                                                canon_error *err);

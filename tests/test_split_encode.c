@@ -1,0 +1,193 @@
+/* test_split_encode.c — an exchange split written straight into its
+ * encoding (split_encode.c) must be, byte for byte, the split into bucket
+ * tables (canon__split_hash, _rebalance) with each bucket table encoded
+ * (canon__split_encode_buckets, the layout engines already read), and
+ * report the same rows and bytes.  Tables: NULLs and none, NaN and -0.0, bools, dates, empty
+ * strings and strings longer than 16 bytes, string views starting past
+ * byte 0, coded strings whose codes ship in some buckets and not in
+ * others, every row in one bucket, empty buckets, no rows; P from 1 to 9.
+ * Also: every byte written (the memory starts as junk), an allocation
+ * failure is a clean error, and the buckets decode to the split's rows. */
+#include "codec_testutil.h"
+
+#include "../core/kernels/kernels.h"
+
+#include <stdio.h>
+
+TestSuite(split_encode);
+
+/* Memory handed out by alloc: junk-filled, kept for the checks. */
+typedef struct mem {
+  uint8_t *buf;
+  size_t len;
+  bool fail;
+} mem;
+
+static uint8_t *mem_alloc(void *ctx, size_t len) {
+  mem *m = ctx;
+  if (m->fail) return NULL;
+  m->len = len;
+  m->buf = malloc(len ? len : 1);
+  cr_assert(m->buf);
+  memset(m->buf, 0xa5, len);
+  return m->buf;
+}
+
+/* n rows; card distinct strings; NULLs every null_every rows (0: none). */
+static canon_table *table_of(int64_t n, int salt, int card, int null_every, bool codes) {
+  canon_error err;
+  canon_schema *s = canon_schema_parse("k:int64,s:string,f:float64,b:bool,d:date", &err);
+  canon_builder *b = canon_builder_new(s, &err);
+  cr_assert(b, "%s", err.message);
+  char buf[64];
+  for (int64_t r = 0; r < n; r++) {
+    int64_t h = (r * 7919 + salt * 104729) % 1009;
+    bool null = null_every && r % null_every == 1;
+    if (null || h % 7 == 0) cr_assert_eq(canon_builder_append_null(b, 0), 0);
+    else cr_assert_eq(canon_builder_append_int64(b, 0, h - 500), 0);
+    int64_t k = (h + salt) % card;
+    if (null) {
+      cr_assert_eq(canon_builder_append_null(b, 1), 0);
+    } else {
+      int len = k == 0 ? 0 : snprintf(buf, sizeof buf, k % 3 ? "v%lld" : "a-longer-value-%012lld", (long long)k);
+      cr_assert_eq(canon_builder_append_string(b, 1, buf, (size_t)len), 0);
+    }
+    double f = h % 5 == 0 ? __builtin_nan("") : h % 5 == 1 ? -0.0 : (double)h / 8;
+    cr_assert_eq(canon_builder_append_float64(b, 2, f), 0);
+    if (h % 9 == 0) cr_assert_eq(canon_builder_append_null(b, 3), 0);
+    else cr_assert_eq(canon_builder_append_bool(b, 3, h % 2), 0);
+    if (null) cr_assert_eq(canon_builder_append_null(b, 4), 0);
+    else cr_assert_eq(canon_builder_append_date(b, 4, (int32_t)(h * 3 - 1000)), 0);
+  }
+  canon_table *t = canon_builder_finish(b, &err);
+  cr_assert(t, "%s", err.message);
+  canon_builder_free(b);
+  canon_schema_free(s);
+  if (codes) {
+    t = canon__table_dict_encode(t, &err);
+    cr_assert(t, "%s", err.message);
+  }
+  return t;
+}
+
+/* The split made the old way: bucket tables, each encoded. */
+static uint8_t *encode_buckets(canon_table **b, int P, size_t *len, canon__split_out *out) {
+  mem m = {0};
+  canon_error err;
+  cr_assert_eq(canon__split_encode_buckets(b, P, mem_alloc, &m, len, out, &err), 0, "%s", err.message);
+  cr_assert_eq(*len, m.len);
+  for (int k = 0; k < P; k++) canon_table_free(b[k]);
+  return m.buf;
+}
+
+static void same_bytes(const uint8_t *got, size_t glen, const uint8_t *want, size_t wlen,
+                       const char *what) {
+  cr_assert_eq(glen, wlen, "%s: %zu bytes, want %zu", what, glen, wlen);
+  for (size_t i = 0; i < wlen; i++)
+    cr_assert_eq(got[i], want[i], "%s: byte %zu of %zu", what, i, wlen);
+}
+
+/* Every bucket of a split encoding decodes (checked) to its rows. */
+static void buckets_decode(const uint8_t *buf, size_t len, int P, const char *what) {
+  uint32_t np;
+  memcpy(&np, buf + 4, 4);
+  cr_assert_eq(np, (uint32_t)P, "%s", what);
+  for (int k = 0; k < P; k++) {
+    uint64_t off, l;
+    memcpy(&off, buf + 8 + (size_t)k * 16, 8);
+    memcpy(&l, buf + 16 + (size_t)k * 16, 8);
+    cr_assert_leq(off + l, len, "%s", what);
+    canon_error err;
+    canon_table *d = canon__table_decode(buf + off, l, &err);
+    cr_assert(d, "%s: bucket %d: %s", what, k, err.message);
+    canon_table_free(d);
+  }
+}
+
+static void check_hash(const canon_table *t, int P, const char *what) {
+  canon_error err;
+  int keys[] = {1, 0};
+  canon_table *b[16];
+  cr_assert_eq(canon__split_hash(t, keys, 2, P, b, &err), 0, "%s", err.message);
+  size_t wlen;
+  canon__split_out wo, go;
+  uint8_t *want = encode_buckets(b, P, &wlen, &wo);
+  int32_t *bucket = malloc((size_t)(t->nrows ? t->nrows : 1) * sizeof *bucket);
+  cr_assert_eq(canon__hash_buckets(t, keys, 2, P, 0, bucket, &err), 0);
+  mem m = {0};
+  size_t glen;
+  cr_assert_eq(canon__split_encode_scatter(t, bucket, P, mem_alloc, &m, &glen, &go, &err), 0, "%s", err.message);
+  same_bytes(m.buf, glen, want, wlen, what);
+  cr_assert_eq(go.rows, wo.rows, "%s", what);
+  cr_assert_eq(go.bytes, wo.bytes, "%s", what);
+  buckets_decode(m.buf, glen, P, what);
+  free(bucket);
+  free(m.buf);
+  free(want);
+}
+
+static void check_rebalance(const canon_table *t, int64_t offset, int64_t total, int P,
+                            const char *what) {
+  canon_error err;
+  canon_table *b[16];
+  cr_assert_eq(canon__split_rebalance(t, offset, total, P, b, &err), 0, "%s", err.message);
+  size_t wlen;
+  uint8_t *want = encode_buckets(b, P, &wlen, NULL);
+  int32_t *bucket = malloc((size_t)(t->nrows ? t->nrows : 1) * sizeof *bucket);
+  canon__rebalance_buckets(t->nrows, offset, total, P, bucket);
+  mem m = {0};
+  size_t glen;
+  cr_assert_eq(canon__split_encode_scatter(t, bucket, P, mem_alloc, &m, &glen, NULL, &err), 0, "%s", err.message);
+  same_bytes(m.buf, glen, want, wlen, what);
+  free(bucket);
+  free(m.buf);
+  free(want);
+}
+
+Test(split_encode, hash_splits_equal_encoded_buckets) {
+  canon_error err;
+  canon_table *coded = table_of(3000, 1, 40, 5, true), *plain = table_of(2000, 2, 300, 0, false);
+  canon_table *view = canon__table_slice(coded, 37, 2500, &err);
+  /* 40 values over 3000 rows: codes ship in big buckets, not in small ones. */
+  canon_table *few = table_of(400, 3, 40, 11, true);
+  canon_table *none = canon__table_slice(coded, 5, 0, &err);
+  cr_assert(view && none);
+  struct {
+    const char *what;
+    canon_table *t;
+  } cases[] = {{"coded with NULLs", coded}, {"plain", plain}, {"a view", view},
+               {"codes in some buckets", few}, {"no rows", none}};
+  int Ps[] = {1, 2, 3, 8, 9};
+  char what[128];
+  for (size_t c = 0; c < sizeof cases / sizeof *cases; c++)
+    for (size_t p = 0; p < sizeof Ps / sizeof *Ps; p++) {
+      snprintf(what, sizeof what, "%s, P=%d", cases[c].what, Ps[p]);
+      check_hash(cases[c].t, Ps[p], what);
+    }
+  canon_table *all[] = {coded, plain, view, few, none};
+  for (size_t k = 0; k < sizeof all / sizeof *all; k++) canon_table_free(all[k]);
+}
+
+Test(split_encode, rebalance_splits_equal_encoded_buckets) {
+  canon_table *t = table_of(1000, 4, 20, 3, true);
+  check_rebalance(t, 0, 1000, 4, "whole");
+  check_rebalance(t, 500, 4000, 7, "a middle partition");
+  check_rebalance(t, 3000, 4000, 3, "all in the last bucket");
+  canon_table_free(t);
+}
+
+Test(split_encode, failures_are_clean) {
+  canon_table *t = table_of(100, 7, 10, 3, true);
+  int32_t bucket[100];
+  for (int i = 0; i < 100; i++) bucket[i] = i % 3;
+  mem m = {.fail = true};
+  size_t len = 0;
+  canon_error err;
+  cr_assert_eq(canon__split_encode_scatter(t, bucket, 3, mem_alloc, &m, &len, NULL, &err), CANON_ERR_NOMEM);
+  cr_assert(strstr(err.message, "split"), "%s", err.message);
+  canon_table *b[3];
+  for (int k = 0; k < 3; k++) b[k] = canon__table_share(t, &err);
+  cr_assert_eq(canon__split_encode_buckets(b, 3, mem_alloc, &m, &len, NULL, &err), CANON_ERR_NOMEM);
+  for (int k = 0; k < 3; k++) canon_table_free(b[k]);
+  canon_table_free(t);
+}
