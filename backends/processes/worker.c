@@ -380,16 +380,17 @@ static bool reply_range(wstate *w, const canon_table *out, px_msg *reply) {
   return false;
 }
 
-/* The output segment of a split written by the host (exchange_split_encode). */
+/* The output segment of a split written by the host (exchange_split_encode);
+ * why it could not be had, when it could not (the host only knows NULL). */
 typedef struct split_seg {
   wstate *w;
   outseg *o;
-  canon_error *err;
+  canon_error err;
 } split_seg;
 
 static uint8_t *split_alloc(void *ctx, size_t len) {
   split_seg *s = ctx;
-  return out_segment(s->w, len, s->o, s->err) == 0 ? s->o->map : NULL;
+  return out_segment(s->w, len, s->o, &s->err) == 0 ? s->o->map : NULL;
 }
 
 static int do_split(wstate *w, const px_msg *m, const int *fds, outseg *o, canon_error *err) {
@@ -405,11 +406,12 @@ static int do_split(wstate *w, const px_msg *m, const int *fds, outseg *o, canon
   if (!t) return err->code ? err->code : CANON_ERR_ENGINE;
   if (PX_HOST_HAS_SPLIT_ENCODE(h)) {
     /* Each row straight into its place in an output segment. */
-    split_seg s = {w, o, err};
+    split_seg s = {w, o, {0}};
     size_t len;
     int rc = h->exchange_split_encode(w->job, m->stage, m->input, m->part, t, split_alloc, &s, &len, err);
     h->table_free(t);
-    return rc;
+    if (rc && s.err.code) *err = s.err; /* the segment's own error, errno text and all */
+    return rc ? err->code : 0;
   }
   canon_table **b = calloc((size_t)P, sizeof *b);
   int rc = b ? h->exchange_split(w->job, m->stage, m->input, m->part, t, b, err)

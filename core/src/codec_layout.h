@@ -24,8 +24,13 @@ static inline void put_u64(uint8_t *p, uint64_t v) { memcpy(p, &v, 8); }
  * codes: only when the dictionary is small next to the rows (at most one
  * value per four rows).  Codes are an accelerator; a big dictionary
  * shipped with every small table (the buckets of an exchange over 100 000
- * keys) costs more to send and check than grouping by bytes does. */
-static inline bool codec_ships_codes(int64_t nv, int64_t nrows) { return nv <= nrows / 4; }
+ * keys) costs more to send and check than grouping by bytes does.  A
+ * table without rows ships none (an all-NULL column's empty dictionary
+ * would otherwise travel with every empty bucket of a split, which an
+ * empty bucket made by a split never has). */
+static inline bool codec_ships_codes(int64_t nv, int64_t nrows) {
+  return nrows > 0 && nv <= nrows / 4;
+}
 
 /* One column's buffers as encoded: validity, values and string bytes. */
 typedef struct codec_sizes {
