@@ -104,18 +104,15 @@ static void buckets_decode(const uint8_t *buf, size_t len, int P, const char *wh
   }
 }
 
-static void check_hash(const canon_table *t, int P, const char *what) {
+/* The direct split of t by `bucket` (taken, freed) against buckets b[0..P)
+ * (taken) made by a split kernel: the same bytes, rows and bytes out. */
+static void compare_scatter(const canon_table *t, int32_t *bucket, canon_table **b, int P,
+                            const char *what) {
   canon_error err;
-  int keys[] = {1, 0};
-  canon_table *b[16];
-  cr_assert_eq(canon__split_hash(t, keys, 2, P, b, &err), 0, "%s", err.message);
-  size_t wlen;
+  size_t wlen, glen;
   canon__split_out wo, go;
   uint8_t *want = encode_buckets(b, P, &wlen, &wo);
-  int32_t *bucket = malloc((size_t)(t->nrows ? t->nrows : 1) * sizeof *bucket);
-  cr_assert_eq(canon__hash_buckets(t, keys, 2, P, 0, bucket, &err), 0);
   mem m = {0};
-  size_t glen;
   cr_assert_eq(canon__split_encode_scatter(t, bucket, P, mem_alloc, &m, &glen, &go, &err), 0, "%s", err.message);
   same_bytes(m.buf, glen, want, wlen, what);
   cr_assert_eq(go.rows, wo.rows, "%s", what);
@@ -126,25 +123,30 @@ static void check_hash(const canon_table *t, int P, const char *what) {
   free(want);
 }
 
+static int32_t *bucket_array(const canon_table *t) {
+  int32_t *bucket = malloc((size_t)(t->nrows ? t->nrows : 1) * sizeof *bucket);
+  cr_assert(bucket);
+  return bucket;
+}
+
+static void check_hash(const canon_table *t, int P, const char *what) {
+  canon_error err;
+  int keys[] = {1, 0};
+  canon_table *b[16];
+  cr_assert_eq(canon__split_hash(t, keys, 2, P, b, &err), 0, "%s", err.message);
+  int32_t *bucket = bucket_array(t);
+  cr_assert_eq(canon__hash_buckets(t, keys, 2, P, 0, bucket, &err), 0);
+  compare_scatter(t, bucket, b, P, what);
+}
+
 static void check_rebalance(const canon_table *t, int64_t offset, int64_t total, int P,
                             const char *what) {
   canon_error err;
   canon_table *b[16];
   cr_assert_eq(canon__split_rebalance(t, offset, total, P, b, &err), 0, "%s", err.message);
-  size_t wlen;
-  canon__split_out wo, go;
-  uint8_t *want = encode_buckets(b, P, &wlen, &wo);
-  int32_t *bucket = malloc((size_t)(t->nrows ? t->nrows : 1) * sizeof *bucket);
+  int32_t *bucket = bucket_array(t);
   canon__rebalance_buckets(t->nrows, offset, total, P, bucket);
-  mem m = {0};
-  size_t glen;
-  cr_assert_eq(canon__split_encode_scatter(t, bucket, P, mem_alloc, &m, &glen, &go, &err), 0, "%s", err.message);
-  same_bytes(m.buf, glen, want, wlen, what);
-  cr_assert_eq(go.rows, wo.rows, "%s", what);
-  cr_assert_eq(go.bytes, wo.bytes, "%s", what);
-  free(bucket);
-  free(m.buf);
-  free(want);
+  compare_scatter(t, bucket, b, P, what);
 }
 
 Test(split_encode, hash_splits_equal_encoded_buckets) {
@@ -195,26 +197,16 @@ static canon_table *csv_table(const char *schema, const char *rows, bool codes) 
 }
 
 static void check_scatter_keyless(canon_table *t, int P, const char *what) {
-  /* Rows dealt round robin (a rebalance), as no key column may exist. */
+  /* Rows dealt round robin (a rebalance), as no key column may exist... */
   check_rebalance(t, 0, t->nrows ? t->nrows : 1, P, what);
-  int32_t *bucket = malloc((size_t)(t->nrows ? t->nrows : 1) * sizeof *bucket);
-  for (int64_t i = 0; i < t->nrows; i++) bucket[i] = (int32_t)(i % P);
-  canon_table **b = calloc((size_t)P, sizeof *b);
+  /* ...and one by one, against canon__table_scatter itself. */
+  int32_t *bucket = bucket_array(t);
+  int64_t counts[16] = {0};
+  for (int64_t i = 0; i < t->nrows; i++) counts[bucket[i] = (int32_t)(i % P)]++;
+  canon_table *b[16];
   canon_error err;
-  /* The same rows by canon__table_scatter through its public twin. */
-  int64_t *counts = calloc((size_t)P, sizeof *counts);
-  for (int64_t i = 0; i < t->nrows; i++) counts[bucket[i]]++;
   cr_assert_eq(canon__table_scatter(t, bucket, P, counts, b, &err), 0, "%s", err.message);
-  size_t wlen, glen;
-  uint8_t *want = encode_buckets(b, P, &wlen, NULL);
-  mem m = {0};
-  cr_assert_eq(canon__split_encode_scatter(t, bucket, P, mem_alloc, &m, &glen, NULL, &err), 0, "%s", err.message);
-  same_bytes(m.buf, glen, want, wlen, what);
-  free(m.buf);
-  free(want);
-  free(counts);
-  free(b);
-  free(bucket);
+  compare_scatter(t, bucket, b, P, what);
 }
 
 Test(split_encode, edge_tables) {

@@ -147,6 +147,31 @@ static void encode_codes(const canon__column *c, int i, int64_t nrows, uint8_t *
   put_bytes(buf, at, v->strdata->data, bytes);
 }
 
+static void zero_tail(uint8_t *buf, size_t at, size_t n) { memset(buf + at + n, 0, pad8(n) - n); }
+
+void canon__codec_put_frame(uint8_t *buf, int i, canon_type type, int64_t nrows,
+                            const codec_sizes *sz, const codec_at *at, const canon__column *dict) {
+  if (sz->validity) memset(buf + at->validity, 0, pad8(sz->validity));
+  zero_tail(buf, at->values, sz->values);
+  if (type == CANON_STRING) {
+    memset(buf + at->values, 0, 8); /* offset 0 */
+    zero_tail(buf, at->strdata, sz->strdata);
+  }
+  if (!dict) return;
+  size_t bytes = (size_t)canon__i64(dict)[dict->length], a = at->codes;
+  put_u32(buf + a, (uint32_t)i);
+  put_u32(buf + a + 4, 0);
+  put_u64(buf + a + 8, (uint64_t)dict->length);
+  put_u64(buf + a + 16, bytes);
+  a += CODES_BYTES;
+  zero_tail(buf, a, (size_t)nrows * 4);
+  a += pad8((size_t)nrows * 4);
+  memcpy(buf + a, dict->values->data, ((size_t)dict->length + 1) * 8);
+  a += ((size_t)dict->length + 1) * 8;
+  if (bytes) memcpy(buf + a, dict->strdata->data, bytes);
+  zero_tail(buf, a, bytes);
+}
+
 size_t canon__codec_put_head(uint8_t *buf, const canon_schema *s, int64_t nrows, uint32_t ncoded,
                              size_t need, const codec_sizes *sizes) {
   int nc = s->n;

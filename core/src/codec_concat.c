@@ -143,8 +143,6 @@ static int cat_plan(canon_table *const *parts, int n, int64_t total, cat_col *co
   return 0;
 }
 
-/* Zero the padding of a section of n bytes at `at`. */
-static void zero_pad(uint8_t *buf, size_t at, size_t n) { memset(buf + at + n, 0, pad8(n) - n); }
 
 /* Write everything but the parts' rows (the threads copy those). */
 static void cat_write_rest(cat_job *j, int64_t total, size_t len, uint32_t ncoded,
@@ -155,33 +153,14 @@ static void cat_write_rest(cat_job *j, int64_t total, size_t len, uint32_t ncode
   canon__codec_put_head(buf, j->parts[0]->schema, total, ncoded, len, sz);
   for (int i = 0; i < j->nc; i++) {
     cat_col *cc = &j->cols[i];
-    if (cc->sz.validity) {
-      memset(buf + cc->at_validity, 0, pad8(cc->sz.validity));
-      for (int p = 0; p < n; p++) {
-        const canon__column *c = j->parts[p]->cols[i];
-        canon__bits_or(buf + cc->at_validity, cc->row_at[p], c->validity ? c->validity->data : NULL,
-                c->length);
-      }
+    codec_at at = {cc->at_validity, cc->at_values, cc->at_strdata, cc->at_codes};
+    canon__codec_put_frame(buf, i, j->parts[0]->schema->types[i], total, &cc->sz, &at,
+                           cc->ships ? cc->merged.dict->values : NULL);
+    for (int p = 0; cc->sz.validity && p < n; p++) {
+      const canon__column *c = j->parts[p]->cols[i];
+      canon__bits_or(buf + cc->at_validity, cc->row_at[p], c->validity ? c->validity->data : NULL,
+                     c->length);
     }
-    zero_pad(buf, cc->at_values, cc->sz.values);
-    if (j->parts[0]->schema->types[i] == CANON_STRING) {
-      memset(buf + cc->at_values, 0, 8); /* offset 0 */
-      zero_pad(buf, cc->at_strdata, cc->sz.strdata);
-    }
-    if (!cc->ships) continue;
-    const canon__column *v = cc->merged.dict->values;
-    size_t bytes = (size_t)canon__i64(v)[v->length], at = cc->at_codes;
-    put_u32(buf + at, (uint32_t)i);
-    put_u32(buf + at + 4, 0);
-    put_u64(buf + at + 8, (uint64_t)v->length);
-    put_u64(buf + at + 16, bytes);
-    at += CODES_BYTES;
-    zero_pad(buf, at, (size_t)total * 4);
-    at += pad8((size_t)total * 4);
-    memcpy(buf + at, v->values->data, ((size_t)v->length + 1) * 8);
-    at += ((size_t)v->length + 1) * 8;
-    if (bytes) memcpy(buf + at, v->strdata->data, bytes);
-    zero_pad(buf, at, bytes);
   }
 }
 

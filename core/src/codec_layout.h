@@ -38,6 +38,21 @@ typedef struct codec_sizes {
   int64_t null_count; /* as written (0 without a bitmap) */
 } codec_sizes;
 
+/* Where one column's sections start in an encoding (absolute offsets). */
+typedef struct codec_at {
+  size_t validity, values, strdata, codes;
+} codec_at;
+
+/* Everything of column i's sections but its rows, for writers that put
+ * the rows in place themselves (codec_concat.c, split_encode.c): the
+ * validity bitmap cleared (when it has one), each section's padding, a
+ * string column's first offset (0), and when `dict` (the dictionary's
+ * values; NULL: no codes) — the codes section's header, the padding of
+ * its nrows codes and the dictionary.  The bits, values, offsets after
+ * the first, string bytes and codes are the caller's. */
+void canon__codec_put_frame(uint8_t *buf, int i, canon_type type, int64_t nrows,
+                            const codec_sizes *sz, const codec_at *at, const canon__column *dict);
+
 /* The header, the column descriptors and the names (padded) of an
  * encoding of `need` bytes at buf; returns the bytes written. */
 size_t canon__codec_put_head(uint8_t *buf, const canon_schema *s, int64_t nrows, uint32_t ncoded,

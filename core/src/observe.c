@@ -151,6 +151,17 @@ int canon__obs_run_task(const canon_job *job, int stage, int part, canon_table *
   return rc;
 }
 
+/* A split event's start: its input's rows and bytes. */
+static void split_begin(canon__obs_event *e, int stage, int input, int child_part,
+                        const canon_table *t, int64_t *cpu0) {
+  ev_begin(e, CANON__EV_SPLIT, stage, child_part, cpu0);
+  e->input = input;
+  if (t) {
+    e->rows_in = t->nrows;
+    e->bytes_in = canon__table_bytes(t);
+  }
+}
+
 int canon__obs_split(canon__split_fn fn, const canon_job *job, int stage, int input,
                      int child_part, const canon_table *t, canon_table **buckets,
                      canon_error *err) {
@@ -158,12 +169,7 @@ int canon__obs_split(canon__split_fn fn, const canon_job *job, int stage, int in
   if (!oj) return fn(job, stage, input, child_part, t, buckets, err);
   canon__obs_event e;
   int64_t cpu0;
-  ev_begin(&e, CANON__EV_SPLIT, stage, child_part, &cpu0);
-  e.input = input;
-  if (t) {
-    e.rows_in = t->nrows;
-    e.bytes_in = canon__table_bytes(t);
-  }
+  split_begin(&e, stage, input, child_part, t, &cpu0);
   int rc = fn(job, stage, input, child_part, t, buckets, err);
   if (rc == 0 && stage >= 0 && stage < job->nstages)
     for (int k = 0; k < job->stages[stage].nparts; k++)
@@ -185,12 +191,7 @@ int canon__obs_split_encode(canon__split_encode_fn fn, const canon_job *job, int
   if (!oj) return fn(job, stage, input, child_part, t, alloc, ctx, len, NULL, err);
   canon__obs_event e;
   int64_t cpu0;
-  ev_begin(&e, CANON__EV_SPLIT, stage, child_part, &cpu0);
-  e.input = input;
-  if (t) {
-    e.rows_in = t->nrows;
-    e.bytes_in = canon__table_bytes(t);
-  }
+  split_begin(&e, stage, input, child_part, t, &cpu0);
   int rc = fn(job, stage, input, child_part, t, alloc, ctx, len, &out, err);
   if (rc == 0) {
     e.rows_out = out.rows;

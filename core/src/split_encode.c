@@ -113,9 +113,6 @@ static size_t se_plan(se_job *j) {
   return at;
 }
 
-/* Zero the padding of a section of n bytes at `at`. */
-static void zero_pad(uint8_t *buf, size_t at, size_t n) { memset(buf + at + n, 0, pad8(n) - n); }
-
 /* Headers, index, padding, bitmaps cleared, dictionaries: everything but
  * the rows. */
 static int se_write_rest(se_job *j) {
@@ -140,26 +137,8 @@ static int se_write_rest(se_job *j) {
     for (int i = 0; i < nc; i++) {
       const se_part *e = &j->parts[(size_t)i * (size_t)P + (size_t)k];
       const canon__column *c = j->t->cols[i];
-      if (e->sz.validity) memset(buf + e->at_validity, 0, pad8(e->sz.validity));
-      zero_pad(buf, e->at_values, e->sz.values);
-      if (c->type == CANON_STRING) {
-        memset(buf + e->at_values, 0, 8); /* offset 0 */
-        zero_pad(buf, e->at_strdata, e->sz.strdata);
-      }
-      if (!e->ships) continue;
-      const canon__column *v = c->dict->values;
-      size_t bytes = (size_t)canon__i64(v)[v->length], at = e->at_codes;
-      put_u32(buf + at, (uint32_t)i);
-      put_u32(buf + at + 4, 0);
-      put_u64(buf + at + 8, (uint64_t)v->length);
-      put_u64(buf + at + 16, bytes);
-      at += CODES_BYTES;
-      zero_pad(buf, at, (size_t)m * 4);
-      at += pad8((size_t)m * 4);
-      memcpy(buf + at, v->values->data, ((size_t)v->length + 1) * 8);
-      at += ((size_t)v->length + 1) * 8;
-      if (bytes) memcpy(buf + at, v->strdata->data, bytes);
-      zero_pad(buf, at, bytes);
+      codec_at at = {e->at_validity, e->at_values, e->at_strdata, e->at_codes};
+      canon__codec_put_frame(buf, i, c->type, m, &e->sz, &at, e->ships ? c->dict->values : NULL);
     }
   }
   free(sz);
