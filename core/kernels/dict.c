@@ -412,8 +412,10 @@ static int d_adopt(canon__column *c, canon__column *values, canon__buffer *codes
     if ((*why = d_codes_in_range(c, (const uint32_t *)codes->data, nv)) != NULL) goto fail;
     goto adopt;
   }
-  if ((rc = d_set_init(&s)) != 0) goto fail;
+  /* (A set d_set_init could not finish still holds what it got.) */
+  rc = d_set_init(&s);
   have_set = true;
+  if (rc) goto fail;
   for (int64_t k = 0; k < nv; k++) {
     size_t len;
     const char *str = canon__str(values, k, &len);

@@ -13,7 +13,7 @@
 
 static uint8_t *aligned_bytes(size_t cap) {
   void *p = NULL;
-  if (posix_memalign(&p, 64, cap ? cap : 64) != 0) return NULL;
+  if (canon__alloc_fails() || posix_memalign(&p, 64, cap ? cap : 64) != 0) return NULL;
   return p;
 }
 

@@ -27,6 +27,12 @@ void canon__errprefix(canon_error *err, const char *fmt, ...) CANON__PRINTF(2, 3
 #define canon__nomem(err) canon__seterr((err), CANON_ERR_NOMEM, "out of memory")
 
 /* Checked allocation helpers (NULL on failure or size overflow). */
+/* Fault injection for tests (alloc.c): arm "the n-th allocation from now
+ * fails" (0: disarm); how many allocations are left before it (0: it
+ * fired, or none armed); whether this allocation is the one to fail. */
+void canon__alloc_fail_after(long n);
+long canon__alloc_fail_pending(void);
+bool canon__alloc_fails(void);
 void *canon__malloc(size_t n);
 void *canon__calloc(size_t n, size_t size);
 void *canon__realloc(void *p, size_t n);

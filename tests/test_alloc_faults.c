@@ -1,0 +1,263 @@
+/* test_alloc_faults.c — every allocation of an operation made to fail in
+ * turn (alloc.c's fault injection: "the k-th allocation from now fails",
+ * k = 1, 2, ... until the operation no longer reaches it).  Each run must
+ * either fail cleanly with CANON_ERR_NOMEM or give exactly the right
+ * answer, and leak nothing (the ASan build checks that at exit).
+ * Operations: concatenations (copying and consuming, coded strings with
+ * different dictionaries), the concatenation written into an encoding,
+ * hash splits into tables and straight into an encoding, encoding and
+ * decoding. */
+#include "codec_testutil.h"
+
+#include "../core/kernels/kernels.h"
+
+#include <stdio.h>
+
+#ifdef __SANITIZE_ADDRESS__
+#include <sanitizer/lsan_interface.h>
+/* A leak fails the test here (LeakSanitizer's own report at exit does not
+ * fail a Criterion test). */
+#define NO_LEAKS(what) cr_assert_eq(__lsan_do_recoverable_leak_check(), 0, "%s: memory leaked", what)
+#else
+#define NO_LEAKS(what) ((void)(what))
+#endif
+
+TestSuite(alloc_faults);
+
+/* n rows of int64 (NULLs), strings from `card` values (NULLs), floats. */
+static canon_table *table_of(int64_t n, int salt, int card) {
+  canon_error err;
+  size_t cap = (size_t)n * 48 + 16, at = 0;
+  char *text = malloc(cap);
+  cr_assert(text);
+  for (int64_t r = 0; r < n; r++) {
+    int64_t h = (r * 7919 + salt * 104729) % 1009;
+    char k[24] = "", s[40] = "";
+    if (h % 7) snprintf(k, sizeof k, "%lld", (long long)(h - 500));
+    if (h % 5) snprintf(s, sizeof s, h % 3 ? "v%lld" : "a-longer-value-%lld", (long long)((h + salt) % card));
+    at += (size_t)snprintf(text + at, cap - at, "%s,%s,%lld.5\n", k, s, (long long)h);
+  }
+  canon_table *t = canon_table_from_csv_text("k:int64,s:string,f:float64", text, &err);
+  free(text);
+  cr_assert(t, "%s", err.message);
+  t = canon__table_dict_encode(t, &err);
+  cr_assert(t, "%s", err.message);
+  return t;
+}
+
+/* An operation: its answer (NULL, err set, when it failed). */
+typedef void *(*op_fn)(void *ctx, canon_error *err);
+/* Whether an answer is the right one (called with injection off); frees it. */
+typedef bool (*check_fn)(void *ctx, void *answer);
+
+/* Sweep k; returns the number of allocations the operation makes. */
+static long sweep(const char *what, op_fn op, check_fn check, void *ctx) {
+  for (long k = 1; k < 1000000; k++) {
+    canon_error err;
+    memset(&err, 0, sizeof err);
+    canon__alloc_fail_after(k);
+    void *answer = op(ctx, &err);
+    long left = canon__alloc_fail_pending();
+    canon__alloc_fail_after(0);
+    if (!answer)
+      cr_assert_eq(err.code, CANON_ERR_NOMEM, "%s, allocation %ld failing: code %d: %s", what, k,
+                   err.code, err.message);
+    else
+      cr_assert(check(ctx, answer), "%s, allocation %ld failing: a wrong answer", what, k);
+    if (left > 0) {
+      cr_assert(answer, "%s: failed without a failing allocation", what);
+      NO_LEAKS(what);
+      return k - 1;
+    }
+  }
+  cr_assert_fail("%s: never finished", what);
+  return 0;
+}
+
+/* ---- tables ---------------------------------------------------------------- */
+
+typedef struct tables_ctx {
+  canon_table *parts[3];
+  int n;
+  char *want;       /* the answer's rows as CSV */
+  bool want_codes;  /* column s of the answer has codes */
+} tables_ctx;
+
+static bool check_table(void *ctx, void *answer) {
+  tables_ctx *c = ctx;
+  canon_table *t = answer;
+  char *got = tu_csv(t);
+  bool ok = strcmp(got, c->want) == 0 && (t->cols[1]->dict != NULL) == c->want_codes;
+  free(got);
+  canon_table_free(t);
+  return ok;
+}
+
+static void *op_concat(void *ctx, canon_error *err) {
+  tables_ctx *c = ctx;
+  return canon__table_concat(c->parts, c->n, err);
+}
+
+static void *op_concat_free(void *ctx, canon_error *err) {
+  tables_ctx *c = ctx;
+  canon_table *mine[3];
+  int k;
+  for (k = 0; k < c->n; k++)
+    if (!(mine[k] = canon__table_share(c->parts[k], err))) break;
+  if (k < c->n) {
+    for (int j = 0; j < k; j++) canon_table_free(mine[j]);
+    return NULL;
+  }
+  return canon__table_concat_free(mine, c->n, err);
+}
+
+static void *op_decode(void *ctx, canon_error *err) {
+  tables_ctx *c = ctx;
+  size_t len = canon__table_encoded_size(c->parts[0]);
+  uint8_t *buf = malloc(len);
+  cr_assert(buf);
+  canon_table *t = NULL;
+  if (canon__table_encode_into(c->parts[0], buf, len, err) == 0) t = canon__table_decode(buf, len, err);
+  free(buf);
+  return t;
+}
+
+static void setup_tables(tables_ctx *c) {
+  c->parts[0] = table_of(3000, 1, 40);
+  c->parts[1] = table_of(2000, 2, 30); /* another dictionary */
+  c->parts[2] = table_of(500, 3, 40);
+  c->n = 3;
+  canon_error err;
+  canon_table *want = canon__table_concat(c->parts, 3, &err);
+  cr_assert(want, "%s", err.message);
+  c->want = tu_csv(want);
+  c->want_codes = want->cols[1]->dict != NULL;
+  cr_assert(c->want_codes);
+  canon_table_free(want);
+}
+
+static void teardown_tables(tables_ctx *c) {
+  for (int k = 0; k < c->n; k++) canon_table_free(c->parts[k]);
+  free(c->want);
+}
+
+Test(alloc_faults, concatenations) {
+  tables_ctx c;
+  setup_tables(&c);
+  cr_assert_gt(sweep("concat", op_concat, check_table, &c), 10);
+  cr_assert_gt(sweep("consuming concat", op_concat_free, check_table, &c), 10);
+  teardown_tables(&c);
+}
+
+Test(alloc_faults, encode_and_decode) {
+  tables_ctx c;
+  setup_tables(&c);
+  /* The answer is parts[0] alone. */
+  free(c.want);
+  c.want = tu_csv(c.parts[0]);
+  cr_assert_gt(sweep("decode", op_decode, check_table, &c), 5);
+  teardown_tables(&c);
+}
+
+/* ---- encodings ------------------------------------------------------------------ */
+
+typedef struct enc_ctx {
+  tables_ctx t;
+  uint8_t *want;
+  size_t want_len;
+  int32_t *bucket; /* split: each row of parts[0]'s bucket */
+  int P;
+} enc_ctx;
+
+typedef struct blob {
+  uint8_t *buf;
+  size_t len;
+} blob;
+
+static uint8_t *blob_alloc(void *ctx, size_t len) {
+  blob *b = ctx;
+  b->buf = malloc(len ? len : 1);
+  b->len = len;
+  return b->buf;
+}
+
+static void blob_release(void *ctx) { (void)ctx; }
+
+static bool check_blob(void *ctx, void *answer) {
+  enc_ctx *c = ctx;
+  blob *b = answer;
+  bool ok = b->len == c->want_len && memcmp(b->buf, c->want, b->len) == 0;
+  free(b->buf);
+  free(b);
+  return ok;
+}
+
+static void *op_concat_encoded(void *ctx, canon_error *err) {
+  enc_ctx *c = ctx;
+  blob *b = calloc(1, sizeof *b);
+  canon_table *t = canon__table_concat_encoded(c->t.parts, c->t.n, blob_alloc, blob_release, b, err);
+  if (!t) {
+    free(b->buf);
+    free(b);
+    return NULL;
+  }
+  canon_table_free(t);
+  return b;
+}
+
+static void *op_split_encode(void *ctx, canon_error *err) {
+  enc_ctx *c = ctx;
+  blob *b = calloc(1, sizeof *b);
+  size_t len;
+  if (canon__split_encode_scatter(c->t.parts[0], c->bucket, c->P, blob_alloc, b, &len, NULL, err)) {
+    free(b->buf);
+    free(b);
+    return NULL;
+  }
+  return b;
+}
+
+static void *op_split_buckets(void *ctx, canon_error *err) {
+  enc_ctx *c = ctx;
+  int keys[] = {1};
+  canon_table *bk[4];
+  if (canon__split_hash(c->t.parts[0], keys, 1, c->P, bk, err)) return NULL;
+  blob *b = calloc(1, sizeof *b);
+  size_t len;
+  int rc = canon__split_encode_buckets(bk, c->P, blob_alloc, b, &len, NULL, err);
+  for (int k = 0; k < c->P; k++) canon_table_free(bk[k]);
+  if (rc) {
+    free(b->buf);
+    free(b);
+    return NULL;
+  }
+  return b;
+}
+
+Test(alloc_faults, encodings_and_splits) {
+  enc_ctx c;
+  setup_tables(&c.t);
+  canon_error err;
+  /* The concatenation written into an encoding: table_encode_into's bytes. */
+  canon_table *all = canon__table_concat(c.t.parts, 3, &err);
+  cr_assert(all, "%s", err.message);
+  c.want = ct_encode(all, &c.want_len);
+  canon_table_free(all);
+  cr_assert_gt(sweep("concat into an encoding", op_concat_encoded, check_blob, &c), 5);
+  free(c.want);
+  /* A hash split of parts[0] on s, into tables and straight into its encoding. */
+  c.P = 4;
+  int keys[] = {1};
+  c.bucket = malloc((size_t)c.t.parts[0]->nrows * sizeof *c.bucket);
+  cr_assert_eq(canon__hash_buckets(c.t.parts[0], keys, 1, c.P, 0, c.bucket, &err), 0);
+  blob *b = op_split_buckets(&c, &err);
+  cr_assert(b, "%s", err.message);
+  c.want = b->buf;
+  c.want_len = b->len;
+  free(b);
+  cr_assert_gt(sweep("split into an encoding", op_split_encode, check_blob, &c), 3);
+  cr_assert_gt(sweep("split into tables, encoded", op_split_buckets, check_blob, &c), 10);
+  free(c.want);
+  free(c.bucket);
+  teardown_tables(&c.t);
+}
