@@ -6,7 +6,8 @@
  * Operations: concatenations (copying and consuming, coded strings with
  * different dictionaries), the concatenation written into an encoding,
  * hash splits into tables and straight into an encoding, encoding and
- * decoding. */
+ * decoding, and a whole plan (join, filter, aggregate with a median,
+ * sort) on the serial engine. */
 #include "codec_testutil.h"
 
 #include "../core/kernels/kernels.h"
@@ -50,9 +51,10 @@ typedef void *(*op_fn)(void *ctx, canon_error *err);
 /* Whether an answer is the right one (called with injection off); frees it. */
 typedef bool (*check_fn)(void *ctx, void *answer);
 
-/* Sweep k; returns the number of allocations the operation makes. */
+/* Sweep k; returns the number of allocations the operation makes.
+ * FROM_K=n in the environment starts at allocation n (to debug one). */
 static long sweep(const char *what, op_fn op, check_fn check, void *ctx) {
-  for (long k = 1; k < 1000000; k++) {
+  for (long k = getenv("FROM_K") ? atol(getenv("FROM_K")) : 1; k < 1000000; k++) {
     canon_error err;
     memset(&err, 0, sizeof err);
     canon__alloc_fail_after(k);
@@ -260,4 +262,61 @@ Test(alloc_faults, encodings_and_splits) {
   free(c.want);
   free(c.bucket);
   teardown_tables(&c.t);
+}
+
+/* ---- a whole plan on the serial engine ---------------------------------------- */
+
+typedef struct plan_ctx {
+  canon_session *s;
+  canon_table *t;
+  char *want;
+} plan_ctx;
+
+/* t joined with itself on s, filtered, grouped by s (sum, mean, median,
+ * count), sorted: most kernels, run by the serial engine. */
+static canon_df *plan_of(plan_ctx *c) {
+  canon_error err;
+  canon_df *a = canon_from_table(c->s, c->t, &err), *b = canon_from_table(c->s, c->t, &err);
+  const char *on[] = {"s"};
+  canon_join_options jo = {.right_suffix = "_r"};
+  canon_df *j = canon_join(a, b, CANON_JOIN_INNER, on, on, 1, &jo, &err);
+  canon_df *f = canon_filter(j, canon_gt(canon_col("k"), canon_lit_int64(0)), &err);
+  canon_expr *aggs[] = {canon_sum(canon_col("f")), canon_mean(canon_col("k_r")),
+                        canon_median(canon_col("f_r")), canon_count_star()};
+  const char *names[] = {"sf", "mk", "mf", "n"};
+  canon_df *g = canon_aggregate(f, on, 1, aggs, names, 4, &err);
+  canon_sort_key keys[] = {{"s", 0, 1}};
+  canon_df *df = canon_sort(g, keys, 1, &err);
+  cr_assert(df, "%s", err.message);
+  return df;
+}
+
+static canon_df *current_df;
+
+static void *op_collect(void *ctx, canon_error *err) {
+  (void)ctx;
+  return canon_collect(current_df, err);
+}
+
+static bool check_plan(void *ctx, void *answer) {
+  plan_ctx *c = ctx;
+  char *got = tu_csv(answer);
+  bool ok = strcmp(got, c->want) == 0;
+  free(got);
+  canon_table_free(answer);
+  return ok;
+}
+
+Test(alloc_faults, a_plan_on_the_serial_engine) {
+  plan_ctx c = {tu_open("serial:partitions=3"), table_of(400, 5, 12), NULL};
+  canon_error err;
+  current_df = plan_of(&c);
+  canon_table *want = canon_collect(current_df, &err);
+  cr_assert(want, "%s", err.message);
+  c.want = tu_csv(want);
+  canon_table_free(want);
+  cr_assert_gt(sweep("a serial plan", op_collect, check_plan, &c), 50);
+  free(c.want);
+  canon_table_free(c.t);
+  canon_session_close(c.s);
 }

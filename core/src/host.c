@@ -343,11 +343,23 @@ static int prepare_range(canon__xin *x, int nparts, canon_table *const *outs, in
       rc = canon__nomem(err);
       goto done;
     }
+    int added = 0;
     for (int k = 0; k < x->nkeys; k++) {
       char nm[16];
       snprintf(nm, sizeof nm, "k%d", k);
-      canon_schema_add(ks, nm, rows->schema->types[x->sort[k].col], NULL);
+      if (canon_schema_add(ks, nm, rows->schema->types[x->sort[k].col], NULL) != 0) break;
       kc[k] = canon__column_ref(rows->cols[x->sort[k].col]);
+      added++;
+    }
+    if (added < x->nkeys) {
+      /* Out of memory: a key missing from the samples' schema would
+       * surface later as "tables with different schemas". */
+      for (int k = 0; k < added; k++) canon__column_unref(kc[k]);
+      canon_schema_free(ks);
+      free(kc);
+      canon_table_free(rows);
+      rc = canon__nomem(err);
+      goto done;
     }
     samples[p] = canon__table_make(ks, kc, m, err);
     canon_schema_free(ks);
