@@ -249,6 +249,7 @@ Test(aggregate_chunks, median_batches) {
   }
   canon_table *t = canon_builder_finish(b, &err);
   cr_assert(t, "%s", err.message);
+  canon_builder_free(b);
   for (int g = 0; g < G; g++) at[g + 1] = at[g] + cnt[g];
   memcpy(cnt, at, G * sizeof *cnt);
   for (int64_t i = 0; i < N; i++)

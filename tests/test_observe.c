@@ -181,8 +181,9 @@ static void run_traced(const char *engine, int P, int max_tracks, bool other_pro
   char *dir = make_data(csv, sizeof csv);
   snprintf(trace, sizeof trace, "%s/trace.json", dir);
   canon_session *s = open_traced(engine, trace);
-  char *got = tu_sorted_lines(tu_collect_csv(plan(s, csv)));
+  char *text = tu_collect_csv(plan(s, csv)), *got = tu_sorted_lines(text);
   cr_assert_str_eq(got, RESULT);
+  free(text);
   free(got);
   canon_session_close(s);
   int pids;
