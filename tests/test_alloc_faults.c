@@ -378,3 +378,10 @@ Test(alloc_faults, plans_on_the_serial_engine) { sweep_plans("serial:partitions=
 /* Tasks on two threads: which allocation is the k-th varies from run to
  * run (so every third k is enough), but every failure must be clean. */
 Test(alloc_faults, plans_on_the_threads_engine) { sweep_plans("threads:workers=2,partitions=3", 3); }
+
+/* The processes engine's driver (its workers are forked before the
+ * failure is armed, so it hits the driver's decoding, concatenations and
+ * exchange preparation). */
+Test(alloc_faults, plans_on_the_processes_engine) {
+  sweep_plans("processes:workers=2,partitions=3", 3);
+}
