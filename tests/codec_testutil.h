@@ -1,5 +1,6 @@
-/* codec_testutil.h — encoding a table for the codec tests (test_codec.c,
- * test_dict.c). */
+/* codec_testutil.h — encoding a table, and a table of every kind of
+ * value, for the codec tests (test_codec.c, test_dict.c,
+ * test_codec_concat.c, test_split_encode.c). */
 #ifndef CANON_CODEC_TESTUTIL_H
 #define CANON_CODEC_TESTUTIL_H
 
@@ -15,6 +16,48 @@ static inline uint8_t *ct_encode(const canon_table *t, size_t *len) {
   cr_assert(buf);
   cr_assert_eq(canon__table_encode_into(t, buf, *len, &err), 0, "%s", err.message);
   return buf;
+}
+
+
+/* A table of n rows (salt varies the values): k int64 with NULLs, s
+ * strings drawn from `card` values (empty, short and longer than 16
+ * bytes), f float64 with NaN and -0.0, b bool with NULLs, d date; every
+ * null_every-th row (0: none) is NULL in k, s and d.  `codes`: string
+ * columns get dictionary codes where they qualify. */
+static inline canon_table *ct_table_of(int64_t n, int salt, int card, int null_every, bool codes) {
+  canon_error err;
+  canon_schema *s = canon_schema_parse("k:int64,s:string,f:float64,b:bool,d:date", &err);
+  canon_builder *b = canon_builder_new(s, &err);
+  cr_assert(b, "%s", err.message);
+  char buf[64];
+  for (int64_t r = 0; r < n; r++) {
+    int64_t h = (r * 7919 + salt * 104729) % 1009;
+    bool null = null_every && r % null_every == 1;
+    if (null || h % 7 == 0) cr_assert_eq(canon_builder_append_null(b, 0), 0);
+    else cr_assert_eq(canon_builder_append_int64(b, 0, h - 500), 0);
+    int64_t k = (h + salt) % card;
+    if (null) {
+      cr_assert_eq(canon_builder_append_null(b, 1), 0);
+    } else {
+      int len = k == 0 ? 0 : snprintf(buf, sizeof buf, k % 3 ? "v%lld" : "a-longer-value-%012lld", (long long)k);
+      cr_assert_eq(canon_builder_append_string(b, 1, buf, (size_t)len), 0);
+    }
+    double f = h % 5 == 0 ? __builtin_nan("") : h % 5 == 1 ? -0.0 : (double)h / 8;
+    cr_assert_eq(canon_builder_append_float64(b, 2, f), 0);
+    if (h % 9 == 0) cr_assert_eq(canon_builder_append_null(b, 3), 0);
+    else cr_assert_eq(canon_builder_append_bool(b, 3, h % 2), 0);
+    if (null) cr_assert_eq(canon_builder_append_null(b, 4), 0);
+    else cr_assert_eq(canon_builder_append_date(b, 4, (int32_t)(h * 3 - 1000)), 0);
+  }
+  canon_table *t = canon_builder_finish(b, &err);
+  cr_assert(t, "%s", err.message);
+  canon_builder_free(b);
+  canon_schema_free(s);
+  if (codes) {
+    t = canon__table_dict_encode(t, &err);
+    cr_assert(t, "%s", err.message);
+  }
+  return t;
 }
 
 #endif

@@ -43,42 +43,6 @@ static void mem_release(void *ctx) {
   m->releases++;
 }
 
-/* A table of n rows (salt varies the values): int64 with NULLs, strings
- * drawn from `card` values (empty, short, 16 bytes; NULL every
- * null_every rows, 0: none), float64 with NaN and -0.0, bool. */
-static canon_table *table_of(int64_t n, int salt, int card, int null_every, bool codes) {
-  canon_error err;
-  canon_schema *s = canon_schema_parse("k:int64,s:string,f:float64,b:bool", &err);
-  canon_builder *b = canon_builder_new(s, &err);
-  cr_assert(b, "%s", err.message);
-  char buf[64];
-  for (int64_t r = 0; r < n; r++) {
-    int64_t h = (r * 7919 + salt * 104729) % 1009;
-    if (h % 7 == 0) cr_assert_eq(canon_builder_append_null(b, 0), 0);
-    else cr_assert_eq(canon_builder_append_int64(b, 0, h - 500), 0);
-    int64_t k = (h + salt) % card;
-    if (null_every && r % null_every == 1) {
-      cr_assert_eq(canon_builder_append_null(b, 1), 0);
-    } else {
-      int len = k == 0 ? 0 : snprintf(buf, sizeof buf, k % 3 ? "v%lld" : "value-%010lld", (long long)k);
-      cr_assert_eq(canon_builder_append_string(b, 1, buf, (size_t)len), 0);
-    }
-    double f = h % 5 == 0 ? __builtin_nan("") : h % 5 == 1 ? -0.0 : (double)h / 8;
-    cr_assert_eq(canon_builder_append_float64(b, 2, f), 0);
-    if (h % 9 == 0) cr_assert_eq(canon_builder_append_null(b, 3), 0);
-    else cr_assert_eq(canon_builder_append_bool(b, 3, h % 2), 0);
-  }
-  canon_table *t = canon_builder_finish(b, &err);
-  cr_assert(t, "%s", err.message);
-  canon_builder_free(b);
-  canon_schema_free(s);
-  if (codes) {
-    t = canon__table_dict_encode(t, &err);
-    cr_assert(t, "%s", err.message);
-  }
-  return t;
-}
-
 /* The two ways agree on parts[0..n). */
 static void check_parts(canon_table *const *parts, int n, const char *what) {
   canon_error err;
@@ -132,16 +96,16 @@ Test(codec_concat, equals_encoding_the_concatenation) {
   /* Parts with one dictionary (slices of one coded table, the first a
    * view starting past byte 0), with different ones, one part without
    * codes, without NULLs, empty parts. */
-  canon_table *big = table_of(3000, 1, 40, 5, true);
+  canon_table *big = ct_table_of(3000, 1, 40, 5, true);
   canon_table *s1 = canon__table_slice(big, 17, 1000, &err);
   canon_table *s2 = canon__table_slice(big, 1017, 1983, &err);
   canon_table *empty = canon__table_slice(big, 5, 0, &err);
-  canon_table *other = table_of(800, 2, 30, 0, true);
-  canon_table *plain = table_of(500, 3, 30, 3, false);
-  canon_table *nonull = table_of(700, 4, 12, 0, true);
+  canon_table *other = ct_table_of(800, 2, 30, 0, true);
+  canon_table *plain = ct_table_of(500, 3, 30, 3, false);
+  canon_table *nonull = ct_table_of(700, 4, 12, 0, true);
   /* Coded parts whose merged dictionary is too big to ship for their
    * rows: the result keeps its codes on the heap. */
-  canon_table *few1 = table_of(100, 8, 48, 0, true), *few2 = table_of(60, 9, 25, 7, true);
+  canon_table *few1 = ct_table_of(100, 8, 48, 0, true), *few2 = ct_table_of(60, 9, 25, 7, true);
   cr_assert(few1->cols[1]->dict && few2->cols[1]->dict);
   cr_assert(s1 && s2 && empty);
   struct {
@@ -174,8 +138,8 @@ Test(codec_concat, equals_encoding_the_concatenation) {
 
 /* Big enough to be copied by several threads (at least 8 MiB). */
 Test(codec_concat, big_parts_copied_by_threads) {
-  canon_table *p[3] = {table_of(200000, 5, 100, 11, true), table_of(150001, 6, 100, 0, true),
-                       table_of(170003, 7, 90, 13, true)};
+  canon_table *p[3] = {ct_table_of(200000, 5, 100, 11, true), ct_table_of(150001, 6, 100, 0, true),
+                       ct_table_of(170003, 7, 90, 13, true)};
   check_parts(p, 3, "big parts");
   for (int k = 0; k < 3; k++) canon_table_free(p[k]);
 }
@@ -195,7 +159,7 @@ Test(codec_concat, tables_without_columns) {
 /* Memory refused, different schemas, no parts: clean errors. */
 Test(codec_concat, failures_are_clean) {
   canon_error err;
-  canon_table *a = table_of(100, 1, 10, 3, true), *b = table_of(100, 2, 10, 3, true);
+  canon_table *a = ct_table_of(100, 1, 10, 3, true), *b = ct_table_of(100, 2, 10, 3, true);
   canon_table *p[2] = {a, b};
   mem m = {.fail = true};
   cr_assert_null(canon__host.table_concat_encoded(p, 2, mem_alloc, mem_release, &m, &err));
@@ -241,7 +205,7 @@ static void sections(const uint8_t *buf, int i, size_t *v, size_t *w, size_t *s)
  * bool of 2, an offset going down or not starting at 0: refused by the
  * checked and by the own decoding, wherever the row. */
 Test(codec_concat, decoding_refuses_bad_bitmaps_bools_and_offsets) {
-  canon_table *t = table_of(203, 9, 20, 4, false); /* k, s, f, b: NULLs in k, s, b */
+  canon_table *t = ct_table_of(203, 9, 20, 4, false); /* k, s, f, b, d: NULLs in k, s, b, d */
   size_t len;
   uint8_t *buf = ct_encode(t, &len);
   uint8_t *c = malloc(len);

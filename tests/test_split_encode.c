@@ -33,43 +33,6 @@ static uint8_t *mem_alloc(void *ctx, size_t len) {
   return m->buf;
 }
 
-/* n rows; card distinct strings; NULLs every null_every rows (0: none). */
-static canon_table *table_of(int64_t n, int salt, int card, int null_every, bool codes) {
-  canon_error err;
-  canon_schema *s = canon_schema_parse("k:int64,s:string,f:float64,b:bool,d:date", &err);
-  canon_builder *b = canon_builder_new(s, &err);
-  cr_assert(b, "%s", err.message);
-  char buf[64];
-  for (int64_t r = 0; r < n; r++) {
-    int64_t h = (r * 7919 + salt * 104729) % 1009;
-    bool null = null_every && r % null_every == 1;
-    if (null || h % 7 == 0) cr_assert_eq(canon_builder_append_null(b, 0), 0);
-    else cr_assert_eq(canon_builder_append_int64(b, 0, h - 500), 0);
-    int64_t k = (h + salt) % card;
-    if (null) {
-      cr_assert_eq(canon_builder_append_null(b, 1), 0);
-    } else {
-      int len = k == 0 ? 0 : snprintf(buf, sizeof buf, k % 3 ? "v%lld" : "a-longer-value-%012lld", (long long)k);
-      cr_assert_eq(canon_builder_append_string(b, 1, buf, (size_t)len), 0);
-    }
-    double f = h % 5 == 0 ? __builtin_nan("") : h % 5 == 1 ? -0.0 : (double)h / 8;
-    cr_assert_eq(canon_builder_append_float64(b, 2, f), 0);
-    if (h % 9 == 0) cr_assert_eq(canon_builder_append_null(b, 3), 0);
-    else cr_assert_eq(canon_builder_append_bool(b, 3, h % 2), 0);
-    if (null) cr_assert_eq(canon_builder_append_null(b, 4), 0);
-    else cr_assert_eq(canon_builder_append_date(b, 4, (int32_t)(h * 3 - 1000)), 0);
-  }
-  canon_table *t = canon_builder_finish(b, &err);
-  cr_assert(t, "%s", err.message);
-  canon_builder_free(b);
-  canon_schema_free(s);
-  if (codes) {
-    t = canon__table_dict_encode(t, &err);
-    cr_assert(t, "%s", err.message);
-  }
-  return t;
-}
-
 /* The split made the old way: bucket tables, each encoded. */
 static uint8_t *encode_buckets(canon_table **b, int P, size_t *len, canon__split_out *out) {
   mem m = {0};
@@ -151,10 +114,10 @@ static void check_rebalance(const canon_table *t, int64_t offset, int64_t total,
 
 Test(split_encode, hash_splits_equal_encoded_buckets) {
   canon_error err;
-  canon_table *coded = table_of(3000, 1, 40, 5, true), *plain = table_of(2000, 2, 300, 0, false);
+  canon_table *coded = ct_table_of(3000, 1, 40, 5, true), *plain = ct_table_of(2000, 2, 300, 0, false);
   canon_table *view = canon__table_slice(coded, 37, 2500, &err);
   /* 40 values over 3000 rows: codes ship in big buckets, not in small ones. */
-  canon_table *few = table_of(400, 3, 40, 11, true);
+  canon_table *few = ct_table_of(400, 3, 40, 11, true);
   canon_table *none = canon__table_slice(coded, 5, 0, &err);
   cr_assert(view && none);
   struct {
@@ -174,7 +137,7 @@ Test(split_encode, hash_splits_equal_encoded_buckets) {
 }
 
 Test(split_encode, rebalance_splits_equal_encoded_buckets) {
-  canon_table *t = table_of(1000, 4, 20, 3, true);
+  canon_table *t = ct_table_of(1000, 4, 20, 3, true);
   check_rebalance(t, 0, 1000, 4, "whole");
   check_rebalance(t, 500, 4000, 7, "a middle partition");
   check_rebalance(t, 3000, 4000, 3, "all in the last bucket");
@@ -232,7 +195,7 @@ Test(split_encode, edge_tables) {
 }
 
 Test(split_encode, failures_are_clean) {
-  canon_table *t = table_of(100, 7, 10, 3, true);
+  canon_table *t = ct_table_of(100, 7, 10, 3, true);
   int32_t bucket[100];
   for (int i = 0; i < 100; i++) bucket[i] = i % 3;
   mem m = {.fail = true};
