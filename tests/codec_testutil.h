@@ -19,6 +19,30 @@ static inline uint8_t *ct_encode(const canon_table *t, size_t *len) {
 }
 
 
+/* Memory an engine-style alloc(ctx, len) callback hands out (filled with
+ * junk: every byte of an encoding written there must be written), counted
+ * with its releases; `fail`: alloc returns NULL.  The bytes stay until the
+ * test frees buf. */
+typedef struct ct_mem {
+  uint8_t *buf;
+  size_t len;
+  int allocs, releases;
+  bool fail;
+} ct_mem;
+
+static inline uint8_t *ct_mem_alloc(void *ctx, size_t len) {
+  ct_mem *m = ctx;
+  m->allocs++;
+  if (m->fail) return NULL;
+  m->len = len;
+  m->buf = malloc(len ? len : 1);
+  cr_assert(m->buf);
+  memset(m->buf, 0xa5, len);
+  return m->buf;
+}
+
+static inline void ct_mem_release(void *ctx) { ((ct_mem *)ctx)->releases++; }
+
 /* A table of n rows (salt varies the values): k int64 with NULLs, s
  * strings drawn from `card` values (empty, short and longer than 16
  * bytes), f float64 with NaN and -0.0, b bool with NULLs, d date; every

@@ -177,23 +177,9 @@ typedef struct enc_ctx {
   int P;
 } enc_ctx;
 
-typedef struct blob {
-  uint8_t *buf;
-  size_t len;
-} blob;
-
-static uint8_t *blob_alloc(void *ctx, size_t len) {
-  blob *b = ctx;
-  b->buf = malloc(len ? len : 1);
-  b->len = len;
-  return b->buf;
-}
-
-static void blob_release(void *ctx) { (void)ctx; }
-
-static bool check_blob(void *ctx, void *answer) {
+static bool check_bytes(void *ctx, void *answer) {
   enc_ctx *c = ctx;
-  blob *b = answer;
+  ct_mem *b = answer;
   bool ok = b->len == c->want_len && memcmp(b->buf, c->want, b->len) == 0;
   free(b->buf);
   free(b);
@@ -202,8 +188,8 @@ static bool check_blob(void *ctx, void *answer) {
 
 static void *op_concat_encoded(void *ctx, canon_error *err) {
   enc_ctx *c = ctx;
-  blob *b = calloc(1, sizeof *b);
-  canon_table *t = canon__table_concat_encoded(c->t.parts, c->t.n, blob_alloc, blob_release, b, err);
+  ct_mem *b = calloc(1, sizeof *b);
+  canon_table *t = canon__table_concat_encoded(c->t.parts, c->t.n, ct_mem_alloc, ct_mem_release, b, err);
   if (!t) {
     free(b->buf);
     free(b);
@@ -215,9 +201,9 @@ static void *op_concat_encoded(void *ctx, canon_error *err) {
 
 static void *op_split_encode(void *ctx, canon_error *err) {
   enc_ctx *c = ctx;
-  blob *b = calloc(1, sizeof *b);
+  ct_mem *b = calloc(1, sizeof *b);
   size_t len;
-  if (canon__split_encode_scatter(c->t.parts[0], c->bucket, c->P, blob_alloc, b, &len, NULL, err)) {
+  if (canon__split_encode_scatter(c->t.parts[0], c->bucket, c->P, ct_mem_alloc, b, &len, NULL, err)) {
     free(b->buf);
     free(b);
     return NULL;
@@ -230,9 +216,9 @@ static void *op_split_buckets(void *ctx, canon_error *err) {
   int keys[] = {1};
   canon_table *bk[4];
   if (canon__split_hash(c->t.parts[0], keys, 1, c->P, bk, err)) return NULL;
-  blob *b = calloc(1, sizeof *b);
+  ct_mem *b = calloc(1, sizeof *b);
   size_t len;
-  int rc = canon__split_encode_buckets(bk, c->P, blob_alloc, b, &len, NULL, err);
+  int rc = canon__split_encode_buckets(bk, c->P, ct_mem_alloc, b, &len, NULL, err);
   for (int k = 0; k < c->P; k++) canon_table_free(bk[k]);
   if (rc) {
     free(b->buf);
@@ -251,20 +237,20 @@ Test(alloc_faults, encodings_and_splits) {
   cr_assert(all, "%s", err.message);
   c.want = ct_encode(all, &c.want_len);
   canon_table_free(all);
-  cr_assert_gt(sweep("concat into an encoding", op_concat_encoded, check_blob, &c), 5);
+  cr_assert_gt(sweep("concat into an encoding", op_concat_encoded, check_bytes, &c), 5);
   free(c.want);
   /* A hash split of parts[0] on s, into tables and straight into its encoding. */
   c.P = 4;
   int keys[] = {1};
   c.bucket = malloc((size_t)c.t.parts[0]->nrows * sizeof *c.bucket);
   cr_assert_eq(canon__hash_buckets(c.t.parts[0], keys, 1, c.P, 0, c.bucket, &err), 0);
-  blob *b = op_split_buckets(&c, &err);
+  ct_mem *b = op_split_buckets(&c, &err);
   cr_assert(b, "%s", err.message);
   c.want = b->buf;
   c.want_len = b->len;
   free(b);
-  cr_assert_gt(sweep("split into an encoding", op_split_encode, check_blob, &c), 3);
-  cr_assert_gt(sweep("split into tables, encoded", op_split_buckets, check_blob, &c), 10);
+  cr_assert_gt(sweep("split into an encoding", op_split_encode, check_bytes, &c), 3);
+  cr_assert_gt(sweep("split into tables, encoded", op_split_buckets, check_bytes, &c), 10);
   free(c.want);
   free(c.bucket);
   teardown_tables(&c.t);

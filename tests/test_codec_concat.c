@@ -17,32 +17,6 @@ extern const canon_host canon__host;
 
 TestSuite(codec_concat);
 
-/* Memory handed out by alloc, released by release. */
-typedef struct mem {
-  uint8_t *buf;
-  size_t len;
-  int allocs, releases;
-  bool fail;
-} mem;
-
-static uint8_t *mem_alloc(void *ctx, size_t len) {
-  mem *m = ctx;
-  m->allocs++;
-  if (m->fail) return NULL;
-  m->len = len;
-  /* Filled with junk: every byte of the encoding must be written. */
-  m->buf = malloc(len ? len : 1);
-  cr_assert(m->buf);
-  memset(m->buf, 0xa5, len);
-  return m->buf;
-}
-
-/* Counted; the bytes stay readable for the checks (freed by the test). */
-static void mem_release(void *ctx) {
-  mem *m = ctx;
-  m->releases++;
-}
-
 /* The two ways agree on parts[0..n). */
 static void check_parts(canon_table *const *parts, int n, const char *what) {
   canon_error err;
@@ -50,8 +24,8 @@ static void check_parts(canon_table *const *parts, int n, const char *what) {
   cr_assert(want, "%s: %s", what, err.message);
   size_t wlen;
   uint8_t *wbuf = ct_encode(want, &wlen);
-  mem m = {0};
-  canon_table *got = canon__host.table_concat_encoded(parts, n, mem_alloc, mem_release, &m, &err);
+  ct_mem m = {0};
+  canon_table *got = canon__host.table_concat_encoded(parts, n, ct_mem_alloc, ct_mem_release, &m, &err);
   cr_assert(got, "%s: %s", what, err.message);
   cr_assert_eq(m.allocs, 1);
   cr_assert_eq(m.len, wlen, "%s: %zu bytes, want %zu", what, m.len, wlen);
@@ -161,18 +135,18 @@ Test(codec_concat, failures_are_clean) {
   canon_error err;
   canon_table *a = ct_table_of(100, 1, 10, 3, true), *b = ct_table_of(100, 2, 10, 3, true);
   canon_table *p[2] = {a, b};
-  mem m = {.fail = true};
-  cr_assert_null(canon__host.table_concat_encoded(p, 2, mem_alloc, mem_release, &m, &err));
+  ct_mem m = {.fail = true};
+  cr_assert_null(canon__host.table_concat_encoded(p, 2, ct_mem_alloc, ct_mem_release, &m, &err));
   cr_assert_eq(err.code, CANON_ERR_NOMEM);
   cr_assert_eq(m.allocs, 1);
   cr_assert_eq(m.releases, 0, "nothing to release when alloc failed");
   free(m.buf);
   canon_table *c = canon_table_from_csv_text("x:int64", "1\n2\n", &err);
   canon_table *q[2] = {a, c};
-  mem m2 = {0};
-  cr_assert_null(canon__host.table_concat_encoded(q, 2, mem_alloc, mem_release, &m2, &err));
+  ct_mem m2 = {0};
+  cr_assert_null(canon__host.table_concat_encoded(q, 2, ct_mem_alloc, ct_mem_release, &m2, &err));
   cr_assert_eq(m2.allocs, 0);
-  cr_assert_null(canon__host.table_concat_encoded(q, 0, mem_alloc, mem_release, &m2, &err));
+  cr_assert_null(canon__host.table_concat_encoded(q, 0, ct_mem_alloc, ct_mem_release, &m2, &err));
   cr_assert_eq(m2.allocs, 0);
   canon_table_free(a);
   canon_table_free(b);

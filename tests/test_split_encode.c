@@ -16,28 +16,11 @@
 
 TestSuite(split_encode);
 
-/* Memory handed out by alloc: junk-filled, kept for the checks. */
-typedef struct mem {
-  uint8_t *buf;
-  size_t len;
-  bool fail;
-} mem;
-
-static uint8_t *mem_alloc(void *ctx, size_t len) {
-  mem *m = ctx;
-  if (m->fail) return NULL;
-  m->len = len;
-  m->buf = malloc(len ? len : 1);
-  cr_assert(m->buf);
-  memset(m->buf, 0xa5, len);
-  return m->buf;
-}
-
 /* The split made the old way: bucket tables, each encoded. */
 static uint8_t *encode_buckets(canon_table **b, int P, size_t *len, canon__split_out *out) {
-  mem m = {0};
+  ct_mem m = {0};
   canon_error err;
-  cr_assert_eq(canon__split_encode_buckets(b, P, mem_alloc, &m, len, out, &err), 0, "%s", err.message);
+  cr_assert_eq(canon__split_encode_buckets(b, P, ct_mem_alloc, &m, len, out, &err), 0, "%s", err.message);
   cr_assert_eq(*len, m.len);
   for (int k = 0; k < P; k++) canon_table_free(b[k]);
   return m.buf;
@@ -75,8 +58,8 @@ static void compare_scatter(const canon_table *t, int32_t *bucket, canon_table *
   size_t wlen, glen;
   canon__split_out wo, go;
   uint8_t *want = encode_buckets(b, P, &wlen, &wo);
-  mem m = {0};
-  cr_assert_eq(canon__split_encode_scatter(t, bucket, P, mem_alloc, &m, &glen, &go, &err), 0, "%s", err.message);
+  ct_mem m = {0};
+  cr_assert_eq(canon__split_encode_scatter(t, bucket, P, ct_mem_alloc, &m, &glen, &go, &err), 0, "%s", err.message);
   same_bytes(m.buf, glen, want, wlen, what);
   cr_assert_eq(go.rows, wo.rows, "%s", what);
   cr_assert_eq(go.bytes, wo.bytes, "%s", what);
@@ -198,14 +181,14 @@ Test(split_encode, failures_are_clean) {
   canon_table *t = ct_table_of(100, 7, 10, 3, true);
   int32_t bucket[100];
   for (int i = 0; i < 100; i++) bucket[i] = i % 3;
-  mem m = {.fail = true};
+  ct_mem m = {.fail = true};
   size_t len = 0;
   canon_error err;
-  cr_assert_eq(canon__split_encode_scatter(t, bucket, 3, mem_alloc, &m, &len, NULL, &err), CANON_ERR_NOMEM);
+  cr_assert_eq(canon__split_encode_scatter(t, bucket, 3, ct_mem_alloc, &m, &len, NULL, &err), CANON_ERR_NOMEM);
   cr_assert(strstr(err.message, "split"), "%s", err.message);
   canon_table *b[3];
   for (int k = 0; k < 3; k++) b[k] = canon__table_share(t, &err);
-  cr_assert_eq(canon__split_encode_buckets(b, 3, mem_alloc, &m, &len, NULL, &err), CANON_ERR_NOMEM);
+  cr_assert_eq(canon__split_encode_buckets(b, 3, ct_mem_alloc, &m, &len, NULL, &err), CANON_ERR_NOMEM);
   for (int k = 0; k < 3; k++) canon_table_free(b[k]);
   canon_table_free(t);
 }
