@@ -23,7 +23,6 @@ typedef struct mc_entry {
   const uint8_t *map;
   size_t size;
   int refs;
-  uint64_t last_use;  /* epoch of the last map or put */
   uint64_t touched;   /* clock of the last map or put (least recent goes first) */
   uint64_t *in;       /* bit k: chunk k populated */
 } mc_entry;
@@ -32,8 +31,8 @@ struct px_mapcache {
   pthread_mutex_t lock;
   mc_entry *e;
   int n, cap;
-  uint64_t epoch;
-  uint64_t clock;
+  uint64_t clock;     /* counts maps and puts */
+  uint64_t job_start, prev_job_start; /* the clock at the last two ticks */
   size_t idle_max;    /* bytes of idle mappings kept at most */
   int out;            /* mappings handed out and not yet put */
   bool closed;
@@ -116,7 +115,7 @@ static bool add_entry(px_mapcache *c, const struct stat *sb, const uint8_t *map,
     c->e = ne;
     c->cap = nc;
   }
-  c->e[c->n++] = (mc_entry){sb->st_dev, sb->st_ino, map, size, 1, c->epoch, ++c->clock, in};
+  c->e[c->n++] = (mc_entry){sb->st_dev, sb->st_ino, map, size, 1, ++c->clock, in};
   return true;
 }
 
@@ -136,7 +135,6 @@ int px_mapcache_map(px_mapcache *c, int fd, const uint8_t **map, size_t *size) {
       if (e->dev != sb.st_dev || e->ino != sb.st_ino) continue;
       if (e->size == len) {
         if (e->refs++ == 0) set_fork(e, true);
-        e->last_use = c->epoch;
         e->touched = ++c->clock;
         c->out++;
         *map = e->map;
@@ -234,7 +232,6 @@ void px_mapcache_put(px_mapcache *c, const uint8_t *map, size_t size) {
   for (int i = 0; i < c->n; i++)
     if (c->e[i].map == map && c->e[i].refs > 0) {
       cached = true;
-      c->e[i].last_use = c->epoch;
       c->e[i].touched = ++c->clock;
       if (--c->e[i].refs == 0) {
         if (c->closed) {
@@ -255,9 +252,12 @@ void px_mapcache_put(px_mapcache *c, const uint8_t *map, size_t size) {
 void px_mapcache_tick(px_mapcache *c) {
   if (!c) return;
   pthread_mutex_lock(&c->lock);
-  c->epoch++;
+  c->prev_job_start = c->job_start;
+  c->job_start = c->clock;
+  /* Idle and not touched since the previous job started: a whole job
+   * went by without it. */
   for (int i = 0; i < c->n; i++)
-    if (c->e[i].refs == 0 && c->e[i].last_use + 1 < c->epoch) drop_entry(c, i--);
+    if (c->e[i].refs == 0 && c->e[i].touched <= c->prev_job_start) drop_entry(c, i--);
   pthread_mutex_unlock(&c->lock);
 }
 
