@@ -533,16 +533,8 @@ static void *map_worker(void *arg) {
 static int map_results(px_state *st, px_seg *segs, int P, canon_table **res, canon_error *err) {
   map_all m = {.st = st, .segs = segs, .res = res, .n = P, .failed_at = P};
   pthread_mutex_init(&m.lock, NULL);
-  long cores = sysconf(_SC_NPROCESSORS_ONLN);
-  int threads = cores < 1 ? 1 : cores > 8 ? 8 : (int)cores;
-  if (threads > P) threads = P;
-  pthread_t tid[8];
-  int started = 0;
-  /* A thread that cannot start leaves its share to the others. */
-  for (int t = 1; t < threads; t++)
-    if (pthread_create(&tid[started], NULL, map_worker, &m) == 0) started++;
-  map_worker(&m);
-  for (int t = 0; t < started; t++) pthread_join(tid[t], NULL);
+  int threads = px_driver_threads();
+  px_run_threads(map_worker, &m, threads < P ? threads : P);
   pthread_mutex_destroy(&m.lock);
   if (m.failed_at == P) return 0;
   if (err) *err = m.err;

@@ -178,6 +178,21 @@ static int anon_shm(const char *name, bool kept) {
   return -1;
 }
 
+void px_run_threads(void *(*fn)(void *), void *arg, int threads) {
+  pthread_t tid[8];
+  int started = 0;
+  /* A thread that cannot start leaves its share to the others. */
+  for (int t = 1; t < threads && t < 8; t++)
+    if (pthread_create(&tid[started], NULL, fn, arg) == 0) started++;
+  fn(arg);
+  for (int t = 0; t < started; t++) pthread_join(tid[t], NULL);
+}
+
+int px_driver_threads(void) {
+  long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+  return cpus < 1 ? 1 : cpus > 8 ? 8 : (int)cpus;
+}
+
 #ifdef MADV_POPULATE_WRITE
 /* Fault in [map, map + size) for writing on up to `threads` threads, a
  * 64 MiB chunk at a time (a big fresh segment: allocating and zeroing its
@@ -205,12 +220,7 @@ static void *populate_worker(void *arg) {
 
 static void populate_wide(uint8_t *map, size_t size, int threads) {
   populate_job j = {map, size, 0};
-  pthread_t tid[8];
-  int started = 0;
-  for (int t = 1; t < threads && t < 8; t++)
-    if (pthread_create(&tid[started], NULL, populate_worker, &j) == 0) started++;
-  populate_worker(&j);
-  for (int t = 0; t < started; t++) pthread_join(tid[t], NULL);
+  px_run_threads(populate_worker, &j, threads);
 }
 #endif
 
@@ -253,16 +263,10 @@ int px_seg_create_kept(size_t size, uint8_t **map) {
   return seg_create("canon-segment", size, map, 1, true);
 }
 
-/* Threads for a shared table's segment: the driver makes those while the
- * workers wait (before a job, or after its last stage), so every core is
- * free. */
-static int driver_threads(void) {
-  long cpus = sysconf(_SC_NPROCESSORS_ONLN);
-  return cpus < 1 ? 1 : cpus > 8 ? 8 : (int)cpus;
-}
-
+/* A shared table's segment is made by the driver while the workers wait
+ * (before a job, or after its last stage): every core is free. */
 int px_table_seg_create(size_t size, uint8_t **map) {
-  return seg_create("canon-table", size, map, driver_threads(), false);
+  return seg_create("canon-table", size, map, px_driver_threads(), false);
 }
 
 static int seg_map(int fd, int flags, const uint8_t **map, size_t *size) {
@@ -321,7 +325,7 @@ int px_table_write(const canon_host *h, const canon_table *t, int *fd, canon_err
 }
 
 int px_shared_table_write(const canon_host *h, const canon_table *t, int *fd, canon_error *err) {
-  return table_write("canon-table", driver_threads(), h, t, fd, err);
+  return table_write("canon-table", px_driver_threads(), h, t, fd, err);
 }
 
 /* A mapping a view table keeps: let go (unmapped, or back to its cache)
@@ -339,12 +343,6 @@ static void view_release(void *ctx) {
   px_mapcache_put(v->cache, v->map, v->size);
   if (v->after) v->after(v->actx);
   free(v);
-}
-
-canon_table *px_table_view_then(const canon_host *h, const uint8_t *map, size_t size,
-                                const uint8_t *at, size_t len, void (*after)(void *ctx),
-                                void *ctx, canon_error *err) {
-  return px_table_view_in(h, NULL, map, size, at, len, after, ctx, err);
 }
 
 canon_table *px_table_view_in(const canon_host *h, px_mapcache *cache, const uint8_t *map,
@@ -376,7 +374,7 @@ canon_table *px_table_view_in(const canon_host *h, px_mapcache *cache, const uin
 
 canon_table *px_table_view(const canon_host *h, const uint8_t *map, size_t size, const uint8_t *at,
                            size_t len, canon_error *err) {
-  return px_table_view_then(h, map, size, at, len, NULL, NULL, err);
+  return px_table_view_in(h, NULL, map, size, at, len, NULL, NULL, err);
 }
 
 size_t px_table_len(const uint8_t *map, size_t size) {
@@ -385,11 +383,6 @@ size_t px_table_len(const uint8_t *map, size_t size) {
   if (size < 32) return size;
   memcpy(&n, map + 24, 8);
   return n >= 32 && n <= size ? (size_t)n : size;
-}
-
-canon_table *px_table_map_then(const canon_host *h, int fd, void (*after)(void *ctx), void *ctx,
-                               canon_error *err) {
-  return px_table_map_in(h, NULL, fd, after, ctx, err);
 }
 
 canon_table *px_table_map_in(const canon_host *h, px_mapcache *cache, int fd,
@@ -409,7 +402,7 @@ canon_table *px_table_map_in(const canon_host *h, px_mapcache *cache, int fd,
 }
 
 canon_table *px_table_map(const canon_host *h, int fd, canon_error *err) {
-  return px_table_map_then(h, fd, NULL, NULL, err);
+  return px_table_map_in(h, NULL, fd, NULL, NULL, err);
 }
 
 static size_t pad8(size_t n) { return (n + 7) & ~(size_t)7; }

@@ -104,6 +104,14 @@ int px_send(int sock, px_msg *m, const int *fds, int nfds);
  * closed, -1: error (errno). */
 int px_recv(int sock, px_msg *m, int **fds);
 
+/* Run fn(arg) on up to `threads` threads (at most 8, the caller's among
+ * them), each taking items in turn from a counter in arg; a thread that
+ * cannot be started leaves its share to the others. */
+void px_run_threads(void *(*fn)(void *), void *arg, int threads);
+/* Threads for the driver's own big work, done while the workers wait
+ * (decoding results, making a shared table): one per core, at most 8. */
+int px_driver_threads(void);
+
 /* A new shared memory segment of `size` bytes mapped read-write at *map;
  * returns its fd or -1 (errno).  Nothing named is left behind. */
 int px_seg_create(size_t size, uint8_t **map);
@@ -146,22 +154,16 @@ int px_shared_table_write(const canon_host *h, const canon_table *t, int *fd, ca
  * copied. */
 canon_table *px_table_view(const canon_host *h, const uint8_t *map, size_t size, const uint8_t *at,
                            size_t len, canon_error *err);
-/* px_table_view, calling after(ctx) once the mapping is gone. */
-canon_table *px_table_view_then(const canon_host *h, const uint8_t *map, size_t size,
-                                const uint8_t *at, size_t len, void (*after)(void *ctx),
-                                void *ctx, canon_error *err);
-/* px_table_view_then over a mapping from px_mapcache_map(cache, ...),
- * which goes back to the cache instead of being unmapped. */
+/* px_table_view over a mapping from px_mapcache_map(cache, ...) (cache
+ * NULL: a plain mapping), which goes back to the cache instead of being
+ * unmapped; after(ctx) runs once the mapping is let go. */
 canon_table *px_table_view_in(const canon_host *h, px_mapcache *cache, const uint8_t *map,
                               size_t size, const uint8_t *at, size_t len,
                               void (*after)(void *ctx), void *ctx, canon_error *err);
 /* The table a segment holds, as a view of its mapping (see px_table_view). */
 canon_table *px_table_map(const canon_host *h, int fd, canon_error *err);
-/* The same, calling after(ctx) once the mapping is gone (also when the
- * call fails). */
-canon_table *px_table_map_then(const canon_host *h, int fd, void (*after)(void *ctx), void *ctx,
-                               canon_error *err);
-/* px_table_map_then through a mapping cache (NULL: none). */
+/* The same through a mapping cache (NULL: none), calling after(ctx) once
+ * the mapping is let go (also when the call fails). */
 canon_table *px_table_map_in(const canon_host *h, px_mapcache *cache, int fd,
                              void (*after)(void *ctx), void *ctx, canon_error *err);
 /* Bytes into a new segment. */
