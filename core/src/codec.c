@@ -64,22 +64,18 @@ static bool ships_codes(const canon__column *c, int64_t nrows) {
 
 /* Bytes of the codes section of column c (0: it ships none). */
 static size_t codes_size(const canon__column *c, int64_t nrows) {
-  if (!ships_codes(c, nrows)) return 0;
-  const canon__column *v = c->dict->values;
-  return CODES_BYTES + pad8((size_t)nrows * 4) + ((size_t)v->length + 1) * 8 +
-         pad8((size_t)canon__i64(v)[v->length]);
+  return ships_codes(c, nrows) ? codec_codes_size(c->dict->values, nrows) : 0;
 }
 
 /* Bytes table_encode_into needs for t. */
 size_t canon__table_encoded_size(const canon_table *t) {
-  size_t n = HEADER_BYTES + (size_t)t->schema->n * COLUMN_BYTES, names = 0;
+  size_t n = codec_head_size(t->schema);
   for (int i = 0; i < t->schema->n; i++) {
     size_t v, w, s;
-    names += strlen(t->schema->names[i]);
     column_sizes(t->cols[i], t->nrows, &v, &w, &s);
     n += pad8(v) + pad8(w) + pad8(s) + codes_size(t->cols[i], t->nrows);
   }
-  return n + pad8(names);
+  return n;
 }
 
 /* ---- encoding ------------------------------------------------------------- */

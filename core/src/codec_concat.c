@@ -21,7 +21,7 @@
 /* One column of the concatenation. */
 typedef struct cat_col {
   codec_sizes sz;
-  size_t at_validity, at_values, at_strdata, at_codes; /* offsets in the encoding */
+  codec_at at;                /* its sections in the encoding */
   int64_t *row_at, *byte_at;  /* per part: first row and (strings) first byte; n + 1 */
   canon__column merged;       /* strings: the concatenation's dictionary, and its
                                  codes when they are not shipped */
@@ -45,14 +45,14 @@ static void cat_part(const cat_job *j, int i, int p) {
   if (c->type == CANON_BOOL) {
     /* 0/1 bytes, whatever a kernel left in a NULL slot (as encoded). */
     const uint8_t *b = canon__u8(c);
-    uint8_t *d = j->buf + cc->at_values + cc->row_at[p];
+    uint8_t *d = j->buf + cc->at.values + cc->row_at[p];
     for (int64_t k = 0; k < c->length; k++) d[k] = b[k] ? 1 : 0;
   } else {
-    canon__concat_copy_part(c, j->buf + cc->at_values, j->buf + cc->at_strdata, cc->row_at[p],
+    canon__concat_copy_part(c, j->buf + cc->at.values, j->buf + cc->at.strdata, cc->row_at[p],
                             cc->byte_at[p]);
     if (cc->ships)
       canon__dict_codes_part(c, cc->maps[p],
-                             (uint32_t *)(j->buf + cc->at_codes + CODES_BYTES) + cc->row_at[p]);
+                             (uint32_t *)(j->buf + cc->at.codes + CODES_BYTES) + cc->row_at[p]);
   }
 }
 
@@ -93,9 +93,7 @@ static int cat_plan(canon_table *const *parts, int n, int64_t total, cat_col *co
                     uint32_t *ncoded) {
   const canon_schema *s = parts[0]->schema;
   int nc = s->n;
-  size_t names = 0;
-  for (int i = 0; i < nc; i++) names += strlen(s->names[i]);
-  size_t at = HEADER_BYTES + (size_t)nc * COLUMN_BYTES + pad8(names);
+  size_t at = codec_head_size(s);
   *ncoded = 0;
   for (int i = 0; i < nc; i++) {
     cat_col *cc = &cols[i];
@@ -113,10 +111,7 @@ static int cat_plan(canon_table *const *parts, int n, int64_t total, cat_col *co
     cc->sz.validity = nulls ? (size_t)(total + 7) / 8 : 0;
     cc->sz.values = ((size_t)total + (ty == CANON_STRING)) * canon__type_width(ty);
     cc->sz.strdata = ty == CANON_STRING ? (size_t)cc->byte_at[n] : 0;
-    cc->at_validity = at;
-    cc->at_values = at += pad8(cc->sz.validity);
-    cc->at_strdata = at += pad8(cc->sz.values);
-    at += pad8(cc->sz.strdata);
+    codec_place(&cc->at, &cc->sz, &at);
     if (ty == CANON_STRING) {
       /* The concatenation's dictionary, as a concatenation merges them;
        * shipped codes are written by the copying threads, straight into
@@ -134,10 +129,8 @@ static int cat_plan(canon_table *const *parts, int n, int64_t total, cat_col *co
   for (int i = 0; i < nc; i++) {
     cat_col *cc = &cols[i];
     if (!cc->ships) continue;
-    const canon__column *v = cc->merged.dict->values;
-    cc->at_codes = at;
-    at += CODES_BYTES + pad8((size_t)total * 4) + ((size_t)v->length + 1) * 8 +
-          pad8((size_t)canon__i64(v)[v->length]);
+    cc->at.codes = at;
+    at += codec_codes_size(cc->merged.dict->values, total);
   }
   *len = at;
   return 0;
@@ -153,12 +146,11 @@ static void cat_write_rest(cat_job *j, int64_t total, size_t len, uint32_t ncode
   canon__codec_put_head(buf, j->parts[0]->schema, total, ncoded, len, sz);
   for (int i = 0; i < j->nc; i++) {
     cat_col *cc = &j->cols[i];
-    codec_at at = {cc->at_validity, cc->at_values, cc->at_strdata, cc->at_codes};
-    canon__codec_put_frame(buf, i, j->parts[0]->schema->types[i], total, &cc->sz, &at,
+    canon__codec_put_frame(buf, i, j->parts[0]->schema->types[i], total, &cc->sz, &cc->at,
                            cc->ships ? cc->merged.dict->values : NULL);
     for (int p = 0; cc->sz.validity && p < n; p++) {
       const canon__column *c = j->parts[p]->cols[i];
-      canon__bits_or(buf + cc->at_validity, cc->row_at[p], c->validity ? c->validity->data : NULL,
+      canon__bits_or(buf + cc->at.validity, cc->row_at[p], c->validity ? c->validity->data : NULL,
                      c->length);
     }
   }
@@ -172,16 +164,16 @@ static canon__column *cat_column(cat_col *cc, canon_type ty, int64_t total, cano
   c->type = ty;
   c->length = total;
   c->null_count = cc->sz.null_count;
-  if ((cc->sz.validity && !(c->validity = canon__buffer_alias(root, cc->at_validity, cc->sz.validity))) ||
-      !(c->values = canon__buffer_alias(root, cc->at_values, cc->sz.values)) ||
-      (ty == CANON_STRING && !(c->strdata = canon__buffer_alias(root, cc->at_strdata, cc->sz.strdata)))) {
+  if ((cc->sz.validity && !(c->validity = canon__buffer_alias(root, cc->at.validity, cc->sz.validity))) ||
+      !(c->values = canon__buffer_alias(root, cc->at.values, cc->sz.values)) ||
+      (ty == CANON_STRING && !(c->strdata = canon__buffer_alias(root, cc->at.strdata, cc->sz.strdata)))) {
     canon__column_unref(c);
     return NULL;
   }
   if (cc->merged.dict) {
     /* Shipped codes are read where they were written; others stay on the
      * heap (an accelerator: a reader of the encoding goes without). */
-    canon__buffer *codes = cc->ships ? canon__buffer_alias(root, cc->at_codes + CODES_BYTES, (size_t)total * 4)
+    canon__buffer *codes = cc->ships ? canon__buffer_alias(root, cc->at.codes + CODES_BYTES, (size_t)total * 4)
                                      : canon__buffer_ref(cc->merged.codes);
     if (!codes) {
       canon__column_unref(c);

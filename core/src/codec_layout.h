@@ -43,6 +43,28 @@ typedef struct codec_at {
   size_t validity, values, strdata, codes;
 } codec_at;
 
+/* Bytes of an encoding's header, column descriptors and (padded) names. */
+static inline size_t codec_head_size(const canon_schema *s) {
+  size_t names = 0;
+  for (int i = 0; i < s->n; i++) names += strlen(s->names[i]);
+  return HEADER_BYTES + (size_t)s->n * COLUMN_BYTES + pad8(names);
+}
+
+/* Bytes of a codes section: nrows codes and the dictionary `values`. */
+static inline size_t codec_codes_size(const canon__column *values, int64_t nrows) {
+  return CODES_BYTES + pad8((size_t)nrows * 4) + ((size_t)values->length + 1) * 8 +
+         pad8((size_t)canon__i64(values)[values->length]);
+}
+
+/* Place one column's validity, values and string bytes from *at on
+ * (a->codes is set with the codes sections, after every column). */
+static inline void codec_place(codec_at *a, const codec_sizes *sz, size_t *at) {
+  a->validity = *at;
+  a->values = *at += pad8(sz->validity);
+  a->strdata = *at += pad8(sz->values);
+  *at += pad8(sz->strdata);
+}
+
 /* Everything of column i's sections but its rows, for writers that put
  * the rows in place themselves (codec_concat.c, split_encode.c): the
  * validity bitmap cleared (when it has one), each section's padding, a

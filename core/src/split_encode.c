@@ -25,23 +25,18 @@
 
 #define SPLIT_MAGIC 0x50534E43u /* "CNSP" */
 
-/* Where bucket k's rows come from. */
-typedef struct se_rows {
-  const int32_t *bucket; /* each row's bucket */
-  int64_t *start;        /* P + 1 entries: bucket sizes' prefix sums */
-} se_rows;
-
 /* One column of one bucket in the encoding. */
 typedef struct se_part {
   codec_sizes sz;
-  size_t at_validity, at_values, at_strdata, at_codes; /* absolute offsets */
+  codec_at at;     /* its sections in the split encoding */
   bool ships;
 } se_part;
 
 typedef struct se_job {
   const canon_table *t;
   int P, nc;
-  const se_rows *rows;
+  const int32_t *bucket; /* each row's bucket */
+  const int64_t *start;  /* P + 1 entries: bucket sizes' prefix sums */
   se_part *parts;  /* [column * P + bucket] */
   size_t *at, *len; /* each bucket's encoding */
   uint8_t *buf;
@@ -49,15 +44,14 @@ typedef struct se_job {
   int64_t *wrote;  /* strings: bytes written per bucket */
 } se_job;
 
-static int64_t bucket_rows(const se_rows *r, int k) { return r->start[k + 1] - r->start[k]; }
+static int64_t bucket_rows(const se_job *j, int k) { return j->start[k + 1] - j->start[k]; }
 
 /* NULL counts (into n[k]) or string bytes (`bytes`) of column c per bucket. */
 static void per_bucket(const se_job *j, const canon__column *c, bool bytes, int64_t *n) {
-  const se_rows *r = j->rows;
   const int64_t *off = bytes ? canon__i64(c) : NULL;
   memset(n, 0, (size_t)j->P * sizeof *n);
   for (int64_t i = 0; i < c->length; i++)
-    n[r->bucket[i]] += bytes ? off[i + 1] - off[i] : !canon__valid(c, i);
+    n[j->bucket[i]] += bytes ? off[i + 1] - off[i] : !canon__valid(c, i);
 }
 
 /* Sizes and offsets of every bucket's encoding; the split's total length,
@@ -73,7 +67,7 @@ static size_t se_plan(se_job *j) {
     bool nulls = c->validity && c->null_count > 0;
     if (nulls) per_bucket(j, c, false, n);
     for (int k = 0; k < P; k++) {
-      int64_t m = bucket_rows(j->rows, k);
+      int64_t m = bucket_rows(j, k);
       row[k].sz.null_count = nulls ? n[k] : 0;
       row[k].sz.validity = row[k].sz.null_count ? (size_t)(m + 7) / 8 : 0;
       row[k].sz.values = c->type == CANON_STRING ? ((size_t)m + 1) * 8 : (size_t)m * canon__type_width(c->type);
@@ -85,28 +79,21 @@ static size_t se_plan(se_job *j) {
     }
   }
   free(n);
-  size_t names = 0;
-  for (int i = 0; i < nc; i++) names += strlen(t->schema->names[i]);
-  size_t at = pad8(8 + (size_t)P * 16);
+  size_t head = codec_head_size(t->schema), at = pad8(8 + (size_t)P * 16);
   for (int k = 0; k < P; k++) {
     size_t base = at;
     j->at[k] = base;
-    at += HEADER_BYTES + (size_t)nc * COLUMN_BYTES + pad8(names);
+    at += head;
     for (int i = 0; i < nc; i++) {
       se_part *e = &j->parts[(size_t)i * (size_t)P + (size_t)k];
-      e->at_validity = at;
-      e->at_values = at += pad8(e->sz.validity);
-      e->at_strdata = at += pad8(e->sz.values);
-      at += pad8(e->sz.strdata);
+      codec_place(&e->at, &e->sz, &at);
     }
-    int64_t m = bucket_rows(j->rows, k);
+    int64_t m = bucket_rows(j, k);
     for (int i = 0; i < nc; i++) {
       se_part *e = &j->parts[(size_t)i * (size_t)P + (size_t)k];
       if (!e->ships) continue;
-      const canon__column *v = t->cols[i]->dict->values;
-      e->at_codes = at;
-      at += CODES_BYTES + pad8((size_t)m * 4) + ((size_t)v->length + 1) * 8 +
-            pad8((size_t)canon__i64(v)[v->length]);
+      e->at.codes = at;
+      at += codec_codes_size(t->cols[i]->dict->values, m);
     }
     j->len[k] = at - base;
   }
@@ -126,7 +113,7 @@ static int se_write_rest(se_job *j) {
   for (int k = 0; k < P; k++) {
     put_u64(buf + 8 + (size_t)k * 16, (uint64_t)j->at[k]);
     put_u64(buf + 16 + (size_t)k * 16, (uint64_t)j->len[k]);
-    int64_t m = bucket_rows(j->rows, k);
+    int64_t m = bucket_rows(j, k);
     uint32_t ncoded = 0;
     for (int i = 0; i < nc; i++) {
       const se_part *e = &j->parts[(size_t)i * (size_t)P + (size_t)k];
@@ -137,8 +124,7 @@ static int se_write_rest(se_job *j) {
     for (int i = 0; i < nc; i++) {
       const se_part *e = &j->parts[(size_t)i * (size_t)P + (size_t)k];
       const canon__column *c = j->t->cols[i];
-      codec_at at = {e->at_validity, e->at_values, e->at_strdata, e->at_codes};
-      canon__codec_put_frame(buf, i, c->type, m, &e->sz, &at, e->ships ? c->dict->values : NULL);
+      canon__codec_put_frame(buf, i, c->type, m, &e->sz, &e->at, e->ships ? c->dict->values : NULL);
     }
   }
   free(sz);
@@ -148,7 +134,7 @@ static int se_write_rest(se_job *j) {
 /* Row i of the source goes to row p of bucket k: each kind of buffer. */
 #define SE_EACH_ROW(...)                                                         \
   do {                                                                           \
-    const int32_t *b_ = j->rows->bucket;                                         \
+    const int32_t *b_ = j->bucket;                                         \
     memset(j->pos, 0, (size_t)j->P * sizeof *j->pos);                            \
     for (int64_t i = 0; i < c->length; i++) {                                    \
       int k = b_[i];                                                             \
@@ -163,7 +149,7 @@ static void se_column(se_job *j, int ci) {
   uint8_t *buf = j->buf;
   if (c->validity && c->null_count > 0)
     SE_EACH_ROW(if (e[k].sz.validity && canon__valid(c, i))
-                    buf[e[k].at_validity + (size_t)(p >> 3)] |= (uint8_t)(1u << (p & 7)));
+                    buf[e[k].at.validity + (size_t)(p >> 3)] |= (uint8_t)(1u << (p & 7)));
   if (c->type == CANON_STRING) {
     const int64_t *off = canon__i64(c);
     const uint8_t *sd = c->strdata->data;
@@ -172,7 +158,7 @@ static void se_column(se_job *j, int ci) {
     memset(w, 0, (size_t)j->P * sizeof *w);
     SE_EACH_ROW({
       size_t from = (size_t)off[i], len = (size_t)(off[i + 1] - off[i]);
-      uint8_t *dst = buf + e[k].at_strdata + w[k];
+      uint8_t *dst = buf + e[k].at.strdata + w[k];
       /* Short strings as one 16-byte move where both sides have room
        * (the spill is overwritten by the bucket's next strings). */
       if (len <= 16 && from + 16 <= room && (size_t)w[k] + 16 <= e[k].sz.strdata)
@@ -180,35 +166,36 @@ static void se_column(se_job *j, int ci) {
       else if (len)
         memcpy(dst, sd + from, len);
       w[k] += (int64_t)len;
-      put_u64(buf + e[k].at_values + (size_t)(p + 1) * 8, (uint64_t)w[k]);
+      put_u64(buf + e[k].at.values + (size_t)(p + 1) * 8, (uint64_t)w[k]);
     });
     if (c->dict) {
       const uint32_t *code = canon__codes(c);
-      SE_EACH_ROW(if (e[k].ships) put_u32(buf + e[k].at_codes + CODES_BYTES + (size_t)p * 4, code[i]));
+      SE_EACH_ROW(if (e[k].ships) put_u32(buf + e[k].at.codes + CODES_BYTES + (size_t)p * 4, code[i]));
     }
     return;
   }
   if (c->type == CANON_BOOL) {
     const uint8_t *b = canon__u8(c);
-    SE_EACH_ROW(buf[e[k].at_values + (size_t)p] = b[i] ? 1 : 0);
+    SE_EACH_ROW(buf[e[k].at.values + (size_t)p] = b[i] ? 1 : 0);
     return;
   }
   size_t width = canon__type_width(c->type);
   const uint8_t *src = c->values->data;
   if (width == 8)
-    SE_EACH_ROW(memcpy(buf + e[k].at_values + (size_t)p * 8, src + (size_t)i * 8, 8));
+    SE_EACH_ROW(memcpy(buf + e[k].at.values + (size_t)p * 8, src + (size_t)i * 8, 8));
   else if (width == 4)
-    SE_EACH_ROW(memcpy(buf + e[k].at_values + (size_t)p * 4, src + (size_t)i * 4, 4));
+    SE_EACH_ROW(memcpy(buf + e[k].at.values + (size_t)p * 4, src + (size_t)i * 4, 4));
   else
-    SE_EACH_ROW(memcpy(buf + e[k].at_values + (size_t)p * width, src + (size_t)i * width, width));
+    SE_EACH_ROW(memcpy(buf + e[k].at.values + (size_t)p * width, src + (size_t)i * width, width));
 }
 
-/* The split described by `rows` into memory from alloc. */
-static int se_encode(const canon_table *t, int P, const se_rows *rows,
+/* The split of t by bucket (bucket sizes' prefix sums in start) into
+ * memory from alloc. */
+static int se_encode(const canon_table *t, int P, const int32_t *bucket, const int64_t *start,
                      uint8_t *(*alloc)(void *ctx, size_t len), void *ctx, size_t *len,
                      canon__split_out *out, canon_error *err) {
   int nc = t->schema->n;
-  se_job j = {t, P, nc, rows, NULL, NULL, NULL, NULL, NULL, NULL};
+  se_job j = {t, P, nc, bucket, start, NULL, NULL, NULL, NULL, NULL, NULL};
   j.parts = canon__calloc((size_t)P * (size_t)(nc ? nc : 1), sizeof *j.parts);
   j.at = canon__calloc((size_t)P, sizeof *j.at);
   j.len = canon__calloc((size_t)P, sizeof *j.len);
@@ -226,7 +213,7 @@ static int se_encode(const canon_table *t, int P, const se_rows *rows,
     for (int i = 0; i < nc; i++) se_column(&j, i);
     *len = total;
     if (out) {
-      out->rows = rows->start[P] - rows->start[0];
+      out->rows = start[P];
       out->bytes = 0;
       for (size_t e = 0; e < (size_t)P * (size_t)nc; e++)
         out->bytes += (int64_t)(j.parts[e].sz.validity + j.parts[e].sz.values + j.parts[e].sz.strdata);
@@ -247,8 +234,7 @@ int canon__split_encode_scatter(const canon_table *t, const int32_t *bucket, int
   if (!start) return canon__nomem(err);
   for (int64_t i = 0; i < t->nrows; i++) start[bucket[i] + 1]++;
   for (int k = 0; k < P; k++) start[k + 1] += start[k];
-  se_rows r = {bucket, start};
-  int rc = se_encode(t, P, &r, alloc, ctx, len, out, err);
+  int rc = se_encode(t, P, bucket, start, alloc, ctx, len, out, err);
   free(start);
   return rc;
 }
