@@ -351,17 +351,14 @@ static int prepare_range(canon__xin *x, int nparts, canon_table *const *outs, in
       kc[k] = canon__column_ref(rows->cols[x->sort[k].col]);
       added++;
     }
-    if (added < x->nkeys) {
-      /* Out of memory: a key missing from the samples' schema would
-       * surface later as "tables with different schemas". */
+    /* Out of memory: a key missing from the samples' schema would
+     * surface later as "tables with different schemas". */
+    if (added == x->nkeys) {
+      samples[p] = canon__table_make(ks, kc, m, err);
+    } else {
       for (int k = 0; k < added; k++) canon__column_unref(kc[k]);
-      canon_schema_free(ks);
-      free(kc);
-      canon_table_free(rows);
-      rc = canon__nomem(err);
-      goto done;
+      canon__nomem(err);
     }
-    samples[p] = canon__table_make(ks, kc, m, err);
     canon_schema_free(ks);
     free(kc);
     canon_table_free(rows);
