@@ -330,24 +330,30 @@ int canon__dict_concat_plan(canon_table *const *parts, int n, int i, canon__dict
   return rc == -1 ? 0 : rc; /* too many values: no codes, not an error */
 }
 
-int canon__dict_concat(canon_table *const *parts, int n, int i, canon__column *out) {
-  uint32_t *maps[n];
-  canon__dict *merged;
-  int rc = canon__dict_concat_plan(parts, n, i, &merged, maps);
-  if (rc || !merged) return rc;
-  canon__buffer *codes = canon__buffer_new((size_t)out->length * sizeof(uint32_t));
-  if (!codes) {
-    canon__dict_unref(merged);
-    canon__dict_maps_free(maps, n);
-    return CANON_ERR_NOMEM;
-  }
-  codes->size = (size_t)out->length * sizeof(uint32_t);
+canon__buffer *canon__dict_codes_concat(canon_table *const *parts, int n, int i,
+                                        uint32_t *const *maps, int64_t total) {
+  canon__buffer *codes = canon__buffer_new((size_t)total * sizeof(uint32_t));
+  if (!codes) return NULL;
+  codes->size = (size_t)total * sizeof(uint32_t);
   uint32_t *dst = (uint32_t *)codes->data;
   for (int p = 0; p < n; p++) {
     canon__dict_codes_part(parts[p]->cols[i], maps[p], dst);
     dst += parts[p]->cols[i]->length;
   }
+  return codes;
+}
+
+int canon__dict_concat(canon_table *const *parts, int n, int i, canon__column *out) {
+  uint32_t *maps[n];
+  canon__dict *merged;
+  int rc = canon__dict_concat_plan(parts, n, i, &merged, maps);
+  if (rc || !merged) return rc;
+  canon__buffer *codes = canon__dict_codes_concat(parts, n, i, maps, out->length);
   canon__dict_maps_free(maps, n);
+  if (!codes) {
+    canon__dict_unref(merged);
+    return CANON_ERR_NOMEM;
+  }
   out->codes = codes;
   out->dict = merged;
   return 0;

@@ -76,18 +76,6 @@ static void free_cols(cat_col *cols, int nc) {
   free(cols);
 }
 
-/* Codes of a concatenation that does not ship them, on the heap (an
- * accelerator the table keeps; a reader of the encoding goes without). */
-static int heap_codes(canon_table *const *parts, int n, int i, cat_col *cc, int64_t total) {
-  canon__buffer *codes = canon__buffer_new((size_t)total * sizeof(uint32_t));
-  if (!codes) return CANON_ERR_NOMEM;
-  codes->size = (size_t)total * sizeof(uint32_t);
-  for (int p = 0; p < n; p++)
-    canon__dict_codes_part(parts[p]->cols[i], cc->maps[p], (uint32_t *)codes->data + cc->row_at[p]);
-  cc->merged.codes = codes;
-  return 0;
-}
-
 /* Sizes and offsets of every column; the encoding's total length. */
 static int cat_plan(canon_table *const *parts, int n, int64_t total, cat_col *cols, size_t *len,
                     uint32_t *ncoded) {
@@ -122,7 +110,10 @@ static int cat_plan(canon_table *const *parts, int n, int64_t total, cat_col *co
         return CANON_ERR_NOMEM;
       cc->ships = cc->merged.dict && codec_ships_codes(cc->merged.dict->values->length, total);
       *ncoded += cc->ships;
-      if (cc->merged.dict && !cc->ships && heap_codes(parts, n, i, cc, total) != 0)
+      /* Codes that do not ship stay on the heap (an accelerator the table
+       * keeps; a reader of the encoding goes without). */
+      if (cc->merged.dict && !cc->ships &&
+          !(cc->merged.codes = canon__dict_codes_concat(parts, n, i, cc->maps, total)))
         return CANON_ERR_NOMEM;
     }
   }

@@ -137,6 +137,10 @@ int canon__dict_concat(canon_table *const *parts, int n, int i, canon__column *o
 int canon__dict_concat_plan(canon_table *const *parts, int n, int i, canon__dict **merged,
                             uint32_t **maps);
 void canon__dict_codes_part(const canon__column *c, const uint32_t *map, uint32_t *dst);
+/* Every part's codes through its map into one new buffer of total rows
+ * (NULL: out of memory). */
+canon__buffer *canon__dict_codes_concat(canon_table *const *parts, int n, int i,
+                                        uint32_t *const *maps, int64_t total);
 void canon__dict_maps_free(uint32_t **maps, int n);
 /* Attach `values` (strings, no NULLs) as c's dictionary and `codes` (a
  * uint32 per row of c) as its codes, after checking everything an
