@@ -52,7 +52,7 @@ typedef struct px_task {
   px_seg result;       /* fd -1: none */
 } px_task;
 
-#define NO_SEG ((px_seg){-1, -1, 0, 0, 0, 0, 0})
+#define NO_SEG ((px_seg){-1, -1, 0, 0, 0, 0, 0, false})
 
 typedef struct stage_run {
   px_state *st;
@@ -237,7 +237,7 @@ static void on_reply(stage_run *r, phase *ph, int wi, const px_msg *m, int *fds,
            (long long)m->range_first, (long long)m->range_rows,
            (unsigned long long)m->range_id);
     } else {
-      t->result = (px_seg){-1, wi, w->gen, 0, m->range_id, m->range_first, m->range_rows};
+      t->result = (px_seg){-1, wi, w->gen, 0, m->range_id, m->range_first, m->range_rows, false};
       t->state = 2;
       return;
     }
@@ -246,7 +246,7 @@ static void on_reply(stage_run *r, phase *ph, int wi, const px_msg *m, int *fds,
   } else if (px_hold(r->st, fds[0]) != 0) {
     fail(r, err, CANON_ERR_NOMEM, "out of memory");
   } else {
-    t->result = (px_seg){fds[0], wi, w->gen, m->seg_id, 0, 0, 0};
+    t->result = (px_seg){fds[0], wi, w->gen, m->seg_id, 0, 0, 0, (m->flags & PX_F_REFS) != 0};
     t->state = 2;
     if (m->flags & PX_F_VIEWS_HELD) r->st->no_reuse = true;
     /* Its split was the producer output's only reader (the exchange was
@@ -465,6 +465,14 @@ static void recycle_results(px_state *st) {
  * drop each segment once read, and a kept mapping would keep it alive. */
 static px_mapcache *driver_maps(const px_state *st) { return st->no_reuse ? NULL : st->maps; }
 
+/* The driver's copy of shared table id, for column references. */
+static const canon_table *shared_lookup(void *ctx, uint64_t id, canon_error *err) {
+  const canon_table *t = px_shared_find(ctx, id);
+  if (!t)
+    px_err(err, CANON_ERR_INTERNAL, "processes: shared table %llu is gone", (unsigned long long)id);
+  return t;
+}
+
 /* A result that is rows of a shared table, as a view of the driver's own
  * copy of the table (checked when the reply came). */
 static canon_table *range_table(px_state *st, const px_seg *s, canon_error *err) {
@@ -483,7 +491,9 @@ static canon_table *range_table(px_state *st, const px_seg *s, canon_error *err)
 static canon_table *map_result(px_state *st, px_seg *s, canon_error *err) {
   const canon_host *h = st->host;
   if (s->range_id) return range_table(st, s, err);
-  if (!s->id || st->no_reuse) return px_table_map_in(h, driver_maps(st), s->fd, NULL, NULL, err);
+  px_lookup lk = {shared_lookup, st};
+  if (!s->id || st->no_reuse)
+    return px_table_map_in(h, driver_maps(st), s->fd, NULL, NULL, &lk, err);
   result_ref *x = malloc(sizeof *x);
   if (!x) {
     px_err(err, CANON_ERR_NOMEM, "out of memory");
@@ -495,7 +505,7 @@ static canon_table *map_result(px_state *st, px_seg *s, canon_error *err) {
   pthread_mutex_lock(&st->rec->lock);
   st->rec->refs++;
   pthread_mutex_unlock(&st->rec->lock);
-  return px_table_map_in(h, driver_maps(st), s->fd, result_gone, x, err);
+  return px_table_map_in(h, driver_maps(st), s->fd, result_gone, x, &lk, err);
 }
 
 /* Mapping the job's results, a thread per core: decoding checks every
@@ -548,10 +558,11 @@ static int prepare_tables(stage_run *r, int i, canon_error *err) {
   int C = r->C[i] > 0 ? r->C[i] : 0, rc = 0;
   canon_table **t = calloc((size_t)(C ? C : 1), sizeof *t);
   if (!t) return fail(r, err, CANON_ERR_NOMEM, "out of memory");
+  px_lookup lk = {shared_lookup, r->st};
   for (int k = 0; k < C && rc == 0; k++) {
     const px_seg *p = &r->prod[i][k];
     t[k] = p->range_id ? range_table(r->st, p, err)
-                       : px_table_map_in(h, driver_maps(r->st), p->fd, NULL, NULL, err);
+                       : px_table_map_in(h, driver_maps(r->st), p->fd, NULL, NULL, &lk, err);
     if (!t[k]) rc = err && err->code ? err->code : CANON_ERR_ENGINE;
   }
   if (rc == 0) rc = h->exchange_prepare(r->job, r->stage, i, t, C, err);
@@ -587,11 +598,12 @@ static int prepare_mapped(stage_run *r, int i, canon_error *err) {
 }
 
 /* exchange_prepare over the producers' outputs (as tables when some are
- * row ranges of shared tables), then the encoded state into a segment. */
+ * row ranges of shared tables or hold column references, which only the
+ * driver's lookup resolves), then the encoded state into a segment. */
 static int prepare_input(stage_run *r, int i, canon_error *err) {
   const canon_host *h = r->st->host;
   bool ranges = false;
-  for (int k = 0; k < r->C[i]; k++) ranges |= r->prod[i][k].range_id != 0;
+  for (int k = 0; k < r->C[i]; k++) ranges |= r->prod[i][k].range_id != 0 || r->prod[i][k].refs;
   int rc = ranges ? prepare_tables(r, i, err) : prepare_mapped(r, i, err);
   uint8_t *buf = NULL;
   size_t len = 0;

@@ -39,6 +39,8 @@ typedef struct px_seg {
    * the session's shared table range_id (0: not such a result). */
   uint64_t range_id;
   int64_t first, rows;
+  /* The segment's encoding holds column references (PX_F_REFS). */
+  bool refs;
 } px_seg;
 
 /* Kept result segments the program's tables stopped reading: filled by

@@ -347,7 +347,8 @@ static void view_release(void *ctx) {
 
 canon_table *px_table_view_in(const canon_host *h, px_mapcache *cache, const uint8_t *map,
                               size_t size, const uint8_t *at, size_t len,
-                              void (*after)(void *ctx), void *ctx, canon_error *err) {
+                              void (*after)(void *ctx), void *ctx, const px_lookup *lk,
+                              canon_error *err) {
   view_map *v = malloc(sizeof *v);
   if (!v) {
     px_mapcache_put(cache, map, size);
@@ -368,13 +369,15 @@ canon_table *px_table_view_in(const canon_host *h, px_mapcache *cache, const uin
   /* Every segment a session maps was written by table_encode_into in
    * this program (the driver or one of its forked workers), so its
    * dictionary codes are only checked to be in range. */
+  if (lk && PX_HOST_HAS_REFS(h))
+    return h->table_decode_ref(at, len, view_release, v, lk->fn, lk->ctx, err);
   if (PX_HOST_HAS_OWN(h)) return h->table_decode_own(at, len, view_release, v, err);
   return h->table_decode_shared(at, len, view_release, v, err);
 }
 
 canon_table *px_table_view(const canon_host *h, const uint8_t *map, size_t size, const uint8_t *at,
                            size_t len, canon_error *err) {
-  return px_table_view_in(h, NULL, map, size, at, len, NULL, NULL, err);
+  return px_table_view_in(h, NULL, map, size, at, len, NULL, NULL, NULL, err);
 }
 
 size_t px_table_len(const uint8_t *map, size_t size) {
@@ -386,7 +389,8 @@ size_t px_table_len(const uint8_t *map, size_t size) {
 }
 
 canon_table *px_table_map_in(const canon_host *h, px_mapcache *cache, int fd,
-                             void (*after)(void *ctx), void *ctx, canon_error *err) {
+                             void (*after)(void *ctx), void *ctx, const px_lookup *lk,
+                             canon_error *err) {
   const uint8_t *map;
   size_t size;
   if (px_mapcache_map(cache, fd, &map, &size) != 0) {
@@ -398,11 +402,11 @@ canon_table *px_table_map_in(const canon_host *h, px_mapcache *cache, int fd,
   /* Decoding reads the whole encoding: its pages at once, not a fault
    * each few (a kept segment's unused rest stays unmapped). */
   px_mapcache_populate(cache, map, size, map, len);
-  return px_table_view_in(h, cache, map, size, map, len, after, ctx, err);
+  return px_table_view_in(h, cache, map, size, map, len, after, ctx, lk, err);
 }
 
 canon_table *px_table_map(const canon_host *h, int fd, canon_error *err) {
-  return px_table_map_in(h, NULL, fd, NULL, NULL, err);
+  return px_table_map_in(h, NULL, fd, NULL, NULL, NULL, err);
 }
 
 static size_t pad8(size_t n) { return (n + 7) & ~(size_t)7; }

@@ -42,6 +42,9 @@ enum {
  * table range_id (no segment); SPLIT: so is the producer output to split
  * (no descriptor for it). */
 #define PX_F_RANGE 2u
+/* REPLY: the result's encoding holds column references to shared tables
+ * (table_encode_ref_into): only a decoding with a lookup reads it. */
+#define PX_F_REFS 4u
 
 /* Table ids a PX_TABLES or PX_DROP message carries. */
 #define PX_IDS_PER_MSG (PX_EVENT_BYTES / 8)
@@ -69,6 +72,9 @@ enum {
 /* Whether the host has table_concat_encoded (ABI 1.3). */
 #define PX_HOST_HAS_CONCAT(h) \
   ((h)->struct_size >= offsetof(canon_host, table_concat_encoded) + sizeof (h)->table_concat_encoded)
+/* Whether the host has the column reference slots (ABI 1.5). */
+#define PX_HOST_HAS_REFS(h) \
+  ((h)->struct_size >= offsetof(canon_host, table_decode_ref) + sizeof (h)->table_decode_ref)
 /* Whether the host has the event slots (appended to canon_host). */
 #define PX_HOST_HAS_EVENTS(h) \
   ((h)->struct_size >= offsetof(canon_host, task_events_add) + sizeof (h)->task_events_add)
@@ -147,6 +153,14 @@ int px_table_write(const canon_host *h, const canon_table *t, int *fd, canon_err
 /* The same, for a table shared by the jobs of a session (the segment is
  * named canon-table, so its descriptors can be told apart). */
 int px_shared_table_write(const canon_host *h, const canon_table *t, int *fd, canon_error *err);
+/* The tables column references of an encoding may name (table_decode_ref's
+ * lookup: the session's shared tables, as this process holds them); a
+ * px_lookup NULL in a call below makes a reference malformed input. */
+typedef struct px_lookup {
+  const canon_table *(*fn)(void *ctx, uint64_t id, canon_error *err);
+  void *ctx;
+} px_lookup;
+
 /* The table at `at` (len bytes) inside a read-only mapping (map, size)
  * that the call takes over: the table's columns view the mapping, which
  * is unmapped when the table and all tables sharing its buffers are freed
@@ -159,13 +173,16 @@ canon_table *px_table_view(const canon_host *h, const uint8_t *map, size_t size,
  * unmapped; after(ctx) runs once the mapping is let go. */
 canon_table *px_table_view_in(const canon_host *h, px_mapcache *cache, const uint8_t *map,
                               size_t size, const uint8_t *at, size_t len,
-                              void (*after)(void *ctx), void *ctx, canon_error *err);
+                              void (*after)(void *ctx), void *ctx, const px_lookup *lk,
+                              canon_error *err);
 /* The table a segment holds, as a view of its mapping (see px_table_view). */
 canon_table *px_table_map(const canon_host *h, int fd, canon_error *err);
 /* The same through a mapping cache (NULL: none), calling after(ctx) once
- * the mapping is let go (also when the call fails). */
+ * the mapping is let go (also when the call fails), resolving column
+ * references with lk. */
 canon_table *px_table_map_in(const canon_host *h, px_mapcache *cache, int fd,
-                             void (*after)(void *ctx), void *ctx, canon_error *err);
+                             void (*after)(void *ctx), void *ctx, const px_lookup *lk,
+                             canon_error *err);
 /* Bytes into a new segment. */
 int px_bytes_write(const void *buf, size_t len, int *fd, canon_error *err);
 

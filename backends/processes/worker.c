@@ -341,7 +341,7 @@ static void view_gone(void *ctx) { ((wstate *)ctx)->live_views--; }
 static canon_table *input_view(wstate *w, const uint8_t *map, size_t size, const uint8_t *at,
                                size_t len, canon_error *err) {
   w->live_views++;
-  return px_table_view_in(w->h, w->maps, map, size, at, len, view_gone, w, err);
+  return px_table_view_in(w->h, w->maps, map, size, at, len, view_gone, w, NULL, err);
 }
 
 /* The rows a PX_F_RANGE message names, from this worker's copy of the
@@ -401,7 +401,8 @@ static int do_split(wstate *w, const px_msg *m, const int *fds, outseg *o, canon
     t = range_view(w, m, err);
   } else {
     w->live_views++;
-    t = px_table_map_in(h, w->maps, fds[m->nstate], view_gone, w, err);
+    px_lookup lk = {lookup_table, w};
+    t = px_table_map_in(h, w->maps, fds[m->nstate], view_gone, w, &lk, err);
   }
   if (!t) return err->code ? err->code : CANON_ERR_ENGINE;
   if (PX_HOST_HAS_SPLIT_ENCODE(h)) {
@@ -463,6 +464,33 @@ static canon_table *gather(wstate *w, const px_msg *m, const int *fds, int n, ca
   return out;
 }
 
+/* A run task's output into its segment.  The columns that are rows of a
+ * shared table this worker holds (a select or assign over a persisted
+ * table, a left join's left side) go as references to it — to the table
+ * that leaves the fewest bytes — and the reader takes them from its own
+ * copy; the others go as rows. */
+static int encode_output(wstate *w, const canon_table *out, outseg *o, px_msg *reply,
+                         canon_error *err) {
+  const canon_host *h = w->h;
+  size_t need = h->table_encoded_size(out);
+  const canon_table *base = NULL;
+  uint64_t id = 0;
+  for (int i = 0; w->ranges && PX_HOST_HAS_REFS(h) && i < w->ntables; i++) {
+    if (!w->tables[i].t) continue;
+    size_t n = h->table_encoded_size_ref(out, w->tables[i].t);
+    if (n < need) {
+      need = n;
+      base = w->tables[i].t;
+      id = w->tables[i].id;
+    }
+  }
+  int rc = out_segment(w, need, o, err);
+  if (rc) return rc;
+  if (!base) return h->table_encode_into(out, o->map, need, err);
+  reply->flags |= PX_F_REFS;
+  return h->table_encode_ref_into(out, base, id, o->map, need, err);
+}
+
 static int do_run(wstate *w, const px_msg *m, const int *fds, outseg *o, px_msg *reply,
                   canon_error *err) {
   const canon_host *h = w->h;
@@ -474,10 +502,7 @@ static int do_run(wstate *w, const px_msg *m, const int *fds, outseg *o, px_msg 
   }
   if (rc == 0) rc = h->run_task(w->job, m->stage, m->part, in, &out, err);
   if (rc == 0) reply->nrows = h->table_num_rows(out);
-  if (rc == 0 && !reply_range(w, out, reply)) {
-    size_t need = h->table_encoded_size(out);
-    if ((rc = out_segment(w, need, o, err)) == 0) rc = h->table_encode_into(out, o->map, need, err);
-  }
+  if (rc == 0 && !reply_range(w, out, reply)) rc = encode_output(w, out, o, reply, err);
   for (int i = 0; i < 2; i++)
     if (in[i]) h->table_free(in[i]);
   if (out) h->table_free(out);
@@ -515,7 +540,7 @@ static void serve_task(wstate *w, const px_msg *m, int *fds, int nfds) {
     rc = m->type == PX_SPLIT ? do_split(w, m, fds, &o, &reply.err)
                              : do_run(w, m, fds, &o, &reply, &reply.err);
   if (rc && !reply.err.code) reply.err.code = rc;
-  if (rc) reply.flags &= ~PX_F_RANGE;
+  if (rc) reply.flags &= ~(PX_F_RANGE | PX_F_REFS);
   if (rc) {
     out_done(w, &o, false);
     o.fd = -1;

@@ -35,7 +35,7 @@ extern "C" {
 #endif
 
 #define CANON_BACKEND_ABI_MAJOR 1
-#define CANON_BACKEND_ABI_MINOR 4
+#define CANON_BACKEND_ABI_MINOR 5
 
 /* Capability bits an engine declares (conformance cases can require them). */
 #define CANON_CAP_PARTITIONS   (1u << 0)  /* honours a partitions=N option */
@@ -249,6 +249,31 @@ typedef struct canon_host {
   int (*exchange_split_encode)(const canon_job *job, int stage, int input, int child_part,
                                const canon_table *t, uint8_t *(*alloc)(void *ctx, size_t len),
                                void *ctx, size_t *len, canon_error *err);
+  /* ---- ABI 1.5.  Appended: check struct_size covers the slot. ---- */
+  /* Column references: table_range_of for single columns.  A task's
+   * output often holds columns of a table its process holds by reference
+   * unchanged (a select or assign over a persisted table; a left join
+   * that keeps its left side's rows in order) next to new ones.
+   * table_encode_ref_into writes table_encode_into's encoding, except that
+   * each column of t that holds rows [first, first + rows(t)) of a column
+   * of base, in base's own memory (as table_range_of: the same bytes,
+   * NULLs and dictionary codes), goes as a reference (base_id, that
+   * column, first: 24 bytes) instead of its rows; with base NULL or no
+   * such column it is exactly table_encode_into's bytes.
+   * table_encoded_size_ref is its size (never more than
+   * table_encoded_size).  table_decode_ref is table_decode_own resolving
+   * each reference with lookup(lctx, id, err), as job_decode_shared's:
+   * the column must exist there with the column's type and hold the rows,
+   * and the decoded column views it (no copy).  Any other decoding, or
+   * one without a lookup, takes a reference for CANON_ERR_PARSE. */
+  size_t (*table_encoded_size_ref)(const canon_table *t, const canon_table *base);
+  int (*table_encode_ref_into)(const canon_table *t, const canon_table *base, uint64_t base_id,
+                               uint8_t *buf, size_t cap, canon_error *err);
+  canon_table *(*table_decode_ref)(const uint8_t *buf, size_t len, void (*release)(void *ctx),
+                                   void *ctx,
+                                   const canon_table *(*lookup)(void *lctx, uint64_t id,
+                                                                canon_error *err),
+                                   void *lctx, canon_error *err);
 } canon_host;
 
 typedef struct canon_backend {

@@ -17,6 +17,16 @@
  *               the codes (nrows u32), the values' offsets (values + 1
  *               int64 from 0) and bytes, each padded to 8
  *
+ * A column reference (canon__table_encode_ref_into) stands for rows of a
+ * column of another table that both ends hold: its descriptor's type has
+ * the high bit (CODEC_REF) set, no NULL count, no validity or string
+ * bytes, and 24 bytes of values — u64 the table's id, u64 its column,
+ * u64 the first row — and it never ships codes.  Only a decoding given a
+ * lookup (canon__table_decode_ref) accepts one: the id must name a table,
+ * the column exist with the column's type and hold the rows from the
+ * first on, and the decoded column views it (its NULLs and dictionary
+ * included).
+ *
  * Decoding trusts nothing: every size is checked against the input length
  * before anything is allocated, offsets must be monotone and end exactly at
  * the string bytes, bools must be 0 or 1, NULL counts must match the
@@ -67,16 +77,25 @@ static size_t codes_size(const canon__column *c, int64_t nrows) {
   return ships_codes(c, nrows) ? codec_codes_size(c->dict->values, nrows) : 0;
 }
 
-/* Bytes table_encode_into needs for t. */
-size_t canon__table_encoded_size(const canon_table *t) {
+/* Whether column i goes as a reference (refs NULL: none does). */
+static bool is_ref(const canon__colref *refs, int i) { return refs && refs[i].col >= 0; }
+
+/* Bytes of t's encoding with the column references refs. */
+static size_t encoded_size(const canon_table *t, const canon__colref *refs) {
   size_t n = codec_head_size(t->schema);
   for (int i = 0; i < t->schema->n; i++) {
+    if (is_ref(refs, i)) {
+      n += REF_BYTES;
+      continue;
+    }
     size_t v, w, s;
     column_sizes(t->cols[i], t->nrows, &v, &w, &s);
     n += pad8(v) + pad8(w) + pad8(s) + codes_size(t->cols[i], t->nrows);
   }
   return n;
 }
+
+size_t canon__table_encoded_size(const canon_table *t) { return encoded_size(t, NULL); }
 
 /* ---- encoding ------------------------------------------------------------- */
 
@@ -180,7 +199,7 @@ size_t canon__codec_put_head(uint8_t *buf, const canon_schema *s, int64_t nrows,
   size_t at = HEADER_BYTES;
   for (int i = 0; i < nc; i++) {
     uint8_t *d = buf + at;
-    put_u32(d, (uint32_t)s->types[i]);
+    put_u32(d, (uint32_t)s->types[i] | (sizes[i].ref ? CODEC_REF : 0));
     put_u32(d + 4, (uint32_t)strlen(s->names[i]));
     put_u64(d + 8, (uint64_t)sizes[i].null_count);
     put_u64(d + 16, sizes[i].validity);
@@ -197,32 +216,79 @@ size_t canon__codec_put_head(uint8_t *buf, const canon_schema *s, int64_t nrows,
   return at;
 }
 
-int canon__table_encode_into(const canon_table *t, uint8_t *buf, size_t cap, canon_error *err) {
-  size_t need = canon__table_encoded_size(t);
+/* t's encoding with the column references refs (NULL: none) to the
+ * table base_id into buf. */
+static int encode_into(const canon_table *t, const canon__colref *refs, uint64_t base_id,
+                       uint8_t *buf, size_t cap, canon_error *err) {
+  size_t need = encoded_size(t, refs);
   if (cap < need)
     return canon__seterr(err, CANON_ERR_INVALID, "table encoding needs %zu bytes, buffer has %zu",
                          need, cap);
   int nc = t->schema->n;
   uint32_t ncoded = 0;
-  for (int i = 0; i < nc; i++) ncoded += ships_codes(t->cols[i], t->nrows);
+  for (int i = 0; i < nc; i++) ncoded += !is_ref(refs, i) && ships_codes(t->cols[i], t->nrows);
   codec_sizes *sz = canon__calloc((size_t)(nc ? nc : 1), sizeof *sz);
   if (!sz) return canon__nomem(err);
   for (int i = 0; i < nc; i++) {
+    if (is_ref(refs, i)) {
+      sz[i].values = REF_BYTES;
+      sz[i].ref = true;
+      continue;
+    }
     column_sizes(t->cols[i], t->nrows, &sz[i].validity, &sz[i].values, &sz[i].strdata);
     sz[i].null_count = sz[i].validity ? t->cols[i]->null_count : 0;
   }
   size_t at = canon__codec_put_head(buf, t->schema, t->nrows, ncoded, need, sz);
   free(sz);
-  for (int i = 0; i < nc; i++) encode_column(t->cols[i], t->nrows, buf, &at);
+  for (int i = 0; i < nc; i++) {
+    if (is_ref(refs, i)) {
+      put_u64(buf + at, base_id);
+      put_u64(buf + at + 8, (uint64_t)refs[i].col);
+      put_u64(buf + at + 16, (uint64_t)refs[i].first);
+      at += REF_BYTES;
+    } else {
+      encode_column(t->cols[i], t->nrows, buf, &at);
+    }
+  }
   for (int i = 0; i < nc; i++)
-    if (ships_codes(t->cols[i], t->nrows)) encode_codes(t->cols[i], i, t->nrows, buf, &at);
+    if (!is_ref(refs, i) && ships_codes(t->cols[i], t->nrows))
+      encode_codes(t->cols[i], i, t->nrows, buf, &at);
   return at == need ? 0 : canon__seterr(err, CANON_ERR_INTERNAL, "table encoding size mismatch");
+}
+
+int canon__table_encode_into(const canon_table *t, uint8_t *buf, size_t cap, canon_error *err) {
+  return encode_into(t, NULL, 0, buf, cap, err);
+}
+
+size_t canon__table_encoded_size_ref(const canon_table *t, const canon_table *base) {
+  int nc = t->schema->n;
+  canon__colref *refs = base ? canon__calloc((size_t)(nc ? nc : 1), sizeof *refs) : NULL;
+  /* Out of memory: the plain size, which is never less (encoding then
+   * fails cleanly or fits). */
+  if (!refs) return encoded_size(t, NULL);
+  canon__table_refs_of(t, base, refs);
+  size_t n = encoded_size(t, refs);
+  free(refs);
+  return n;
+}
+
+int canon__table_encode_ref_into(const canon_table *t, const canon_table *base, uint64_t base_id,
+                                 uint8_t *buf, size_t cap, canon_error *err) {
+  if (!base) return encode_into(t, NULL, 0, buf, cap, err);
+  int nc = t->schema->n;
+  canon__colref *refs = canon__calloc((size_t)(nc ? nc : 1), sizeof *refs);
+  if (!refs) return canon__nomem(err);
+  canon__table_refs_of(t, base, refs);
+  int rc = encode_into(t, refs, base_id, buf, cap, err);
+  free(refs);
+  return rc;
 }
 
 /* ---- decoding ------------------------------------------------------------- */
 
 typedef struct coldesc {
   canon_type type;
+  bool ref; /* a column reference */
   uint32_t name_len;
   int64_t null_count;
   size_t validity, values, strdata;
@@ -250,6 +316,11 @@ static bool take(size_t *at, size_t n, size_t len) {
 static int check_desc(const coldesc *d, int64_t nrows, canon_error *err) {
   if (d->type <= CANON_TYPE_INVALID || d->type >= CANON_TYPE__COUNT) return bad(err, "unknown column type");
   if (d->name_len == 0 || d->name_len > MAX_NAME_BYTES) return bad(err, "bad column name length");
+  if (d->ref) {
+    if (d->validity || d->null_count || d->values != REF_BYTES || d->strdata)
+      return bad(err, "bad column reference");
+    return 0;
+  }
   if (d->validity) {
     if (d->validity != (size_t)(nrows + 7) / 8) return bad(err, "validity size does not match rows");
     if (d->null_count < 0 || d->null_count > nrows) return bad(err, "bad NULL count");
@@ -338,17 +409,45 @@ static canon__column *decode_column(const coldesc *d, int64_t nrows, const uint8
   return c;
 }
 
+/* Column d, a reference (its REF_BYTES at wp), as a view of the rows it
+ * names in the table lookup gives. */
+static canon__column *resolve_ref(const coldesc *d, int64_t nrows, const uint8_t *wp,
+                                  canon__lookup_fn lookup, void *lctx, canon_error *err) {
+  uint64_t id = get_u64(wp), col = get_u64(wp + 8), first = get_u64(wp + 16);
+  canon_error e;
+  memset(&e, 0, sizeof e);
+  const canon_table *b = lookup(lctx, id, &e);
+  if (!b) {
+    canon__seterr(err, e.code ? e.code : CANON_ERR_PARSE,
+                  "encoded table: a column references table %llu: %.900s",
+                  (unsigned long long)id, e.message);
+    return NULL;
+  }
+  if (col >= (uint64_t)b->schema->n || b->schema->types[col] != d->type) {
+    bad(err, "a column references a column of another type, or none");
+    return NULL;
+  }
+  const canon__column *bc = b->cols[col];
+  if (first > (uint64_t)bc->length || (uint64_t)nrows > (uint64_t)bc->length - first) {
+    bad(err, "a column references rows its table does not have");
+    return NULL;
+  }
+  canon__column *c = canon__column_view(bc, (int64_t)first, nrows);
+  if (!c) canon__nomem(err);
+  return c;
+}
+
 /* The codes section at buf + *at: attach it to its column in cols after
  * checking it (the column's index above *prev, so each is coded once). */
 static int decode_codes(const uint8_t *buf, size_t len, size_t *at, int nc, int64_t nrows,
-                        canon__column **cols, int *prev, canon__buffer *root, bool own,
-                        canon_error *err) {
+                        const coldesc *d, canon__column **cols, int *prev, canon__buffer *root,
+                        bool own, canon_error *err) {
   if (len - *at < CODES_BYTES) return bad(err, "codes section runs past the end");
   const uint8_t *p = buf + *at;
   uint32_t i = get_u32(p);
   uint64_t nv = get_u64(p + 8), bytes = get_u64(p + 16);
   if ((int64_t)i <= *prev || i >= (uint32_t)nc || get_u32(p + 4) != 0 ||
-      cols[i]->type != CANON_STRING)
+      cols[i]->type != CANON_STRING || d[i].ref)
     return bad(err, "codes for a column that cannot have them");
   *prev = (int)i;
   if (nv > len / 8 || bytes > len) return bad(err, "codes section larger than the encoding");
@@ -406,8 +505,9 @@ static int check_names(const coldesc *d, int nc, canon_error *err) {
   return rc;
 }
 
+/* lookup NULL: a column reference is malformed input. */
 static canon_table *decode(const uint8_t *buf, size_t len, canon__buffer *root, bool own,
-                           canon_error *err) {
+                           canon__lookup_fn lookup, void *lctx, canon_error *err) {
   if (!buf || len < HEADER_BYTES) {
     bad(err, "shorter than its header");
     return NULL;
@@ -428,8 +528,9 @@ static canon_table *decode(const uint8_t *buf, size_t len, canon__buffer *root, 
     return NULL;
   }
   /* Every row of every column takes at least one byte, except in a table
-   * without columns, whose rows cost nothing to hold. */
-  if (nrows < 0 || (ncols > 0 && (uint64_t)nrows > len) || nrows > (INT64_MAX >> 4) ||
+   * without columns, whose rows cost nothing to hold, or (with a lookup)
+   * one whose columns are references, whose rows are another table's. */
+  if (nrows < 0 || (!lookup && ncols > 0 && (uint64_t)nrows > len) || nrows > (INT64_MAX >> 4) ||
       ncols > (len - HEADER_BYTES) / COLUMN_BYTES) {
     bad(err, "row or column count out of range");
     return NULL;
@@ -446,7 +547,13 @@ static canon_table *decode(const uint8_t *buf, size_t len, canon__buffer *root, 
   size_t at = HEADER_BYTES;
   for (int i = 0; i < nc; i++, at += COLUMN_BYTES) {
     const uint8_t *p = buf + at;
-    d[i].type = (canon_type)get_u32(p);
+    uint32_t type = get_u32(p);
+    d[i].ref = (type & CODEC_REF) != 0;
+    d[i].type = (canon_type)(type & ~CODEC_REF);
+    if (d[i].ref && !lookup) {
+      bad(err, "a column references another table (which this decoding cannot see)");
+      goto done;
+    }
     d[i].name_len = get_u32(p + 4);
     d[i].null_count = (int64_t)get_u64(p + 8);
     uint64_t v = get_u64(p + 16), w = get_u64(p + 24), s = get_u64(p + 32);
@@ -478,7 +585,9 @@ static canon_table *decode(const uint8_t *buf, size_t len, canon__buffer *root, 
     if (!take(&at, d[i].values, len)) break;
     const uint8_t *sp = buf + at;
     if (!take(&at, d[i].strdata, len)) break;
-    if (!(cols[i] = decode_column(&d[i], nrows, vp, wp, sp, root, buf, err))) goto done;
+    cols[i] = d[i].ref ? resolve_ref(&d[i], nrows, wp, lookup, lctx, err)
+                       : decode_column(&d[i], nrows, vp, wp, sp, root, buf, err);
+    if (!cols[i]) goto done;
   }
   if (nc > 0 && !cols[nc - 1]) {
     bad(err, "buffers do not fill the encoding exactly");
@@ -486,7 +595,7 @@ static canon_table *decode(const uint8_t *buf, size_t len, canon__buffer *root, 
   }
   int prev = -1;
   for (uint32_t k = 0; k < ncoded; k++)
-    if (decode_codes(buf, len, &at, nc, nrows, cols, &prev, root, own, err)) goto done;
+    if (decode_codes(buf, len, &at, nc, nrows, d, cols, &prev, root, own, err)) goto done;
   if (at != len) {
     bad(err, "buffers do not fill the encoding exactly");
     goto done;
@@ -519,15 +628,16 @@ done:
 }
 
 canon_table *canon__table_decode(const uint8_t *buf, size_t len, canon_error *err) {
-  return decode(buf, len, NULL, false, err);
+  return decode(buf, len, NULL, false, NULL, NULL, err);
 }
 
 static canon_table *decode_view(const uint8_t *buf, size_t len, void (*release)(void *ctx),
-                                void *ctx, bool own, canon_error *err) {
+                                void *ctx, bool own, canon__lookup_fn lookup, void *lctx,
+                                canon_error *err) {
   /* Views need the encoding's 8-byte sections to be 8-byte aligned in
    * memory; anything else is decoded into copies. */
   if (!buf || ((uintptr_t)buf & 7)) {
-    canon_table *t = decode(buf, len, NULL, own, err);
+    canon_table *t = decode(buf, len, NULL, own, lookup, lctx, err);
     if (release) release(ctx);
     return t;
   }
@@ -537,19 +647,25 @@ static canon_table *decode_view(const uint8_t *buf, size_t len, void (*release)(
     canon__nomem(err);
     return NULL;
   }
-  canon_table *t = decode(buf, len, root, own, err);
+  canon_table *t = decode(buf, len, root, own, lookup, lctx, err);
   canon__buffer_unref(root); /* the columns' views keep it while they live */
   return t;
 }
 
 canon_table *canon__table_decode_shared(const uint8_t *buf, size_t len, void (*release)(void *ctx),
                                         void *ctx, canon_error *err) {
-  return decode_view(buf, len, release, ctx, false, err);
+  return decode_view(buf, len, release, ctx, false, NULL, NULL, err);
 }
 
 canon_table *canon__table_decode_own(const uint8_t *buf, size_t len, void (*release)(void *ctx),
                                      void *ctx, canon_error *err) {
-  return decode_view(buf, len, release, ctx, true, err);
+  return decode_view(buf, len, release, ctx, true, NULL, NULL, err);
+}
+
+canon_table *canon__table_decode_ref(const uint8_t *buf, size_t len, void (*release)(void *ctx),
+                                     void *ctx, canon__lookup_fn lookup, void *lctx,
+                                     canon_error *err) {
+  return decode_view(buf, len, release, ctx, true, lookup, lctx, err);
 }
 
 /* Rows of an encoded table after checking only its header (for engines

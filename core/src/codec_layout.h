@@ -11,6 +11,10 @@
 #define HEADER_BYTES 32u
 #define COLUMN_BYTES 40u
 #define CODES_BYTES 24u
+/* A column reference (codec.c): the type's high bit in its descriptor,
+ * and REF_BYTES of values (u64 table id, u64 column, u64 first row). */
+#define CODEC_REF 0x80000000u
+#define REF_BYTES 24u
 
 #if __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
 #error "the table codec assumes a little-endian host"
@@ -36,6 +40,7 @@ static inline bool codec_ships_codes(int64_t nv, int64_t nrows) {
 typedef struct codec_sizes {
   size_t validity, values, strdata;
   int64_t null_count; /* as written (0 without a bitmap) */
+  bool ref;           /* a column reference (REF_BYTES of values) */
 } codec_sizes;
 
 /* Where one column's sections start in an encoding (absolute offsets). */

@@ -510,56 +510,6 @@ static int host_table_same_data(const canon_table *a, const canon_table *b) {
 }
 static int host_table_data_orphaned(const canon_table *t) { return canon__table_data_orphaned(t); }
 
-/* Whether buffer b holds `size` bytes at `at` (pointer identity: canon's
- * buffers are immutable once shared, so the same address is the same
- * bytes). */
-static bool same_bytes(const canon__buffer *b, const uint8_t *at, size_t size) {
-  return b && b->data == at && b->size == size;
-}
-
-/* Whether rows [0, n) of c's validity equal rows [first, first + n) of
- * base's (a missing bitmap: every row valid). */
-static bool same_validity(const canon__column *c, const canon__column *base, int64_t first) {
-  int64_t n = c->length;
-  if (!c->validity && !base->validity) return true;
-  if (!c->validity) {
-    if (base->null_count == 0) return true;
-    for (int64_t k = 0; k < n; k++)
-      if (!canon__valid(base, first + k)) return false;
-    return true;
-  }
-  if (first % 8 == 0 && base->validity) {
-    /* Whole bytes, then the last partial one. */
-    const uint8_t *a = c->validity->data, *b = base->validity->data + first / 8;
-    int64_t whole = n / 8;
-    if (memcmp(a, b, (size_t)whole) != 0) return false;
-    for (int64_t k = whole * 8; k < n; k++)
-      if (canon__valid(c, k) != canon__valid(base, first + k)) return false;
-    return true;
-  }
-  for (int64_t k = 0; k < n; k++)
-    if (canon__valid(c, k) != canon__valid(base, first + k)) return false;
-  return true;
-}
-
-/* Column c is rows [first, first + c->length) of column b, in b's memory. */
-static bool column_range_of(const canon__column *c, const canon__column *b, int64_t first) {
-  if (c == b) return first == 0;
-  if (c->type != b->type || first + c->length > b->length) return false;
-  size_t w = canon__type_width(c->type);
-  size_t nv = (size_t)(c->length + (c->type == CANON_STRING)) * w;
-  if (!b->values || !same_bytes(c->values, b->values->data + (size_t)first * w, nv)) return false;
-  if (c->type == CANON_STRING) {
-    /* Offsets index the same string bytes. */
-    if (!c->strdata || !b->strdata || c->strdata->data != b->strdata->data) return false;
-    if ((c->dict == NULL) != (b->dict == NULL) || c->dict != b->dict) return false;
-    if (c->dict && !same_bytes(c->codes, b->codes->data + (size_t)first * sizeof(uint32_t),
-                               (size_t)c->length * sizeof(uint32_t)))
-      return false;
-  }
-  return same_validity(c, b, first);
-}
-
 static int host_table_range_of(const canon_table *t, const canon_table *base, int64_t *first) {
   if (!t || !base || !canon__schema_equal(t->schema, base->schema) || t->nrows > base->nrows)
     return 0;
@@ -582,7 +532,7 @@ static int host_table_range_of(const canon_table *t, const canon_table *base, in
   if (at < 0 || at > base->nrows - t->nrows) return 0;
   for (int i = 0; i < n; i++) {
     if (t->cols[i]->length != t->nrows) return 0;
-    if (!column_range_of(t->cols[i], base->cols[i], at)) return 0;
+    if (!canon__column_range_of(t->cols[i], base->cols[i], at)) return 0;
   }
   *first = at;
   return 1;
@@ -639,4 +589,7 @@ const canon_host canon__host = {
   .table_concat_encoded = canon__table_concat_encoded,
   .job_result_one_table = host_job_result_one_table,
   .exchange_split_encode = host_exchange_split_encode_observed,
+  .table_encoded_size_ref = canon__table_encoded_size_ref,
+  .table_encode_ref_into = canon__table_encode_ref_into,
+  .table_decode_ref = canon__table_decode_ref,
 };

@@ -250,6 +250,21 @@ canon_table *canon__table_slice(const canon_table *t, int64_t start, int64_t n,
 /* Rows [start, start+n) of t sharing its buffers, from any start. */
 canon_table *canon__table_view_rows(const canon_table *t, int64_t start, int64_t n,
                                     canon_error *err);
+/* Rows [start, start+n) of column c sharing its buffers (NULL: out of
+ * memory); the caller checks the range. */
+canon__column *canon__column_view(const canon__column *c, int64_t start, int64_t n);
+/* Column c is rows [first, first + c->length) of column b, in b's own
+ * memory: the same buffers (by address), NULLs and dictionary codes. */
+bool canon__column_range_of(const canon__column *c, const canon__column *b, int64_t first);
+/* A column of a table that is rows of a column of another (table_refs.c). */
+typedef struct canon__colref {
+  int col;       /* the other table's column; -1: none */
+  int64_t first; /* the row of it where this column's rows start */
+} canon__colref;
+/* For each column i of t, refs[i]: the column of base that column i is a
+ * row range of (canon__column_range_of; the first such), or col -1 (always
+ * with base NULL or a table without rows).  Returns how many have one. */
+int canon__table_refs_of(const canon_table *t, const canon_table *base, canon__colref *refs);
 /* Split t's rows into out[0..n): row i goes to out[bucket[i]], which gets
  * counts[k] rows in input order (table_scatter.c: one pass per column). */
 int canon__table_scatter(const canon_table *t, const int32_t *bucket, int n,
@@ -590,6 +605,18 @@ int canon__dict_adopt_own(canon__column *c, canon__column *values, canon__buffer
 canon_table *canon__table_decode_own(const uint8_t *buf, size_t len, void (*release)(void *ctx),
                                      void *ctx, canon_error *err);
 
+/* Column references (codec.c, canon_host.table_encode_ref_into): the
+ * encoding with each column that is rows of one of base's (see
+ * canon__table_refs_of) written as (base_id, column, first row) instead of
+ * its rows; base NULL: the plain encoding.  Decoding resolves references
+ * with lookup and views the table it gives (no copy); it is
+ * canon__table_decode_own otherwise. */
+size_t canon__table_encoded_size_ref(const canon_table *t, const canon_table *base);
+int canon__table_encode_ref_into(const canon_table *t, const canon_table *base, uint64_t base_id,
+                                 uint8_t *buf, size_t cap, canon_error *err);
+canon_table *canon__table_decode_ref(const uint8_t *buf, size_t len, void (*release)(void *ctx),
+                                     void *ctx, canon__lookup_fn lookup, void *lctx,
+                                     canon_error *err);
 /* The concatenation of parts (n >= 1, one schema) encoded — the bytes
  * canon__table_encode_into gives for canon__table_concat(parts) — into
  * the len bytes alloc(ctx, len) returns (NULL: out of memory), and a

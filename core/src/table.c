@@ -330,9 +330,7 @@ static canon_table *map_columns(const canon_table *t, col_maker make, const int6
  * validity bitmap is aliased when start is a multiple of 8 (it then starts
  * on a byte), else copied shifted; it is dropped when the rows hold no
  * NULL. */
-static canon__column *view_col(const canon__column *c, const int64_t *idx, int64_t start,
-                               int64_t n) {
-  (void)idx;
+canon__column *canon__column_view(const canon__column *c, int64_t start, int64_t n) {
   canon__column *out = canon__calloc(1, sizeof *out);
   if (!out) return NULL;
   out->refs = 1;
@@ -367,6 +365,12 @@ static canon__column *view_col(const canon__column *c, const int64_t *idx, int64
 oom:
   canon__column_unref(out);
   return NULL;
+}
+
+static canon__column *view_col(const canon__column *c, const int64_t *idx, int64_t start,
+                               int64_t n) {
+  (void)idx;
+  return canon__column_view(c, start, n);
 }
 
 canon_table *canon__table_view_rows(const canon_table *t, int64_t start, int64_t n,
