@@ -169,6 +169,42 @@ Test(codec_refs, without_references_the_encoding_is_the_plain_one) {
   canon_table_free(base);
 }
 
+/* A column whose rows take no more bytes than a reference goes as rows:
+ * the encoding with references is never longer than the plain one, for
+ * every row count and type (a buffer of the plain size always holds it). */
+Test(codec_refs, a_reference_is_never_longer_than_the_rows) {
+  canon_table *base = ct_table_of(200, 7, 5, 3, true);
+  for (int64_t n = 0; n <= 40; n++) {
+    canon__column *cols[5];
+    for (int i = 0; i < 5; i++) cr_assert(cols[i] = canon__column_view(base->cols[i], 9, n));
+    canon_table *t = table_of("k:int64,s:string,f:float64,b:bool,d:date", cols, n);
+    size_t plain = canon__table_encoded_size(t), with = canon__table_encoded_size_ref(t, base);
+    cr_assert_leq(with, plain, "%lld rows: %zu > %zu", (long long)n, with, plain);
+    uint8_t *buf = malloc(plain);
+    cr_assert(buf);
+    canon_error err;
+    cr_assert_eq(canon__table_encode_ref_into(t, base, 1, buf, plain, &err), 0, "%s", err.message);
+    known k = {{base}, 1, 0};
+    canon_table *got = decode_ref(buf, with, &k, &err);
+    cr_assert(got, "%lld rows: %s", (long long)n, err.message);
+    assert_same_cells(t, got);
+    canon_table_free(got);
+    free(buf);
+    canon_table_free(t);
+  }
+  /* One int64 row (8 bytes) goes as its row: the plain bytes exactly. */
+  canon__column *one[] = {canon__column_view(base->cols[0], 5, 1)};
+  canon_table *t = table_of("k:int64", one, 1);
+  size_t plain_len, len;
+  uint8_t *plain = ct_encode(t, &plain_len);
+  uint8_t *buf = encode_ref(t, base, 1, &len);
+  cr_assert(len == plain_len && memcmp(buf, plain, len) == 0);
+  free(buf);
+  free(plain);
+  canon_table_free(t);
+  canon_table_free(base);
+}
+
 /* Offsets of the one reference of a one-column encoding "k" (int64):
  * header 32, descriptor 40, name padded to 8, then id, column, first. */
 #define REF_AT 80

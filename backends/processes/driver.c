@@ -597,13 +597,19 @@ static int prepare_mapped(stage_run *r, int i, canon_error *err) {
   return rc;
 }
 
-/* exchange_prepare over the producers' outputs (as tables when some are
- * row ranges of shared tables or hold column references, which only the
- * driver's lookup resolves), then the encoded state into a segment. */
+/* exchange_prepare over the producers' outputs, then the encoded state
+ * into a segment.  The outputs go as tables when some are row ranges of
+ * shared tables (no segment), or hold column references and the exchange
+ * reads rows (a range exchange samples its keys): only the driver's
+ * lookup resolves a reference, and the host's encoded prepare has none.
+ * The other exchanges read no more than the encodings' headers. */
 static int prepare_input(stage_run *r, int i, canon_error *err) {
   const canon_host *h = r->st->host;
+  int kind = h->stage_input_exchange(r->job, r->stage, i);
+  bool reads_rows = kind == CANON_EXCHANGE_RANGE || kind > CANON_EXCHANGE_FORWARD;
   bool ranges = false;
-  for (int k = 0; k < r->C[i]; k++) ranges |= r->prod[i][k].range_id != 0 || r->prod[i][k].refs;
+  for (int k = 0; k < r->C[i]; k++)
+    ranges |= r->prod[i][k].range_id != 0 || (reads_rows && r->prod[i][k].refs);
   int rc = ranges ? prepare_tables(r, i, err) : prepare_mapped(r, i, err);
   uint8_t *buf = NULL;
   size_t len = 0;

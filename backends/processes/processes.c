@@ -18,7 +18,10 @@
  * that is a row range of a shared table — a scan of a persisted table —
  * goes to its readers as (table id, first row, rows), and each reader
  * takes the rows from its own mapping of the table instead of from a copy
- * the task would write; 0: outputs are always written out).
+ * the task would write; so do the columns of an output that are rows of a
+ * shared table's columns — an assign or select over a persisted table, a
+ * left join's left side — as column references in its encoding; 0:
+ * outputs are always written out).
  * This file holds the options and the pool: forking, replacing
  * and reaping workers.  driver.c runs jobs; worker.c is the workers' loop;
  * proto.c moves messages and shared memory. */

@@ -258,8 +258,9 @@ typedef struct canon_host {
    * each column of t that holds rows [first, first + rows(t)) of a column
    * of base, in base's own memory (as table_range_of: the same bytes,
    * NULLs and dictionary codes), goes as a reference (base_id, that
-   * column, first: 24 bytes) instead of its rows; with base NULL or no
-   * such column it is exactly table_encode_into's bytes.
+   * column, first: 24 bytes) instead of its rows, unless its rows take no
+   * more bytes than that; with base NULL or no such column it is exactly
+   * table_encode_into's bytes.
    * table_encoded_size_ref is its size (never more than
    * table_encoded_size).  table_decode_ref is table_decode_own resolving
    * each reference with lookup(lctx, id, err), as job_decode_shared's:

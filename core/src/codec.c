@@ -18,17 +18,24 @@
  *               int64 from 0) and bytes, each padded to 8
  *
  * A column reference (canon__table_encode_ref_into) stands for rows of a
- * column of another table that both ends hold: its descriptor's type has
+ * column of another table that both ends hold (a column whose rows take
+ * no more bytes than a reference goes as rows): its descriptor's type has
  * the high bit (CODEC_REF) set, no NULL count, no validity or string
  * bytes, and 24 bytes of values — u64 the table's id, u64 its column,
  * u64 the first row — and it never ships codes.  Only a decoding given a
  * lookup (canon__table_decode_ref) accepts one: the id must name a table,
  * the column exist with the column's type and hold the rows from the
  * first on, and the decoded column views it (its NULLs and dictionary
- * included).
+ * included).  Resolving one costs work in the rows it names — a count of
+ * their NULLs, and a copy of their bitmap when the first row is not a
+ * multiple of 8 — bounded by the rows of the table it names, not by the
+ * encoding's length: many references in a short encoding can ask for much
+ * work, though never a read outside what the process holds.  References
+ * come only from the engine's own processes, which hold the tables.
  *
  * Decoding trusts nothing: every size is checked against the input length
- * before anything is allocated, offsets must be monotone and end exactly at
+ * (a reference's rows against its table, above) before anything is
+ * allocated, offsets must be monotone and end exactly at
  * the string bytes, bools must be 0 or 1, NULL counts must match the
  * bitmap, names must be unique, a dictionary's values distinct and every
  * code name its own row's string.  Malformed input is CANON_ERR_PARSE.
@@ -260,13 +267,28 @@ int canon__table_encode_into(const canon_table *t, uint8_t *buf, size_t cap, can
   return encode_into(t, NULL, 0, buf, cap, err);
 }
 
+/* The columns of t that go as references to base: those that are rows
+ * of one of its columns (canon__table_refs_of) and whose rows take more
+ * bytes than a reference, so the encoding is never longer than the plain
+ * one. */
+static void refs_worth_it(const canon_table *t, const canon_table *base, canon__colref *refs) {
+  canon__table_refs_of(t, base, refs);
+  for (int i = 0; i < t->schema->n; i++) {
+    if (refs[i].col < 0) continue;
+    size_t v, w, s;
+    column_sizes(t->cols[i], t->nrows, &v, &w, &s);
+    if (pad8(v) + pad8(w) + pad8(s) + codes_size(t->cols[i], t->nrows) <= REF_BYTES)
+      refs[i].col = -1;
+  }
+}
+
 size_t canon__table_encoded_size_ref(const canon_table *t, const canon_table *base) {
   int nc = t->schema->n;
   canon__colref *refs = base ? canon__calloc((size_t)(nc ? nc : 1), sizeof *refs) : NULL;
   /* Out of memory: the plain size, which is never less (encoding then
    * fails cleanly or fits). */
   if (!refs) return encoded_size(t, NULL);
-  canon__table_refs_of(t, base, refs);
+  refs_worth_it(t, base, refs);
   size_t n = encoded_size(t, refs);
   free(refs);
   return n;
@@ -278,7 +300,7 @@ int canon__table_encode_ref_into(const canon_table *t, const canon_table *base, 
   int nc = t->schema->n;
   canon__colref *refs = canon__calloc((size_t)(nc ? nc : 1), sizeof *refs);
   if (!refs) return canon__nomem(err);
-  canon__table_refs_of(t, base, refs);
+  refs_worth_it(t, base, refs);
   int rc = encode_into(t, refs, base_id, buf, cap, err);
   free(refs);
   return rc;
