@@ -1,6 +1,6 @@
 /* codec_testutil.h — encoding a table, and a table of every kind of
  * value, for the codec tests (test_codec.c, test_dict.c,
- * test_codec_concat.c, test_split_encode.c). */
+ * test_codec_concat.c, test_split_encode.c, test_codec_refs.c). */
 #ifndef CANON_CODEC_TESTUTIL_H
 #define CANON_CODEC_TESTUTIL_H
 
@@ -18,6 +18,30 @@ static inline uint8_t *ct_encode(const canon_table *t, size_t *len) {
   return buf;
 }
 
+/* Same schema, NULLs, and bits of every non-NULL value (strings by their
+ * bytes; dictionary codes too where both columns have them). */
+static inline void ct_assert_same_bits(const canon_table *a, const canon_table *b) {
+  cr_assert(canon__schema_equal(a->schema, b->schema));
+  cr_assert_eq(a->nrows, b->nrows);
+  for (int c = 0; c < a->schema->n; c++) {
+    const canon__column *x = a->cols[c], *y = b->cols[c];
+    cr_assert_eq(x->null_count, y->null_count, "column %d", c);
+    for (int64_t r = 0; r < a->nrows; r++) {
+      cr_assert_eq(canon__valid(x, r), canon__valid(y, r), "column %d row %lld", c, (long long)r);
+      if (!canon__valid(x, r)) continue;
+      if (x->type == CANON_STRING) {
+        size_t lx, ly;
+        const char *sx = canon__str(x, r, &lx), *sy = canon__str(y, r, &ly);
+        cr_assert(lx == ly && memcmp(sx, sy, lx) == 0, "column %d row %lld", c, (long long)r);
+        if (x->dict && y->dict) cr_assert_eq(canon__codes(x)[r], canon__codes(y)[r]);
+      } else {
+        size_t w = canon__type_width(x->type);
+        cr_assert(memcmp(x->values->data + r * (int64_t)w, y->values->data + r * (int64_t)w, w) == 0,
+                  "column %d row %lld", c, (long long)r);
+      }
+    }
+  }
+}
 
 /* Memory an engine-style alloc(ctx, len) callback hands out (filled with
  * junk: every byte of an encoding written there must be written), counted

@@ -42,28 +42,6 @@ static canon_table *every_type(void) {
   return t;
 }
 
-/* Same schema, NULLs, and bits of every non-NULL value. */
-static void assert_same_bits(const canon_table *a, const canon_table *b) {
-  cr_assert(canon__schema_equal(a->schema, b->schema));
-  cr_assert_eq(a->nrows, b->nrows);
-  for (int c = 0; c < a->schema->n; c++) {
-    const canon__column *x = a->cols[c], *y = b->cols[c];
-    cr_assert_eq(x->null_count, y->null_count, "column %d", c);
-    for (int64_t r = 0; r < a->nrows; r++) {
-      cr_assert_eq(canon__valid(x, r), canon__valid(y, r), "column %d row %lld", c, (long long)r);
-      if (!canon__valid(x, r)) continue;
-      if (x->type == CANON_STRING) {
-        size_t lx, ly;
-        const char *sx = canon__str(x, r, &lx), *sy = canon__str(y, r, &ly);
-        cr_assert(lx == ly && memcmp(sx, sy, lx) == 0, "column %d row %lld", c, (long long)r);
-      } else {
-        size_t w = canon__type_width(x->type);
-        cr_assert(memcmp(x->values->data + r * (int64_t)w, y->values->data + r * (int64_t)w, w) == 0,
-                  "column %d row %lld", c, (long long)r);
-      }
-    }
-  }
-}
 
 Test(codec, table_round_trip_is_bit_exact_for_every_type) {
   canon_error err;
@@ -73,7 +51,7 @@ Test(codec, table_round_trip_is_bit_exact_for_every_type) {
   cr_assert_eq(len % 8, 0);
   canon_table *u = canon__table_decode(buf, len, &err);
   cr_assert(u, "%s", err.message);
-  assert_same_bits(t, u);
+  ct_assert_same_bits(t, u);
   uint8_t *again = ct_encode(u, &len2);
   cr_assert(len == len2 && memcmp(buf, again, len) == 0, "re-encoding differs");
   /* A slice: string offsets that do not start at 0 are rebased. */
@@ -83,7 +61,7 @@ Test(codec, table_round_trip_is_bit_exact_for_every_type) {
   buf = ct_encode(sl, &len);
   canon_table *v = canon__table_decode(buf, len, &err);
   cr_assert(v, "%s", err.message);
-  assert_same_bits(sl, v);
+  ct_assert_same_bits(sl, v);
   cr_assert_eq(canon_testing_compare(sl, v, CANON_TESTING_EXACT, NULL, 0, NULL), 0);
   cr_assert_eq(canon__table_encoded_rows(buf, len, &err), 5);
   free(buf);
@@ -523,7 +501,7 @@ Test(codec, shared_decoding_views_the_encoding_and_releases_it_once) {
   int released = 0;
   canon_table *u = canon__table_decode_shared(buf, len, count_release, &released, &err);
   cr_assert(u, "%s", err.message);
-  assert_same_bits(t, u);
+  ct_assert_same_bits(t, u);
   cr_assert(views_into(u, buf, len), "decoded columns copy the encoding");
   /* Re-encoding the view gives the same bytes. */
   size_t len2;
@@ -536,7 +514,7 @@ Test(codec, shared_decoding_views_the_encoding_and_releases_it_once) {
   canon_table_free(u);
   cr_assert_eq(released, 0);
   canon_table *sl2 = canon__table_slice(t, 2, 6, &err);
-  assert_same_bits(sl2, sl);
+  ct_assert_same_bits(sl2, sl);
   canon_table_free(sl2);
   canon_table_free(sl);
   cr_assert_eq(released, 0);
@@ -550,7 +528,7 @@ Test(codec, shared_decoding_views_the_encoding_and_releases_it_once) {
   cr_assert(u, "%s", err.message);
   cr_assert_eq(released, 1);
   cr_assert(!views_into(u, odd + 1, len));
-  assert_same_bits(t, u);
+  ct_assert_same_bits(t, u);
   canon_table_free(u);
   cr_assert_eq(released, 1);
   free(odd);

@@ -635,6 +635,15 @@ Test(processes_shared, row_ranges_give_the_threads_answers) {
   assert_no_children();
 }
 
+/* Where t's first non-NULL string of column "s" lives (*col, *row): a
+ * result that reads those bytes shares t's memory. */
+static const char *first_string(const canon_table *t, int *col, int64_t *row) {
+  *col = canon_table_find_column(t, "s");
+  for (*row = 0; canon_table_is_null(t, *col, *row);) ++*row;
+  size_t len;
+  return canon_table_get_string(t, *col, *row, &len);
+}
+
 /* A job whose result is the shared table's own rows (a scan and nothing
  * else) comes back as ranges of the driver's copy: nothing is copied
  * (with one partition the collected table reads the program's own string
@@ -645,11 +654,10 @@ Test(processes_shared, row_ranges_give_the_threads_answers) {
 Test(processes_shared, a_scan_result_is_a_range_of_the_drivers_table) {
   int fds = count_fds();
   canon_table *a = mixed_table(1000, 13);
-  int sc = canon_table_find_column(a, "s");
-  int64_t r0 = 0;
-  while (canon_table_is_null(a, sc, r0)) r0++;
+  int sc;
+  int64_t r0;
+  const char *own = first_string(a, &sc, &r0);
   size_t len;
-  const char *own = canon_table_get_string(a, sc, r0, &len);
   char *want = tu_csv(a);
   const char *engines[] = {"processes:workers=2,partitions=1,share_min=0",
                            "processes:workers=2,partitions=1,share_min=0,share_ranges=0",
@@ -695,11 +703,10 @@ Test(processes_shared, a_scan_result_is_a_range_of_the_drivers_table) {
 Test(processes_shared, unchanged_columns_go_as_references_to_the_drivers_table) {
   int fds = count_fds();
   canon_table *a = mixed_table(1000, 17);
-  int sc = canon_table_find_column(a, "s");
-  int64_t r0 = 0;
-  while (canon_table_is_null(a, sc, r0)) r0++;
+  int sc;
+  int64_t r0;
+  const char *own = first_string(a, &sc, &r0);
   size_t len;
-  const char *own = canon_table_get_string(a, sc, r0, &len);
   const char *engines[] = {"processes:workers=2,partitions=1,share_min=0",
                            "processes:workers=2,partitions=1,share_min=0,share_ranges=0"};
   char *want = NULL;
