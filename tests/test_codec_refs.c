@@ -181,6 +181,43 @@ Test(codec_refs, a_reference_is_never_longer_than_the_rows) {
   canon_table_free(base);
 }
 
+/* Out of memory: the size with references needs no memory (it cannot
+ * fall back to another size than the encoding writes), and the encoding
+ * fails cleanly at every allocation, or writes exactly that many bytes. */
+Test(codec_refs, out_of_memory_leaves_the_size_and_fails_the_encoding_cleanly) {
+  canon_table *base = ct_table_of(300, 8, 10, 4, true);
+  canon_table *t = over(base, 5, 200);
+  size_t want = canon__table_encoded_size_ref(t, base);
+  canon__alloc_fail_after(1);
+  size_t got = canon__table_encoded_size_ref(t, base);
+  long left = canon__alloc_fail_pending();
+  canon__alloc_fail_after(0);
+  cr_assert_eq(left, 1, "the size allocated");
+  cr_assert_eq(got, want);
+  uint8_t *buf = malloc(want);
+  cr_assert(buf);
+  for (long k = 1;; k++) {
+    canon_error err;
+    memset(&err, 0, sizeof err);
+    canon__alloc_fail_after(k);
+    int rc = canon__table_encode_ref_into(t, base, 1, buf, want, &err);
+    left = canon__alloc_fail_pending();
+    canon__alloc_fail_after(0);
+    if (left > 0) { /* fewer than k allocations: none failed */
+      cr_assert_eq(rc, 0, "%s", err.message);
+      uint64_t len;
+      memcpy(&len, buf + 24, 8);
+      cr_assert_eq(len, want);
+      cr_assert_gt(k, 1, "the encoding allocated nothing");
+      break;
+    }
+    cr_assert_eq(rc, CANON_ERR_NOMEM, "allocation %ld: %s", k, err.message);
+  }
+  free(buf);
+  canon_table_free(t);
+  canon_table_free(base);
+}
+
 /* Offsets of the one reference of a one-column encoding "k" (int64):
  * header 32, descriptor 40, name padded to 8, then id, column, first. */
 #define REF_AT 80

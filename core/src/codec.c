@@ -84,14 +84,24 @@ static size_t codes_size(const canon__column *c, int64_t nrows) {
   return ships_codes(c, nrows) ? codec_codes_size(c->dict->values, nrows) : 0;
 }
 
-/* Whether column i goes as a reference (refs NULL: none does). */
-static bool is_ref(const canon__colref *refs, int i) { return refs && refs[i].col >= 0; }
+/* Column i of t as a reference to base (col -1: as rows): when it is
+ * rows of one of base's columns and its rows take more bytes than a
+ * reference, so an encoding is never longer than the plain one.  Decided
+ * from t and base alone, the same way for the size and the encoding. */
+static canon__colref ref_of(const canon_table *t, int i, const canon_table *base) {
+  canon__colref r = canon__column_ref_in(t, i, base);
+  if (r.col < 0) return r;
+  size_t v, w, s;
+  column_sizes(t->cols[i], t->nrows, &v, &w, &s);
+  if (pad8(v) + pad8(w) + pad8(s) + codes_size(t->cols[i], t->nrows) <= REF_BYTES) r.col = -1;
+  return r;
+}
 
-/* Bytes of t's encoding with the column references refs. */
-static size_t encoded_size(const canon_table *t, const canon__colref *refs) {
+/* Bytes of t's encoding with its column references to base (NULL: none). */
+static size_t encoded_size(const canon_table *t, const canon_table *base) {
   size_t n = codec_head_size(t->schema);
   for (int i = 0; i < t->schema->n; i++) {
-    if (is_ref(refs, i)) {
+    if (ref_of(t, i, base).col >= 0) {
       n += REF_BYTES;
       continue;
     }
@@ -223,21 +233,29 @@ size_t canon__codec_put_head(uint8_t *buf, const canon_schema *s, int64_t nrows,
   return at;
 }
 
-/* t's encoding with the column references refs (NULL: none) to the
- * table base_id into buf. */
-static int encode_into(const canon_table *t, const canon__colref *refs, uint64_t base_id,
+/* t's encoding with its column references to base (NULL: none), whose id
+ * is base_id, into buf. */
+static int encode_into(const canon_table *t, const canon_table *base, uint64_t base_id,
                        uint8_t *buf, size_t cap, canon_error *err) {
-  size_t need = encoded_size(t, refs);
+  size_t need = encoded_size(t, base);
   if (cap < need)
     return canon__seterr(err, CANON_ERR_INVALID, "table encoding needs %zu bytes, buffer has %zu",
                          need, cap);
   int nc = t->schema->n;
-  uint32_t ncoded = 0;
-  for (int i = 0; i < nc; i++) ncoded += !is_ref(refs, i) && ships_codes(t->cols[i], t->nrows);
   codec_sizes *sz = canon__calloc((size_t)(nc ? nc : 1), sizeof *sz);
-  if (!sz) return canon__nomem(err);
+  canon__colref *refs = canon__calloc((size_t)(nc ? nc : 1), sizeof *refs);
+  if (!sz || !refs) {
+    free(sz);
+    free(refs);
+    return canon__nomem(err);
+  }
+  uint32_t ncoded = 0;
   for (int i = 0; i < nc; i++) {
-    if (is_ref(refs, i)) {
+    refs[i] = ref_of(t, i, base);
+    ncoded += refs[i].col < 0 && ships_codes(t->cols[i], t->nrows);
+  }
+  for (int i = 0; i < nc; i++) {
+    if (refs[i].col >= 0) {
       sz[i].values = REF_BYTES;
       sz[i].ref = true;
       continue;
@@ -248,7 +266,7 @@ static int encode_into(const canon_table *t, const canon__colref *refs, uint64_t
   size_t at = canon__codec_put_head(buf, t->schema, t->nrows, ncoded, need, sz);
   free(sz);
   for (int i = 0; i < nc; i++) {
-    if (is_ref(refs, i)) {
+    if (refs[i].col >= 0) {
       put_u64(buf + at, base_id);
       put_u64(buf + at + 8, (uint64_t)refs[i].col);
       put_u64(buf + at + 16, (uint64_t)refs[i].first);
@@ -258,8 +276,9 @@ static int encode_into(const canon_table *t, const canon__colref *refs, uint64_t
     }
   }
   for (int i = 0; i < nc; i++)
-    if (!is_ref(refs, i) && ships_codes(t->cols[i], t->nrows))
+    if (refs[i].col < 0 && ships_codes(t->cols[i], t->nrows))
       encode_codes(t->cols[i], i, t->nrows, buf, &at);
+  free(refs);
   return at == need ? 0 : canon__seterr(err, CANON_ERR_INTERNAL, "table encoding size mismatch");
 }
 
@@ -267,43 +286,13 @@ int canon__table_encode_into(const canon_table *t, uint8_t *buf, size_t cap, can
   return encode_into(t, NULL, 0, buf, cap, err);
 }
 
-/* The columns of t that go as references to base: those that are rows
- * of one of its columns (canon__table_refs_of) and whose rows take more
- * bytes than a reference, so the encoding is never longer than the plain
- * one. */
-static void refs_worth_it(const canon_table *t, const canon_table *base, canon__colref *refs) {
-  canon__table_refs_of(t, base, refs);
-  for (int i = 0; i < t->schema->n; i++) {
-    if (refs[i].col < 0) continue;
-    size_t v, w, s;
-    column_sizes(t->cols[i], t->nrows, &v, &w, &s);
-    if (pad8(v) + pad8(w) + pad8(s) + codes_size(t->cols[i], t->nrows) <= REF_BYTES)
-      refs[i].col = -1;
-  }
-}
-
 size_t canon__table_encoded_size_ref(const canon_table *t, const canon_table *base) {
-  int nc = t->schema->n;
-  canon__colref *refs = base ? canon__calloc((size_t)(nc ? nc : 1), sizeof *refs) : NULL;
-  /* Out of memory: the plain size, which is never less (encoding then
-   * fails cleanly or fits). */
-  if (!refs) return encoded_size(t, NULL);
-  refs_worth_it(t, base, refs);
-  size_t n = encoded_size(t, refs);
-  free(refs);
-  return n;
+  return encoded_size(t, base);
 }
 
 int canon__table_encode_ref_into(const canon_table *t, const canon_table *base, uint64_t base_id,
                                  uint8_t *buf, size_t cap, canon_error *err) {
-  if (!base) return encode_into(t, NULL, 0, buf, cap, err);
-  int nc = t->schema->n;
-  canon__colref *refs = canon__calloc((size_t)(nc ? nc : 1), sizeof *refs);
-  if (!refs) return canon__nomem(err);
-  refs_worth_it(t, base, refs);
-  int rc = encode_into(t, refs, base_id, buf, cap, err);
-  free(refs);
-  return rc;
+  return encode_into(t, base, base_id, buf, cap, err);
 }
 
 /* ---- decoding ------------------------------------------------------------- */

@@ -261,9 +261,12 @@ typedef struct canon__colref {
   int col;       /* the other table's column; -1: none */
   int64_t first; /* the row of it where this column's rows start */
 } canon__colref;
-/* For each column i of t, refs[i]: the column of base that column i is a
- * row range of (canon__column_range_of; the first such), or col -1 (always
- * with base NULL or a table without rows).  Returns how many have one. */
+/* The column of base that column i of t is a row range of
+ * (canon__column_range_of; the first such), or col -1 (always with base
+ * NULL or a table without rows).  No allocation, no failure. */
+canon__colref canon__column_ref_in(const canon_table *t, int i, const canon_table *base);
+/* refs[i] = canon__column_ref_in(t, i, base) for every column; returns how
+ * many have one. */
 int canon__table_refs_of(const canon_table *t, const canon_table *base, canon__colref *refs);
 /* Split t's rows into out[0..n): row i goes to out[bucket[i]], which gets
  * counts[k] rows in input order (table_scatter.c: one pass per column). */

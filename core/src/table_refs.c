@@ -74,24 +74,25 @@ static bool start_in(const canon__column *c, const canon__column *b, int64_t *fi
   return true;
 }
 
-int canon__table_refs_of(const canon_table *t, const canon_table *base, canon__colref *refs) {
-  int n = 0;
-  for (int i = 0; i < t->schema->n; i++) {
-    refs[i].col = -1;
-    refs[i].first = 0;
-    const canon__column *c = t->cols[i];
-    if (!base || t->nrows == 0 || c->length != t->nrows) continue;
-    for (int j = 0; j < base->schema->n; j++) {
-      const canon__column *b = base->cols[j];
-      int64_t first;
-      if (b->length == base->nrows && start_in(c, b, &first) && first <= b->length - c->length &&
-          canon__column_range_of(c, b, first)) {
-        refs[i].col = j;
-        refs[i].first = first;
-        n++;
-        break;
-      }
+canon__colref canon__column_ref_in(const canon_table *t, int i, const canon_table *base) {
+  canon__colref r = {-1, 0};
+  const canon__column *c = t->cols[i];
+  if (!base || t->nrows == 0 || c->length != t->nrows) return r;
+  for (int j = 0; j < base->schema->n; j++) {
+    const canon__column *b = base->cols[j];
+    int64_t first;
+    if (b->length == base->nrows && start_in(c, b, &first) && first <= b->length - c->length &&
+        canon__column_range_of(c, b, first)) {
+      r.col = j;
+      r.first = first;
+      break;
     }
   }
+  return r;
+}
+
+int canon__table_refs_of(const canon_table *t, const canon_table *base, canon__colref *refs) {
+  int n = 0;
+  for (int i = 0; i < t->schema->n; i++) n += (refs[i] = canon__column_ref_in(t, i, base)).col >= 0;
   return n;
 }
