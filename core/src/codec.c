@@ -84,31 +84,32 @@ static size_t codes_size(const canon__column *c, int64_t nrows) {
   return ships_codes(c, nrows) ? codec_codes_size(c->dict->values, nrows) : 0;
 }
 
+/* Bytes of column i of t's sections when it goes as rows. */
+static size_t column_bytes(const canon_table *t, int i) {
+  size_t v, w, s;
+  column_sizes(t->cols[i], t->nrows, &v, &w, &s);
+  return pad8(v) + pad8(w) + pad8(s) + codes_size(t->cols[i], t->nrows);
+}
+
 /* Column i of t as a reference to base (col -1: as rows): when it is
  * rows of one of base's columns and its rows take more bytes than a
  * reference, so an encoding is never longer than the plain one.  Decided
  * from t and base alone, the same way for the size and the encoding. */
 static canon__colref ref_of(const canon_table *t, int i, const canon_table *base) {
   canon__colref r = canon__column_ref_in(t, i, base);
-  if (r.col < 0) return r;
-  size_t v, w, s;
-  column_sizes(t->cols[i], t->nrows, &v, &w, &s);
-  if (pad8(v) + pad8(w) + pad8(s) + codes_size(t->cols[i], t->nrows) <= REF_BYTES) r.col = -1;
+  if (r.col >= 0 && column_bytes(t, i) <= REF_BYTES) r.col = -1;
   return r;
+}
+
+/* Bytes column i of t takes in an encoding, going as r says. */
+static size_t column_encoded(const canon_table *t, int i, canon__colref r) {
+  return r.col >= 0 ? REF_BYTES : column_bytes(t, i);
 }
 
 /* Bytes of t's encoding with its column references to base (NULL: none). */
 static size_t encoded_size(const canon_table *t, const canon_table *base) {
   size_t n = codec_head_size(t->schema);
-  for (int i = 0; i < t->schema->n; i++) {
-    if (ref_of(t, i, base).col >= 0) {
-      n += REF_BYTES;
-      continue;
-    }
-    size_t v, w, s;
-    column_sizes(t->cols[i], t->nrows, &v, &w, &s);
-    n += pad8(v) + pad8(w) + pad8(s) + codes_size(t->cols[i], t->nrows);
-  }
+  for (int i = 0; i < t->schema->n; i++) n += column_encoded(t, i, ref_of(t, i, base));
   return n;
 }
 
@@ -237,10 +238,6 @@ size_t canon__codec_put_head(uint8_t *buf, const canon_schema *s, int64_t nrows,
  * is base_id, into buf. */
 static int encode_into(const canon_table *t, const canon_table *base, uint64_t base_id,
                        uint8_t *buf, size_t cap, canon_error *err) {
-  size_t need = encoded_size(t, base);
-  if (cap < need)
-    return canon__seterr(err, CANON_ERR_INVALID, "table encoding needs %zu bytes, buffer has %zu",
-                         need, cap);
   int nc = t->schema->n;
   codec_sizes *sz = canon__calloc((size_t)(nc ? nc : 1), sizeof *sz);
   canon__colref *refs = canon__calloc((size_t)(nc ? nc : 1), sizeof *refs);
@@ -249,10 +246,20 @@ static int encode_into(const canon_table *t, const canon_table *base, uint64_t b
     free(refs);
     return canon__nomem(err);
   }
+  /* Each column's reference decided once (a NULL bitmap may be compared
+   * bit by bit to find it), for the size and the bytes. */
+  size_t need = codec_head_size(t->schema);
   uint32_t ncoded = 0;
   for (int i = 0; i < nc; i++) {
     refs[i] = ref_of(t, i, base);
+    need += column_encoded(t, i, refs[i]);
     ncoded += refs[i].col < 0 && ships_codes(t->cols[i], t->nrows);
+  }
+  if (cap < need) {
+    free(sz);
+    free(refs);
+    return canon__seterr(err, CANON_ERR_INVALID, "table encoding needs %zu bytes, buffer has %zu",
+                         need, cap);
   }
   for (int i = 0; i < nc; i++) {
     if (refs[i].col >= 0) {

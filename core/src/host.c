@@ -510,34 +510,6 @@ static int host_table_same_data(const canon_table *a, const canon_table *b) {
 }
 static int host_table_data_orphaned(const canon_table *t) { return canon__table_data_orphaned(t); }
 
-static int host_table_range_of(const canon_table *t, const canon_table *base, int64_t *first) {
-  if (!t || !base || !canon__schema_equal(t->schema, base->schema) || t->nrows > base->nrows)
-    return 0;
-  int n = t->schema->n;
-  if (n == 0 || t->nrows == 0) return 0; /* nothing to point at: send the rows */
-  /* Where column 0 starts inside base's column 0. */
-  const canon__column *c0 = t->cols[0], *b0 = base->cols[0];
-  int64_t at;
-  if (c0 == b0) {
-    at = 0;
-  } else {
-    size_t w = canon__type_width(c0->type);
-    if (!c0->values || !b0->values) return 0;
-    uintptr_t pc = (uintptr_t)c0->values->data, pb = (uintptr_t)b0->values->data;
-    if (pc < pb) return 0;
-    size_t d = (size_t)(pc - pb);
-    if (d % w) return 0;
-    at = (int64_t)(d / w);
-  }
-  if (at < 0 || at > base->nrows - t->nrows) return 0;
-  for (int i = 0; i < n; i++) {
-    if (t->cols[i]->length != t->nrows) return 0;
-    if (!canon__column_range_of(t->cols[i], base->cols[i], at)) return 0;
-  }
-  *first = at;
-  return 1;
-}
-
 static canon_table *host_table_slice(const canon_table *t, int64_t first, int64_t count,
                                      canon_error *err) {
   if (!t || first < 0 || count < 0 || first > t->nrows || count > t->nrows - first) {
@@ -583,7 +555,7 @@ const canon_host canon__host = {
   .table_share = canon__table_share,
   .table_same_data = host_table_same_data,
   .table_data_orphaned = host_table_data_orphaned,
-  .table_range_of = host_table_range_of,
+  .table_range_of = canon__table_range_of,
   .table_slice = host_table_slice,
   .table_decode_own = canon__table_decode_own,
   .table_concat_encoded = canon__table_concat_encoded,

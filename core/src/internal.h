@@ -265,9 +265,10 @@ typedef struct canon__colref {
  * (canon__column_range_of; the first such), or col -1 (always with base
  * NULL or a table without rows).  No allocation, no failure. */
 canon__colref canon__column_ref_in(const canon_table *t, int i, const canon_table *base);
-/* refs[i] = canon__column_ref_in(t, i, base) for every column; returns how
- * many have one. */
-int canon__table_refs_of(const canon_table *t, const canon_table *base, canon__colref *refs);
+/* canon_host.table_range_of: 1 with *first set when t is exactly rows
+ * [*first, *first + rows(t)) of base, in base's own memory, under base's
+ * schema; else 0. */
+int canon__table_range_of(const canon_table *t, const canon_table *base, int64_t *first);
 /* Split t's rows into out[0..n): row i goes to out[bucket[i]], which gets
  * counts[k] rows in input order (table_scatter.c: one pass per column). */
 int canon__table_scatter(const canon_table *t, const int32_t *bucket, int n,
@@ -610,7 +611,7 @@ canon_table *canon__table_decode_own(const uint8_t *buf, size_t len, void (*rele
 
 /* Column references (codec.c, canon_host.table_encode_ref_into): the
  * encoding with each column that is rows of one of base's (see
- * canon__table_refs_of) written as (base_id, column, first row) instead of
+ * canon__column_ref_in) written as (base_id, column, first row) instead of
  * its rows; base NULL: the plain encoding.  Decoding resolves references
  * with lookup and views the table it gives (no copy); it is
  * canon__table_decode_own otherwise. */

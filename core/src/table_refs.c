@@ -2,7 +2,8 @@
  * columns, in that table's own memory: what lets an engine send a
  * reference (the table's id, a column, a first row) instead of the rows
  * (canon_host.table_range_of for a whole table, and the column
- * references of table_encode_ref_into, codec.c). */
+ * references of table_encode_ref_into, codec.c), both starting from where
+ * a column's values lie inside another's (start_in). */
 #include "internal.h"
 
 #include <string.h>
@@ -91,8 +92,17 @@ canon__colref canon__column_ref_in(const canon_table *t, int i, const canon_tabl
   return r;
 }
 
-int canon__table_refs_of(const canon_table *t, const canon_table *base, canon__colref *refs) {
-  int n = 0;
-  for (int i = 0; i < t->schema->n; i++) n += (refs[i] = canon__column_ref_in(t, i, base)).col >= 0;
-  return n;
+int canon__table_range_of(const canon_table *t, const canon_table *base, int64_t *first) {
+  if (!t || !base || !canon__schema_equal(t->schema, base->schema) || t->nrows > base->nrows)
+    return 0;
+  int n = t->schema->n;
+  if (n == 0 || t->nrows == 0) return 0; /* nothing to point at: send the rows */
+  int64_t at;
+  if (!start_in(t->cols[0], base->cols[0], &at) || at > base->nrows - t->nrows) return 0;
+  for (int i = 0; i < n; i++) {
+    if (t->cols[i]->length != t->nrows) return 0;
+    if (!canon__column_range_of(t->cols[i], base->cols[i], at)) return 0;
+  }
+  *first = at;
+  return 1;
 }
