@@ -45,6 +45,7 @@ char *canon__asprintf(const char *fmt, ...) CANON__PRINTF(1, 2);
 
 void canon__memtune_session_opened(void);
 void canon__memtune_session_closed(void);
+void canon__memtune_release(void);
 
 /* ---- buffers ----------------------------------------------------------- */
 
@@ -279,6 +280,9 @@ canon_table *canon__table_concat(canon_table *const *parts, int n, canon_error *
  * thread per core: for the driver once an engine is done (persist,
  * collect), never inside a task. */
 canon_table *canon__table_concat_free(canon_table **parts, int n, canon_error *err);
+/* The same for a table the session keeps (persist): the memory of each
+ * part's column goes back to the kernel once it is copied (memtune.c). */
+canon_table *canon__table_concat_keep(canon_table **parts, int n, canon_error *err);
 /* A new table sharing the columns of t (cheap copy). */
 canon_table *canon__table_share(const canon_table *t, canon_error *err);
 int64_t canon__table_bytes(const canon_table *t);

@@ -17,6 +17,13 @@
  * (MALLOC_MMAP_THRESHOLD_ and friends, GLIBC_TUNABLES); one that calls
  * mallopt itself cannot be seen, and should set CANON_MALLOC_TUNE=0.
  *
+ * One exception to keeping: a concatenation that consumes its parts
+ * (persist, collect) frees each part's column as soon as it is copied, and
+ * gives that memory back at once (canon__memtune_release), or the parts,
+ * made on the engine's threads and kept in their malloc arenas, would stay
+ * resident next to the whole result: twice the table at the end of every
+ * load.
+ *
  * The settings are process-wide, so this counts open sessions; processes
  * workers, forked from a session, inherit them. */
 #include "internal.h"
@@ -75,4 +82,18 @@ void canon__memtune_session_closed(void) {
     tuned = false;
   }
   pthread_mutex_unlock(&tune_lock);
+}
+
+/* Give the memory freed so far back to the kernel, when canon's settings
+ * are the ones keeping it (malloc_trim also returns free pages inside a
+ * heap, not only at its top, in every arena). */
+void canon__memtune_release(void) {
+  pthread_mutex_lock(&tune_lock);
+  bool release = tuned;
+  pthread_mutex_unlock(&tune_lock);
+#if defined(__GLIBC__)
+  if (release) malloc_trim(0);
+#else
+  (void)release;
+#endif
 }

@@ -316,7 +316,7 @@ static int compute_persist(canon_df *d, canon_error *err) {
   if (rc == 0) {
     /* One table in partition order: later plans re-split it like any
      * in-memory table, so results never depend on the layout it had. */
-    d->table = canon__table_concat_free(parts, n, err);
+    d->table = canon__table_concat_keep(parts, n, err);
     if (!d->table) rc = err && err->code ? err->code : CANON_ERR_NOMEM;
   } else if (err && err->code == CANON_OK) {
     canon__seterr(err, CANON_ERR_ENGINE, "engine '%s' failed without a message", s->backend->name);

@@ -573,9 +573,10 @@ bool canon__table_concat_check(canon_table *const *parts, int n, int code, canon
 }
 
 /* Concatenate n >= 2 checked parts column by column; `consume`: release
- * each part's column as soon as it has been copied. */
-static canon_table *concat_parts(canon_table *const *parts, int n, bool consume, int threads,
-                                 canon_error *err) {
+ * each part's column as soon as it has been copied, and `release`: give
+ * the memory it held back to the kernel then. */
+static canon_table *concat_parts(canon_table *const *parts, int n, bool consume, bool release,
+                                 int threads, canon_error *err) {
   int64_t total = 0;
   for (int p = 0; p < n; p++) total += parts[p]->nrows;
   int nc = parts[0]->schema->n;
@@ -595,6 +596,9 @@ static canon_table *concat_parts(canon_table *const *parts, int n, bool consume,
       canon__column_unref(parts[p]->cols[i]);
       parts[p]->cols[i] = NULL;
     }
+    /* Kept for reuse, the parts' freed columns (in the malloc arenas of
+     * the threads that made them) would stay next to the whole result. */
+    if (release) canon__memtune_release();
   }
   canon_table *out = canon__table_make(parts[0]->schema, cols, total, err);
   free(cols);
@@ -604,14 +608,10 @@ static canon_table *concat_parts(canon_table *const *parts, int n, bool consume,
 canon_table *canon__table_concat(canon_table *const *parts, int n, canon_error *err) {
   if (!canon__table_concat_check(parts, n, CANON_ERR_INTERNAL, err)) return NULL;
   if (n == 1) return canon__table_share(parts[0], err);
-  return concat_parts(parts, n, false, 1, err);
+  return concat_parts(parts, n, false, false, 1, err);
 }
 
-/* Concatenate and consume the parts: each part's column is released as soon
- * as it has been copied, so the peak is the result plus one column of the
- * parts rather than twice the table.  The parts are freed (and set to NULL)
- * whether or not the concatenation succeeds. */
-canon_table *canon__table_concat_free(canon_table **parts, int n, canon_error *err) {
+static canon_table *concat_free(canon_table **parts, int n, bool release, canon_error *err) {
   canon_table *out = NULL;
   if (n == 1) {
     out = parts[0];
@@ -620,10 +620,28 @@ canon_table *canon__table_concat_free(canon_table **parts, int n, canon_error *e
     /* Called on the driver once an engine has finished (persist,
      * collect): its cores are idle, so a big copy is shared out. */
     long cpus = sysconf(_SC_NPROCESSORS_ONLN);
-    out = concat_parts(parts, n, true, cpus < 1 ? 1 : cpus > 8 ? 8 : (int)cpus, err);
+    out = concat_parts(parts, n, true, release, cpus < 1 ? 1 : cpus > 8 ? 8 : (int)cpus, err);
   }
   for (int p = 0; p < n; p++) canon_table_free(parts[p]), parts[p] = NULL;
   return out;
+}
+
+/* Concatenate and consume the parts: each part's column is released as soon
+ * as it has been copied, so the peak is the result plus one column of the
+ * parts rather than twice the table.  The parts are freed (and set to NULL)
+ * whether or not the concatenation succeeds.  Their memory stays with
+ * malloc for the next job to reuse (memtune.c). */
+canon_table *canon__table_concat_free(canon_table **parts, int n, canon_error *err) {
+  return concat_free(parts, n, false, err);
+}
+
+/* The same for a table the session keeps (persist): the memory of each
+ * part's column goes back to the kernel once copied.  Kept, it would sit
+ * next to the table for the whole session (twice the table after a load);
+ * trimming costs the next job page faults, which a collect's answer,
+ * made once per job, would pay every time. */
+canon_table *canon__table_concat_keep(canon_table **parts, int n, canon_error *err) {
+  return concat_free(parts, n, true, err);
 }
 
 int64_t canon__table_bytes(const canon_table *t) {
