@@ -106,8 +106,9 @@ static void *op_concat(void *ctx, canon_error *err) {
   return canon__table_concat(c->parts, c->n, err);
 }
 
-static void *op_concat_free(void *ctx, canon_error *err) {
-  tables_ctx *c = ctx;
+/* A consuming concatenation of shares of the parts: the heap's (free) or
+ * the session's kept table's (keep). */
+static void *concat_consumed(tables_ctx *c, bool keep, canon_error *err) {
   canon_table *mine[3];
   int k;
   for (k = 0; k < c->n; k++)
@@ -116,8 +117,11 @@ static void *op_concat_free(void *ctx, canon_error *err) {
     for (int j = 0; j < k; j++) canon_table_free(mine[j]);
     return NULL;
   }
-  return canon__table_concat_free(mine, c->n, err);
+  return keep ? canon__table_concat_keep(mine, c->n, err) : canon__table_concat_free(mine, c->n, err);
 }
+
+static void *op_concat_free(void *ctx, canon_error *err) { return concat_consumed(ctx, false, err); }
+static void *op_concat_keep(void *ctx, canon_error *err) { return concat_consumed(ctx, true, err); }
 
 static void *op_decode(void *ctx, canon_error *err) {
   tables_ctx *c = ctx;
@@ -154,6 +158,7 @@ Test(alloc_faults, concatenations) {
   setup_tables(&c);
   cr_assert_gt(sweep("concat", op_concat, check_table, &c), 10);
   cr_assert_gt(sweep("consuming concat", op_concat_free, check_table, &c), 10);
+  cr_assert_gt(sweep("persist's concat", op_concat_keep, check_table, &c), 10);
   teardown_tables(&c);
 }
 

@@ -343,22 +343,6 @@ canon__buffer *canon__dict_codes_concat(canon_table *const *parts, int n, int i,
   return codes;
 }
 
-int canon__dict_concat(canon_table *const *parts, int n, int i, canon__column *out) {
-  uint32_t *maps[n];
-  canon__dict *merged;
-  int rc = canon__dict_concat_plan(parts, n, i, &merged, maps);
-  if (rc || !merged) return rc;
-  canon__buffer *codes = canon__dict_codes_concat(parts, n, i, maps, out->length);
-  canon__dict_maps_free(maps, n);
-  if (!codes) {
-    canon__dict_unref(merged);
-    return CANON_ERR_NOMEM;
-  }
-  out->codes = codes;
-  out->dict = merged;
-  return 0;
-}
-
 /* Every code in range of a dictionary of nv values and 0 at NULL rows:
  * the one check a code needs before anything indexes with it.  NULL when
  * they are, else what is wrong. */

@@ -126,11 +126,9 @@ int canon__column_dict_encode(canon__column *c);
 /* The same for every unshared string column of t, which it takes: t, or
  * NULL (t freed, err set) when out of memory. */
 canon_table *canon__table_dict_encode(canon_table *t, canon_error *err);
-/* Give `out`, the concatenation of column i of parts[0..n), codes when
- * every part's column has them (the parts' dictionary when they share one,
- * else a merged one): 0, or CANON_ERR_NOMEM. */
-int canon__dict_concat(canon_table *const *parts, int n, int i, canon__column *out);
-/* The same in steps, for a concatenation written elsewhere: the merged
+/* Codes for the concatenation of column i of parts[0..n) when every
+ * part's column has them (the parts' dictionary when they share one, else
+ * a merged one), in steps: the merged
  * dictionary (*merged NULL: the concatenation has no codes) and maps[p],
  * part p's codes to the merged ones (NULL: unchanged; parts with one
  * dictionary share a map) — 0 or CANON_ERR_NOMEM; then each part's codes

@@ -438,12 +438,15 @@ canon_table *canon__table_share(const canon_table *t, canon_error *err) {
 /* ---- concatenation ------------------------------------------------------ */
 
 /* Copying column i of the parts into `out`, whose buffers are allocated:
- * part p's rows start at row row_at[p] and (strings) byte byte_at[p]. */
+ * part p's rows start at row row_at[p] and (strings) byte byte_at[p];
+ * dictionary codes (when `codes`) go through maps[p]. */
 typedef struct cc_copy {
   canon_table *const *parts;
   int n, i;
   canon__column *out;
   const int64_t *row_at, *byte_at;
+  uint32_t *codes;
+  uint32_t *const *maps;
   int next; /* the next part to copy (shared by the copying threads) */
 } cc_copy;
 
@@ -474,9 +477,10 @@ void canon__concat_offsets(canon_table *const *parts, int n, int i, int64_t *row
 }
 
 static void cc_part(const cc_copy *j, int p) {
-  canon__concat_copy_part(j->parts[p]->cols[j->i], j->out->values->data,
-                          j->out->strdata ? j->out->strdata->data : NULL, j->row_at[p],
-                          j->byte_at[p]);
+  const canon__column *c = j->parts[p]->cols[j->i];
+  canon__concat_copy_part(c, j->out->values->data, j->out->strdata ? j->out->strdata->data : NULL,
+                          j->row_at[p], j->byte_at[p]);
+  if (j->codes) canon__dict_codes_part(c, j->maps[p], j->codes + j->row_at[p]);
 }
 
 static void *cc_worker(void *arg) {
@@ -500,25 +504,56 @@ void canon__bits_or(uint8_t *dst, int64_t at, const uint8_t *src, int64_t len) {
 
 /* Run fn(arg) on up to `threads` threads (at most 8, the caller's among
  * them), each taking items in turn from a shared counter in arg; a thread
- * that cannot be started leaves its share to the others. */
-void canon__run_threads(void *(*fn)(void *), void *arg, int threads) {
+ * that cannot be started leaves its share to the others.  The caller runs
+ * first(first_arg), when given, once the others have started. */
+static void run_threads_after(void *(*fn)(void *), void *arg, int threads, void (*first)(void *),
+                              void *first_arg) {
   pthread_t tid[8];
   int started = 0;
   for (int t = 1; t < threads && t < 8; t++)
     if (pthread_create(&tid[started], NULL, fn, arg) == 0) started++;
+  if (first) first(first_arg);
   fn(arg);
   for (int t = 0; t < started; t++) pthread_join(tid[t], NULL);
 }
 
+void canon__run_threads(void *(*fn)(void *), void *arg, int threads) {
+  run_threads_after(fn, arg, threads, NULL, NULL);
+}
+
+/* Releasing column i of every part (a consuming concatenation), and with
+ * `trim` giving the memory back to the kernel at once (memtune.c). */
+typedef struct cc_release {
+  canon_table *const *parts;
+  int n, i;
+  bool trim;
+} cc_release;
+
+static void cc_release_col(void *arg) {
+  const cc_release *r = arg;
+  for (int p = 0; p < r->n; p++) {
+    canon__column_unref(r->parts[p]->cols[r->i]);
+    r->parts[p]->cols[r->i] = NULL;
+  }
+  /* Kept for reuse, the parts' freed columns (in the malloc arenas of the
+   * threads that made them) would stay next to the whole result. */
+  if (r->trim) canon__memtune_release();
+}
+
 /* Concatenate column i of every part; big columns are copied by up to
- * `threads` threads (part by part: the destinations do not overlap). */
+ * `threads` threads (part by part: the destinations do not overlap),
+ * dictionary codes included.  `release` (or NULL): the previous column's
+ * release, which the calling thread makes while the others start copying
+ * (giving pages back is the kernel's work, as faulting them in is). */
 static canon__column *concat_col(canon_table *const *parts, int n, int i, int64_t total,
-                                 int threads) {
+                                 int threads, cc_release *release) {
   canon__column *out = canon__calloc(1, sizeof *out);
   int64_t *row_at = canon__calloc((size_t)n + 1, sizeof *row_at);
   int64_t *byte_at = canon__calloc((size_t)n + 1, sizeof *byte_at);
+  uint32_t **maps = canon__calloc((size_t)n, sizeof *maps);
+  canon__dict *merged = NULL;
   if (out) out->refs = 1; /* so the oom path's unref frees it */
-  if (!out || !row_at || !byte_at) goto oom;
+  if (!out || !row_at || !byte_at || !maps) goto oom;
   canon_type ty = parts[0]->cols[i]->type;
   size_t w = canon__type_width(ty);
   out->type = ty;
@@ -544,15 +579,30 @@ static canon__column *concat_col(canon_table *const *parts, int n, int i, int64_
   if (ty == CANON_STRING) {
     ((int64_t *)out->values->data)[0] = 0;
     out->strdata->size = bytes;
+    /* The concatenation's dictionary (when every part has one): its
+     * codes are written by the copying threads. */
+    if (canon__dict_concat_plan(parts, n, i, &merged, maps) != 0) goto oom;
+    if (merged) {
+      if (!(out->codes = canon__buffer_new((size_t)total * sizeof(uint32_t)))) goto oom;
+      out->codes->size = (size_t)total * sizeof(uint32_t);
+    }
   }
-  cc_copy j = {parts, n, i, out, row_at, byte_at, 0};
+  cc_copy j = {parts, n, i, out, row_at, byte_at, out->codes ? (uint32_t *)out->codes->data : NULL,
+               maps, 0};
   /* Threads pay off once there are megabytes to copy (and fault in). */
-  canon__run_threads(cc_worker, &j, out->values->size + bytes >= ((size_t)8 << 20) ? threads : 1);
-  if (ty == CANON_STRING && canon__dict_concat(parts, n, i, out) != 0) goto oom;
+  run_threads_after(cc_worker, &j, out->values->size + bytes >= ((size_t)8 << 20) ? threads : 1,
+                    release ? cc_release_col : NULL, release);
+  out->dict = merged;
+  canon__dict_maps_free(maps, n);
+  free(maps);
   free(row_at);
   free(byte_at);
   return out;
 oom:
+  if (release) cc_release_col(release);
+  if (maps) canon__dict_maps_free(maps, n);
+  free(maps);
+  canon__dict_unref(merged);
   free(row_at);
   free(byte_at);
   canon__column_unref(out);
@@ -573,9 +623,10 @@ bool canon__table_concat_check(canon_table *const *parts, int n, int code, canon
 }
 
 /* Concatenate n >= 2 checked parts column by column; `consume`: release
- * each part's column as soon as it has been copied, and `release`: give
- * the memory it held back to the kernel then. */
-static canon_table *concat_parts(canon_table *const *parts, int n, bool consume, bool release,
+ * each part's column once it has been copied (while the next column is
+ * being copied), and `trim`: give the memory it held back to the kernel
+ * then. */
+static canon_table *concat_parts(canon_table *const *parts, int n, bool consume, bool trim,
                                  int threads, canon_error *err) {
   int64_t total = 0;
   for (int p = 0; p < n; p++) total += parts[p]->nrows;
@@ -586,20 +637,15 @@ static canon_table *concat_parts(canon_table *const *parts, int n, bool consume,
     return NULL;
   }
   for (int i = 0; i < nc; i++) {
-    if (!(cols[i] = concat_col(parts, n, i, total, threads))) {
+    cc_release prev = {parts, n, i - 1, trim};
+    if (!(cols[i] = concat_col(parts, n, i, total, threads, consume && i > 0 ? &prev : NULL))) {
       for (int j = 0; j < i; j++) canon__column_unref(cols[j]);
       free(cols);
       canon__nomem(err);
       return NULL;
     }
-    for (int p = 0; consume && p < n; p++) {
-      canon__column_unref(parts[p]->cols[i]);
-      parts[p]->cols[i] = NULL;
-    }
-    /* Kept for reuse, the parts' freed columns (in the malloc arenas of
-     * the threads that made them) would stay next to the whole result. */
-    if (release) canon__memtune_release();
   }
+  if (consume && nc > 0) cc_release_col(&(cc_release){parts, n, nc - 1, trim});
   canon_table *out = canon__table_make(parts[0]->schema, cols, total, err);
   free(cols);
   return out;
