@@ -4,7 +4,8 @@
  * either fail cleanly with CANON_ERR_NOMEM or give exactly the right
  * answer, and leak nothing (the ASan build checks that at exit).
  * Operations: concatenations (copying and consuming, coded strings with
- * different dictionaries), the concatenation written into an encoding,
+ * different dictionaries), the concatenation written into an encoding
+ * (by this process, or planned from sketches and written part by part),
  * hash splits into tables and straight into an encoding, encoding and
  * decoding, and a whole plan (join, filter, aggregate with a median,
  * sort) on the serial engine. */
@@ -123,6 +124,41 @@ static void *concat_consumed(tables_ctx *c, bool keep, canon_error *err) {
 static void *op_concat_free(void *ctx, canon_error *err) { return concat_consumed(ctx, false, err); }
 static void *op_concat_keep(void *ctx, canon_error *err) { return concat_consumed(ctx, true, err); }
 
+/* The concatenation planned from the parts' sketches and written part by
+ * part (concat_remote.c), then decoded. */
+static void *op_concat_remote(void *ctx, canon_error *err) {
+  tables_ctx *c = ctx;
+  uint8_t *sk[3] = {NULL, NULL, NULL}, *buf = NULL;
+  size_t len[3];
+  canon_table *t = NULL;
+  canon__rcat *plan = NULL;
+  int p = 0;
+  for (; p < c->n; p++) {
+    len[p] = canon__table_sketch_size(c->parts[p]);
+    cr_assert((sk[p] = malloc(len[p])));
+    cr_assert_eq(canon__table_sketch_into(c->parts[p], sk[p], len[p], err), 0);
+  }
+  if (!(plan = canon__rcat_plan(c->parts[0]->schema, (const uint8_t *const *)sk, len, c->n, err))) goto done;
+  size_t n = canon__rcat_len(plan);
+  cr_assert((buf = malloc(n)));
+  if (canon__rcat_put_head(plan, buf, n, err) != 0) goto done;
+  for (p = 0; p < c->n; p++) {
+    size_t olen = canon__rcat_order_size(plan, p);
+    uint8_t *o = malloc(olen);
+    cr_assert(o);
+    int rc = canon__rcat_order_into(plan, p, o, olen, err);
+    if (rc == 0) rc = canon__rcat_write_part(c->parts[p], o, olen, buf, n, err);
+    free(o);
+    if (rc) goto done;
+  }
+  t = canon__table_decode(buf, n, err);
+done:
+  canon__rcat_free(plan);
+  free(buf);
+  for (p = 0; p < c->n; p++) free(sk[p]);
+  return t;
+}
+
 static void *op_decode(void *ctx, canon_error *err) {
   tables_ctx *c = ctx;
   size_t len = canon__table_encoded_size(c->parts[0]);
@@ -159,6 +195,7 @@ Test(alloc_faults, concatenations) {
   cr_assert_gt(sweep("concat", op_concat, check_table, &c), 10);
   cr_assert_gt(sweep("consuming concat", op_concat_free, check_table, &c), 10);
   cr_assert_gt(sweep("persist's concat", op_concat_keep, check_table, &c), 10);
+  cr_assert_gt(sweep("concat planned from sketches", op_concat_remote, check_table, &c), 10);
   teardown_tables(&c);
 }
 

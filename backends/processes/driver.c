@@ -52,7 +52,7 @@ typedef struct px_task {
   px_seg result;       /* fd -1: none */
 } px_task;
 
-#define NO_SEG ((px_seg){-1, -1, 0, 0, 0, 0, 0, false})
+#define NO_SEG ((px_seg){-1, -1, 0, 0, 0, 0, 0, false, false})
 
 typedef struct stage_run {
   px_state *st;
@@ -64,6 +64,7 @@ typedef struct stage_run {
   px_seg *split[2];    /* split segments per input (run phase) */
   int idle_deaths;     /* workers that died without a task */
   int failed;          /* first error code of the phase */
+  bool hold;           /* run tasks keep their outputs (PX_F_HOLD) */
 } stage_run;
 
 static double now_s(void) {
@@ -137,6 +138,7 @@ static int send_task(stage_run *r, px_task *t, px_worker *w) {
       fds[k++] = p->fd;
     }
   } else {
+    if (r->hold) m.flags |= PX_F_HOLD;
     for (int i = 0; i < r->nin; i++) {
       m.count[i] = r->C[i];
       for (int c = 0; c < r->C[i]; c++) fds[k++] = r->split[i][c].fd;
@@ -237,16 +239,19 @@ static void on_reply(stage_run *r, phase *ph, int wi, const px_msg *m, int *fds,
            (long long)m->range_first, (long long)m->range_rows,
            (unsigned long long)m->range_id);
     } else {
-      t->result = (px_seg){-1, wi, w->gen, 0, m->range_id, m->range_first, m->range_rows, false};
+      t->result = (px_seg){-1, wi, w->gen, 0, m->range_id, m->range_first, m->range_rows, false, false};
       t->state = 2;
       return;
     }
   } else if (nfds != 1) {
     fail(r, err, CANON_ERR_INTERNAL, "processes: a worker replied without its result");
+  } else if ((m->flags & PX_F_HOLD) && (t->kind != PX_RUN || !r->hold)) {
+    fail(r, err, CANON_ERR_INTERNAL, "processes: a worker held an output nobody asked it to");
   } else if (px_hold(r->st, fds[0]) != 0) {
     fail(r, err, CANON_ERR_NOMEM, "out of memory");
   } else {
-    t->result = (px_seg){fds[0], wi, w->gen, m->seg_id, 0, 0, 0, (m->flags & PX_F_REFS) != 0};
+    t->result = (px_seg){fds[0], wi,    w->gen, m->seg_id, 0, 0, 0, (m->flags & PX_F_REFS) != 0,
+                         (m->flags & PX_F_HOLD) != 0};
     t->state = 2;
     if (m->flags & PX_F_VIEWS_HELD) r->st->no_reuse = true;
     /* Its split was the producer output's only reader (the exchange was
@@ -463,7 +468,8 @@ static void recycle_results(px_state *st) {
 
 /* The driver's mapping cache, unless segment reuse stopped: workers then
  * drop each segment once read, and a kept mapping would keep it alive. */
-static px_mapcache *driver_maps(const px_state *st) { return st->no_reuse ? NULL : st->maps; }
+px_mapcache *px_driver_maps(const px_state *st) { return st->no_reuse ? NULL : st->maps; }
+static px_mapcache *driver_maps(const px_state *st) { return px_driver_maps(st); }
 
 /* The driver's copy of shared table id, for column references. */
 static const canon_table *shared_lookup(void *ctx, uint64_t id, canon_error *err) {
@@ -623,8 +629,10 @@ static int prepare_input(stage_run *r, int i, canon_error *err) {
   return rc;
 }
 
-/* Run stage s; outs[c] are the producers' output segments (consumed). */
-static int run_stage(px_state *st, canon_job *job, int s, px_seg **outs, canon_error *err) {
+/* Run stage s; outs[c] are the producers' output segments (consumed);
+ * `hold`: its run tasks keep their outputs and reply with sketches. */
+static int run_stage(px_state *st, canon_job *job, int s, px_seg **outs, bool hold,
+                     canon_error *err) {
   const canon_host *h = st->host;
   stage_run r;
   memset(&r, 0, sizeof r);
@@ -633,6 +641,7 @@ static int run_stage(px_state *st, canon_job *job, int s, px_seg **outs, canon_e
   r.stage = s;
   r.nin = h->stage_num_inputs(job, s);
   r.xs[0] = r.xs[1] = -1;
+  r.hold = hold;
   int P = h->stage_num_partitions(job, s), nsplit = 0, rc = 0;
   for (int i = 0; i < r.nin; i++) {
     int c = h->stage_input(job, s, i);
@@ -731,27 +740,33 @@ static int start_job(px_state *st, canon_job *job, canon_error *err) {
   return 0;
 }
 
-int px_execute(void *state, canon_job *job, canon_table ***results, int *nresults,
-               canon_error *err) {
-  px_state *st = state;
+/* One run of the job; `hold`: its results stay in the workers, which
+ * write them into one table's segment (px_concat_held).  PX_AGAIN: run
+ * it again without holding. */
+static int run_job(px_state *st, canon_job *job, bool hold, canon_table ***results, int *nresults,
+                   canon_error *err) {
   const canon_host *h = st->host;
-  pthread_mutex_lock(&st->lock);
   int S = h->num_stages(job), rc = start_job(st, job, err);
   px_seg **outs = calloc((size_t)S, sizeof *outs);
   if (rc == 0 && !outs) rc = px_err(err, CANON_ERR_NOMEM, "out of memory");
-  for (int s = 0; s < S && rc == 0; s++) rc = run_stage(st, job, s, outs, err);
+  for (int s = 0; s < S && rc == 0; s++) rc = run_stage(st, job, s, outs, hold && s == S - 1, err);
   canon_table **res = NULL;
   int P = h->stage_num_partitions(job, S - 1);
   if (rc == 0 && !(res = calloc((size_t)P, sizeof *res))) rc = px_err(err, CANON_ERR_NOMEM, "out of memory");
-  if (rc == 0) rc = map_results(st, outs[S - 1], P, res, err);
-  /* Only when the program makes one table of them anyway: write_csv
-   * writes the parts, and a concatenation would be a copy it never used. */
-  canon_table *one = rc == 0 && S == 1 && PX_HOST_HAS_ONE_TABLE(h) && h->job_result_one_table(job)
-                         ? px_concat_results(st, res, P)
-                         : NULL;
+  canon_table *one = NULL;
+  if (rc == 0 && hold) {
+    rc = px_concat_held(st, job, outs[S - 1], P, &one, err);
+  } else if (rc == 0) {
+    rc = map_results(st, outs[S - 1], P, res, err);
+    /* Only when the program makes one table of them anyway: write_csv
+     * writes the parts, and a concatenation would be a copy it never used. */
+    if (rc == 0 && S == 1 && PX_HOST_HAS_ONE_TABLE(h) && h->job_result_one_table(job))
+      one = px_concat_results(st, res, P);
+  }
   if (one) {
     /* The views of the workers' segments go (queued for reuse). */
-    for (int p = 0; p < P; p++) h->table_free(res[p]);
+    for (int p = 0; p < P; p++)
+      if (res[p]) h->table_free(res[p]);
     res[0] = one;
     P = 1;
   }
@@ -769,6 +784,22 @@ int px_execute(void *state, canon_job *job, canon_table ***results, int *nresult
   px_close_held(st, st->job_fd);
   st->job_fd = -1;
   st->njob_tables = 0;
+  return rc;
+}
+
+int px_execute(void *state, canon_job *job, canon_table ***results, int *nresults,
+               canon_error *err) {
+  px_state *st = state;
+  const canon_host *h = st->host;
+  pthread_mutex_lock(&st->lock);
+  int S = h->num_stages(job);
+  /* A one-stage job the program makes one table of (a load it persists
+   * or collects): its rows are written once, by the workers, into that
+   * table's segment. */
+  bool hold = st->concat_in_workers && S == 1 && h->stage_num_partitions(job, 0) > 1 &&
+              PX_HOST_HAS_RCAT(h) && PX_HOST_HAS_OWN(h) && h->job_result_one_table(job);
+  int rc;
+  while ((rc = run_job(st, job, hold, results, nresults, err)) == PX_AGAIN) hold = false;
   pthread_mutex_unlock(&st->lock);
   return rc;
 }

@@ -21,7 +21,12 @@
  * the task would write; so do the columns of an output that are rows of a
  * shared table's columns — an assign or select over a persisted table, a
  * left join's left side — as column references in its encoding; 0:
- * outputs are always written out).
+ * outputs are always written out), concat_in_workers=0|1 (default 1: the
+ * results of a one-stage job the program makes one table of — a load it
+ * persists or collects — stay in the workers, which write them straight
+ * into that table's segment, planned by the driver from their sketches;
+ * 0: the workers write them into segments of their own, which the driver
+ * then copies into one).
  * This file holds the options and the pool: forking, replacing
  * and reaping workers.  driver.c runs jobs; worker.c is the workers' loop;
  * proto.c moves messages and shared memory. */
@@ -248,6 +253,10 @@ static int parse_options(px_state *st, const canon_option *opts, int nopts, cano
       int n = 0;
       rc = parse_int(k, v, 0, 1, &n, err);
       if (rc == 0) st->share_ranges = n != 0;
+    } else if (strcmp(k, "concat_in_workers") == 0) {
+      int n = 0;
+      rc = parse_int(k, v, 0, 1, &n, err);
+      if (rc == 0) st->concat_in_workers = n != 0;
     } else if (strcmp(k, "retries") == 0) {
       rc = parse_int(k, v, 0, 100, &st->retries, err);
     } else if (strcmp(k, "task_timeout") == 0) {
@@ -262,7 +271,7 @@ static int parse_options(px_state *st, const canon_option *opts, int nopts, cano
     } else {
       rc = px_err(err, CANON_ERR_CONFIG,
                   "processes: unknown option '%s' (known: workers, partitions, retries, "
-                  "task_timeout, share_min, segment_cache, share_ranges)",
+                  "task_timeout, share_min, segment_cache, share_ranges, concat_in_workers)",
                   k);
     }
     if (rc) return rc;
@@ -373,6 +382,7 @@ static int px_open(const canon_host *host, const canon_option *opts, int nopts, 
   st->job_fd = -1;
   st->share_min = 65536;
   st->share_ranges = true;
+  st->concat_in_workers = true;
   pthread_mutex_init(&st->lock, NULL);
   int rc = parse_options(st, opts, nopts, err);
   if (rc) {
@@ -423,7 +433,7 @@ static const canon_backend processes_backend = {
   .name = "processes",
   .description = "tasks in a pool of worker processes; a crashed worker is replaced and its "
                  "task retried (workers=N, partitions=N, retries=K, task_timeout=S, "
-                 "share_min=BYTES, segment_cache=BYTES, share_ranges=0|1)",
+                 "share_min=BYTES, segment_cache=BYTES, share_ranges=0|1, concat_in_workers=0|1)",
   .open = px_open,
   .close = px_close,
   .default_partitions = px_default_partitions,

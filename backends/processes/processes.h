@@ -41,6 +41,9 @@ typedef struct px_seg {
   int64_t first, rows;
   /* The segment's encoding holds column references (PX_F_REFS). */
   bool refs;
+  /* The segment holds a sketch of the result, which its worker keeps
+   * (PX_F_HOLD) for a concatenation written in the workers. */
+  bool held;
 } px_seg;
 
 /* Kept result segments the program's tables stopped reading: filled by
@@ -96,6 +99,8 @@ typedef struct px_state {
                            are never written twice any more */
   bool share_ranges;    /* workers send an output that is a row range of a
                            shared table as (id, first row, rows) */
+  bool concat_in_workers; /* one-table results of one-stage jobs are written
+                           by the workers into the table's segment */
   px_recycler *rec;
   px_mapcache *maps;    /* workers' segments mapped here, kept across jobs */
 } px_state;
@@ -129,6 +134,18 @@ void px_drop_all_shared(px_state *st);
 void px_seg_release(px_state *st, px_seg *s);
 /* The recycler's reference of the session (session close). */
 void px_recycler_unref(px_recycler *r, bool close);
+
+/* The driver's mapping cache (NULL once segment reuse stopped). */
+px_mapcache *px_driver_maps(const px_state *st);
+
+/* held.c: the results segs[0..P) of a one-stage job, held by their
+ * workers (px_seg.held), written by them straight into one segment the
+ * driver plans from their sketches, adopted as a shared table of the
+ * session: 0 with *one set; PX_AGAIN when a worker holding one is gone
+ * (run the job again without holding); or an error. */
+#define PX_AGAIN (-1)
+int px_concat_held(px_state *st, const canon_job *job, const px_seg *segs, int P, canon_table **one,
+                   canon_error *err);
 
 /* shared.c: drop the shared tables nobody else holds any more (before a
  * job); job_encode_shared's question for each table of the job; adopt

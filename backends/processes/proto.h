@@ -29,8 +29,11 @@ enum {
                   table whose id is the k-th u64 of `events` */
   PX_DROP,     /* driver -> worker: forget the shared tables whose ids are
                   the u64s of `events` */
-  PX_RELEASE   /* driver -> worker: the output segments of yours whose ids
+  PX_RELEASE,  /* driver -> worker: the output segments of yours whose ids
                   are the u64s of `events` are read no more (reuse them) */
+  PX_CATWRITE  /* driver -> worker: write your held output `part` of job
+                  job_seq into the concatenation in fd 0 (read-write) as
+                  the order in fd 1 says; the reply has no descriptor */
 };
 
 /* RELEASE flag: drop the segments instead of reusing them. */
@@ -45,6 +48,10 @@ enum {
 /* REPLY: the result's encoding holds column references to shared tables
  * (table_encode_ref_into): only a decoding with a lookup reads it. */
 #define PX_F_REFS 4u
+/* RUN: keep the output and reply with its sketch (table_sketch_into) in
+ * the segment; REPLY: so it was (the worker holds the output until a
+ * PX_CATWRITE writes it, or the next job). */
+#define PX_F_HOLD 8u
 
 /* Table ids a PX_TABLES or PX_DROP message carries. */
 #define PX_IDS_PER_MSG (PX_EVENT_BYTES / 8)
@@ -75,6 +82,10 @@ enum {
 /* Whether the host has the column reference slots (ABI 1.5). */
 #define PX_HOST_HAS_REFS(h) \
   ((h)->struct_size >= offsetof(canon_host, table_decode_ref) + sizeof (h)->table_decode_ref)
+/* Whether the host has the slots of a concatenation written by the
+ * processes holding its parts (ABI 1.6). */
+#define PX_HOST_HAS_RCAT(h) \
+  ((h)->struct_size >= offsetof(canon_host, concat_write_part) + sizeof (h)->concat_write_part)
 /* Whether the host has the event slots (appended to canon_host). */
 #define PX_HOST_HAS_EVENTS(h) \
   ((h)->struct_size >= offsetof(canon_host, task_events_add) + sizeof (h)->task_events_add)
@@ -126,6 +137,9 @@ int px_seg_create(size_t size, uint8_t **map);
 int px_seg_create_kept(size_t size, uint8_t **map);
 /* The same for a segment that will hold a shared table of the session. */
 int px_table_seg_create(size_t size, uint8_t **map);
+/* The same not populated: the processes writing it fault in their pages
+ * (several of them at once). */
+int px_table_seg_create_bare(size_t size, uint8_t **map);
 /* Map a segment read-only; 0 or -1 (errno).  px_seg_map_all also faults
  * every page in now (for segments read whole, many times). */
 int px_seg_map(int fd, const uint8_t **map, size_t *size);

@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 /* A shared table the driver sent: mapped read-only once, kept until the
@@ -44,6 +45,14 @@ typedef struct oseg {
   uint64_t freed;       /* release order: the oldest free ones go first */
 } oseg;
 
+/* A run task's output kept here (PX_F_HOLD) until the driver says where
+ * in a concatenation to write it (PX_CATWRITE), or the next job. */
+typedef struct held {
+  uint64_t job_seq;
+  int part;
+  canon_table *t;
+} held;
+
 /* Outputs smaller than this get fresh segments (cheap enough, and many). */
 #define PX_KEEP_MIN ((size_t)1 << 20)
 
@@ -64,6 +73,8 @@ typedef struct wstate {
   bool ranges;          /* send outputs that are row ranges of shared tables
                            as ranges (share_ranges, when the host can) */
   px_mapcache *maps;    /* other segments' mappings, kept across jobs */
+  held *held;           /* outputs of the current job kept for PX_CATWRITE */
+  int nheld, capheld;
 } wstate;
 
 static wtable *find_table(wstate *w, uint64_t id) {
@@ -150,7 +161,18 @@ static void close_fds(int *fds, int n) {
     if (fds[i] >= 0) close(fds[i]);
 }
 
+/* Let go of held outputs: all of them (part < 0), or the one of part. */
+static void drop_held(wstate *w, int part) {
+  int k = 0;
+  for (int i = 0; i < w->nheld; i++) {
+    if (part < 0 || w->held[i].part == part) w->h->table_free(w->held[i].t);
+    else w->held[k++] = w->held[i];
+  }
+  w->nheld = k;
+}
+
 static void take_job(wstate *w, const px_msg *m, int *fds, int nfds) {
+  drop_held(w, -1); /* a job nobody will ask to write any more */
   px_mapcache_tick(w->maps);
   if (w->job) w->h->job_free(w->job);
   w->job = NULL;
@@ -491,6 +513,32 @@ static int encode_output(wstate *w, const canon_table *out, outseg *o, px_msg *r
   return h->table_encode_ref_into(out, base, id, o->map, need, err);
 }
 
+/* Keep a run task's output for a concatenation its driver plans, and
+ * reply with its sketch in a fresh segment. */
+static int hold_output(wstate *w, const px_msg *m, canon_table *out, outseg *o, px_msg *reply,
+                       canon_error *err) {
+  const canon_host *h = w->h;
+  if (w->nheld == w->capheld) {
+    int nc = w->capheld ? w->capheld * 2 : 8;
+    held *n = realloc(w->held, (size_t)nc * sizeof *n);
+    if (!n) return px_err(err, CANON_ERR_NOMEM, "out of memory");
+    w->held = n;
+    w->capheld = nc;
+  }
+  size_t need = h->table_sketch_size(out);
+  memset(o, 0, sizeof *o);
+  if ((o->fd = px_seg_create(need, &o->map)) < 0)
+    return px_err(err, errno == ENOMEM || errno == ENOSPC ? CANON_ERR_NOMEM : CANON_ERR_ENGINE,
+                  "processes: cannot create a shared memory segment: %s", strerror(errno));
+  o->size = need;
+  int rc = h->table_sketch_into(out, o->map, need, err);
+  if (rc) return rc;
+  drop_held(w, m->part); /* (a task sent again replaces its output) */
+  w->held[w->nheld++] = (held){m->job_seq, m->part, out};
+  reply->flags |= PX_F_HOLD;
+  return 0;
+}
+
 static int do_run(wstate *w, const px_msg *m, const int *fds, outseg *o, px_msg *reply,
                   canon_error *err) {
   const canon_host *h = w->h;
@@ -502,7 +550,11 @@ static int do_run(wstate *w, const px_msg *m, const int *fds, outseg *o, px_msg 
   }
   if (rc == 0) rc = h->run_task(w->job, m->stage, m->part, in, &out, err);
   if (rc == 0) reply->nrows = h->table_num_rows(out);
-  if (rc == 0 && !reply_range(w, out, reply)) rc = encode_output(w, out, o, reply, err);
+  if (rc == 0 && (m->flags & PX_F_HOLD) && PX_HOST_HAS_RCAT(h)) {
+    if ((rc = hold_output(w, m, out, o, reply, err)) == 0) out = NULL; /* held */
+  } else if (rc == 0 && !reply_range(w, out, reply)) {
+    rc = encode_output(w, out, o, reply, err);
+  }
   for (int i = 0; i < 2; i++)
     if (in[i]) h->table_free(in[i]);
   if (out) h->table_free(out);
@@ -540,7 +592,7 @@ static void serve_task(wstate *w, const px_msg *m, int *fds, int nfds) {
     rc = m->type == PX_SPLIT ? do_split(w, m, fds, &o, &reply.err)
                              : do_run(w, m, fds, &o, &reply, &reply.err);
   if (rc && !reply.err.code) reply.err.code = rc;
-  if (rc) reply.flags &= ~(PX_F_RANGE | PX_F_REFS);
+  if (rc) reply.flags &= ~(PX_F_RANGE | PX_F_REFS | PX_F_HOLD);
   if (rc) {
     out_done(w, &o, false);
     o.fd = -1;
@@ -557,6 +609,42 @@ static void serve_task(wstate *w, const px_msg *m, int *fds, int nfds) {
   fflush(NULL);
   if (px_send(w->sock, &reply, o.fd >= 0 ? &o.fd : NULL, o.fd >= 0 ? 1 : 0) != 0) _exit(0);
   out_done(w, &o, true);
+}
+
+/* PX_CATWRITE: write the held output of `part` into the concatenation
+ * (fds[0], mapped read-write) where the order (fds[1]) says, and let it
+ * go; reply with the outcome. */
+static void write_held(wstate *w, const px_msg *m, int *fds, int nfds) {
+  const canon_host *h = w->h;
+  px_msg reply;
+  memset(&reply, 0, sizeof reply);
+  reply.type = PX_REPLY;
+  reply.job_seq = m->job_seq;
+  reply.part = m->part;
+  canon_table *t = NULL;
+  for (int i = 0; i < w->nheld && m->job_seq == w->job_seq; i++)
+    if (w->held[i].part == m->part) t = w->held[i].t;
+  snprintf(w->status->what, sizeof w->status->what, "writing partition %d into a concatenation", m->part);
+  struct stat sb;
+  const uint8_t *order = NULL;
+  size_t olen = 0;
+  void *dst = MAP_FAILED;
+  if (!t || nfds != 2 || !PX_HOST_HAS_RCAT(h)) {
+    px_err(&reply.err, CANON_ERR_INTERNAL, "processes: no output of partition %d is held here", m->part);
+  } else if (fstat(fds[0], &sb) != 0 || sb.st_size <= 0 ||
+             (dst = mmap(NULL, (size_t)sb.st_size, PROT_READ | PROT_WRITE, MAP_SHARED, fds[0], 0)) ==
+                 MAP_FAILED ||
+             px_seg_map(fds[1], &order, &olen) != 0) {
+    px_err(&reply.err, CANON_ERR_ENGINE, "processes: cannot map a concatenation: %s", strerror(errno));
+  } else {
+    h->concat_write_part(t, order, olen, dst, (size_t)sb.st_size, &reply.err);
+  }
+  if (dst != MAP_FAILED) munmap(dst, (size_t)sb.st_size);
+  if (order) px_seg_unmap(order, olen);
+  if (t) drop_held(w, m->part);
+  close_fds(fds, nfds);
+  w->status->what[0] = '\0';
+  if (px_send(w->sock, &reply, NULL, 0) != 0) _exit(0);
 }
 
 /* A worker's memory is its own: keep what tasks free for the next task.
@@ -611,6 +699,8 @@ void px_worker_main(const canon_host *h, int sock, px_status *status, size_t kee
       close_fds(fds, nfds);
     } else if (m.type == PX_SPLIT || m.type == PX_RUN) {
       serve_task(&w, &m, fds, nfds);
+    } else if (m.type == PX_CATWRITE) {
+      write_held(&w, &m, fds, nfds);
     } else {
       close_fds(fds, nfds);
     }

@@ -35,7 +35,7 @@ extern "C" {
 #endif
 
 #define CANON_BACKEND_ABI_MAJOR 1
-#define CANON_BACKEND_ABI_MINOR 5
+#define CANON_BACKEND_ABI_MINOR 6
 
 /* Capability bits an engine declares (conformance cases can require them). */
 #define CANON_CAP_PARTITIONS   (1u << 0)  /* honours a partitions=N option */
@@ -45,6 +45,8 @@ extern "C" {
 #define CANON_CAP_TRANSFORM    (1u << 4)  /* runs user transforms */
 
 typedef struct canon_job canon_job;  /* opaque: a physical plan being run */
+/* opaque: a concatenation planned from its parts' sketches (ABI 1.6) */
+typedef struct canon__rcat canon_concat_plan;
 
 /* One engine option from the engine string "name:key=value,...". */
 typedef struct canon_option {
@@ -275,6 +277,38 @@ typedef struct canon_host {
                                    const canon_table *(*lookup)(void *lctx, uint64_t id,
                                                                 canon_error *err),
                                    void *lctx, canon_error *err);
+  /* ---- ABI 1.6.  Appended: check struct_size covers the slot. ---- */
+  /* A concatenation planned in one process and written by the processes
+   * holding its parts, each row written once (table_concat_encoded needs
+   * every part in the planner's memory).  In the process holding part p
+   * of a job's results: table_sketch_size / table_sketch_into write its
+   * sketch (its rows, per column its NULLs, string bytes and dictionary).
+   * In the planner: concat_plan reads the sketches of parts 0..n-1 of the
+   * job's results, in order (they may go once it returns; a bad one is
+   * CANON_ERR_PARSE); concat_plan_len is the encoding's length,
+   * concat_plan_put_head writes all of it but the rows into buf (cap >=
+   * that length; 8-byte aligned memory every part's process can write,
+   * a shared segment), concat_order_size / concat_order_into part p's
+   * order.  Then, in part p's process, concat_write_part writes the part's
+   * rows where its order says into the encoding (dst, dlen bytes, mapped
+   * there), after checking the order against the part and dlen
+   * (CANON_ERR_INVALID, nothing written); the parts may be written at the
+   * same time.  Once every part is written, the encoding holds exactly
+   * table_encode_into's bytes for concat(parts): decode it (table_decode_own
+   * checks what another process of the program wrote). */
+  size_t (*table_sketch_size)(const canon_table *t);
+  int (*table_sketch_into)(const canon_table *t, uint8_t *buf, size_t cap, canon_error *err);
+  canon_concat_plan *(*concat_plan)(const canon_job *job, const uint8_t *const *sketches,
+                                    const size_t *lens, int n, canon_error *err);
+  size_t (*concat_plan_len)(const canon_concat_plan *c);
+  int (*concat_plan_put_head)(const canon_concat_plan *c, uint8_t *buf, size_t cap,
+                              canon_error *err);
+  size_t (*concat_order_size)(const canon_concat_plan *c, int part);
+  int (*concat_order_into)(const canon_concat_plan *c, int part, uint8_t *buf, size_t cap,
+                           canon_error *err);
+  void (*concat_plan_free)(canon_concat_plan *c);
+  int (*concat_write_part)(const canon_table *t, const uint8_t *order, size_t olen, uint8_t *dst,
+                           size_t dlen, canon_error *err);
 } canon_host;
 
 typedef struct canon_backend {

@@ -281,19 +281,19 @@ void canon__dict_maps_free(uint32_t **maps, int n) {
   memset(maps, 0, (size_t)n * sizeof *maps);
 }
 
-int canon__dict_concat_plan(canon_table *const *parts, int n, int i, canon__dict **merged,
-                            uint32_t **maps) {
+int canon__dict_merge_plan(const canon__dict *const *dicts, int n, canon__dict **merged,
+                           uint32_t **maps) {
   *merged = NULL;
   memset(maps, 0, (size_t)n * sizeof *maps);
-  const canon__dict *d0 = parts[0]->cols[i]->dict;
+  const canon__dict *d0 = dicts[0];
   if (!d0) return 0;
   bool same = true;
   for (int p = 1; p < n; p++) {
-    if (!parts[p]->cols[i]->dict) return 0;
-    same = same && parts[p]->cols[i]->dict == d0;
+    if (!dicts[p]) return 0;
+    same = same && dicts[p] == d0;
   }
   if (same) {
-    *merged = canon__dict_ref(parts[0]->cols[i]->dict);
+    *merged = canon__dict_ref((canon__dict *)d0);
     return 0;
   }
   /* Merge: the values of each distinct dictionary in part order, each
@@ -301,9 +301,9 @@ int canon__dict_concat_plan(canon_table *const *parts, int n, int i, canon__dict
   d_set s;
   int rc = d_set_init(&s);
   for (int p = 0; p < n && !rc; p++) {
-    const canon__dict *d = parts[p]->cols[i]->dict;
+    const canon__dict *d = dicts[p];
     int q = 0;
-    while (q < p && parts[q]->cols[i]->dict != d) q++;
+    while (q < p && dicts[q] != d) q++;
     if (q < p) {
       maps[p] = maps[q];
       continue;
@@ -328,6 +328,20 @@ int canon__dict_concat_plan(canon_table *const *parts, int n, int i, canon__dict
   d_set_free(&s);
   if (rc) canon__dict_maps_free(maps, n);
   return rc == -1 ? 0 : rc; /* too many values: no codes, not an error */
+}
+
+int canon__dict_concat_plan(canon_table *const *parts, int n, int i, canon__dict **merged,
+                            uint32_t **maps) {
+  const canon__dict **dicts = canon__calloc((size_t)n, sizeof *dicts);
+  if (!dicts) {
+    *merged = NULL;
+    memset(maps, 0, (size_t)n * sizeof *maps);
+    return CANON_ERR_NOMEM;
+  }
+  for (int p = 0; p < n; p++) dicts[p] = parts[p]->cols[i]->dict;
+  int rc = canon__dict_merge_plan(dicts, n, merged, maps);
+  free(dicts);
+  return rc;
 }
 
 canon__buffer *canon__dict_codes_concat(canon_table *const *parts, int n, int i,

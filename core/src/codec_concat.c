@@ -14,26 +14,14 @@
  * Nothing is decoded: the bytes were just written here, from tables of
  * this process.  Big copies are shared by a thread per core (the engine's
  * processes are idle while its driver concatenates). */
-#include "codec_layout.h"
+#include "codec_concat.h"
 
 #include <unistd.h>
-
-/* One column of the concatenation. */
-typedef struct cat_col {
-  codec_sizes sz;
-  codec_at at;                /* its sections in the encoding */
-  int64_t *row_at, *byte_at;  /* per part: first row and (strings) first byte; n + 1 */
-  canon__column merged;       /* strings: the concatenation's dictionary, and its
-                                 codes when they are not shipped */
-  uint32_t **maps;            /* per part: its codes to the merged ones (NULL: same) */
-  int nparts;
-  bool ships;                 /* its codes are in the encoding (the threads write them) */
-} cat_col;
 
 typedef struct cat_job {
   canon_table *const *parts;
   int n, nc;
-  cat_col *cols;
+  canon__cat_col *cols;
   uint8_t *buf;
   int next; /* the next (column, part) to copy, shared by the threads */
 } cat_job;
@@ -41,7 +29,7 @@ typedef struct cat_job {
 /* Copy part p of column i into the encoding. */
 static void cat_part(const cat_job *j, int i, int p) {
   const canon__column *c = j->parts[p]->cols[i];
-  const cat_col *cc = &j->cols[i];
+  const canon__cat_col *cc = &j->cols[i];
   if (c->type == CANON_BOOL) {
     /* 0/1 bytes, whatever a kernel left in a NULL slot (as encoded). */
     const uint8_t *b = canon__u8(c);
@@ -64,7 +52,7 @@ static void *cat_worker(void *arg) {
   return NULL;
 }
 
-static void free_cols(cat_col *cols, int nc) {
+void canon__cat_cols_free(canon__cat_col *cols, int nc) {
   for (int i = 0; cols && i < nc; i++) {
     free(cols[i].row_at);
     free(cols[i].byte_at);
@@ -76,24 +64,28 @@ static void free_cols(cat_col *cols, int nc) {
   free(cols);
 }
 
-/* Sizes and offsets of every column; the encoding's total length. */
-static int cat_plan(canon_table *const *parts, int n, int64_t total, cat_col *cols, size_t *len,
-                    uint32_t *ncoded) {
-  const canon_schema *s = parts[0]->schema;
+int canon__cat_plan(const canon_schema *s, int n, int64_t total, const canon__cat_in *in,
+                    canon__cat_col *cols, size_t *len, uint32_t *ncoded) {
   int nc = s->n;
   size_t at = codec_head_size(s);
   *ncoded = 0;
-  for (int i = 0; i < nc; i++) {
-    cat_col *cc = &cols[i];
+  const canon__dict **dicts = canon__calloc((size_t)n, sizeof *dicts);
+  if (!dicts) return CANON_ERR_NOMEM;
+  int rc = 0;
+  for (int i = 0; i < nc && !rc; i++) {
+    canon__cat_col *cc = &cols[i];
+    const canon__cat_in *ci = in + (size_t)i * (size_t)n;
     canon_type ty = s->types[i];
     if (!(cc->row_at = canon__calloc((size_t)n + 1, sizeof *cc->row_at)) ||
-        !(cc->byte_at = canon__calloc((size_t)n + 1, sizeof *cc->byte_at)))
-      return CANON_ERR_NOMEM;
-    canon__concat_offsets(parts, n, i, cc->row_at, cc->byte_at);
+        !(cc->byte_at = canon__calloc((size_t)n + 1, sizeof *cc->byte_at))) {
+      rc = CANON_ERR_NOMEM;
+      break;
+    }
     int64_t nulls = 0;
     for (int p = 0; p < n; p++) {
-      const canon__column *c = parts[p]->cols[i];
-      nulls += c->validity ? c->null_count : 0;
+      cc->row_at[p + 1] = cc->row_at[p] + ci[p].rows;
+      cc->byte_at[p + 1] = cc->byte_at[p] + (ty == CANON_STRING ? ci[p].bytes : 0);
+      nulls += ci[p].nulls;
     }
     cc->sz.null_count = nulls;
     cc->sz.validity = nulls ? (size_t)(total + 7) / 8 : 0;
@@ -102,23 +94,23 @@ static int cat_plan(canon_table *const *parts, int n, int64_t total, cat_col *co
     codec_place(&cc->at, &cc->sz, &at);
     if (ty == CANON_STRING) {
       /* The concatenation's dictionary, as a concatenation merges them;
-       * shipped codes are written by the copying threads, straight into
-       * the encoding. */
-      if (!(cc->maps = canon__calloc((size_t)n, sizeof *cc->maps))) return CANON_ERR_NOMEM;
+       * shipped codes are written with the rows, straight into the
+       * encoding. */
+      if (!(cc->maps = canon__calloc((size_t)n, sizeof *cc->maps))) {
+        rc = CANON_ERR_NOMEM;
+        break;
+      }
       cc->nparts = n;
-      if (canon__dict_concat_plan(parts, n, i, &cc->merged.dict, cc->maps) != 0)
-        return CANON_ERR_NOMEM;
+      for (int p = 0; p < n; p++) dicts[p] = ci[p].dict;
+      if ((rc = canon__dict_merge_plan(dicts, n, &cc->merged.dict, cc->maps)) != 0) break;
       cc->ships = cc->merged.dict && codec_ships_codes(cc->merged.dict->values->length, total);
       *ncoded += cc->ships;
-      /* Codes that do not ship stay on the heap (an accelerator the table
-       * keeps; a reader of the encoding goes without). */
-      if (cc->merged.dict && !cc->ships &&
-          !(cc->merged.codes = canon__dict_codes_concat(parts, n, i, cc->maps, total)))
-        return CANON_ERR_NOMEM;
     }
   }
+  free(dicts);
+  if (rc) return rc;
   for (int i = 0; i < nc; i++) {
-    cat_col *cc = &cols[i];
+    canon__cat_col *cc = &cols[i];
     if (!cc->ships) continue;
     cc->at.codes = at;
     at += codec_codes_size(cc->merged.dict->values, total);
@@ -127,28 +119,63 @@ static int cat_plan(canon_table *const *parts, int n, int64_t total, cat_col *co
   return 0;
 }
 
+int canon__cat_put_head(uint8_t *buf, const canon_schema *s, int64_t total, size_t len,
+                        uint32_t ncoded, const canon__cat_col *cols) {
+  codec_sizes *sz = canon__calloc((size_t)(s->n ? s->n : 1), sizeof *sz);
+  if (!sz) return CANON_ERR_NOMEM;
+  for (int i = 0; i < s->n; i++) sz[i] = cols[i].sz;
+  canon__codec_put_head(buf, s, total, ncoded, len, sz);
+  free(sz);
+  for (int i = 0; i < s->n; i++)
+    canon__codec_put_frame(buf, i, s->types[i], total, &cols[i].sz, &cols[i].at,
+                           cols[i].ships ? cols[i].merged.dict->values : NULL);
+  return 0;
+}
 
-/* Write everything but the parts' rows (the threads copy those). */
-static void cat_write_rest(cat_job *j, int64_t total, size_t len, uint32_t ncoded,
-                           codec_sizes *sz) {
-  uint8_t *buf = j->buf;
-  int n = j->n;
-  for (int i = 0; i < j->nc; i++) sz[i] = j->cols[i].sz;
-  canon__codec_put_head(buf, j->parts[0]->schema, total, ncoded, len, sz);
+/* The plan of a concatenation of parts in this process, and the codes
+ * that do not ship: kept on the heap (an accelerator the table keeps; a
+ * reader of the encoding goes without). */
+static int cat_plan_local(canon_table *const *parts, int n, int64_t total, canon__cat_col *cols,
+                          size_t *len, uint32_t *ncoded) {
+  const canon_schema *s = parts[0]->schema;
+  int nc = s->n;
+  canon__cat_in *in = canon__calloc((size_t)(nc ? nc : 1) * (size_t)n, sizeof *in);
+  if (!in) return CANON_ERR_NOMEM;
+  for (int i = 0; i < nc; i++)
+    for (int p = 0; p < n; p++) {
+      const canon__column *c = parts[p]->cols[i];
+      canon__cat_in *ci = &in[(size_t)i * (size_t)n + (size_t)p];
+      ci->rows = c->length;
+      ci->nulls = c->validity ? c->null_count : 0;
+      ci->bytes = c->type == CANON_STRING ? canon__i64(c)[c->length] - canon__i64(c)[0] : 0;
+      ci->dict = c->type == CANON_STRING ? c->dict : NULL;
+    }
+  int rc = canon__cat_plan(s, n, total, in, cols, len, ncoded);
+  free(in);
+  for (int i = 0; i < nc && !rc; i++) {
+    canon__cat_col *cc = &cols[i];
+    if (cc->merged.dict && !cc->ships &&
+        !(cc->merged.codes = canon__dict_codes_concat(parts, n, i, cc->maps, total)))
+      rc = CANON_ERR_NOMEM;
+  }
+  return rc;
+}
+
+/* The parts' NULL bitmaps into the encoding's (cleared by the frames). */
+static void cat_put_bits(const cat_job *j) {
   for (int i = 0; i < j->nc; i++) {
-    cat_col *cc = &j->cols[i];
-    canon__codec_put_frame(buf, i, j->parts[0]->schema->types[i], total, &cc->sz, &cc->at,
-                           cc->ships ? cc->merged.dict->values : NULL);
-    for (int p = 0; cc->sz.validity && p < n; p++) {
+    const canon__cat_col *cc = &j->cols[i];
+    for (int p = 0; cc->sz.validity && p < j->n; p++) {
       const canon__column *c = j->parts[p]->cols[i];
-      canon__bits_or(buf + cc->at.validity, cc->row_at[p], c->validity ? c->validity->data : NULL,
+      canon__bits_or(j->buf + cc->at.validity, cc->row_at[p], c->validity ? c->validity->data : NULL,
                      c->length);
     }
   }
 }
 
 /* Column i of the result: views of root, with the merged dictionary. */
-static canon__column *cat_column(cat_col *cc, canon_type ty, int64_t total, canon__buffer *root) {
+static canon__column *cat_column(canon__cat_col *cc, canon_type ty, int64_t total,
+                                 canon__buffer *root) {
   canon__column *c = canon__calloc(1, sizeof *c);
   if (!c) return NULL;
   c->refs = 1;
@@ -185,34 +212,30 @@ canon_table *canon__table_concat_encoded(canon_table *const *parts, int n,
   int nc = s->n;
   int64_t total = 0;
   for (int p = 0; p < n; p++) total += parts[p]->nrows;
-  cat_col *cols = canon__calloc((size_t)(nc ? nc : 1), sizeof *cols);
-  codec_sizes *sz = canon__calloc((size_t)(nc ? nc : 1), sizeof *sz);
+  canon__cat_col *cols = canon__calloc((size_t)(nc ? nc : 1), sizeof *cols);
   size_t len = 0;
   uint32_t ncoded = 0;
-  if (!cols || !sz || cat_plan(parts, n, total, cols, &len, &ncoded) != 0) {
-    free_cols(cols, nc);
-    free(sz);
+  if (!cols || cat_plan_local(parts, n, total, cols, &len, &ncoded) != 0) {
+    canon__cat_cols_free(cols, nc);
     canon__nomem(err);
     return NULL;
   }
   uint8_t *buf = alloc(ctx, len);
   if (!buf) {
-    free_cols(cols, nc);
-    free(sz);
+    canon__cat_cols_free(cols, nc);
     canon__seterr(err, CANON_ERR_NOMEM, "cannot get %zu bytes for a concatenated table", len);
     return NULL;
   }
   canon__buffer *root = canon__buffer_external(buf, len, release, ctx);
-  if (!root) {
-    release(ctx);
-    free_cols(cols, nc);
-    free(sz);
+  if (!root || canon__cat_put_head(buf, s, total, len, ncoded, cols) != 0) {
+    if (root) canon__buffer_unref(root);
+    else release(ctx);
+    canon__cat_cols_free(cols, nc);
     canon__nomem(err);
     return NULL;
   }
   cat_job j = {parts, n, nc, cols, buf, 0};
-  cat_write_rest(&j, total, len, ncoded, sz);
-  free(sz);
+  cat_put_bits(&j);
   /* Threads pay off once there are megabytes to copy (and fault in). */
   long cpus = sysconf(_SC_NPROCESSORS_ONLN);
   int threads = len < ((size_t)8 << 20) || cpus < 2 ? 1 : cpus > 8 ? 8 : (int)cpus;
@@ -226,7 +249,7 @@ canon_table *canon__table_concat_encoded(canon_table *const *parts, int n,
   if (!t)
     for (int i = 0; out && i < nc; i++) canon__column_unref(out[i]);
   free(out);
-  free_cols(cols, nc);
+  canon__cat_cols_free(cols, nc);
   canon__buffer_unref(root); /* the columns' views keep it */
   return t;
 }

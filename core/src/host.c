@@ -520,6 +520,12 @@ static canon_table *host_table_slice(const canon_table *t, int64_t first, int64_
   return canon__table_slice(t, first, count, err);
 }
 
+/* The plan of a concatenation of the job's results from their sketches. */
+static canon_concat_plan *host_concat_plan(const canon_job *job, const uint8_t *const *sketches,
+                                           const size_t *lens, int n, canon_error *err) {
+  return canon__rcat_plan(job->root->schema, sketches, lens, n, err);
+}
+
 const canon_host canon__host = {
   .abi_major = CANON_BACKEND_ABI_MAJOR,
   .abi_minor = CANON_BACKEND_ABI_MINOR,
@@ -564,4 +570,13 @@ const canon_host canon__host = {
   .table_encoded_size_ref = canon__table_encoded_size_ref,
   .table_encode_ref_into = canon__table_encode_ref_into,
   .table_decode_ref = canon__table_decode_ref,
+  .table_sketch_size = canon__table_sketch_size,
+  .table_sketch_into = canon__table_sketch_into,
+  .concat_plan = host_concat_plan,
+  .concat_plan_len = canon__rcat_len,
+  .concat_plan_put_head = canon__rcat_put_head,
+  .concat_order_size = canon__rcat_order_size,
+  .concat_order_into = canon__rcat_order_into,
+  .concat_plan_free = canon__rcat_free,
+  .concat_write_part = canon__rcat_write_part,
 };

@@ -135,6 +135,10 @@ canon_table *canon__table_dict_encode(canon_table *t, canon_error *err);
  * through its map; then the maps freed. */
 int canon__dict_concat_plan(canon_table *const *parts, int n, int i, canon__dict **merged,
                             uint32_t **maps);
+/* The same over the parts' dictionaries (dicts[p] NULL: part p has none,
+ * and the concatenation has no codes). */
+int canon__dict_merge_plan(const canon__dict *const *dicts, int n, canon__dict **merged,
+                           uint32_t **maps);
 void canon__dict_codes_part(const canon__column *c, const uint32_t *map, uint32_t *dst);
 /* Every part's codes through its map into one new buffer of total rows
  * (NULL: out of memory). */
@@ -632,5 +636,27 @@ canon_table *canon__table_decode_ref(const uint8_t *buf, size_t len, void (*rele
 canon_table *canon__table_concat_encoded(canon_table *const *parts, int n,
                                          uint8_t *(*alloc)(void *ctx, size_t len),
                                          void (*release)(void *ctx), void *ctx, canon_error *err);
+
+/* A concatenation planned here and written by the processes holding its
+ * parts (concat_remote.c): a part's sketch (size, then the bytes); the
+ * plan from every part's sketch (n >= 1, in part order; they may go once
+ * it is made), the encoding's length, everything of it but the rows into
+ * buf, and part p's order (size, then the bytes); then, where part p is,
+ * its rows into the encoding as its order says — checked first against
+ * the part and the encoding's dlen bytes (CANON_ERR_INVALID).  The
+ * encoding is then canon__table_encode_into's bytes for the
+ * concatenation; decode it with the usual checks. */
+typedef struct canon__rcat canon__rcat;
+size_t canon__table_sketch_size(const canon_table *t);
+int canon__table_sketch_into(const canon_table *t, uint8_t *buf, size_t cap, canon_error *err);
+canon__rcat *canon__rcat_plan(const canon_schema *s, const uint8_t *const *sketch, const size_t *lens,
+                              int n, canon_error *err);
+size_t canon__rcat_len(const canon__rcat *c);
+int canon__rcat_put_head(const canon__rcat *c, uint8_t *buf, size_t cap, canon_error *err);
+size_t canon__rcat_order_size(const canon__rcat *c, int p);
+int canon__rcat_order_into(const canon__rcat *c, int p, uint8_t *buf, size_t cap, canon_error *err);
+void canon__rcat_free(canon__rcat *c);
+int canon__rcat_write_part(const canon_table *t, const uint8_t *order, size_t olen, uint8_t *dst,
+                           size_t dlen, canon_error *err);
 
 #endif /* CANON_INTERNAL_H */

@@ -1,0 +1,262 @@
+/* held.c — the results of a one-stage job written by the workers that
+ * hold them straight into one table's segment.
+ *
+ * A program that loads a file and persists (or collects) it wants one
+ * table.  Written the usual way, every row is copied twice into fresh
+ * shared memory: by its worker into an output segment, then by the driver
+ * into the table's segment (px_concat_results).  Instead the run tasks
+ * keep their outputs (PX_F_HOLD) and reply with a sketch of each (its
+ * rows; per column its NULLs, string bytes and dictionary: small); the
+ * driver plans the concatenation from the sketches (host concat_plan:
+ * merged dictionaries, where each part's rows go), creates the segment,
+ * writes all of it but the rows, and sends each worker the order of each
+ * part it holds (PX_CATWRITE); the workers write their rows into the
+ * segment at the same time, each row once.  The driver then decodes the
+ * segment with the checks it gives anything a worker wrote, and adopts it
+ * as a shared table of the session, as px_concat_results does.
+ *
+ * A worker that died after its task took its held outputs with it: the
+ * job is run again without holding (PX_AGAIN).  An output is held until
+ * it is written or the next job starts. */
+#include "processes.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static bool holder_alive(const px_state *st, const px_seg *s) {
+  return s->held && s->fd >= 0 && s->slot >= 0 && s->slot < st->nworkers &&
+         st->w[s->slot].pid > 0 && st->w[s->slot].gen == s->gen;
+}
+
+/* The plan from the results' sketches (mapped for the call only). */
+static canon_concat_plan *plan_from_sketches(px_state *st, const canon_job *job, const px_seg *segs,
+                                             int P, canon_error *err) {
+  const canon_host *h = st->host;
+  const uint8_t **maps = P > 0 ? calloc((size_t)P, sizeof *maps) : NULL;
+  size_t *sizes = P > 0 ? calloc((size_t)P, sizeof *sizes) : NULL;
+  canon_concat_plan *plan = NULL;
+  int p = 0;
+  if (!maps || !sizes) {
+    px_err(err, CANON_ERR_NOMEM, "out of memory");
+  } else {
+    for (; p < P; p++)
+      if (px_seg_map(segs[p].fd, &maps[p], &sizes[p]) != 0) break;
+    if (p < P) {
+      px_err(err, CANON_ERR_ENGINE, "processes: cannot map the sketch of partition %d: %s", p,
+             strerror(errno));
+    } else if (!(plan = h->concat_plan(job, maps, sizes, P, err))) {
+      char msg[sizeof err->message];
+      snprintf(msg, sizeof msg, "%s", err->message);
+      px_err(err, err->code == CANON_ERR_NOMEM ? CANON_ERR_NOMEM : CANON_ERR_INTERNAL,
+             "processes: a worker's sketch of its result: %.900s", msg);
+    }
+  }
+  for (int q = 0; maps && q < p; q++) px_seg_unmap(maps[q], sizes[q]);
+  free(maps);
+  free(sizes);
+  return plan;
+}
+
+/* Part p's order into a new segment. */
+static int order_segment(const canon_host *h, const canon_concat_plan *plan, int p, int *fd,
+                         canon_error *err) {
+  size_t n = h->concat_order_size(plan, p);
+  uint8_t *buf = malloc(n);
+  if (!buf) return px_err(err, CANON_ERR_NOMEM, "out of memory");
+  int rc = h->concat_order_into(plan, p, buf, n, err);
+  if (rc == 0) rc = px_bytes_write(buf, n, fd, err);
+  free(buf);
+  return rc;
+}
+
+/* The writing of the parts: which were sent and are done, how many
+ * orders each worker has not answered yet. */
+typedef struct writes {
+  px_state *st;
+  const canon_concat_plan *plan;
+  const px_seg *segs;
+  int P, fd;
+  bool *sent, *done;
+  int *owed;       /* per worker slot */
+  bool again;      /* a holder is gone */
+  int failed;      /* first error (a worker refused its order, or no order) */
+  canon_error *err;
+} writes;
+
+/* Orders a worker has at once: it answers each, and a worker blocked on
+ * answers the driver does not read yet stops reading its orders. */
+#define ORDERS_IN_FLIGHT 2
+
+/* Send part p's order to its holder. */
+static void send_order(writes *wr, int p) {
+  px_state *st = wr->st;
+  const px_seg *s = &wr->segs[p];
+  int ofd = -1, rc = order_segment(st->host, wr->plan, p, &ofd, wr->err);
+  if (rc) {
+    if (!wr->failed) wr->failed = rc;
+    return;
+  }
+  px_msg m;
+  memset(&m, 0, sizeof m);
+  m.type = PX_CATWRITE;
+  m.job_seq = st->job_seq;
+  m.part = p;
+  int fds[2] = {wr->fd, ofd};
+  wr->sent[p] = true;
+  if (px_send(st->w[s->slot].sock, &m, fds, 2) == 0)
+    wr->owed[s->slot]++;
+  else
+    wr->again = true; /* its death shows up below, or at the next job */
+  close(ofd);
+}
+
+/* Give every worker orders up to ORDERS_IN_FLIGHT, in part order. */
+static void feed(writes *wr) {
+  for (int p = 0; p < wr->P && !wr->again && !wr->failed; p++)
+    if (!wr->sent[p] && wr->owed[wr->segs[p].slot] < ORDERS_IN_FLIGHT) send_order(wr, p);
+}
+
+/* Worker wi is gone (or was killed for the timeout): replace it. */
+static void holder_died(px_state *st, int wi, writes *wr) {
+  int status;
+  canon_error e;
+  px_reap(st, wi, false, &status);
+  px_spawn(st, wi, &e); /* without a replacement the pool shrinks */
+  wr->owed[wi] = 0;
+  wr->again = true;
+}
+
+/* A reply from worker wi. */
+static void on_written(writes *wr, int wi) {
+  px_state *st = wr->st;
+  px_msg m;
+  int *fds = NULL;
+  if (px_recv(st->w[wi].sock, &m, &fds) != 1) {
+    holder_died(st, wi, wr);
+    free(fds);
+    return;
+  }
+  wr->owed[wi]--;
+  if (m.type != PX_REPLY || m.job_seq != st->job_seq || m.part < 0 || m.part >= wr->P ||
+      !wr->sent[m.part] || wr->done[m.part]) {
+    if (!wr->failed)
+      wr->failed = px_err(wr->err, CANON_ERR_INTERNAL, "processes: unexpected message from a worker");
+  } else if (m.err.code) {
+    if (!wr->failed) {
+      wr->failed = m.err.code;
+      *wr->err = m.err;
+    }
+  } else {
+    wr->done[m.part] = true;
+  }
+  for (int i = 0; i < (int)m.nfds; i++) close(fds[i]);
+  free(fds);
+}
+
+static double now_s(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* Send every order and wait until every live worker has answered for
+ * every order it got: a reply left unread would be taken for the next
+ * job's.  After a death or a failure no more orders go out. */
+static void write_parts(writes *wr) {
+  px_state *st = wr->st;
+  struct pollfd *pfd = calloc((size_t)st->nworkers, sizeof *pfd);
+  int *who = calloc((size_t)st->nworkers, sizeof *who);
+  if (!pfd || !who) {
+    wr->failed = px_err(wr->err, CANON_ERR_NOMEM, "out of memory");
+  } else {
+    feed(wr);
+  }
+  double deadline = st->task_timeout > 0 ? now_s() + st->task_timeout : 0;
+  for (;;) {
+    int np = 0;
+    for (int wi = 0; pfd && who && wi < st->nworkers; wi++)
+      if (wr->owed[wi] > 0) {
+        pfd[np] = (struct pollfd){.fd = st->w[wi].sock, .events = POLLIN};
+        who[np++] = wi;
+      }
+    if (np == 0) break;
+    int wait_ms = -1;
+    if (deadline > 0) {
+      double left = deadline - now_s();
+      wait_ms = left <= 0 ? 0 : (int)(left * 1000) + 1;
+    }
+    int got = poll(pfd, (nfds_t)np, wait_ms);
+    if (got < 0 && errno == EINTR) continue;
+    if (got <= 0) {
+      /* Past task_timeout (or poll failing): the writers still at it are
+       * killed, and the job runs again. */
+      for (int k = 0; k < np; k++) {
+        kill(st->w[who[k]].pid, SIGKILL);
+        holder_died(st, who[k], wr);
+      }
+      continue;
+    }
+    for (int k = 0; k < np; k++)
+      if (pfd[k].revents) on_written(wr, who[k]);
+    feed(wr);
+  }
+  free(pfd);
+  free(who);
+}
+
+int px_concat_held(px_state *st, const canon_job *job, const px_seg *segs, int P, canon_table **one,
+                   canon_error *err) {
+  const canon_host *h = st->host;
+  *one = NULL;
+  if (P < 1) return PX_AGAIN;
+  for (int p = 0; p < P; p++)
+    if (!holder_alive(st, &segs[p])) return PX_AGAIN;
+  canon_concat_plan *plan = plan_from_sketches(st, job, segs, P, err);
+  if (!plan) return err->code ? err->code : CANON_ERR_ENGINE;
+  size_t len = h->concat_plan_len(plan);
+  uint8_t *map = NULL;
+  /* Not populated here: each worker faults in the pages it writes, at the
+   * same time as the others (the kernel's allocating and zeroing of fresh
+   * shared pages is most of the cost of writing them). */
+  int fd = px_table_seg_create_bare(len, &map), rc = 0;
+  if (fd < 0)
+    rc = px_err(err, errno == ENOMEM || errno == ENOSPC ? CANON_ERR_NOMEM : CANON_ERR_ENGINE,
+                "processes: cannot create a shared memory segment of %zu bytes: %s", len, strerror(errno));
+  if (rc == 0) rc = h->concat_plan_put_head(plan, map, len, err);
+  writes wr = {.st = st, .plan = plan, .segs = segs, .P = P, .fd = fd, .err = err,
+               .sent = calloc((size_t)P, sizeof(bool)), .done = calloc((size_t)P, sizeof(bool)),
+               .owed = calloc((size_t)st->nworkers, sizeof(int))};
+  if (rc == 0 && (!wr.sent || !wr.done || !wr.owed)) rc = px_err(err, CANON_ERR_NOMEM, "out of memory");
+  /* The workers write their parts at the same time. */
+  if (rc == 0) write_parts(&wr);
+  h->concat_plan_free(plan);
+  if (rc == 0 && wr.again) rc = PX_AGAIN;
+  if (rc == 0 && wr.failed) rc = wr.failed;
+  for (int p = 0; rc == 0 && p < P; p++)
+    if (!wr.done[p]) rc = px_err(err, CANON_ERR_INTERNAL, "processes: partition %d was never written", p);
+  free(wr.sent);
+  free(wr.done);
+  free(wr.owed);
+  /* Read back with the checks anything a worker wrote gets; its columns
+   * view the driver's mapping of the segment (nothing is copied). */
+  if (rc == 0) {
+    *one = px_table_view(h, map, len, map, len, err);
+    map = NULL; /* the table's now, or unmapped */
+    if (!*one) rc = err->code ? err->code : CANON_ERR_ENGINE;
+  }
+  if (map) px_seg_unmap(map, len);
+  if (rc) {
+    if (fd >= 0) close(fd);
+    return rc;
+  }
+  if (px_hold(st, fd) != 0)
+    close(fd); /* the table is fine; it is just not shared yet */
+  else
+    px_shared_adopt(st, *one, fd);
+  return 0;
+}

@@ -1,0 +1,294 @@
+/* test_concat_remote.c — a concatenation planned from the parts' sketches
+ * and written part by part (core/src/concat_remote.c): the encoding must
+ * be, byte for byte, table_encode_into of canon__table_concat of the same
+ * parts, whatever order (or threads) the parts are written in, and a lying
+ * sketch or order must fail cleanly or make an encoding the checked
+ * decoder refuses — never a read or write outside the buffers (the
+ * ASan+UBSan build runs these with buffers of exactly their length). */
+#include "codec_testutil.h"
+
+#include <pthread.h>
+
+TestSuite(concat_remote);
+
+/* A malloc'd sketch of t (*len bytes). */
+static uint8_t *sketch_of(const canon_table *t, size_t *len) {
+  canon_error err;
+  *len = canon__table_sketch_size(t);
+  uint8_t *b = malloc(*len);
+  cr_assert(b);
+  cr_assert_eq(canon__table_sketch_into(t, b, *len, &err), 0, "%s", err.message);
+  return b;
+}
+
+/* The plan of parts[0..n) from their sketches, which go before it is used. */
+static canon__rcat *plan_of(canon_table *const *parts, int n) {
+  uint8_t *sk[8];
+  size_t len[8];
+  cr_assert_leq(n, 8);
+  for (int p = 0; p < n; p++) sk[p] = sketch_of(parts[p], &len[p]);
+  canon_error err;
+  canon__rcat *c = canon__rcat_plan(parts[0]->schema, (const uint8_t *const *)sk, len, n, &err);
+  cr_assert(c, "%s", err.message);
+  for (int p = 0; p < n; p++) {
+    memset(sk[p], 0x5a, len[p]);
+    free(sk[p]);
+  }
+  return c;
+}
+
+static uint8_t *order_of(const canon__rcat *c, int p, size_t *len) {
+  canon_error err;
+  *len = canon__rcat_order_size(c, p);
+  uint8_t *b = malloc(*len);
+  cr_assert(b);
+  cr_assert_eq(canon__rcat_order_into(c, p, b, *len, &err), 0, "%s", err.message);
+  return b;
+}
+
+/* The encoding's buffer: junk, with everything but the rows written. */
+static uint8_t *head_of(const canon__rcat *c, size_t *len) {
+  canon_error err;
+  *len = canon__rcat_len(c);
+  uint8_t *b = malloc(*len ? *len : 1);
+  cr_assert(b);
+  memset(b, 0xa5, *len);
+  cr_assert_eq(canon__rcat_put_head(c, b, *len, &err), 0, "%s", err.message);
+  return b;
+}
+
+static void write_part(const canon__rcat *c, canon_table *part, int p, uint8_t *buf, size_t len) {
+  size_t olen;
+  uint8_t *o = order_of(c, p, &olen);
+  canon_error err;
+  cr_assert_eq(canon__rcat_write_part(part, o, olen, buf, len, &err), 0, "part %d: %s", p, err.message);
+  free(o);
+}
+
+typedef struct part_job {
+  const canon__rcat *c;
+  canon_table *part;
+  int p;
+  uint8_t *buf;
+  size_t len;
+  int rc;
+} part_job;
+
+static void *write_thread(void *arg) {
+  part_job *j = arg;
+  size_t olen = canon__rcat_order_size(j->c, j->p);
+  uint8_t *o = malloc(olen);
+  canon_error err;
+  j->rc = !o || canon__rcat_order_into(j->c, j->p, o, olen, &err) ||
+          canon__rcat_write_part(j->part, o, olen, j->buf, j->len, &err);
+  free(o);
+  return NULL;
+}
+
+/* Planned from sketches and written part by part (in reverse, or each on
+ * a thread of its own), the encoding is the concatenation's. */
+static void check_parts(canon_table *const *parts, int n, bool threads, const char *what) {
+  canon_error err;
+  canon_table *want = canon__table_concat(parts, n, &err);
+  cr_assert(want, "%s: %s", what, err.message);
+  size_t wlen;
+  uint8_t *wbuf = ct_encode(want, &wlen);
+  canon__rcat *c = plan_of(parts, n);
+  size_t len;
+  uint8_t *buf = head_of(c, &len);
+  cr_assert_eq(len, wlen, "%s: %zu bytes, want %zu", what, len, wlen);
+  if (threads) {
+    pthread_t tid[8];
+    part_job jobs[8];
+    for (int p = 0; p < n; p++) {
+      jobs[p] = (part_job){c, parts[p], p, buf, len, 0};
+      cr_assert_eq(pthread_create(&tid[p], NULL, write_thread, &jobs[p]), 0);
+    }
+    for (int p = 0; p < n; p++) {
+      pthread_join(tid[p], NULL);
+      cr_assert_eq(jobs[p].rc, 0, "%s: part %d", what, p);
+    }
+  } else {
+    for (int p = n - 1; p >= 0; p--) write_part(c, parts[p], p, buf, len);
+  }
+  for (size_t i = 0; i < wlen; i++) cr_assert_eq(buf[i], wbuf[i], "%s: byte %zu of %zu", what, i, wlen);
+  canon_table *got = canon__table_decode(buf, len, &err);
+  cr_assert(got, "%s: %s", what, err.message);
+  ct_assert_same_bits(got, want);
+  canon_table_free(got);
+  canon__rcat_free(c);
+  free(buf);
+  free(wbuf);
+  canon_table_free(want);
+}
+
+Test(concat_remote, equals_encoding_the_concatenation) {
+  canon_error err;
+  canon_table *big = ct_table_of(3000, 1, 40, 5, true);
+  canon_table *s1 = canon__table_slice(big, 17, 1000, &err);
+  canon_table *s2 = canon__table_slice(big, 1017, 1983, &err);
+  canon_table *empty = canon__table_slice(big, 5, 0, &err);
+  canon_table *other = ct_table_of(800, 2, 30, 0, true);
+  canon_table *plain = ct_table_of(500, 3, 30, 3, false);
+  canon_table *nonull = ct_table_of(700, 4, 12, 0, true);
+  canon_table *few1 = ct_table_of(100, 8, 48, 0, true), *few2 = ct_table_of(60, 9, 25, 7, true);
+  /* Parts of a few rows: their bitmaps share bytes with their neighbours'. */
+  canon_table *t1 = canon__table_slice(big, 1, 1, &err), *t3 = canon__table_slice(big, 2, 3, &err);
+  canon_table *t5 = canon__table_slice(big, 5, 5, &err), *t13 = canon__table_slice(big, 10, 13, &err);
+  cr_assert(s1 && s2 && empty && t1 && t3 && t5 && t13);
+  struct {
+    const char *what;
+    canon_table *p[6];
+    int n;
+  } cases[] = {
+      {"one dictionary", {s1, s2}, 2},
+      {"different dictionaries", {s1, other, nonull}, 3},
+      {"a part without codes", {other, plain, s2}, 3},
+      {"empty parts", {empty, s1, empty, s2}, 4},
+      {"one part", {s1}, 1},
+      {"only empty parts", {empty, empty}, 2},
+      {"no NULLs", {nonull, other}, 2},
+      {"codes not shipped", {few1, few2}, 2},
+      {"bitmaps sharing bytes", {t3, t1, t5, t13, t1, t3}, 6},
+      {"a few rows among many", {t5, s1, t3, plain}, 4},
+  };
+  for (size_t k = 0; k < sizeof cases / sizeof *cases; k++) {
+    check_parts(cases[k].p, cases[k].n, false, cases[k].what);
+    check_parts(cases[k].p, cases[k].n, true, cases[k].what);
+  }
+  canon_table *all[] = {big, s1, s2, empty, other, plain, nonull, few1, few2, t1, t3, t5, t13};
+  for (size_t k = 0; k < sizeof all / sizeof *all; k++) canon_table_free(all[k]);
+}
+
+Test(concat_remote, big_parts_on_threads) {
+  canon_table *p[3] = {ct_table_of(200000, 5, 100, 11, true), ct_table_of(150001, 6, 100, 0, true),
+                       ct_table_of(170003, 7, 90, 13, true)};
+  check_parts(p, 3, true, "big parts");
+  for (int k = 0; k < 3; k++) canon_table_free(p[k]);
+}
+
+Test(concat_remote, tables_without_columns) {
+  canon_error err;
+  canon_schema *s = canon_schema_new();
+  canon_table *e = canon__table_empty(s, &err);
+  cr_assert(e, "%s", err.message);
+  canon_table *p[2] = {e, e};
+  check_parts(p, 2, false, "no columns");
+  canon_table_free(e);
+  canon_schema_free(s);
+}
+
+/* ---- lies ---------------------------------------------------------------------- */
+
+/* Plan from the sketches with sketch q replaced by (lie, llen); when a
+ * plan comes out, write every part as ordered and decode (checked): each
+ * step may fail, cleanly. */
+static void plan_with_lie(canon_table *const *parts, int n, int q, const uint8_t *lie, size_t llen) {
+  uint8_t *sk[4];
+  size_t len[4];
+  for (int p = 0; p < n; p++) {
+    if (p == q) {
+      sk[p] = malloc(llen ? llen : 1);
+      cr_assert(sk[p]);
+      memcpy(sk[p], lie, llen);
+      len[p] = llen;
+    } else {
+      sk[p] = sketch_of(parts[p], &len[p]);
+    }
+  }
+  canon_error err;
+  canon_error_clear(&err);
+  canon__rcat *c = canon__rcat_plan(parts[0]->schema, (const uint8_t *const *)sk, len, n, &err);
+  for (int p = 0; p < n; p++) free(sk[p]);
+  if (!c) {
+    cr_assert(err.code == CANON_ERR_PARSE || err.code == CANON_ERR_NOMEM, "code %d: %s", err.code, err.message);
+    return;
+  }
+  size_t blen = canon__rcat_len(c);
+  if (blen > ((size_t)64 << 20)) { /* a lie about sizes: nobody would get that memory */
+    canon__rcat_free(c);
+    return;
+  }
+  uint8_t *buf = head_of(c, &blen);
+  bool ok = true;
+  for (int p = 0; p < n; p++) {
+    size_t olen;
+    uint8_t *o = order_of(c, p, &olen);
+    if (canon__rcat_write_part(parts[p], o, olen, buf, blen, &err) != 0) {
+      cr_assert_eq(err.code, CANON_ERR_INVALID, "%s", err.message);
+      ok = false;
+    }
+    free(o);
+  }
+  if (ok) canon_table_free(canon__table_decode(buf, blen, &err));
+  free(buf);
+  canon__rcat_free(c);
+}
+
+/* Every byte of a sketch, set to values that break sizes and counts, and
+ * every shorter length: refused, or an encoding the decoder judges. */
+Test(concat_remote, lying_sketches_fail_cleanly) {
+  canon_table *p[3] = {ct_table_of(40, 1, 6, 3, true), ct_table_of(33, 2, 5, 0, true),
+                       ct_table_of(19, 3, 4, 5, false)};
+  size_t len;
+  uint8_t *good = sketch_of(p[1], &len);
+  uint8_t *lie = malloc(len);
+  const uint8_t values[] = {0x00, 0x01, 0x07, 0x80, 0xff};
+  for (size_t i = 0; i < len; i++)
+    for (size_t v = 0; v < sizeof values; v++) {
+      memcpy(lie, good, len);
+      if (lie[i] == values[v]) continue;
+      lie[i] = values[v];
+      plan_with_lie(p, 3, 1, lie, len);
+    }
+  for (size_t l = 0; l < len; l++) plan_with_lie(p, 3, 1, good, l);
+  free(lie);
+  free(good);
+  for (int k = 0; k < 3; k++) canon_table_free(p[k]);
+}
+
+/* Every byte of an order set to other values, and every shorter length:
+ * refused before any write, or written inside the encoding's bytes (the
+ * buffer is exactly that long). */
+Test(concat_remote, lying_orders_never_write_outside) {
+  canon_table *p[2] = {ct_table_of(37, 1, 6, 3, true), ct_table_of(29, 2, 5, 4, true)};
+  canon__rcat *c = plan_of(p, 2);
+  size_t len, olen;
+  uint8_t *buf = head_of(c, &len);
+  uint8_t *good = order_of(c, 1, &olen);
+  uint8_t *lie = malloc(olen);
+  canon_error err;
+  const uint8_t values[] = {0x00, 0x01, 0x07, 0x80, 0xff};
+  int refused = 0;
+  for (size_t i = 0; i < olen; i++)
+    for (size_t v = 0; v < sizeof values; v++) {
+      memcpy(lie, good, olen);
+      if (lie[i] == values[v]) continue;
+      lie[i] = values[v];
+      if (canon__rcat_write_part(p[1], lie, olen, buf, len, &err) != 0) {
+        cr_assert_eq(err.code, CANON_ERR_INVALID);
+        refused++;
+      }
+    }
+  cr_assert_gt(refused, 100);
+  /* Cut short (in a buffer of exactly that length): refused, but for the
+   * padding after the last map, which nothing reads. */
+  for (size_t l = 0; l < olen; l++) {
+    uint8_t *cut = malloc(l ? l : 1);
+    memcpy(cut, good, l);
+    int rc = canon__rcat_write_part(p[1], cut, l, buf, len, &err);
+    cr_assert(rc != 0 || l + 8 > olen, "length %zu of %zu", l, olen);
+    free(cut);
+  }
+  /* Another part's order, or a smaller encoding: refused. */
+  size_t o0len;
+  uint8_t *o0 = order_of(c, 0, &o0len);
+  cr_assert_neq(canon__rcat_write_part(p[1], o0, o0len, buf, len, &err), 0);
+  cr_assert_neq(canon__rcat_write_part(p[1], good, olen, buf, len - 1, &err), 0);
+  free(o0);
+  free(lie);
+  free(good);
+  free(buf);
+  canon__rcat_free(c);
+  for (int k = 0; k < 2; k++) canon_table_free(p[k]);
+}
