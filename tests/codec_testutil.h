@@ -108,4 +108,62 @@ static inline canon_table *ct_table_of(int64_t n, int salt, int card, int null_e
   return t;
 }
 
+/* Parts for the tests of concatenations written into an encoding
+ * (test_codec_concat.c, test_concat_remote.c): slices of one coded table
+ * (the first a view starting past byte 0), tables with other dictionaries
+ * or none, without NULLs, empty, coded parts whose merged dictionary is too
+ * big to ship for their rows, and parts of a few rows (their NULL bitmaps
+ * share bytes with their neighbours'). */
+typedef struct ct_parts {
+  canon_table *big, *s1, *s2, *empty, *other, *plain, *nonull, *few1, *few2, *t1, *t3, *t5, *t13;
+} ct_parts;
+
+typedef struct ct_concat_case {
+  const char *what;
+  canon_table *p[6];
+  int n;
+} ct_concat_case;
+
+#define CT_CONCAT_CASES 12
+
+static inline void ct_parts_make(ct_parts *t, ct_concat_case *cases) {
+  canon_error err;
+  t->big = ct_table_of(3000, 1, 40, 5, true);
+  t->s1 = canon__table_slice(t->big, 17, 1000, &err);
+  t->s2 = canon__table_slice(t->big, 1017, 1983, &err);
+  t->empty = canon__table_slice(t->big, 5, 0, &err);
+  t->other = ct_table_of(800, 2, 30, 0, true);
+  t->plain = ct_table_of(500, 3, 30, 3, false);
+  t->nonull = ct_table_of(700, 4, 12, 0, true);
+  t->few1 = ct_table_of(100, 8, 48, 0, true);
+  t->few2 = ct_table_of(60, 9, 25, 7, true);
+  t->t1 = canon__table_slice(t->big, 1, 1, &err);
+  t->t3 = canon__table_slice(t->big, 2, 3, &err);
+  t->t5 = canon__table_slice(t->big, 5, 5, &err);
+  t->t13 = canon__table_slice(t->big, 10, 13, &err);
+  cr_assert(t->s1 && t->s2 && t->empty && t->t1 && t->t3 && t->t5 && t->t13);
+  cr_assert(t->few1->cols[1]->dict && t->few2->cols[1]->dict);
+  const ct_concat_case c[CT_CONCAT_CASES] = {
+      {"one dictionary", {t->s1, t->s2}, 2},
+      {"different dictionaries", {t->s1, t->other, t->nonull}, 3},
+      {"a part without codes", {t->other, t->plain, t->s2}, 3},
+      {"empty parts", {t->empty, t->s1, t->empty, t->s2}, 4},
+      {"one part", {t->s1}, 1},
+      {"only empty parts", {t->empty, t->empty}, 2},
+      {"no NULLs", {t->nonull, t->other}, 2},
+      {"codes not shipped", {t->few1, t->few2}, 2},
+      {"two parts of one dictionary among others", {t->s1, t->other, t->s2}, 3},
+      {"one dictionary twice, empty parts between", {t->empty, t->s1, t->other, t->empty}, 4},
+      {"bitmaps sharing bytes", {t->t3, t->t1, t->t5, t->t13, t->t1, t->t3}, 6},
+      {"a few rows among many", {t->t5, t->s1, t->t3, t->plain}, 4},
+  };
+  memcpy(cases, c, sizeof c);
+}
+
+static inline void ct_parts_free(ct_parts *t) {
+  canon_table *all[] = {t->big, t->s1,    t->s2, t->empty, t->other, t->plain, t->nonull,
+                        t->few1, t->few2, t->t1, t->t3,    t->t5,    t->t13};
+  for (size_t k = 0; k < sizeof all / sizeof *all; k++) canon_table_free(all[k]);
+}
+
 #endif

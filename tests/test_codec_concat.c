@@ -67,47 +67,18 @@ static void check_parts(canon_table *const *parts, int n, const char *what) {
 
 Test(codec_concat, equals_encoding_the_concatenation) {
   canon_error err;
-  /* Parts with one dictionary (slices of one coded table, the first a
-   * view starting past byte 0), with different ones, one part without
-   * codes, without NULLs, empty parts. */
-  canon_table *big = ct_table_of(3000, 1, 40, 5, true);
-  canon_table *s1 = canon__table_slice(big, 17, 1000, &err);
-  canon_table *s2 = canon__table_slice(big, 1017, 1983, &err);
-  canon_table *empty = canon__table_slice(big, 5, 0, &err);
-  canon_table *other = ct_table_of(800, 2, 30, 0, true);
-  canon_table *plain = ct_table_of(500, 3, 30, 3, false);
-  canon_table *nonull = ct_table_of(700, 4, 12, 0, true);
-  /* Coded parts whose merged dictionary is too big to ship for their
-   * rows: the result keeps its codes on the heap. */
-  canon_table *few1 = ct_table_of(100, 8, 48, 0, true), *few2 = ct_table_of(60, 9, 25, 7, true);
-  cr_assert(few1->cols[1]->dict && few2->cols[1]->dict);
-  cr_assert(s1 && s2 && empty);
-  struct {
-    const char *what;
-    canon_table *p[4];
-    int n;
-  } cases[] = {
-      {"one dictionary", {s1, s2}, 2},
-      {"different dictionaries", {s1, other, nonull}, 3},
-      {"a part without codes", {other, plain, s2}, 3},
-      {"empty parts", {empty, s1, empty, s2}, 4},
-      {"one part", {s1}, 1},
-      {"only empty parts", {empty, empty}, 2},
-      {"no NULLs", {nonull, other}, 2},
-      {"codes not shipped", {few1, few2}, 2},
-      {"two parts of one dictionary among others", {s1, other, s2}, 3},
-      {"one dictionary twice, empty parts between", {empty, s1, other, empty}, 4},
-  };
+  ct_parts t;
+  ct_concat_case cases[CT_CONCAT_CASES];
+  ct_parts_make(&t, cases);
   /* The case meant to keep its codes on the heap does: its merged
    * dictionary is too big to ship for its rows. */
-  canon_table *few[] = {few1, few2};
+  canon_table *few[] = {t.few1, t.few2};
   canon_table *fewcat = canon__table_concat(few, 2, &err);
   cr_assert(fewcat && fewcat->cols[1]->dict, "%s", err.message);
   cr_assert_gt(fewcat->cols[1]->dict->values->length, canon_table_num_rows(fewcat) / 4);
   canon_table_free(fewcat);
-  for (size_t k = 0; k < sizeof cases / sizeof *cases; k++) check_parts(cases[k].p, cases[k].n, cases[k].what);
-  canon_table *all[] = {big, s1, s2, empty, other, plain, nonull, few1, few2};
-  for (size_t k = 0; k < sizeof all / sizeof *all; k++) canon_table_free(all[k]);
+  for (int k = 0; k < CT_CONCAT_CASES; k++) check_parts(cases[k].p, cases[k].n, cases[k].what);
+  ct_parts_free(&t);
 }
 
 /* Big enough to be copied by several threads (at least 8 MiB). */

@@ -123,41 +123,14 @@ static void check_parts(canon_table *const *parts, int n, bool threads, const ch
 }
 
 Test(concat_remote, equals_encoding_the_concatenation) {
-  canon_error err;
-  canon_table *big = ct_table_of(3000, 1, 40, 5, true);
-  canon_table *s1 = canon__table_slice(big, 17, 1000, &err);
-  canon_table *s2 = canon__table_slice(big, 1017, 1983, &err);
-  canon_table *empty = canon__table_slice(big, 5, 0, &err);
-  canon_table *other = ct_table_of(800, 2, 30, 0, true);
-  canon_table *plain = ct_table_of(500, 3, 30, 3, false);
-  canon_table *nonull = ct_table_of(700, 4, 12, 0, true);
-  canon_table *few1 = ct_table_of(100, 8, 48, 0, true), *few2 = ct_table_of(60, 9, 25, 7, true);
-  /* Parts of a few rows: their bitmaps share bytes with their neighbours'. */
-  canon_table *t1 = canon__table_slice(big, 1, 1, &err), *t3 = canon__table_slice(big, 2, 3, &err);
-  canon_table *t5 = canon__table_slice(big, 5, 5, &err), *t13 = canon__table_slice(big, 10, 13, &err);
-  cr_assert(s1 && s2 && empty && t1 && t3 && t5 && t13);
-  struct {
-    const char *what;
-    canon_table *p[6];
-    int n;
-  } cases[] = {
-      {"one dictionary", {s1, s2}, 2},
-      {"different dictionaries", {s1, other, nonull}, 3},
-      {"a part without codes", {other, plain, s2}, 3},
-      {"empty parts", {empty, s1, empty, s2}, 4},
-      {"one part", {s1}, 1},
-      {"only empty parts", {empty, empty}, 2},
-      {"no NULLs", {nonull, other}, 2},
-      {"codes not shipped", {few1, few2}, 2},
-      {"bitmaps sharing bytes", {t3, t1, t5, t13, t1, t3}, 6},
-      {"a few rows among many", {t5, s1, t3, plain}, 4},
-  };
-  for (size_t k = 0; k < sizeof cases / sizeof *cases; k++) {
+  ct_parts t;
+  ct_concat_case cases[CT_CONCAT_CASES];
+  ct_parts_make(&t, cases);
+  for (int k = 0; k < CT_CONCAT_CASES; k++) {
     check_parts(cases[k].p, cases[k].n, false, cases[k].what);
     check_parts(cases[k].p, cases[k].n, true, cases[k].what);
   }
-  canon_table *all[] = {big, s1, s2, empty, other, plain, nonull, few1, few2, t1, t3, t5, t13};
-  for (size_t k = 0; k < sizeof all / sizeof *all; k++) canon_table_free(all[k]);
+  ct_parts_free(&t);
 }
 
 Test(concat_remote, big_parts_on_threads) {
