@@ -191,6 +191,28 @@ Test(processes_held, a_holder_that_dies_makes_the_job_run_again, .init = setup) 
   free(dir);
 }
 
+/* A small result is written the same way but not kept among the
+ * session's shared tables (each holds a descriptor until the session
+ * closes or drops it): collecting one leaves no descriptor behind. */
+Test(processes_held, a_small_result_is_not_kept_as_a_shared_table) {
+  char *dir = tu_tmpdir();
+  char path[600];
+  snprintf(path, sizeof path, "%s/data.csv", dir);
+  write_csv(path, 500);
+  canon_session *s = tu_open("processes:workers=2,partitions=4,share_min=0");
+  int fds = count_fds();
+  canon_error err;
+  canon_error_clear(&err);
+  canon_table *t = canon_collect(canon_read_csv(s, path, &OPTS, &err), &err);
+  cr_assert(t, "%s", err.message);
+  cr_assert_eq(canon_table_num_rows(t), 500);
+  canon_table_free(t);
+  cr_assert_eq(count_fds(), fds, "collecting a small result kept a descriptor");
+  canon_session_close(s);
+  tu_rmdir(dir);
+  free(dir);
+}
+
 Test(processes_held, concat_in_workers_is_checked) {
   canon_error err;
   const char *bad[] = {"processes:concat_in_workers=2", "processes:concat_in_workers=yes",

@@ -13,7 +13,8 @@
  * part it holds (PX_CATWRITE); the workers write their rows into the
  * segment at the same time, each row once.  The driver then decodes the
  * segment with the checks it gives anything a worker wrote, and adopts it
- * as a shared table of the session, as px_concat_results does.
+ * as a shared table of the session when it is big enough, as
+ * px_concat_results does.
  *
  * A worker that died after its task took its held outputs with it: the
  * job is run again without holding (PX_AGAIN).  An output is held until
@@ -254,8 +255,10 @@ int px_concat_held(px_state *st, const canon_job *job, const px_seg *segs, int P
     if (fd >= 0) close(fd);
     return rc;
   }
-  if (px_hold(st, fd) != 0)
-    close(fd); /* the table is fine; it is just not shared yet */
+  /* A small one is not worth a place among the session's shared tables
+   * (its mapping lives with the table). */
+  if (len < st->share_min || len < PX_ADOPT_MIN || px_hold(st, fd) != 0)
+    close(fd); /* the table is fine; it is just not shared */
   else
     px_shared_adopt(st, *one, fd);
   return 0;

@@ -138,10 +138,15 @@ void px_recycler_unref(px_recycler *r, bool close);
 /* The driver's mapping cache (NULL once segment reuse stopped). */
 px_mapcache *px_driver_maps(const px_state *st);
 
+/* One-table results smaller than this (and than share_min) are not
+ * adopted as shared tables: they would travel inside a job anyway, and
+ * below 1 MiB a segment costs more than it saves. */
+#define PX_ADOPT_MIN ((size_t)1 << 20)
+
 /* held.c: the results segs[0..P) of a one-stage job, held by their
  * workers (px_seg.held), written by them straight into one segment the
  * driver plans from their sketches, adopted as a shared table of the
- * session: 0 with *one set; PX_AGAIN when a worker holding one is gone
+ * session when big enough (PX_ADOPT_MIN): 0 with *one set; PX_AGAIN when a worker holding one is gone
  * (run the job again without holding); or an error. */
 #define PX_AGAIN (-1)
 int px_concat_held(px_state *st, const canon_job *job, const px_seg *segs, int P, canon_table **one,

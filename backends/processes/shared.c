@@ -215,8 +215,7 @@ void px_shared_adopt(px_state *st, const canon_table *t, int fd) {
  * into (j1 at 10 million rows: +14% CPU).  NULL (results untouched,
  * nothing to report) when they are small (below share_min, they would
  * travel inside a job anyway; below 1 MiB a segment costs more than it
- * saves) or the copy fails. */
-#define PX_ADOPT_MIN ((size_t)1 << 20)
+ * saves: PX_ADOPT_MIN) or the copy fails. */
 
 typedef struct cat_seg {
   int *fd;
