@@ -147,7 +147,7 @@ static void *op_concat_remote(void *ctx, canon_error *err) {
     uint8_t *o = malloc(olen);
     cr_assert(o);
     int rc = canon__rcat_order_into(plan, p, o, olen, err);
-    if (rc == 0) rc = canon__rcat_write_part(c->parts[p], o, olen, buf, n, err);
+    if (rc == 0) rc = canon__rcat_write_part(c->parts[p], p, o, olen, buf, n, err);
     free(o);
     if (rc) goto done;
   }

@@ -61,7 +61,7 @@ static void write_part(const canon__rcat *c, canon_table *part, int p, uint8_t *
   size_t olen;
   uint8_t *o = order_of(c, p, &olen);
   canon_error err;
-  cr_assert_eq(canon__rcat_write_part(part, o, olen, buf, len, &err), 0, "part %d: %s", p, err.message);
+  cr_assert_eq(canon__rcat_write_part(part, p, o, olen, buf, len, &err), 0, "part %d: %s", p, err.message);
   free(o);
 }
 
@@ -80,7 +80,7 @@ static void *write_thread(void *arg) {
   uint8_t *o = malloc(olen);
   canon_error err;
   j->rc = !o || canon__rcat_order_into(j->c, j->p, o, olen, &err) ||
-          canon__rcat_write_part(j->part, o, olen, j->buf, j->len, &err);
+          canon__rcat_write_part(j->part, j->p, o, olen, j->buf, j->len, &err);
   free(o);
   return NULL;
 }
@@ -187,7 +187,7 @@ static void plan_with_lie(canon_table *const *parts, int n, int q, const uint8_t
   for (int p = 0; p < n; p++) {
     size_t olen;
     uint8_t *o = order_of(c, p, &olen);
-    if (canon__rcat_write_part(parts[p], o, olen, buf, blen, &err) != 0) {
+    if (canon__rcat_write_part(parts[p], p, o, olen, buf, blen, &err) != 0) {
       cr_assert_eq(err.code, CANON_ERR_INVALID, "%s", err.message);
       ok = false;
     }
@@ -238,7 +238,7 @@ Test(concat_remote, lying_orders_never_write_outside) {
       memcpy(lie, good, olen);
       if (lie[i] == values[v]) continue;
       lie[i] = values[v];
-      if (canon__rcat_write_part(p[1], lie, olen, buf, len, &err) != 0) {
+      if (canon__rcat_write_part(p[1], 1, lie, olen, buf, len, &err) != 0) {
         cr_assert_eq(err.code, CANON_ERR_INVALID);
         refused++;
       }
@@ -249,19 +249,86 @@ Test(concat_remote, lying_orders_never_write_outside) {
   for (size_t l = 0; l < olen; l++) {
     uint8_t *cut = malloc(l ? l : 1);
     memcpy(cut, good, l);
-    int rc = canon__rcat_write_part(p[1], cut, l, buf, len, &err);
+    int rc = canon__rcat_write_part(p[1], 1, cut, l, buf, len, &err);
     cr_assert(rc != 0 || l + 8 > olen, "length %zu of %zu", l, olen);
     free(cut);
   }
-  /* Another part's order, or a smaller encoding: refused. */
+  /* Another part's order (also for a part of as many rows), or a smaller
+   * encoding: refused. */
   size_t o0len;
   uint8_t *o0 = order_of(c, 0, &o0len);
-  cr_assert_neq(canon__rcat_write_part(p[1], o0, o0len, buf, len, &err), 0);
-  cr_assert_neq(canon__rcat_write_part(p[1], good, olen, buf, len - 1, &err), 0);
+  cr_assert_neq(canon__rcat_write_part(p[1], 1, o0, o0len, buf, len, &err), 0);
+  cr_assert_neq(canon__rcat_write_part(p[1], 0, good, olen, buf, len, &err), 0);
+  cr_assert_neq(canon__rcat_write_part(p[1], 1, good, olen, buf, len - 1, &err), 0);
   free(o0);
   free(lie);
   free(good);
   free(buf);
   canon__rcat_free(c);
   for (int k = 0; k < 2; k++) canon_table_free(p[k]);
+}
+
+/* Fields forged together: rows of a concatenation of 2^64 - 1 rows and a
+ * first row near the end, which one byte at a time never makes (sums over
+ * rows would wrap and aim before the encoding). */
+Test(concat_remote, forged_orders_are_refused) {
+  canon_table *p[2] = {ct_table_of(37, 1, 6, 3, true), ct_table_of(29, 2, 5, 4, true)};
+  canon__rcat *c = plan_of(p, 2);
+  size_t len, olen;
+  uint8_t *buf = head_of(c, &len);
+  uint8_t *o = order_of(c, 1, &olen);
+  canon_error err;
+  uint64_t rows = (uint64_t)canon_table_num_rows(p[1]);
+  const uint64_t totals[] = {UINT64_MAX, UINT64_MAX - 1, (uint64_t)1 << 41, (uint64_t)1 << 63};
+  for (size_t k = 0; k < sizeof totals / sizeof *totals; k++) {
+    uint8_t *lie = malloc(olen);
+    memcpy(lie, o, olen);
+    memcpy(lie + 24, &totals[k], 8);
+    for (int i = 0; i < p[1]->schema->n; i++) {
+      uint64_t at = totals[k] - rows;
+      memcpy(lie + 40 + (size_t)i * 64 + 32, &at, 8);
+    }
+    cr_assert_neq(canon__rcat_write_part(p[1], 1, lie, olen, buf, len, &err), 0, "total %llu",
+                  (unsigned long long)totals[k]);
+    cr_assert_eq(err.code, CANON_ERR_INVALID);
+    free(lie);
+  }
+  /* No part 2 or -1: no order, and no read past the plan. */
+  cr_assert_eq(canon__rcat_order_size(c, 2), 0);
+  cr_assert_eq(canon__rcat_order_size(c, -1), 0);
+  cr_assert_neq(canon__rcat_order_into(c, 2, o, olen, &err), 0);
+  cr_assert_neq(canon__rcat_order_into(c, -1, o, olen, &err), 0);
+  free(o);
+  free(buf);
+  canon__rcat_free(c);
+  for (int k = 0; k < 2; k++) canon_table_free(p[k]);
+}
+
+/* Many string columns each claiming 2^50 bytes: each claim is in bounds,
+ * their sum is not, and the plan refuses it (the layout's sums would
+ * wrap and the head be written past a short encoding). */
+Test(concat_remote, sketches_too_big_in_all_are_refused) {
+  enum { NC = 16384 };
+  size_t cap = (size_t)NC * 16 + 1;
+  char *spec = malloc(cap);
+  size_t at = 0;
+  for (int i = 0; i < NC; i++) at += (size_t)snprintf(spec + at, cap - at, "%sc%d:string", i ? "," : "", i);
+  canon_error err;
+  canon_schema *sc = canon_schema_parse(spec, &err);
+  cr_assert(sc, "%s", err.message);
+  size_t len = 16 + (size_t)NC * 24;
+  uint8_t *sk = calloc(1, len);
+  uint32_t magic = 0x4B534E43u, nc = NC;
+  uint64_t rows = 1, bytes = (uint64_t)1 << 50;
+  memcpy(sk, &magic, 4);
+  memcpy(sk + 4, &nc, 4);
+  memcpy(sk + 8, &rows, 8);
+  for (int i = 0; i < NC; i++) memcpy(sk + 16 + (size_t)i * 24 + 8, &bytes, 8);
+  const uint8_t *sks[1] = {sk};
+  canon_error_clear(&err);
+  cr_assert_null(canon__rcat_plan(sc, sks, &len, 1, &err));
+  cr_assert_eq(err.code, CANON_ERR_PARSE, "%s", err.message);
+  free(sk);
+  free(spec);
+  canon_schema_free(sc);
 }

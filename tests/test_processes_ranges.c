@@ -648,6 +648,123 @@ Test(processes_ranges, lying_codes_in_a_segment_are_clean_errors) {
   assert_no_children();
 }
 
+/* ---- held outputs and concatenation orders (PX_F_HOLD, PX_CATWRITE) ------------- */
+
+/* Send a PX_CATWRITE for `part` of job `job` with fds; the reply's error. */
+static int catwrite(fake_driver *d, uint64_t job, int part, const int *fds, int nfds, canon_error *e) {
+  px_msg m, reply;
+  memset(&m, 0, sizeof m);
+  m.type = PX_CATWRITE;
+  m.job_seq = job;
+  m.part = part;
+  cr_assert_eq(px_send(d->sock, &m, fds, nfds), 0);
+  int *rfds = NULL;
+  cr_assert_eq(px_recv(d->sock, &reply, &rfds), 1, "the worker died");
+  cr_assert_eq(reply.type, PX_REPLY);
+  cr_assert_eq(reply.part, part);
+  cr_assert_eq(reply.nfds, 0u);
+  free(rfds);
+  *e = reply.err;
+  return reply.err.code;
+}
+
+/* A worker holds its scan outputs and answers with their sketches; the
+ * concatenation planned from them and written by the worker part by part
+ * is table a; orders for parts it does not hold, of another job, without
+ * their descriptors or not orders at all are clean errors, and it serves
+ * on; after PX_UNHOLD it holds nothing. */
+Test(processes_ranges, held_outputs_are_written_where_ordered) {
+  fake_driver d;
+  start(&d, &canon__host, true, 3);
+  const uint8_t *sk[3];
+  size_t len[3];
+  for (int p = 0; p < 3; p++) {
+    px_msg m, reply;
+    memset(&m, 0, sizeof m);
+    m.type = PX_RUN;
+    m.stage = 0;
+    m.part = p;
+    m.flags = PX_F_HOLD;
+    int *rfds = NULL;
+    cr_assert_eq(ask(&d, &m, NULL, 0, &reply, &rfds), 1, "%s", reply.err.message);
+    cr_assert(reply.flags & PX_F_HOLD);
+    cr_assert_eq(px_seg_map(rfds[0], &sk[p], &len[p]), 0);
+    uint64_t rows;
+    memcpy(&rows, sk[p] + 8, 8);
+    cr_assert_eq(rows, (uint64_t)reply.nrows, "the sketch's rows are not the reply's");
+    close(rfds[0]);
+    free(rfds);
+  }
+  canon_error err;
+  canon__rcat *c = canon__rcat_plan(d.a->schema, sk, len, 3, &err);
+  cr_assert(c, "%s", err.message);
+  for (int p = 0; p < 3; p++) px_seg_unmap(sk[p], len[p]);
+  size_t n = canon__rcat_len(c);
+  uint8_t *map;
+  int fd = px_table_seg_create(n, &map);
+  cr_assert_geq(fd, 0);
+  cr_assert_eq(canon__rcat_put_head(c, map, n, &err), 0, "%s", err.message);
+  int ofd[3];
+  for (int p = 0; p < 3; p++) {
+    size_t olen = canon__rcat_order_size(c, p);
+    uint8_t *o = malloc(olen);
+    cr_assert_eq(canon__rcat_order_into(c, p, o, olen, &err), 0);
+    cr_assert_eq(px_bytes_write(o, olen, &ofd[p], &err), 0);
+    free(o);
+  }
+  canon_error e;
+  /* Lies first: each a clean error, and nothing written. */
+  int fds[2] = {fd, ofd[0]};
+  cr_assert_neq(catwrite(&d, 1, 7, fds, 2, &e), 0, "a part it does not hold");
+  cr_assert(strstr(e.message, "no output of partition 7"), "%s", e.message);
+  cr_assert_neq(catwrite(&d, 2, 0, fds, 2, &e), 0, "another job's");
+  cr_assert_neq(catwrite(&d, 1, 0, fds, 1, &e), 0, "without its order");
+  int swapped[2] = {ofd[0], fd};
+  cr_assert_neq(catwrite(&d, 1, 0, swapped, 2, &e), 0, "the order and the table swapped");
+  int other[2] = {fd, ofd[1]};
+  cr_assert_neq(catwrite(&d, 1, 0, other, 2, &e), 0, "another part's order");
+  cr_assert_eq(e.code, CANON_ERR_INVALID, "%s", e.message);
+  /* Then as ordered, in any order. */
+  for (int p = 2; p >= 0; p--) {
+    int f[2] = {fd, ofd[p]};
+    cr_assert_eq(catwrite(&d, 1, p, f, 2, &e), 0, "part %d: %s", p, e.message);
+    close(ofd[p]);
+  }
+  canon_table *got = canon__table_decode(map, n, &err);
+  cr_assert(got, "%s", err.message);
+  assert_same(d.a, got, "the concatenation the worker wrote");
+  canon_table_free(got);
+  /* A written output is let go; so are all of them on PX_UNHOLD. */
+  px_msg m, reply;
+  memset(&m, 0, sizeof m);
+  m.type = PX_RUN;
+  m.stage = 0;
+  m.part = 1;
+  m.flags = PX_F_HOLD;
+  int *rfds = NULL;
+  cr_assert_eq(ask(&d, &m, NULL, 0, &reply, &rfds), 1, "%s", reply.err.message);
+  close(rfds[0]);
+  free(rfds);
+  memset(&m, 0, sizeof m);
+  m.type = PX_UNHOLD;
+  m.job_seq = 1;
+  cr_assert_eq(px_send(d.sock, &m, NULL, 0), 0);
+  size_t olen = canon__rcat_order_size(c, 1);
+  uint8_t *o = malloc(olen);
+  cr_assert_eq(canon__rcat_order_into(c, 1, o, olen, &err), 0);
+  int ofd1;
+  cr_assert_eq(px_bytes_write(o, olen, &ofd1, &err), 0);
+  free(o);
+  int g[2] = {fd, ofd1};
+  cr_assert_neq(catwrite(&d, 1, 1, g, 2, &e), 0, "an output let go was still held");
+  close(ofd1);
+  canon__rcat_free(c);
+  px_seg_unmap(map, n);
+  close(fd);
+  stop(&d);
+  assert_no_children();
+}
+
 /* A big table segment is faulted in by several threads, 64 MiB at a time:
  * every byte is there, zero and writable, up to a size that is not a
  * multiple of the chunk. */

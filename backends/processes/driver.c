@@ -250,7 +250,8 @@ static void on_reply(stage_run *r, phase *ph, int wi, const px_msg *m, int *fds,
   } else if (px_hold(r->st, fds[0]) != 0) {
     fail(r, err, CANON_ERR_NOMEM, "out of memory");
   } else {
-    t->result = (px_seg){fds[0], wi,    w->gen, m->seg_id, 0, 0, 0, (m->flags & PX_F_REFS) != 0,
+    /* (A held result keeps its rows, to check its sketch against.) */
+    t->result = (px_seg){fds[0], wi, w->gen, m->seg_id, 0, 0, m->nrows, (m->flags & PX_F_REFS) != 0,
                          (m->flags & PX_F_HOLD) != 0};
     t->state = 2;
     if (m->flags & PX_F_VIEWS_HELD) r->st->no_reuse = true;
@@ -347,7 +348,7 @@ static int run_phase(stage_run *r, px_task *tasks, int n, canon_error *err) {
     int wait_ms = -1;
     if (first > 0) {
       double left = first - now_s();
-      wait_ms = left <= 0 ? 0 : (int)(left * 1000) + 1;
+      wait_ms = left <= 0 ? 0 : left > 2e6 ? 2000000000 : (int)(left * 1000) + 1;
     }
     int got = poll(pfd, (nfds_t)np, wait_ms);
     if (got < 0 && errno != EINTR) {
@@ -798,8 +799,11 @@ int px_execute(void *state, canon_job *job, canon_table ***results, int *nresult
    * table's segment. */
   bool hold = st->concat_in_workers && S == 1 && h->stage_num_partitions(job, 0) > 1 &&
               PX_HOST_HAS_RCAT(h) && PX_HOST_HAS_OWN(h) && h->job_result_one_table(job);
-  int rc;
-  while ((rc = run_job(st, job, hold, results, nresults, err)) == PX_AGAIN) hold = false;
+  int rc = run_job(st, job, hold, results, nresults, err);
+  if (rc == PX_AGAIN) rc = run_job(st, job, false, results, nresults, err);
+  if (rc == PX_AGAIN) rc = px_err(err, CANON_ERR_INTERNAL, "processes: a job ran again without end");
+  /* Outputs still held after a failure go now, not with the next job. */
+  if (rc && hold) px_unhold_all(st);
   pthread_mutex_unlock(&st->lock);
   return rc;
 }

@@ -34,6 +34,16 @@ static bool holder_alive(const px_state *st, const px_seg *s) {
          st->w[s->slot].pid > 0 && st->w[s->slot].gen == s->gen;
 }
 
+/* The sketch of segs[p] checked against its task's reply: its rows (u64
+ * at byte 8) are the rows the task reported, so a sketch cannot make the
+ * driver lay out more than is there. */
+static bool sketch_rows_ok(const uint8_t *map, size_t size, const px_seg *s) {
+  uint64_t rows;
+  if (size < 16) return false;
+  memcpy(&rows, map + 8, 8);
+  return rows == (uint64_t)s->rows;
+}
+
 /* The plan from the results' sketches (mapped for the call only). */
 static canon_concat_plan *plan_from_sketches(px_state *st, const canon_job *job, const px_seg *segs,
                                              int P, canon_error *err) {
@@ -41,23 +51,26 @@ static canon_concat_plan *plan_from_sketches(px_state *st, const canon_job *job,
   const uint8_t **maps = P > 0 ? calloc((size_t)P, sizeof *maps) : NULL;
   size_t *sizes = P > 0 ? calloc((size_t)P, sizeof *sizes) : NULL;
   canon_concat_plan *plan = NULL;
-  int p = 0;
+  int mapped = 0, bad = -1;
   if (!maps || !sizes) {
     px_err(err, CANON_ERR_NOMEM, "out of memory");
   } else {
-    for (; p < P; p++)
-      if (px_seg_map(segs[p].fd, &maps[p], &sizes[p]) != 0) break;
-    if (p < P) {
-      px_err(err, CANON_ERR_ENGINE, "processes: cannot map the sketch of partition %d: %s", p,
+    while (mapped < P && px_seg_map(segs[mapped].fd, &maps[mapped], &sizes[mapped]) == 0) mapped++;
+    for (int p = 0; p < mapped && bad < 0; p++)
+      if (!sketch_rows_ok(maps[p], sizes[p], &segs[p])) bad = p;
+    if (mapped < P)
+      px_err(err, CANON_ERR_ENGINE, "processes: cannot map the sketch of partition %d: %s", mapped,
              strerror(errno));
-    } else if (!(plan = h->concat_plan(job, maps, sizes, P, err))) {
+    else if (bad >= 0)
+      px_err(err, CANON_ERR_INTERNAL, "processes: the sketch of partition %d is not its result's", bad);
+    else if (!(plan = h->concat_plan(job, maps, sizes, P, err))) {
       char msg[sizeof err->message];
       snprintf(msg, sizeof msg, "%s", err->message);
       px_err(err, err->code == CANON_ERR_NOMEM ? CANON_ERR_NOMEM : CANON_ERR_INTERNAL,
              "processes: a worker's sketch of its result: %.900s", msg);
     }
   }
-  for (int q = 0; maps && q < p; q++) px_seg_unmap(maps[q], sizes[q]);
+  for (int p = 0; p < mapped; p++) px_seg_unmap(maps[p], sizes[p]);
   free(maps);
   free(sizes);
   return plan;
@@ -189,7 +202,7 @@ static void write_parts(writes *wr) {
     int wait_ms = -1;
     if (deadline > 0) {
       double left = deadline - now_s();
-      wait_ms = left <= 0 ? 0 : (int)(left * 1000) + 1;
+      wait_ms = left <= 0 ? 0 : left > 2e6 ? 2000000000 : (int)(left * 1000) + 1;
     }
     int got = poll(pfd, (nfds_t)np, wait_ms);
     if (got < 0 && errno == EINTR) continue;
@@ -262,4 +275,15 @@ int px_concat_held(px_state *st, const canon_job *job, const px_seg *segs, int P
   else
     px_shared_adopt(st, *one, fd);
   return 0;
+}
+
+void px_unhold_all(px_state *st) {
+  for (int wi = 0; wi < st->nworkers; wi++) {
+    if (st->w[wi].pid <= 0) continue;
+    px_msg m;
+    memset(&m, 0, sizeof m);
+    m.type = PX_UNHOLD;
+    m.job_seq = st->job_seq;
+    px_send(st->w[wi].sock, &m, NULL, 0); /* a failure shows up as a death */
+  }
 }

@@ -151,6 +151,9 @@ px_mapcache *px_driver_maps(const px_state *st);
 #define PX_AGAIN (-1)
 int px_concat_held(px_state *st, const canon_job *job, const px_seg *segs, int P, canon_table **one,
                    canon_error *err);
+/* Tell every worker to let go of the outputs it holds (a job that failed
+ * while its results were held). */
+void px_unhold_all(px_state *st);
 
 /* shared.c: drop the shared tables nobody else holds any more (before a
  * job); job_encode_shared's question for each table of the job; adopt

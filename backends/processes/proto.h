@@ -31,9 +31,10 @@ enum {
                   the u64s of `events` */
   PX_RELEASE,  /* driver -> worker: the output segments of yours whose ids
                   are the u64s of `events` are read no more (reuse them) */
-  PX_CATWRITE  /* driver -> worker: write your held output `part` of job
+  PX_CATWRITE, /* driver -> worker: write your held output `part` of job
                   job_seq into the concatenation in fd 0 (read-write) as
                   the order in fd 1 says; the reply has no descriptor */
+  PX_UNHOLD    /* driver -> worker: let go of every output you hold */
 };
 
 /* RELEASE flag: drop the segments instead of reusing them. */

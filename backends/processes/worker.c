@@ -613,7 +613,7 @@ static void serve_task(wstate *w, const px_msg *m, int *fds, int nfds) {
 
 /* PX_CATWRITE: write the held output of `part` into the concatenation
  * (fds[0], mapped read-write) where the order (fds[1]) says, and let it
- * go; reply with the outcome. */
+ * go once written; reply with the outcome. */
 static void write_held(wstate *w, const px_msg *m, int *fds, int nfds) {
   const canon_host *h = w->h;
   px_msg reply;
@@ -637,11 +637,11 @@ static void write_held(wstate *w, const px_msg *m, int *fds, int nfds) {
              px_seg_map(fds[1], &order, &olen) != 0) {
     px_err(&reply.err, CANON_ERR_ENGINE, "processes: cannot map a concatenation: %s", strerror(errno));
   } else {
-    h->concat_write_part(t, order, olen, dst, (size_t)sb.st_size, &reply.err);
+    h->concat_write_part(t, m->part, order, olen, dst, (size_t)sb.st_size, &reply.err);
   }
   if (dst != MAP_FAILED) munmap(dst, (size_t)sb.st_size);
   if (order) px_seg_unmap(order, olen);
-  if (t) drop_held(w, m->part);
+  if (t && !reply.err.code) drop_held(w, m->part); /* written: let go (else PX_UNHOLD or the next job) */
   close_fds(fds, nfds);
   w->status->what[0] = '\0';
   if (px_send(w->sock, &reply, NULL, 0) != 0) _exit(0);
@@ -701,6 +701,9 @@ void px_worker_main(const canon_host *h, int sock, px_status *status, size_t kee
       serve_task(&w, &m, fds, nfds);
     } else if (m.type == PX_CATWRITE) {
       write_held(&w, &m, fds, nfds);
+    } else if (m.type == PX_UNHOLD) {
+      drop_held(&w, -1);
+      close_fds(fds, nfds);
     } else {
       close_fds(fds, nfds);
     }

@@ -289,10 +289,10 @@ typedef struct canon_host {
    * concat_plan_put_head writes all of it but the rows into buf (cap >=
    * that length; 8-byte aligned memory every part's process can write,
    * a shared segment), concat_order_size / concat_order_into part p's
-   * order.  Then, in part p's process, concat_write_part writes the part's
-   * rows where its order says into the encoding (dst, dlen bytes, mapped
-   * there), after checking the order against the part and dlen
-   * (CANON_ERR_INVALID, nothing written); the parts may be written at the
+   * order.  Then, in part p's process, concat_write_part(t, p, ...) writes
+   * the part's rows where its order says into the encoding (dst, dlen
+   * bytes, mapped there), after checking the order against p, the part
+   * and dlen (CANON_ERR_INVALID, nothing written); the parts may be written at the
    * same time.  Once every part is written, the encoding holds exactly
    * table_encode_into's bytes for concat(parts): decode it (table_decode_own
    * checks what another process of the program wrote). */
@@ -307,8 +307,8 @@ typedef struct canon_host {
   int (*concat_order_into)(const canon_concat_plan *c, int part, uint8_t *buf, size_t cap,
                            canon_error *err);
   void (*concat_plan_free)(canon_concat_plan *c);
-  int (*concat_write_part)(const canon_table *t, const uint8_t *order, size_t olen, uint8_t *dst,
-                           size_t dlen, canon_error *err);
+  int (*concat_write_part)(const canon_table *t, int part, const uint8_t *order, size_t olen,
+                           uint8_t *dst, size_t dlen, canon_error *err);
 } canon_host;
 
 typedef struct canon_backend {

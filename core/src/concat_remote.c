@@ -27,8 +27,8 @@
  *   each dictionary: u64 values, u64 bytes, (values + 1) int64 offsets
  *               from 0, the bytes (padded to 8).
  * Order:
- *   u32 magic "CNCO", u32 columns, u64 rows of the part, u64 rows of the
- *   concatenation, u64 bytes of the encoding;
+ *   u32 magic "CNCO", u32 columns, u64 the part, u64 rows of the part,
+ *   u64 rows of the concatenation, u64 bytes of the encoding;
  *   per column: u64 bitmap, values, string bytes and codes offsets
  *               (UINT64_MAX: the section is not there), u64 first row,
  *               u64 first string byte, u64 map entries (0: codes as they
@@ -40,7 +40,7 @@
 #define ORDER_MAGIC 0x4F434E43u  /* "CNCO" */
 #define SKETCH_HEAD 16u
 #define SKETCH_COL 24u
-#define ORDER_HEAD 32u
+#define ORDER_HEAD 40u
 #define ORDER_COL 64u
 #define NONE UINT64_MAX
 /* Bounds that keep every size below in range (2^40 rows, 2^50 bytes). */
@@ -236,11 +236,13 @@ canon__rcat *canon__rcat_plan(const canon_schema *s, const uint8_t *const *sketc
     rc = read_sketch(s, sketch[p], lens[p], p, n, in, dicts, &c->rows[p], err);
     if (!rc && (c->total += c->rows[p]) > ROWS_MAX) rc = bad(err, p, "too many rows in all");
   }
-  for (int i = 0; i < nc && !rc; i++) {
-    int64_t bytes = 0;
-    for (int p = 0; p < n; p++) bytes += in[(size_t)i * (size_t)n + (size_t)p].bytes;
-    if (bytes > BYTES_MAX) rc = bad(err, n - 1, "too many string bytes in all");
-  }
+  /* Every string byte of every column and part, each bounded, summed
+   * with a bound at each step: the layout's sums below stay in range. */
+  int64_t bytes = 0;
+  for (size_t k = 0; k < cells && !rc; k++)
+    if ((bytes += in[k].bytes) > BYTES_MAX) rc = bad(err, (int)(k % (size_t)n), "too many string bytes in all");
+  if (!rc && (uint64_t)nc * ((uint64_t)c->total + 8) > ((uint64_t)1 << 56))
+    rc = bad(err, n - 1, "too many rows for so many columns");
   if (!rc && (rc = canon__cat_plan(s, n, c->total, in, c->cols, &c->len, &c->ncoded)) != 0)
     canon__nomem(err);
   for (size_t k = 0; !rc && k < cells; k++)
@@ -273,6 +275,7 @@ static const uint32_t *order_map(const canon__rcat *c, int i, int p) {
 }
 
 size_t canon__rcat_order_size(const canon__rcat *c, int p) {
+  if (p < 0 || p >= c->n) return 0;
   size_t n = ORDER_HEAD + (size_t)c->schema->n * ORDER_COL;
   for (int i = 0; i < c->schema->n; i++)
     if (order_map(c, i, p)) n += pad8((size_t)c->nmap[(size_t)i * (size_t)c->n + (size_t)p] * 4);
@@ -280,15 +283,18 @@ size_t canon__rcat_order_size(const canon__rcat *c, int p) {
 }
 
 int canon__rcat_order_into(const canon__rcat *c, int p, uint8_t *buf, size_t cap, canon_error *err) {
+  if (p < 0 || p >= c->n)
+    return canon__seterr(err, CANON_ERR_INVALID, "no part %d in a concatenation of %d", p, c->n);
   size_t need = canon__rcat_order_size(c, p);
-  if (p < 0 || p >= c->n || cap < need)
-    return canon__seterr(err, CANON_ERR_INVALID, "no order %d of %zu bytes here", p, cap);
+  if (cap < need)
+    return canon__seterr(err, CANON_ERR_INVALID, "part %d's order needs %zu bytes, not %zu", p, need, cap);
   int nc = c->schema->n;
   put_u32(buf, ORDER_MAGIC);
   put_u32(buf + 4, (uint32_t)nc);
-  put_u64(buf + 8, (uint64_t)c->rows[p]);
-  put_u64(buf + 16, (uint64_t)c->total);
-  put_u64(buf + 24, (uint64_t)c->len);
+  put_u64(buf + 8, (uint64_t)p);
+  put_u64(buf + 16, (uint64_t)c->rows[p]);
+  put_u64(buf + 24, (uint64_t)c->total);
+  put_u64(buf + 32, (uint64_t)c->len);
   size_t at = ORDER_HEAD + (size_t)nc * ORDER_COL;
   for (int i = 0; i < nc; i++) {
     const canon__cat_col *cc = &c->cols[i];
@@ -374,21 +380,24 @@ static int check_col(const order_col *o, const canon__column *c, int i, uint64_t
   return 0;
 }
 
-int canon__rcat_write_part(const canon_table *t, const uint8_t *order, size_t olen, uint8_t *dst,
-                           size_t dlen, canon_error *err) {
+int canon__rcat_write_part(const canon_table *t, int part, const uint8_t *order, size_t olen,
+                           uint8_t *dst, size_t dlen, canon_error *err) {
   int nc = t->schema->n;
   if (olen < ORDER_HEAD || get_u32(order) != ORDER_MAGIC || get_u32(order + 4) != (uint32_t)nc ||
       (olen - ORDER_HEAD) / ORDER_COL < (size_t)nc)
     return canon__seterr(err, CANON_ERR_INVALID, "not a concatenation order for this part");
-  uint64_t total = get_u64(order + 16), len = get_u64(order + 24);
+  uint64_t total = get_u64(order + 24), len = get_u64(order + 32);
+  /* Bounded, so that no sum over rows below wraps around. */
+  if (total > (uint64_t)ROWS_MAX || len > ((uint64_t)1 << 62))
+    return canon__seterr(err, CANON_ERR_INVALID, "a concatenation order for too many rows or bytes");
   if ((uintptr_t)dst % 8 || (uintptr_t)order % 8)
     return canon__seterr(err, CANON_ERR_INVALID, "a concatenation order or encoding not 8-byte aligned");
-  if (get_u64(order + 8) != (uint64_t)t->nrows || len > dlen)
+  if (get_u64(order + 8) != (uint64_t)part || get_u64(order + 16) != (uint64_t)t->nrows || len > dlen)
     return canon__seterr(err, CANON_ERR_INVALID,
-                         "a concatenation order for %llu rows into %llu bytes, for a part of %lld rows "
-                         "and %zu bytes",
-                         (unsigned long long)get_u64(order + 8), (unsigned long long)len,
-                         (long long)t->nrows, dlen);
+                         "the order of part %llu (%llu rows into %llu bytes), given part %d (%lld rows "
+                         "and %zu bytes)",
+                         (unsigned long long)get_u64(order + 8), (unsigned long long)get_u64(order + 16),
+                         (unsigned long long)len, part, (long long)t->nrows, dlen);
   order_col *oc = canon__calloc((size_t)(nc ? nc : 1), sizeof *oc);
   if (!oc) return canon__nomem(err);
   int rc = 0;

@@ -643,7 +643,8 @@ canon_table *canon__table_concat_encoded(canon_table *const *parts, int n,
  * it is made), the encoding's length, everything of it but the rows into
  * buf, and part p's order (size, then the bytes); then, where part p is,
  * its rows into the encoding as its order says — checked first against
- * the part and the encoding's dlen bytes (CANON_ERR_INVALID).  The
+ * the part (its index and rows) and the encoding's dlen bytes
+ * (CANON_ERR_INVALID).  The
  * encoding is then canon__table_encode_into's bytes for the
  * concatenation; decode it with the usual checks. */
 typedef struct canon__rcat canon__rcat;
@@ -656,7 +657,7 @@ int canon__rcat_put_head(const canon__rcat *c, uint8_t *buf, size_t cap, canon_e
 size_t canon__rcat_order_size(const canon__rcat *c, int p);
 int canon__rcat_order_into(const canon__rcat *c, int p, uint8_t *buf, size_t cap, canon_error *err);
 void canon__rcat_free(canon__rcat *c);
-int canon__rcat_write_part(const canon_table *t, const uint8_t *order, size_t olen, uint8_t *dst,
-                           size_t dlen, canon_error *err);
+int canon__rcat_write_part(const canon_table *t, int part, const uint8_t *order, size_t olen,
+                           uint8_t *dst, size_t dlen, canon_error *err);
 
 #endif /* CANON_INTERNAL_H */
