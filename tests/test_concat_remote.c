@@ -332,3 +332,64 @@ Test(concat_remote, sketches_too_big_in_all_are_refused) {
   free(spec);
   canon_schema_free(sc);
 }
+
+/* Orders with the concatenation's rows set near the wrap-around point
+ * and a column's rows ending there (a quarter of them), and one to three
+ * fields of its columns set at random to values near the edges — the wrap-around point, the
+ * encoding's length, the rows left before the end — many times over:
+ * each is refused or written inside the encoding, whose buffer is
+ * exactly its length (the ASan build sees any byte outside). */
+Test(concat_remote, random_forged_orders_never_write_outside) {
+  canon_table *p[2] = {ct_table_of(37, 1, 6, 3, true), ct_table_of(29, 2, 5, 4, true)};
+  canon__rcat *c = plan_of(p, 2);
+  size_t len, olen;
+  uint8_t *buf = head_of(c, &len);
+  uint8_t *good = order_of(c, 1, &olen);
+  uint8_t *lie = malloc(olen);
+  canon_error err;
+  int nc = p[1]->schema->n;
+  uint64_t rows = (uint64_t)canon_table_num_rows(p[1]);
+  tu_rnd_state = 20261126;
+  int refused = 0;
+  for (int it = 0; it < 40000; it++) {
+    memcpy(lie, good, olen);
+    uint64_t total;
+    if (tu_rnd_below(4) == 0) {
+      /* Rows near the wrap-around point, and a column whose rows end
+       * there, its sections at the encoding's start. */
+      total = UINT64_MAX - (uint64_t)tu_rnd_below(4);
+      memcpy(lie + 24, &total, 8);
+      uint8_t *e = lie + 40 + (size_t)tu_rnd_below(nc) * 64;
+      uint64_t first = total - rows - (uint64_t)tu_rnd_below(3), zero = 8 * (uint64_t)tu_rnd_below(4);
+      memcpy(e + 32, &first, 8);
+      for (int s = 0; s < 4; s++)
+        if (tu_rnd_below(2)) memcpy(e + 8 * s, &zero, 8);
+    }
+    memcpy(&total, lie + 24, 8);
+    int k = 1 + (int)tu_rnd_below(3);
+    for (int j = 0; j < k; j++) {
+      /* A column's field: bitmap, values, strings, codes, first row,
+       * first byte, map entries, map offset. */
+      size_t f = 40 + (size_t)tu_rnd_below(nc) * 64 + 8 * (size_t)tu_rnd_below(8);
+      uint64_t old, v;
+      memcpy(&old, lie + f, 8);
+      switch (tu_rnd_below(7)) {
+      case 0: v = UINT64_MAX - (uint64_t)tu_rnd_below(64); break;
+      case 1: v = (uint64_t)len - (uint64_t)tu_rnd_below(64); break;
+      case 2: v = total - rows - (uint64_t)tu_rnd_below(3); break;
+      case 3: v = (uint64_t)tu_rnd_below(4096); break;
+      case 4: v = old + (uint64_t)tu_rnd_below(17) - 8; break;
+      case 5: v = (uint64_t)1 << tu_rnd_below(64); break;
+      default: v = UINT64_MAX; break;
+      }
+      memcpy(lie + f, &v, 8);
+    }
+    if (canon__rcat_write_part(p[1], 1, lie, olen, buf, len, &err) != 0) refused++;
+  }
+  cr_assert_gt(refused, 1000);
+  free(lie);
+  free(good);
+  free(buf);
+  canon__rcat_free(c);
+  for (int k = 0; k < 2; k++) canon_table_free(p[k]);
+}
