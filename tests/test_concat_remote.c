@@ -65,6 +65,30 @@ static void write_part(const canon__rcat *c, canon_table *part, int p, uint8_t *
   free(o);
 }
 
+/* Two parts planned, the encoding's head written, and part 1's order:
+ * what the tests of lying orders start from. */
+typedef struct order_case {
+  canon_table *p[2];
+  canon__rcat *c;
+  uint8_t *buf, *good;
+  size_t len, olen;
+} order_case;
+
+static void order_case_make(order_case *k) {
+  k->p[0] = ct_table_of(37, 1, 6, 3, true);
+  k->p[1] = ct_table_of(29, 2, 5, 4, true);
+  k->c = plan_of(k->p, 2);
+  k->buf = head_of(k->c, &k->len);
+  k->good = order_of(k->c, 1, &k->olen);
+}
+
+static void order_case_free(order_case *k) {
+  free(k->good);
+  free(k->buf);
+  canon__rcat_free(k->c);
+  for (int i = 0; i < 2; i++) canon_table_free(k->p[i]);
+}
+
 typedef struct part_job {
   const canon__rcat *c;
   canon_table *part;
@@ -224,11 +248,12 @@ Test(concat_remote, lying_sketches_fail_cleanly) {
  * refused before any write, or written inside the encoding's bytes (the
  * buffer is exactly that long). */
 Test(concat_remote, lying_orders_never_write_outside) {
-  canon_table *p[2] = {ct_table_of(37, 1, 6, 3, true), ct_table_of(29, 2, 5, 4, true)};
-  canon__rcat *c = plan_of(p, 2);
-  size_t len, olen;
-  uint8_t *buf = head_of(c, &len);
-  uint8_t *good = order_of(c, 1, &olen);
+  order_case k;
+  order_case_make(&k);
+  canon_table *const *p = k.p;
+  canon__rcat *c = k.c;
+  size_t len = k.len, olen = k.olen;
+  uint8_t *buf = k.buf, *good = k.good;
   uint8_t *lie = malloc(olen);
   canon_error err;
   const uint8_t values[] = {0x00, 0x01, 0x07, 0x80, 0xff};
@@ -262,21 +287,19 @@ Test(concat_remote, lying_orders_never_write_outside) {
   cr_assert_neq(canon__rcat_write_part(p[1], 1, good, olen, buf, len - 1, &err), 0);
   free(o0);
   free(lie);
-  free(good);
-  free(buf);
-  canon__rcat_free(c);
-  for (int k = 0; k < 2; k++) canon_table_free(p[k]);
+  order_case_free(&k);
 }
 
 /* Fields forged together: rows of a concatenation of 2^64 - 1 rows and a
  * first row near the end, which one byte at a time never makes (sums over
  * rows would wrap and aim before the encoding). */
 Test(concat_remote, forged_orders_are_refused) {
-  canon_table *p[2] = {ct_table_of(37, 1, 6, 3, true), ct_table_of(29, 2, 5, 4, true)};
-  canon__rcat *c = plan_of(p, 2);
-  size_t len, olen;
-  uint8_t *buf = head_of(c, &len);
-  uint8_t *o = order_of(c, 1, &olen);
+  order_case oc;
+  order_case_make(&oc);
+  canon_table *const *p = oc.p;
+  canon__rcat *c = oc.c;
+  size_t len = oc.len, olen = oc.olen;
+  uint8_t *buf = oc.buf, *o = oc.good;
   canon_error err;
   uint64_t rows = (uint64_t)canon_table_num_rows(p[1]);
   const uint64_t totals[] = {UINT64_MAX, UINT64_MAX - 1, (uint64_t)1 << 41, (uint64_t)1 << 63};
@@ -298,10 +321,7 @@ Test(concat_remote, forged_orders_are_refused) {
   cr_assert_eq(canon__rcat_order_size(c, -1), 0);
   cr_assert_neq(canon__rcat_order_into(c, 2, o, olen, &err), 0);
   cr_assert_neq(canon__rcat_order_into(c, -1, o, olen, &err), 0);
-  free(o);
-  free(buf);
-  canon__rcat_free(c);
-  for (int k = 0; k < 2; k++) canon_table_free(p[k]);
+  order_case_free(&oc);
 }
 
 /* Many string columns each claiming 2^50 bytes: each claim is in bounds,
@@ -340,11 +360,11 @@ Test(concat_remote, sketches_too_big_in_all_are_refused) {
  * each is refused or written inside the encoding, whose buffer is
  * exactly its length (the ASan build sees any byte outside). */
 Test(concat_remote, random_forged_orders_never_write_outside) {
-  canon_table *p[2] = {ct_table_of(37, 1, 6, 3, true), ct_table_of(29, 2, 5, 4, true)};
-  canon__rcat *c = plan_of(p, 2);
-  size_t len, olen;
-  uint8_t *buf = head_of(c, &len);
-  uint8_t *good = order_of(c, 1, &olen);
+  order_case oc;
+  order_case_make(&oc);
+  canon_table *const *p = oc.p;
+  size_t len = oc.len, olen = oc.olen;
+  uint8_t *buf = oc.buf, *good = oc.good;
   uint8_t *lie = malloc(olen);
   canon_error err;
   int nc = p[1]->schema->n;
@@ -388,8 +408,5 @@ Test(concat_remote, random_forged_orders_never_write_outside) {
   }
   cr_assert_gt(refused, 1000);
   free(lie);
-  free(good);
-  free(buf);
-  canon__rcat_free(c);
-  for (int k = 0; k < 2; k++) canon_table_free(p[k]);
+  order_case_free(&oc);
 }
