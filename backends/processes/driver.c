@@ -67,12 +67,6 @@ typedef struct stage_run {
   bool hold;           /* run tasks keep their outputs (PX_F_HOLD) */
 } stage_run;
 
-static double now_s(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 static double deadline_s(const px_worker *w) {
   return (double)w->deadline.tv_sec + (double)w->deadline.tv_nsec / 1e9;
 }
@@ -289,7 +283,7 @@ static void dispatch(stage_run *r, phase *ph, canon_error *err) {
     w->timed_out = false;
     ph->running++;
     if (st->task_timeout > 0) {
-      double d = now_s() + st->task_timeout;
+      double d = px_now_s() + st->task_timeout;
       w->deadline.tv_sec = (time_t)d;
       w->deadline.tv_nsec = (long)((d - (double)(time_t)d) * 1e9);
     }
@@ -345,12 +339,7 @@ static int run_phase(stage_run *r, px_task *tasks, int n, canon_error *err) {
       if (st->task_timeout > 0 && !w->timed_out && (first == 0 || deadline_s(w) < first))
         first = deadline_s(w);
     }
-    int wait_ms = -1;
-    if (first > 0) {
-      double left = first - now_s();
-      wait_ms = left <= 0 ? 0 : left > 2e6 ? 2000000000 : (int)(left * 1000) + 1;
-    }
-    int got = poll(pfd, (nfds_t)np, wait_ms);
+    int got = poll(pfd, (nfds_t)np, px_poll_ms(first));
     if (got < 0 && errno != EINTR) {
       fail(r, err, CANON_ERR_ENGINE, "processes: poll failed: %s", strerror(errno));
       continue;
@@ -368,7 +357,7 @@ static int run_phase(stage_run *r, px_task *tasks, int n, canon_error *err) {
     }
     /* A task past its deadline: kill the worker; its death arrives as
      * end-of-file on the socket. */
-    double t = now_s();
+    double t = px_now_s();
     for (int wi = 0; st->task_timeout > 0 && wi < st->nworkers; wi++) {
       px_worker *w = &st->w[wi];
       if (w->task >= 0 && !w->timed_out && deadline_s(w) <= t) {
@@ -470,7 +459,6 @@ static void recycle_results(px_state *st) {
 /* The driver's mapping cache, unless segment reuse stopped: workers then
  * drop each segment once read, and a kept mapping would keep it alive. */
 px_mapcache *px_driver_maps(const px_state *st) { return st->no_reuse ? NULL : st->maps; }
-static px_mapcache *driver_maps(const px_state *st) { return px_driver_maps(st); }
 
 /* The driver's copy of shared table id, for column references. */
 static const canon_table *shared_lookup(void *ctx, uint64_t id, canon_error *err) {
@@ -500,7 +488,7 @@ static canon_table *map_result(px_state *st, px_seg *s, canon_error *err) {
   if (s->range_id) return range_table(st, s, err);
   px_lookup lk = {shared_lookup, st};
   if (!s->id || st->no_reuse)
-    return px_table_map_in(h, driver_maps(st), s->fd, NULL, NULL, &lk, err);
+    return px_table_map_in(h, px_driver_maps(st), s->fd, NULL, NULL, &lk, err);
   result_ref *x = malloc(sizeof *x);
   if (!x) {
     px_err(err, CANON_ERR_NOMEM, "out of memory");
@@ -512,7 +500,7 @@ static canon_table *map_result(px_state *st, px_seg *s, canon_error *err) {
   pthread_mutex_lock(&st->rec->lock);
   st->rec->refs++;
   pthread_mutex_unlock(&st->rec->lock);
-  return px_table_map_in(h, driver_maps(st), s->fd, result_gone, x, &lk, err);
+  return px_table_map_in(h, px_driver_maps(st), s->fd, result_gone, x, &lk, err);
 }
 
 /* Mapping the job's results, a thread per core: decoding checks every
@@ -569,7 +557,7 @@ static int prepare_tables(stage_run *r, int i, canon_error *err) {
   for (int k = 0; k < C && rc == 0; k++) {
     const px_seg *p = &r->prod[i][k];
     t[k] = p->range_id ? range_table(r->st, p, err)
-                       : px_table_map_in(h, driver_maps(r->st), p->fd, NULL, NULL, &lk, err);
+                       : px_table_map_in(h, px_driver_maps(r->st), p->fd, NULL, NULL, &lk, err);
     if (!t[k]) rc = err && err->code ? err->code : CANON_ERR_ENGINE;
   }
   if (rc == 0) rc = h->exchange_prepare(r->job, r->stage, i, t, C, err);
@@ -583,7 +571,7 @@ static int prepare_tables(stage_run *r, int i, canon_error *err) {
 /* exchange_prepare over the producers' mapped outputs. */
 static int prepare_mapped(stage_run *r, int i, canon_error *err) {
   const canon_host *h = r->st->host;
-  px_mapcache *mc = driver_maps(r->st);
+  px_mapcache *mc = px_driver_maps(r->st);
   int C = r->C[i] > 0 ? r->C[i] : 0, rc = 0;
   const uint8_t **maps = calloc((size_t)C, sizeof *maps);
   size_t *lens = calloc((size_t)C, sizeof *lens), *sizes = calloc((size_t)C, sizeof *sizes);

@@ -172,12 +172,6 @@ static void on_written(writes *wr, int wi) {
   free(fds);
 }
 
-static double now_s(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 /* Send every order and wait until every live worker has answered for
  * every order it got: a reply left unread would be taken for the next
  * job's.  After a death or a failure no more orders go out. */
@@ -190,7 +184,7 @@ static void write_parts(writes *wr) {
   } else {
     feed(wr);
   }
-  double deadline = st->task_timeout > 0 ? now_s() + st->task_timeout : 0;
+  double deadline = st->task_timeout > 0 ? px_now_s() + st->task_timeout : 0;
   for (;;) {
     int np = 0;
     for (int wi = 0; pfd && who && wi < st->nworkers; wi++)
@@ -199,12 +193,7 @@ static void write_parts(writes *wr) {
         who[np++] = wi;
       }
     if (np == 0) break;
-    int wait_ms = -1;
-    if (deadline > 0) {
-      double left = deadline - now_s();
-      wait_ms = left <= 0 ? 0 : left > 2e6 ? 2000000000 : (int)(left * 1000) + 1;
-    }
-    int got = poll(pfd, (nfds_t)np, wait_ms);
+    int got = poll(pfd, (nfds_t)np, px_poll_ms(deadline));
     if (got < 0 && errno == EINTR) continue;
     if (got <= 0) {
       /* Past task_timeout (or poll failing): the writers still at it are
@@ -270,7 +259,7 @@ int px_concat_held(px_state *st, const canon_job *job, const px_seg *segs, int P
   }
   /* A small one is not worth a place among the session's shared tables
    * (its mapping lives with the table). */
-  if (len < st->share_min || len < PX_ADOPT_MIN || px_hold(st, fd) != 0)
+  if (!px_worth_sharing(st, len) || px_hold(st, fd) != 0)
     close(fd); /* the table is fine; it is just not shared */
   else
     px_shared_adopt(st, *one, fd);

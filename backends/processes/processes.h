@@ -142,6 +142,9 @@ px_mapcache *px_driver_maps(const px_state *st);
  * adopted as shared tables: they would travel inside a job anyway, and
  * below 1 MiB a segment costs more than it saves. */
 #define PX_ADOPT_MIN ((size_t)1 << 20)
+static inline bool px_worth_sharing(const px_state *st, size_t bytes) {
+  return bytes >= st->share_min && bytes >= PX_ADOPT_MIN;
+}
 
 /* held.c: the results segs[0..P) of a one-stage job, held by their
  * workers (px_seg.held), written by them straight into one segment the

@@ -188,6 +188,18 @@ void px_run_threads(void *(*fn)(void *), void *arg, int threads) {
   for (int t = 0; t < started; t++) pthread_join(tid[t], NULL);
 }
 
+double px_now_s(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+int px_poll_ms(double deadline) {
+  if (deadline <= 0) return -1;
+  double left = deadline - px_now_s();
+  return left <= 0 ? 0 : left > 2e6 ? 2000000000 : (int)(left * 1000) + 1;
+}
+
 int px_driver_threads(void) {
   long cpus = sysconf(_SC_NPROCESSORS_ONLN);
   return cpus < 1 ? 1 : cpus > 8 ? 8 : (int)cpus;
@@ -275,24 +287,30 @@ int px_table_seg_create_bare(size_t size, uint8_t **map) {
   return seg_create("canon-table", size, map, 1, false, false);
 }
 
-static int seg_map(int fd, int flags, const uint8_t **map, size_t *size) {
+static int seg_map(int fd, int prot, int flags, uint8_t **map, size_t *size) {
   struct stat sb;
   if (fstat(fd, &sb) != 0) return -1;
   if (sb.st_size <= 0) {
     errno = EINVAL;
     return -1;
   }
-  void *p = mmap(NULL, (size_t)sb.st_size, PROT_READ, MAP_SHARED | flags, fd, 0);
+  void *p = mmap(NULL, (size_t)sb.st_size, prot, MAP_SHARED | flags, fd, 0);
   if (p == MAP_FAILED) return -1;
   *map = p;
   *size = (size_t)sb.st_size;
   return 0;
 }
 
-int px_seg_map(int fd, const uint8_t **map, size_t *size) { return seg_map(fd, 0, map, size); }
+int px_seg_map(int fd, const uint8_t **map, size_t *size) {
+  return seg_map(fd, PROT_READ, 0, (uint8_t **)map, size);
+}
 
 int px_seg_map_all(int fd, const uint8_t **map, size_t *size) {
-  return seg_map(fd, MAP_POPULATE, map, size);
+  return seg_map(fd, PROT_READ, MAP_POPULATE, (uint8_t **)map, size);
+}
+
+int px_seg_map_rw(int fd, uint8_t **map, size_t *size) {
+  return seg_map(fd, PROT_READ | PROT_WRITE, 0, map, size);
 }
 
 void px_seg_unmap(const void *map, size_t size) {

@@ -126,6 +126,10 @@ int px_recv(int sock, px_msg *m, int **fds);
  * them), each taking items in turn from a counter in arg; a thread that
  * cannot be started leaves its share to the others. */
 void px_run_threads(void *(*fn)(void *), void *arg, int threads);
+/* Seconds on the monotonic clock; poll's timeout (ms) until the time
+ * `deadline` on it (0: none, -1), capped so that it fits an int. */
+double px_now_s(void);
+int px_poll_ms(double deadline);
 /* Threads for the driver's own big work, done while the workers wait
  * (decoding results, making a shared table): one per core, at most 8. */
 int px_driver_threads(void);
@@ -145,6 +149,8 @@ int px_table_seg_create_bare(size_t size, uint8_t **map);
  * every page in now (for segments read whole, many times). */
 int px_seg_map(int fd, const uint8_t **map, size_t *size);
 int px_seg_map_all(int fd, const uint8_t **map, size_t *size);
+/* Map a segment read-write (a concatenation its processes write). */
+int px_seg_map_rw(int fd, uint8_t **map, size_t *size);
 void px_seg_unmap(const void *map, size_t size);
 
 /* Bytes of the table encoding a mapped segment holds: segments reused

@@ -243,7 +243,7 @@ canon_table *px_concat_results(px_state *st, canon_table *const *res, int P) {
   if (P < 2 || !PX_HOST_HAS_CONCAT(h)) return NULL;
   size_t bytes = 0;
   for (int p = 0; p < P; p++) bytes += h->table_encoded_size(res[p]);
-  if (bytes < st->share_min || bytes < PX_ADOPT_MIN) return NULL;
+  if (!px_worth_sharing(st, bytes)) return NULL;
   int fd = -1;
   cat_seg *c = malloc(sizeof *c);
   if (!c) return NULL;

@@ -19,7 +19,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 /* A shared table the driver sent: mapped read-only once, kept until the
@@ -625,22 +624,18 @@ static void write_held(wstate *w, const px_msg *m, int *fds, int nfds) {
   for (int i = 0; i < w->nheld && m->job_seq == w->job_seq; i++)
     if (w->held[i].part == m->part) t = w->held[i].t;
   snprintf(w->status->what, sizeof w->status->what, "writing partition %d into a concatenation", m->part);
-  struct stat sb;
   const uint8_t *order = NULL;
-  size_t olen = 0;
-  void *dst = MAP_FAILED;
+  uint8_t *dst = NULL;
+  size_t olen = 0, dlen = 0;
   if (!t || nfds != 2 || !PX_HOST_HAS_RCAT(h)) {
     px_err(&reply.err, CANON_ERR_INTERNAL, "processes: no output of partition %d is held here", m->part);
-  } else if (fstat(fds[0], &sb) != 0 || sb.st_size <= 0 ||
-             (dst = mmap(NULL, (size_t)sb.st_size, PROT_READ | PROT_WRITE, MAP_SHARED, fds[0], 0)) ==
-                 MAP_FAILED ||
-             px_seg_map(fds[1], &order, &olen) != 0) {
+  } else if (px_seg_map_rw(fds[0], &dst, &dlen) != 0 || px_seg_map(fds[1], &order, &olen) != 0) {
     px_err(&reply.err, CANON_ERR_ENGINE, "processes: cannot map a concatenation: %s", strerror(errno));
   } else {
-    h->concat_write_part(t, m->part, order, olen, dst, (size_t)sb.st_size, &reply.err);
+    h->concat_write_part(t, m->part, order, olen, dst, dlen, &reply.err);
   }
-  if (dst != MAP_FAILED) munmap(dst, (size_t)sb.st_size);
-  if (order) px_seg_unmap(order, olen);
+  px_seg_unmap(dst, dlen);
+  px_seg_unmap(order, olen);
   if (t && !reply.err.code) drop_held(w, m->part); /* written: let go (else PX_UNHOLD or the next job) */
   close_fds(fds, nfds);
   w->status->what[0] = '\0';

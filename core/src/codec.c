@@ -117,17 +117,6 @@ size_t canon__table_encoded_size(const canon_table *t) { return encoded_size(t, 
 
 /* ---- encoding ------------------------------------------------------------- */
 
-static uint32_t get_u32(const uint8_t *p) {
-  uint32_t v;
-  memcpy(&v, p, 4);
-  return v;
-}
-static uint64_t get_u64(const uint8_t *p) {
-  uint64_t v;
-  memcpy(&v, p, 8);
-  return v;
-}
-
 /* Copy n bytes to buf + *at and zero the padding after them. */
 static void put_bytes(uint8_t *buf, size_t *at, const void *src, size_t n) {
   if (n) memcpy(buf + *at, src, n);

@@ -23,6 +23,16 @@
 static inline size_t pad8(size_t n) { return (n + 7) & ~(size_t)7; }
 static inline void put_u32(uint8_t *p, uint32_t v) { memcpy(p, &v, 4); }
 static inline void put_u64(uint8_t *p, uint64_t v) { memcpy(p, &v, 8); }
+static inline uint32_t get_u32(const uint8_t *p) {
+  uint32_t v;
+  memcpy(&v, p, 4);
+  return v;
+}
+static inline uint64_t get_u64(const uint8_t *p) {
+  uint64_t v;
+  memcpy(&v, p, 8);
+  return v;
+}
 
 /* Whether a column of nrows rows with a dictionary of nv values ships its
  * codes: only when the dictionary is small next to the rows (at most one

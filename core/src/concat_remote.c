@@ -47,17 +47,6 @@
 #define ROWS_MAX ((int64_t)1 << 40)
 #define BYTES_MAX ((int64_t)1 << 50)
 
-static inline uint64_t get_u64(const uint8_t *p) {
-  uint64_t v;
-  memcpy(&v, p, 8);
-  return v;
-}
-static inline uint32_t get_u32(const uint8_t *p) {
-  uint32_t v;
-  memcpy(&v, p, 4);
-  return v;
-}
-
 /* `count` items of `size` bytes from `off` lie within [0, len). */
 static bool fits(uint64_t off, uint64_t count, uint64_t size, uint64_t len) {
   return off <= len && (size == 0 || count <= (len - off) / size);
