@@ -31,6 +31,15 @@ static void write_csv(const char *path, int64_t n) {
   fclose(f);
 }
 
+/* A new temporary directory (returned) holding data.csv of n rows, whose
+ * path goes to path. */
+static char *csv_in_tmpdir(int64_t n, char path[600]) {
+  char *dir = tu_tmpdir();
+  snprintf(path, 600, "%s/data.csv", dir);
+  write_csv(path, n);
+  return dir;
+}
+
 static const canon_csv_options OPTS = {.schema = "k:int64,s:string,f:float64,b:bool"};
 
 /* The rows of the file at path as the engine loads and persists them. */
@@ -53,10 +62,8 @@ static canon_table *load(const char *engine, const char *path) {
 }
 
 Test(processes_held, a_load_written_by_the_workers_is_the_serial_engines) {
-  char *dir = tu_tmpdir();
   char path[600];
-  snprintf(path, sizeof path, "%s/data.csv", dir);
-  write_csv(path, 20011);
+  char *dir = csv_in_tmpdir(20011, path);
   canon_table *want = load("serial", path);
   /* (Many more parts than a socket's buffer holds orders and answers.) */
   const char *engines[] = {"processes:workers=2,partitions=5", "processes:workers=3,partitions=8",
@@ -114,10 +121,8 @@ static void check_growth(const char *engine, bool held) {
 #if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
   cr_skip_test("sanitizers change the driver's memory");
 #endif
-  char *dir = tu_tmpdir();
   char path[600];
-  snprintf(path, sizeof path, "%s/data.csv", dir);
-  write_csv(path, 1500000);
+  char *dir = csv_in_tmpdir(1500000, path);
   int64_t table = 0;
   int64_t grew = driver_growth(engine, path, &table);
   cr_assert_gt(table, (int64_t)30 << 20);
@@ -163,10 +168,8 @@ static void setup(void) {
 }
 
 Test(processes_held, a_holder_that_dies_makes_the_job_run_again, .init = setup) {
-  char *dir = tu_tmpdir();
   char path[600];
-  snprintf(path, sizeof path, "%s/data.csv", dir);
-  write_csv(path, 3001);
+  char *dir = csv_in_tmpdir(3001, path);
   snprintf(marker, sizeof marker, "%s/killed-once", dir);
   canon_table *want = load("serial", path);
   canon_session *s = tu_open("processes:workers=1,partitions=4");
@@ -195,10 +198,8 @@ Test(processes_held, a_holder_that_dies_makes_the_job_run_again, .init = setup) 
  * session's shared tables (each holds a descriptor until the session
  * closes or drops it): collecting one leaves no descriptor behind. */
 Test(processes_held, a_small_result_is_not_kept_as_a_shared_table) {
-  char *dir = tu_tmpdir();
   char path[600];
-  snprintf(path, sizeof path, "%s/data.csv", dir);
-  write_csv(path, 500);
+  char *dir = csv_in_tmpdir(500, path);
   canon_session *s = tu_open("processes:workers=2,partitions=4,share_min=0");
   int fds = count_fds();
   canon_error err;
