@@ -32,7 +32,7 @@ static char *read_split_csv(const char *path, const canon_schema *s, int n,
   for (int i = 0; i < n; i++) {
     if (i) cr_assert_eq(r[i].begin, r[i - 1].end, "ranges are contiguous");
     cr_assert(r[i].begin <= r[i].end);
-    parts[i] = canon__csv_read_range(path, ',', s, &r[i], &err);
+    parts[i] = canon__csv_read_range(path, ',', s, &r[i], NULL, &err);
     cr_assert(parts[i], "range %d: %s", i, err.message);
   }
   cr_assert_eq(r[n - 1].end, st.st_size);
@@ -336,7 +336,7 @@ Test(csv, split_error_lines_are_global) {
     cr_assert_eq(canon__csv_split(path, ',', s, ns[k], &r, &err), 0, "%s", err.message);
     bool failed = false;
     for (int i = 0; i < ns[k]; i++) {
-      canon_table *t = canon__csv_read_range(path, ',', s, &r[i], &err);
+      canon_table *t = canon__csv_read_range(path, ',', s, &r[i], NULL, &err);
       if (!t) {
         cr_assert(strstr(err.message, want), "n=%d: '%s' lacks '%s'", ns[k], err.message, want);
         failed = true;
@@ -567,7 +567,7 @@ Test(csv, random_documents_split_consistently) {
       canon_table *got[5];
       bool ok = true;
       for (int i = 0; i < parts; i++) {
-        got[i] = ok ? canon__csv_read_range(path, ',', s, &r[i], &err) : NULL;
+        got[i] = ok ? canon__csv_read_range(path, ',', s, &r[i], NULL, &err) : NULL;
         if (!got[i]) ok = false;
       }
       if (ok != (whole != NULL)) cr_assert_fail("doc %d split %d: %s", iter, parts, err.message);

@@ -511,17 +511,29 @@ int canon__csv_too_many_fields(cr_parser *ps, int ncols) {
 /* ---- building a table -------------------------------------------------- */
 
 /* Parse the records of [ps->p, ps->end) into a table with the schema. */
-static canon_table *cr_build(cr_parser *ps, const canon_schema *schema) {
+static canon_table *cr_build(cr_parser *ps, const canon_schema *schema,
+                             const canon__csv_dest *dest) {
   int ncols = schema->n;
   /* Line breaks bound the record count: pre-size the builders once. */
-  int64_t expect = 1 + cr_count_newlines(ps->p, (size_t)(ps->end - ps->p));
+  int64_t expect = dest ? dest->rows_max : 1 + cr_count_newlines(ps->p, (size_t)(ps->end - ps->p));
   canon__colbuilder *cbs = canon__calloc((size_t)(ncols ? ncols : 1), sizeof *cbs);
   canon__column **cols = canon__calloc((size_t)(ncols ? ncols : 1), sizeof *cols);
   canon_table *t = NULL;
   int inited = 0;
   if (!cbs || !cols) goto oom;
-  for (; inited < ncols; inited++)
-    if (canon__cb_init(&cbs[inited], schema->types[inited], expect) != 0) goto oom;
+  for (; inited < ncols; inited++) {
+    canon__buffer *into = dest ? dest->cols[inited] : NULL;
+    if (into && schema->types[inited] != CANON_STRING) {
+      /* The builder writes its window of the kept column. */
+      size_t w = canon__type_width(schema->types[inited]);
+      cbs[inited] = (canon__colbuilder){.type = schema->types[inited]};
+      cbs[inited].values = canon__buffer_window(into, (size_t)dest->row_at * w,
+                                                (size_t)dest->rows_max * w);
+      if (!cbs[inited].values) goto oom;
+    } else if (canon__cb_init(&cbs[inited], schema->types[inited], expect) != 0) {
+      goto oom;
+    }
+  }
   int64_t nrows = 0;
   if (ncols == 0) {
     canon__seterr(ps->err, CANON_ERR_INVALID, "%s: the schema has no columns", ps->origin);
@@ -561,7 +573,7 @@ canon_table *canon__csv_parse_buffer(const char *buf, size_t len, const char *or
     cr_skip_bom(&ps);
     if (cr_header(&ps, schema, NULL, NULL) != 0) goto out;
   }
-  t = cr_build(&ps, schema);
+  t = cr_build(&ps, schema, NULL);
 out:
   free(ps.scratch);
   return t;
@@ -649,9 +661,35 @@ out:
   return rc;
 }
 
+/* Bound the records of each range; see kernels.h. */
+int canon__csv_rows_max(const char *path, const canon__csv_range *ranges, int n,
+                        int64_t *rows_max, canon_error *err) {
+  cr_file f;
+  int rc = cr_file_open(path, &f, err);
+  if (rc) return rc;
+  for (int k = 0; k < n && !rc; k++) {
+    const canon__csv_range *r = &ranges[k];
+    if (r->begin < 0 || r->end < r->begin || (uint64_t)r->end > f.len) {
+      rc = canon__seterr(err, CANON_ERR_INVALID, "%s: range %" PRId64 "..%" PRId64
+                         " is outside the file (%zu bytes)", path, r->begin, r->end, f.len);
+    } else if (r->begin == r->end) {
+      rows_max[k] = 0;
+    } else if (k + 1 < n && ranges[k + 1].begin == r->end && ranges[k + 1].end > r->end &&
+               ranges[k + 1].first_line > r->first_line) {
+      /* The split counted the line breaks up to the next range. */
+      rows_max[k] = ranges[k + 1].first_line - r->first_line;
+    } else {
+      rows_max[k] = 1 + cr_count_newlines(f.data + r->begin, (size_t)(r->end - r->begin));
+    }
+  }
+  cr_file_close(&f);
+  return rc;
+}
+
 /* Parse the records of one range of a file; see kernels.h. */
 canon_table *canon__csv_read_range(const char *path, char delim, const canon_schema *schema,
-                                   const canon__csv_range *range, canon_error *err) {
+                                   const canon__csv_range *range, const canon__csv_dest *dest,
+                                   canon_error *err) {
   if (!schema || !range) {
     canon__seterr(err, CANON_ERR_INVALID, "CSV range read needs a schema and a range");
     return NULL;
@@ -670,7 +708,7 @@ canon_table *canon__csv_read_range(const char *path, char delim, const canon_sch
   if (cr_parser_init(&ps, path, f.data, f.len, delim, err) != 0) goto out;
   cr_seek(&ps, ps.base + range->begin, range->first_line > 0 ? range->first_line : 1);
   ps.end = ps.base + range->end;
-  t = cr_build(&ps, schema);
+  t = cr_build(&ps, schema, dest);
   free(ps.scratch);
 out:
   cr_file_close(&f);

@@ -288,10 +288,27 @@ canon_schema *canon__csv_infer(const char *path, char delim, int64_t sample_rows
  * malloc'd with n entries (some may be empty). */
 int canon__csv_split(const char *path, char delim, const canon_schema *schema,
                      int n, canon__csv_range **ranges, canon_error *err);
-/* Parse the records of a range with the schema. Errors name file:line:col. */
+/* Room for at most this many records in each of the n ranges of the file
+ * (its line breaks, and one for a last record without one): rows_max[k].
+ * A record holds at least one line break unless it ends the file, so the
+ * bound holds for every split canon__csv_split makes. */
+int canon__csv_rows_max(const char *path, const canon__csv_range *ranges, int n,
+                        int64_t *rows_max, canon_error *err);
+/* Where a range's read writes its fixed-width columns (a load written
+ * straight into the table kept, load_sink.c): column c's values go into
+ * cols[c] (when set) from row row_at on, with room for rows_max rows.
+ * Past that room a column moves into its own buffer, so a wrong bound
+ * costs a copy, never a wrong answer. */
+typedef struct canon__csv_dest {
+  canon__buffer *const *cols;
+  int64_t row_at, rows_max;
+} canon__csv_dest;
+/* Parse the records of a range with the schema (into dest's buffers when
+ * given, else the table's own). Errors name file:line:col. */
 canon_table *canon__csv_read_range(const char *path, char delim,
                                    const canon_schema *schema,
-                                   const canon__csv_range *range, canon_error *err);
+                                   const canon__csv_range *range,
+                                   const canon__csv_dest *dest, canon_error *err);
 /* Parse CSV text in memory: `has_header` says whether the first record is a
  * header (then checked against schema).  `origin` names it in errors. */
 canon_table *canon__csv_parse_buffer(const char *buf, size_t len, const char *origin,

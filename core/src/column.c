@@ -42,6 +42,12 @@ canon__buffer *canon__buffer_alias(canon__buffer *parent, size_t offset, size_t 
   return b;
 }
 
+canon__buffer *canon__buffer_window(canon__buffer *parent, size_t offset, size_t cap) {
+  canon__buffer *b = canon__buffer_alias(parent, offset, cap);
+  if (b) b->size = 0;
+  return b;
+}
+
 /* An external buffer: the bytes belong to someone else (a read-only
  * shared mapping, say), and release(ctx) runs when the last reference to
  * the buffer — and so to every alias of it — goes.  Marked by a parent
@@ -93,6 +99,7 @@ void canon__buffer_unref(canon__buffer *b) {
 
 int canon__buffer_reserve(canon__buffer *b, size_t cap) {
   if (cap <= b->cap) return 0;
+  if (b->parent == &external_mark) return CANON_ERR_INTERNAL; /* never grown */
   size_t ncap = b->cap ? b->cap : 64;
   while (ncap < cap) {
     if (ncap > SIZE_MAX / 2) return CANON_ERR_NOMEM;
@@ -101,10 +108,19 @@ int canon__buffer_reserve(canon__buffer *b, size_t cap) {
   uint8_t *nd = aligned_bytes(ncap);
   if (!nd) return CANON_ERR_NOMEM;
   memcpy(nd, b->data, b->size);
-  free(b->data);
+  if (b->parent) { /* a window: its bytes move out, the parent stays as it is */
+    canon__buffer_unref(b->parent);
+    b->parent = NULL;
+  } else {
+    free(b->data);
+  }
   b->data = nd;
   b->cap = ncap;
   return 0;
+}
+
+canon__buffer *canon__buffer_parent(const canon__buffer *b) {
+  return b && b->parent != &external_mark ? b->parent : NULL;
 }
 
 /* ---- columns ------------------------------------------------------------ */

@@ -248,11 +248,16 @@ static canon_table *apply_op(const canon_job *job, const canon__stage *st, const
                              int part, canon_table *cur, canon_table *const *inputs,
                              canon_error *err) {
   const canon_df *d = op->node;
-  (void)job, (void)inputs;
+  (void)inputs;
   switch (op->kind) {
-  case CANON__OP_SCAN_CSV:
-    return canon__table_dict_encode(
-        canon__csv_read_range(d->path, d->delimiter, d->csv_schema, &st->ranges[part], err), err);
+  case CANON__OP_SCAN_CSV: {
+    canon__csv_dest dest;
+    bool direct = canon__load_sink_claim(job, st, part, &dest);
+    return canon__table_dict_encode(canon__csv_read_range(d->path, d->delimiter, d->csv_schema,
+                                                          &st->ranges[part],
+                                                          direct ? &dest : NULL, err),
+                                    err);
+  }
   case CANON__OP_SCAN_TABLE: return op_scan_table(d, part, st->nparts, err);
   case CANON__OP_SELECT: return op_select(d, cur, err);
   case CANON__OP_FILTER: return op_filter(d, cur, err);

@@ -63,6 +63,14 @@ canon__buffer *canon__buffer_ref(canon__buffer *b);
 /* A read-only view of `size` bytes of `parent` from byte `offset`; it keeps
  * the parent alive.  Never reserved or written. */
 canon__buffer *canon__buffer_alias(canon__buffer *parent, size_t offset, size_t size);
+/* An empty window of room for `cap` bytes of `parent` from byte `offset`,
+ * for one builder to write (a load written straight into the buffers its
+ * table keeps, load_sink.c): it keeps the parent alive, and reserving past
+ * its room moves its bytes out into a buffer of its own (it is then no
+ * longer a window).  Windows of one parent must not overlap. */
+canon__buffer *canon__buffer_window(canon__buffer *parent, size_t offset, size_t cap);
+/* The buffer b is an alias or a window of (NULL: none, or b is external). */
+canon__buffer *canon__buffer_parent(const canon__buffer *b);
 void canon__buffer_unref(canon__buffer *b);
 /* A buffer over `size` bytes at `data` that canon does not own (e.g. a
  * read-only shared mapping): never written; release(ctx) runs when the

@@ -31,6 +31,7 @@ void canon__job_free(canon_job *job) {
     free(st->ranges);
   }
   free(job->stages);
+  canon__load_sink_free(job->sink);
   canon__obs_job_free(job->obs);
   canon_session_close(job->pruned);
   free(job);

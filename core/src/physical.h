@@ -79,7 +79,22 @@ struct canon_job {
    * writes the parts as they come (host job_result_one_table). */
   bool one_table;
   struct canon__obs_job *obs; /* events recorded while it runs (observe.h) */
+  /* A bare CSV read the caller keeps (persist) on an engine running its
+   * tasks here: the buffers its tasks write into (load_sink.c); or NULL. */
+  struct canon__load_sink *sink;
 };
+
+/* load_sink.c: a load written straight into the table it keeps.  attach
+ * gives job a sink when it is a bare CSV read of several ranges and the
+ * engine's capabilities say its tasks run in this process (quietly none
+ * otherwise, or when anything fails); claim hands the task of `part` of
+ * stage st its windows, once per part and only in the attaching process
+ * (false: build the plain way). */
+typedef struct canon__load_sink canon__load_sink;
+void canon__load_sink_attach(canon_job *job, uint32_t capabilities);
+bool canon__load_sink_claim(const canon_job *job, const canon__stage *st, int part,
+                            canon__csv_dest *dest);
+void canon__load_sink_free(canon__load_sink *s);
 
 /* Planning helpers for operator files (physical.c):
  * canon__plan_node plans node d and returns the stage whose output is d's

@@ -307,6 +307,7 @@ static int compute_persist(canon_df *d, canon_error *err) {
   canon_job *job = canon__job_new(d->inputs[0], P, err);
   if (!job) return err && err->code ? err->code : CANON_ERR_NOMEM;
   job->one_table = true;
+  canon__load_sink_attach(job, s->backend->capabilities);
   canon_table **parts = NULL;
   int n = 0;
   int rc = canon__obs_execute(s, job, &parts, &n, err);

@@ -540,6 +540,28 @@ static void cc_release_col(void *arg) {
   if (r->trim) canon__memtune_release();
 }
 
+/* When column i of the parts lies in one buffer, each part's values right
+ * after the previous part's (a load written into the table it keeps,
+ * load_sink.c, or views of one table), that span of the buffer: the
+ * concatenation without a copy.  NULL otherwise (and when out of memory:
+ * the copy then reports it). */
+static canon__buffer *cc_adopt(canon_table *const *parts, int n, int i, int64_t total) {
+  const canon__column *c0 = parts[0]->cols[i];
+  canon__buffer *parent = canon__buffer_parent(c0->values);
+  if (!parent || c0->type == CANON_STRING) return NULL;
+  size_t w = canon__type_width(c0->type);
+  const uint8_t *at = c0->values->data;
+  for (int p = 0; p < n; p++) {
+    const canon__column *c = parts[p]->cols[i];
+    if (canon__buffer_parent(c->values) != parent || c->values->data != at ||
+        c->values->size < (size_t)c->length * w)
+      return NULL;
+    at += (size_t)c->length * w;
+  }
+  return canon__buffer_alias(parent, (size_t)(c0->values->data - parent->data),
+                             (size_t)total * w);
+}
+
 /* Concatenate column i of every part; big columns are copied by up to
  * `threads` threads (part by part: the destinations do not overlap),
  * dictionary codes included.  `release` (or NULL): the previous column's
@@ -573,6 +595,10 @@ static canon__column *concat_col(canon_table *const *parts, int n, int i, int64_
     }
   }
   size_t bytes = ty == CANON_STRING ? (size_t)byte_at[n] : 0;
+  if ((out->values = cc_adopt(parts, n, i, total))) {
+    if (release) cc_release_col(release);
+    goto done;
+  }
   out->values = canon__buffer_new((size_t)(total + (ty == CANON_STRING)) * w);
   if (!out->values || (ty == CANON_STRING && !(out->strdata = canon__buffer_new(bytes)))) goto oom;
   out->values->size = (size_t)(total + (ty == CANON_STRING)) * w;
@@ -593,6 +619,7 @@ static canon__column *concat_col(canon_table *const *parts, int n, int i, int64_
   run_threads_after(cc_worker, &j, out->values->size + bytes >= ((size_t)8 << 20) ? threads : 1,
                     release ? cc_release_col : NULL, release);
   out->dict = merged;
+done:
   canon__dict_maps_free(maps, n);
   free(maps);
   free(row_at);
