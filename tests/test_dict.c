@@ -108,6 +108,47 @@ Test(dict, low_cardinality_columns_get_codes) {
   canon_table_free(t);
 }
 
+/* Values of every length from 0 to 40, and twins of each that differ
+ * only in their last byte or only past the 16 bytes a slot of the set
+ * holds (dict.c compares those in its arena), spread over enough rows for
+ * the set to grow a few times; encoded as it runs and with the set's hash
+ * made to collide, so its byte comparisons decide.  Each row's code must
+ * name its own string, and each value must be in the dictionary once. */
+static canon_table *every_length(void) {
+  tu_rnd_state = 11;
+  canon_error err;
+  canon_schema *s = canon_schema_parse("s:string", &err);
+  canon_builder *b = canon_builder_new(s, &err);
+  const char base[] = "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFGH";
+  enum { LENS = 41, KINDS = 4 };
+  for (int64_t r = 0; r < 40000; r++) {
+    char buf[64];
+    int len = (int)tu_rnd_below(LENS), kind = (int)tu_rnd_below(KINDS);
+    memcpy(buf, base, (size_t)len);
+    if (kind == 1 && len > 0) buf[len - 1] = '#';           /* the last byte */
+    if (kind == 2 && len > 16) buf[16] = '#';               /* just past a slot's bytes */
+    if (kind == 3 && len > 0) buf[(r / 7) % len] = (char)('!' + (r / 7) % 9);
+    cr_assert_eq(canon_builder_append_string(b, 0, buf, (size_t)len), 0);
+  }
+  canon_table *t = canon_builder_finish(b, &err);
+  cr_assert(t, "%s", err.message);
+  canon_builder_free(b);
+  canon_schema_free(s);
+  return t;
+}
+
+Test(dict, values_of_every_length_keep_their_codes) {
+  /* Once as it runs, once with every probe decided by the bytes. */
+  for (int weak = 0; weak < 2; weak++) {
+    canon__dict_weak_hash = weak;
+    canon_table *t = encoded(every_length());
+    check_codes(t->cols[0]);
+    cr_assert_gt(t->cols[0]->dict->values->length, 256, "the set grew past its first slots");
+    canon_table_free(t);
+  }
+  canon__dict_weak_hash = false;
+}
+
 Test(dict, high_cardinality_columns_stay_plain) {
   tu_rnd_state = 2;
   /* Mostly distinct over a few rows, and almost all distinct over more

@@ -29,6 +29,8 @@ enum {
   DICT_SAMPLE = 1 << 16,       /* rows after which a near-unique column gives up */
 };
 
+bool canon__dict_weak_hash = false;
+
 /* The set's own hash of a string: cheap (two loads and a multiply for a
  * string of up to 16 bytes, never reading past it) because it runs once
  * per row; the row hash's pre-image, dearer, is taken once per distinct
@@ -51,18 +53,23 @@ static inline uint64_t d_hash(const char *p, size_t n) {
   h ^= h >> 32;
   h *= UINT64_C(0xd6e8feb86659fd93);
   h ^= h >> 32;
-  return h;
+  return canon__dict_weak_hash ? h & UINT64_C(0xf000000000000000) : h;
 }
 
 /* An open-addressing set of strings with their codes.  A slot holds the
- * string's d_hash, code + 1 (0: empty) and length, so a probe touches one slot
- * and then the candidate's bytes; the distinct strings are copied into an
- * arena laid out as a string column (value k at bytes[at[k] .. at[k+1])),
- * which becomes the dictionary's values without another copy. */
+ * string's d_hash, code + 1 (0: empty), length and first D_HEAD bytes, so
+ * a probe for a string of up to D_HEAD bytes (most dictionary values)
+ * touches that one slot; a longer one then compares the candidate's bytes.
+ * The distinct strings are copied into an arena laid out as a string
+ * column (value k at bytes[at[k] .. at[k+1])), which becomes the
+ * dictionary's values without another copy. */
+enum { D_HEAD = 16 };
+
 typedef struct d_slot {
   uint64_t pre; /* the string's d_hash */
   uint32_t code1;
   uint32_t len;
+  char head[D_HEAD]; /* its first min(len, D_HEAD) bytes */
 } d_slot;
 
 typedef struct d_set {
@@ -82,6 +89,12 @@ static void d_set_free(d_set *s) {
   free(s->pre);
 }
 
+static inline d_slot d_slot_of(uint64_t pre, int64_t code, const char *p, size_t len) {
+  d_slot sl = {pre, (uint32_t)(code + 1), (uint32_t)len, {0}};
+  memcpy(sl.head, p, len < D_HEAD ? len : D_HEAD);
+  return sl;
+}
+
 static int d_set_slots(d_set *s, int bits) {
   d_slot *sl = canon__calloc((size_t)1 << bits, sizeof *sl);
   if (!sl) return CANON_ERR_NOMEM;
@@ -93,7 +106,8 @@ static int d_set_slots(d_set *s, int bits) {
   for (int64_t k = 0; k < s->n; k++) {
     uint64_t i = s->pre[k] >> s->shift;
     while (s->slots[i].code1) i = (i + 1) & s->mask;
-    s->slots[i] = (d_slot){s->pre[k], (uint32_t)(k + 1), (uint32_t)(at[k + 1] - at[k])};
+    s->slots[i] = d_slot_of(s->pre[k], k, (const char *)s->bytes->data + at[k],
+                            (size_t)(at[k + 1] - at[k]));
   }
   return 0;
 }
@@ -109,7 +123,8 @@ static int d_set_init(d_set *s) {
 }
 
 /* n bytes at a and b equal; short keys (most dictionary values) are
- * compared as two overlapping words instead of through a call. */
+ * compared as two overlapping words instead of through a call.  Reads
+ * a[0..n) and b[0..n) only. */
 static inline bool d_eq(const char *a, const char *b, size_t n) {
   if (n >= 8 && n <= 16) {
     uint64_t a0, b0, a1, b1;
@@ -126,18 +141,28 @@ static inline bool d_eq(const char *a, const char *b, size_t n) {
   return memcmp(a, b, n) == 0;
 }
 
-/* The code of string (p, len) with d_hash h, adding it when new; -1 when
- * the set would pass DICT_MAX (or the string 4 GiB), -2 when out of
- * memory. */
-static int64_t d_set_code(d_set *s, const char *p, size_t len, uint64_t h) {
+/* The code of string (p, len) with d_hash h, or -1 when it is not in the
+ * set; *at receives the slot where it would go. */
+static inline int64_t d_set_find(const d_set *s, const char *p, size_t len, uint64_t h,
+                                 uint64_t *at) {
   uint64_t i = h >> s->shift;
-  const int64_t *at = (const int64_t *)s->at->data;
   for (const d_slot *sl; (sl = &s->slots[i])->code1 != 0; i = (i + 1) & s->mask) {
     if (sl->pre == h && sl->len == len) {
       int64_t c = (int64_t)sl->code1 - 1;
-      if (d_eq((const char *)s->bytes->data + at[c], p, len)) return c;
+      if (len <= D_HEAD ? d_eq(sl->head, p, len)
+                        : d_eq((const char *)s->bytes->data + ((const int64_t *)s->at->data)[c], p,
+                               len))
+        return c;
     }
   }
+  *at = i;
+  return -1;
+}
+
+/* Add string (p, len) with d_hash h at slot i (from d_set_find); its code,
+ * -1 when the set would pass DICT_MAX (or the string 4 GiB), -2 when out
+ * of memory. */
+static int64_t d_set_add(d_set *s, const char *p, size_t len, uint64_t h, uint64_t i) {
   if (s->n == DICT_MAX || len > UINT32_MAX) return -1;
   if (s->n == s->cap) {
     int64_t ncap = s->cap ? s->cap * 2 : 256;
@@ -156,9 +181,18 @@ static int64_t d_set_code(d_set *s, const char *p, size_t len, uint64_t h) {
   off[c + 1] = (int64_t)(used + len);
   s->at->size = (size_t)(c + 2) * 8;
   s->pre[c] = h;
-  s->slots[i] = (d_slot){h, (uint32_t)(c + 1), (uint32_t)len};
+  s->slots[i] = d_slot_of(h, c, p, len);
   if ((uint64_t)s->n * 2 > s->mask + 1 && d_set_slots(s, 64 - s->shift + 1) != 0) return -2;
   return c;
+}
+
+/* The code of string (p, len) with d_hash h, adding it when new; -1 when
+ * the set would pass DICT_MAX (or the string 4 GiB), -2 when out of
+ * memory. */
+static inline int64_t d_set_code(d_set *s, const char *p, size_t len, uint64_t h) {
+  uint64_t i;
+  int64_t c = d_set_find(s, p, len, h, &i);
+  return c >= 0 ? c : d_set_add(s, p, len, h, i);
 }
 
 /* The set's strings as a dictionary (moves the arena out of s), with the
@@ -203,8 +237,9 @@ int canon__column_dict_encode(canon__column *c) {
   d_set s;
   int rc = d_set_init(&s);
   /* Rows in blocks: hash the block, then probe, fetching the slot of a
-   * row 16 ahead and the candidate's bytes 8 ahead (with many values the
-   * set is larger than the cache, and each probe a miss otherwise). */
+   * row 16 ahead and (for a value longer than a slot holds) the
+   * candidate's bytes 8 ahead: with many values the set is larger than
+   * the cache, and each probe a miss otherwise. */
   enum { BLOCK = 1024 };
   uint64_t h[BLOCK];
   for (int64_t from = 0; from < n && !rc; from += BLOCK) {
@@ -215,7 +250,8 @@ int canon__column_dict_encode(canon__column *c) {
     }
     for (int64_t j = 0; j < m; j++) {
       if (j + 16 < m) __builtin_prefetch(&s.slots[h[j + 16] >> s.shift]);
-      if (j + 8 < m) {
+      if (j + 8 < m && off[from + j + 9] - off[from + j + 8] > D_HEAD) {
+        /* (a value too long for its slot is compared in the arena) */
         const d_slot *sl = &s.slots[h[j + 8] >> s.shift];
         if (sl->code1 && sl->pre == h[j + 8])
           __builtin_prefetch(s.bytes->data + ((const int64_t *)s.at->data)[sl->code1 - 1]);

@@ -131,6 +131,9 @@ static inline const uint32_t *canon__codes(const canon__column *c) {
  * nobody else holds yet — codes when it has few distinct values (else
  * leave it as it is): 0, or CANON_ERR_NOMEM. */
 int canon__column_dict_encode(canon__column *c);
+/* Tests set this to make the dictionary set's string hash collide (only
+ * 16 distinct values), so that its byte comparisons decide every probe. */
+extern bool canon__dict_weak_hash;
 /* The same for every unshared string column of t, which it takes: t, or
  * NULL (t freed, err set) when out of memory. */
 canon_table *canon__table_dict_encode(canon_table *t, canon_error *err);
