@@ -102,7 +102,7 @@ static int adopted_columns(const canon_table *t) {
 }
 
 /* Before, the parts were parsed into buffers of their own and every one
- * copied into the kept table. */
+ * copied into the kept table (or a collect's answer). */
 Test(load_sink, a_kept_load_is_written_once_into_its_columns) {
   char *path = write_csv("a.csv", make_text(5000, false));
   char *want = plain_text(path);
@@ -116,6 +116,15 @@ Test(load_sink, a_kept_load_is_written_once_into_its_columns) {
     char *got = tu_csv(t);
     cr_assert_str_eq(got, want, "%s", engines[e]);
     free(got);
+    /* A collect of the read makes one table the same way. */
+    canon_error err;
+    canon_table *c = canon_collect(read_csv(s, path), &err);
+    cr_assert(c, "%s", err.message);
+    cr_assert_eq(adopted_columns(c), 5, "%s: collect", engines[e]);
+    got = tu_csv(c);
+    cr_assert_str_eq(got, want, "%s: collect", engines[e]);
+    free(got);
+    canon_table_free(c);
     canon_session_close(s);
   }
   free(want);

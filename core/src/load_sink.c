@@ -1,7 +1,7 @@
 /* load_sink.c — a load written straight into the table it keeps.
  *
- * A persist of a bare CSV read parses each byte range into a part, and the
- * concatenation then copies every part into the kept table: the table is
+ * A persist or a collect of a bare CSV read parses each byte range into a
+ * part, and the concatenation then copies every part into one table: the table is
  * written twice, and the parts' pages are faulted in only to be given back.
  * When the engine runs its tasks in this process (no CANON_CAP_ISOLATION or
  * CANON_CAP_DISTRIBUTED: serial, threads), the driver instead bounds each

@@ -79,8 +79,9 @@ struct canon_job {
    * writes the parts as they come (host job_result_one_table). */
   bool one_table;
   struct canon__obs_job *obs; /* events recorded while it runs (observe.h) */
-  /* A bare CSV read the caller keeps (persist) on an engine running its
-   * tasks here: the buffers its tasks write into (load_sink.c); or NULL. */
+  /* A bare CSV read the caller makes one table of (persist, collect) on
+   * an engine running its tasks here: the buffers its tasks write into
+   * (load_sink.c); or NULL. */
   struct canon__load_sink *sink;
 };
 

@@ -21,6 +21,8 @@ static int run_job(canon_df *df, bool one_table, canon_table ***parts, int *npar
   canon_job *job = canon__job_new(df, P, err);
   if (!job) return err ? err->code : CANON_ERR_NOMEM;
   job->one_table = one_table;
+  /* A bare CSV read made into one table is written straight into it. */
+  if (one_table) canon__load_sink_attach(job, s->backend->capabilities);
   int rc = canon__obs_execute(s, job, parts, nparts, err);
   if (rc == 0 && (!*parts || *nparts < 1))
     rc = canon__seterr(err, CANON_ERR_ENGINE, "engine '%s' returned no result", s->backend->name);
