@@ -279,3 +279,69 @@ Test(load_sink, a_window_too_small_moves_the_part_out) {
   free(path);
   cleanup();
 }
+
+/* A one-column int64 table over `rows` values of buf from row `at` (an
+ * alias, as a view or a finished window is). */
+static canon_table *slice_of(canon__buffer *buf, int64_t at, int64_t rows) {
+  canon_error err;
+  canon_schema *sc = canon_schema_parse("v:int64", &err);
+  cr_assert(sc, "%s", err.message);
+  canon__column *c = calloc(1, sizeof *c);
+  cr_assert(c);
+  c->refs = 1;
+  c->type = CANON_INT64;
+  c->length = rows;
+  c->values = canon__buffer_alias(buf, (size_t)at * 8, (size_t)rows * 8);
+  cr_assert(c->values);
+  canon_table *t = canon__table_make(sc, &c, rows, &err);
+  cr_assert(t, "%s", err.message);
+  canon__column_unref(c);
+  canon_schema_free(sc);
+  return t;
+}
+
+/* Concatenate-and-free parts; check rows 0.. hold `first`, first + 1, ...
+ * and say whether the result took buf as it is. */
+static bool concat_took(canon__buffer *buf, canon_table **parts, int n, int64_t first,
+                        int64_t rows) {
+  canon_error err;
+  canon_table *t = canon__table_concat_free(parts, n, &err);
+  cr_assert(t, "%s", err.message);
+  cr_assert_eq(t->nrows, rows);
+  for (int64_t r = 0; r < rows; r++) cr_assert_eq(canon_table_get_int64(t, 0, r), first + r);
+  bool took = canon__buffer_parent(t->cols[0]->values) == buf;
+  canon_table_free(t);
+  return took;
+}
+
+/* The concatenation takes adjacent slices of one buffer as they are, and
+ * copies anything else: a slice in between that moved out of its window,
+ * slices out of order, or a span of less than half the buffer (a small
+ * result must not keep a big buffer alive). */
+Test(load_sink, only_adjacent_slices_of_most_of_a_buffer_are_taken) {
+  canon__buffer *buf = canon__buffer_new(300 * 8);
+  cr_assert(buf);
+  for (int64_t r = 0; r < 300; r++) ((int64_t *)buf->data)[r] = r;
+  buf->size = 300 * 8;
+  canon_table *p[3] = {slice_of(buf, 0, 100), slice_of(buf, 100, 100), slice_of(buf, 200, 100)};
+  cr_assert(concat_took(buf, p, 3, 0, 300));
+  /* The middle part outgrew its window: its bytes moved out. */
+  canon_table *q[3] = {slice_of(buf, 0, 100), slice_of(buf, 100, 100), slice_of(buf, 200, 100)};
+  canon__buffer *mid = q[1]->cols[0]->values;
+  cr_assert_eq(canon__buffer_reserve(mid, 64 * 100 * 8), 0);
+  cr_assert_null(canon__buffer_parent(mid));
+  cr_assert(!concat_took(buf, q, 3, 0, 300));
+  canon_table *o[2] = {slice_of(buf, 100, 100), slice_of(buf, 0, 100)};
+  canon_error err;
+  canon_table *t = canon__table_concat_free(o, 2, &err);
+  cr_assert(t, "%s", err.message);
+  cr_assert_null(canon__buffer_parent(t->cols[0]->values));
+  cr_assert_eq(canon_table_get_int64(t, 0, 0), 100);
+  cr_assert_eq(canon_table_get_int64(t, 0, 100), 0);
+  canon_table_free(t);
+  canon_table *s[2] = {slice_of(buf, 0, 60), slice_of(buf, 60, 60)};
+  cr_assert(!concat_took(buf, s, 2, 0, 120), "120 of 300 rows kept the whole buffer");
+  canon_table *h[2] = {slice_of(buf, 100, 60), slice_of(buf, 160, 100)};
+  cr_assert(concat_took(buf, h, 2, 100, 160));
+  canon__buffer_unref(buf);
+}

@@ -149,9 +149,11 @@ static inline int64_t d_set_find(const d_set *s, const char *p, size_t len, uint
   for (const d_slot *sl; (sl = &s->slots[i])->code1 != 0; i = (i + 1) & s->mask) {
     if (sl->pre == h && sl->len == len) {
       int64_t c = (int64_t)sl->code1 - 1;
+      /* (a longer value's head first: most mismatches end there) */
       if (len <= D_HEAD ? d_eq(sl->head, p, len)
-                        : d_eq((const char *)s->bytes->data + ((const int64_t *)s->at->data)[c], p,
-                               len))
+                        : d_eq(sl->head, p, D_HEAD) &&
+                              d_eq((const char *)s->bytes->data + ((const int64_t *)s->at->data)[c],
+                                   p, len))
         return c;
     }
   }

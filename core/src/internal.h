@@ -79,7 +79,9 @@ canon__buffer *canon__buffer_external(const uint8_t *data, size_t size, void (*r
                                       void *ctx);
 /* Current reference count (for owners that check nothing outlived them). */
 long canon__buffer_refs(const canon__buffer *b);
-/* Grow capacity to at least `cap` (only while the buffer is unshared). */
+/* Grow capacity to at least `cap` (only while the buffer is unshared); a
+ * window's bytes move into a buffer of its own, and an external buffer is
+ * refused (CANON_ERR_INTERNAL). */
 int canon__buffer_reserve(canon__buffer *b, size_t cap);
 
 /* ---- columns ----------------------------------------------------------- */

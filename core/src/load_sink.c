@@ -79,8 +79,10 @@ void canon__load_sink_attach(canon_job *job, uint32_t capabilities) {
   bool any = false;
   for (int c = 0; c < schema->n; c++) {
     if (schema->types[c] == CANON_STRING) continue;
-    size_t bytes = (size_t)total * canon__type_width(schema->types[c]);
-    if (!(s->cols[c] = canon__buffer_new(bytes))) goto drop;
+    size_t bytes;
+    if (__builtin_mul_overflow((size_t)total, canon__type_width(schema->types[c]), &bytes) ||
+        !(s->cols[c] = canon__buffer_new(bytes)))
+      goto drop;
     s->cols[c]->size = bytes;
     any = true;
   }

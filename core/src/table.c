@@ -543,13 +543,15 @@ static void cc_release_col(void *arg) {
 /* When column i of the parts lies in one buffer, each part's values right
  * after the previous part's (a load written into the table it keeps,
  * load_sink.c, or views of one table), that span of the buffer: the
- * concatenation without a copy.  NULL otherwise (and when out of memory:
- * the copy then reports it). */
+ * concatenation without a copy.  Only for a span of at least half the
+ * buffer, so that a small result never keeps a big buffer alive.  NULL
+ * otherwise (and when out of memory: the copy then reports it). */
 static canon__buffer *cc_adopt(canon_table *const *parts, int n, int i, int64_t total) {
   const canon__column *c0 = parts[0]->cols[i];
   canon__buffer *parent = canon__buffer_parent(c0->values);
   if (!parent || c0->type == CANON_STRING) return NULL;
   size_t w = canon__type_width(c0->type);
+  if ((size_t)total * w < parent->size / 2) return NULL;
   const uint8_t *at = c0->values->data;
   for (int p = 0; p < n; p++) {
     const canon__column *c = parts[p]->cols[i];
