@@ -62,6 +62,16 @@ static void check_codes(const canon__column *c) {
   }
 }
 
+/* The builder's table (the builder and schema freed). */
+static canon_table *finished(canon_builder *b, canon_schema *s) {
+  canon_error err;
+  canon_table *t = canon_builder_finish(b, &err);
+  cr_assert(t, "%s", err.message);
+  canon_builder_free(b);
+  canon_schema_free(s);
+  return t;
+}
+
 /* A one-column string table of n rows drawn from `card` values ("v<k>",
  * with the empty string and 16-byte strings among them), NULL at rate
  * 1/null_every (0: none). */
@@ -79,11 +89,7 @@ static canon_table *strings(int64_t n, int64_t card, int null_every) {
     int len = k == 0 ? 0 : snprintf(buf, sizeof buf, k % 3 ? "v%lld" : "value-%010lld", (long long)k);
     cr_assert_eq(canon_builder_append_string(b, 0, buf, (size_t)len), 0);
   }
-  canon_table *t = canon_builder_finish(b, &err);
-  cr_assert(t, "%s", err.message);
-  canon_builder_free(b);
-  canon_schema_free(s);
-  return t;
+  return finished(b, s);
 }
 
 static canon_table *encoded(canon_table *t) {
@@ -130,11 +136,7 @@ static canon_table *every_length(void) {
     if (kind == 3 && len > 0) buf[(r / 7) % len] = (char)('!' + (r / 7) % 9);
     cr_assert_eq(canon_builder_append_string(b, 0, buf, (size_t)len), 0);
   }
-  canon_table *t = canon_builder_finish(b, &err);
-  cr_assert(t, "%s", err.message);
-  canon_builder_free(b);
-  canon_schema_free(s);
-  return t;
+  return finished(b, s);
 }
 
 Test(dict, values_of_every_length_keep_their_codes) {

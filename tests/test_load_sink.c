@@ -92,6 +92,14 @@ static char *plain_text(const char *path) {
   return want;
 }
 
+/* df planned for `parts` partitions. */
+static canon_job *job_of(canon_df *df, int parts) {
+  canon_error err;
+  canon_job *job = canon__job_new(df, parts, &err);
+  cr_assert(job, "%s", err.message);
+  return job;
+}
+
 /* Whether every fixed-width column of t lies in a buffer made for it by a
  * load (an alias of another buffer) rather than in a copy. */
 static int adopted_columns(const canon_table *t) {
@@ -157,8 +165,7 @@ Test(load_sink, only_bare_reads_on_engines_running_tasks_here_get_one) {
   canon_session *s = tu_open("serial");
   canon_error err;
   canon_df *df = read_csv(s, path);
-  canon_job *job = canon__job_new(df, 4, &err);
-  cr_assert(job, "%s", err.message);
+  canon_job *job = job_of(df, 4);
   canon__load_sink_attach(job, CANON_CAP_PARALLEL | CANON_CAP_ISOLATION);
   cr_assert_null(job->sink);
   canon__load_sink_attach(job, CANON_CAP_DISTRIBUTED);
@@ -167,13 +174,11 @@ Test(load_sink, only_bare_reads_on_engines_running_tasks_here_get_one) {
   cr_assert_not_null(job->sink);
   canon__job_free(job);
   canon_df *filtered = canon_filter(df, canon_gt(canon_col("i"), canon_lit_int64(0)), &err);
-  job = canon__job_new(filtered, 4, &err);
-  cr_assert(job, "%s", err.message);
+  job = job_of(filtered, 4);
   canon__load_sink_attach(job, CANON_CAP_PARALLEL);
   cr_assert_null(job->sink);
   canon__job_free(job);
-  job = canon__job_new(df, 1, &err);
-  cr_assert(job, "%s", err.message);
+  job = job_of(df, 1);
   canon__load_sink_attach(job, CANON_CAP_PARALLEL);
   cr_assert_null(job->sink, "one range is never copied: nothing to gain");
   canon__job_free(job);
@@ -197,8 +202,7 @@ Test(load_sink, each_window_is_handed_out_once_and_only_here) {
   char *path = write_csv("w.csv", make_text(400, false));
   canon_session *s = tu_open("serial");
   canon_error err;
-  canon_job *job = canon__job_new(read_csv(s, path), 3, &err);
-  cr_assert(job, "%s", err.message);
+  canon_job *job = job_of(read_csv(s, path), 3);
   canon__load_sink_attach(job, 0);
   cr_assert_not_null(job->sink);
   pid_t child = fork();
