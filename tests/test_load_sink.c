@@ -158,8 +158,8 @@ Test(load_sink, records_spanning_lines_are_copied_as_before) {
 }
 
 /* Engines whose tasks run elsewhere get no sink; plans other than a bare
- * read neither; and a small file cut into fewer ranges than parts still
- * loads whole. */
+ * read neither, nor anything with CANON_LOAD_SINK=0; and a small file cut
+ * into fewer ranges than parts still loads whole. */
 Test(load_sink, only_bare_reads_on_engines_running_tasks_here_get_one) {
   char *path = write_csv("o.csv", make_text(50, false));
   canon_session *s = tu_open("serial");
@@ -170,6 +170,10 @@ Test(load_sink, only_bare_reads_on_engines_running_tasks_here_get_one) {
   cr_assert_null(job->sink);
   canon__load_sink_attach(job, CANON_CAP_DISTRIBUTED);
   cr_assert_null(job->sink);
+  setenv("CANON_LOAD_SINK", "0", 1);
+  canon__load_sink_attach(job, CANON_CAP_PARALLEL);
+  cr_assert_null(job->sink, "CANON_LOAD_SINK=0 turns it off");
+  unsetenv("CANON_LOAD_SINK");
   canon__load_sink_attach(job, CANON_CAP_PARALLEL);
   cr_assert_not_null(job->sink);
   canon__job_free(job);

@@ -18,10 +18,13 @@
  * are copied as before.  A task of another process (a worker rebuilds the
  * job from its JSON) or a second run of the same range's task builds the
  * plain way.  String columns are always built the plain way: their bytes are
- * not known before the parse.
+ * not known before the parse.  CANON_LOAD_SINK=0 in the environment turns
+ * it all off.
  */
 #include "physical.h"
 
+#include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
 struct canon__load_sink {
@@ -50,9 +53,15 @@ static bool bare_scan(const canon_job *job) {
   return st->nops == 1 && st->ops[0].kind == CANON__OP_SCAN_CSV && st->nparts > 1 && st->ranges;
 }
 
+/* CANON_LOAD_SINK=0 turns the sink off (to compare, or to rule it out). */
+static bool sink_wanted(void) {
+  const char *v = getenv("CANON_LOAD_SINK");
+  return !v || strcmp(v, "0") != 0;
+}
+
 void canon__load_sink_attach(canon_job *job, uint32_t capabilities) {
   if (job->sink || !bare_scan(job) ||
-      (capabilities & (CANON_CAP_ISOLATION | CANON_CAP_DISTRIBUTED)))
+      (capabilities & (CANON_CAP_ISOLATION | CANON_CAP_DISTRIBUTED)) || !sink_wanted())
     return;
   const canon__stage *st = &job->stages[0];
   const canon_df *d = st->ops[0].node;
