@@ -664,3 +664,49 @@ Test(csv, split_matches_bytewise_rule) {
   tu_rmdir(dir);
   free(dir);
 }
+
+/* Documents without a quote before the last cut are cut on every core
+ * (csv_split.c): the same ranges and line numbers as the rule, for lines of
+ * every length (some longer than a range's share, so that several shares
+ * end on one line), quotes only in the last range, and one document big
+ * enough for the count to run on several threads. */
+Test(csv, split_without_quotes_matches_bytewise_rule) {
+  char *dir = tu_tmpdir();
+  char path[512];
+  snprintf(path, sizeof path, "%s/plain.csv", dir);
+  canon_schema *s = schema_of("a:string,b:int64");
+  for (int iter = 0; iter < 41; iter++) {
+    bool big = iter == 40;
+    size_t cap = big ? (size_t)9 << 20 : (size_t)1 << 16, n = 0;
+    char *doc = malloc(cap + 4096);
+    n += (size_t)sprintf(doc, "a,b\n");
+    int longest = iter % 4 == 0 ? 20000 : iter % 4 == 1 ? 300 : 40;
+    while (n < cap - (size_t)longest - 64) {
+      for (int k = (int)gen((unsigned)longest); k > 0; k--) doc[n++] = (char)('a' + gen(26));
+      n += (size_t)sprintf(doc + n, ",%u\n", gen(100000));
+    }
+    if (iter % 3 == 1) /* a quoted field in the last line only */
+      n += (size_t)sprintf(doc + n, "\"x\ny\",1\n");
+    if (iter % 5 == 2) doc[n - 1] = '7'; /* no newline at the end */
+    doc[n] = '\0';
+    tu_write_file(path, doc);
+    int ns[] = {2, 3, 7, 16, 64};
+    for (int q = 0; q < 5; q++) {
+      canon_error err;
+      canon__csv_range *got, want[64];
+      cr_assert_eq(canon__csv_split(path, ',', s, ns[q], &got, &err), 0, "%s", err.message);
+      split_reference(doc, 4, (int64_t)n, ns[q], want);
+      for (int k = 0; k < ns[q]; k++) {
+        cr_assert_eq(got[k].begin, want[k].begin, "doc %d n=%d range %d begin", iter, ns[q], k);
+        cr_assert_eq(got[k].end, want[k].end, "doc %d n=%d range %d end", iter, ns[q], k);
+        cr_assert_eq(got[k].first_line, want[k].first_line, "doc %d n=%d range %d line", iter,
+                     ns[q], k);
+      }
+      free(got);
+    }
+    free(doc);
+  }
+  canon_schema_free(s);
+  tu_rmdir(dir);
+  free(dir);
+}

@@ -1,6 +1,7 @@
 /* csv_internal.h — what csv_read.c (input files, the field scanner, the
- * general path, entry points) and csv_fast.c (the record loop and the
- * per-type fast paths of building) share. */
+ * general path, entry points), csv_fast.c (the record loop and the
+ * per-type fast paths of building) and csv_split.c (cutting a file into
+ * ranges) share. */
 #ifndef CANON_CSV_INTERNAL_H
 #define CANON_CSV_INTERNAL_H
 
@@ -27,6 +28,54 @@ typedef struct cr_parser {
   size_t scratch_cap;
   canon_error *err;
 } cr_parser;
+
+/* A file's bytes: mapped for regular files, read into memory otherwise. */
+typedef struct cr_file {
+  const char *data;
+  size_t len;
+  void *map;
+  char *heap;
+} cr_file;
+
+/* Open path as a cr_file (an error names the path), and let it go. */
+int canon__csv_file_open(const char *path, cr_file *f, canon_error *err);
+void canon__csv_file_close(cr_file *f);
+
+/* Counting bytes in blocks (the split, and sizing a range's builders). */
+/* 64 bytes are read as four cr_v16 vectors. */
+
+/* Sum of the 16 byte lanes of v (each lane at most 15). */
+static inline unsigned cr_v16_sum(cr_v16 v) {
+  uint64_t w[2];
+  memcpy(w, &v, 16);
+  return (unsigned)(((w[0] + w[1]) * 0x0101010101010101ULL) >> 56);
+}
+
+/* In the 64 bytes at s: the number of newlines, and whether a quote is
+ * among them. */
+static inline unsigned cr_block64(const char *s, bool *quote) {
+  cr_v16 v[4];
+  memcpy(v, s, 64);
+  cr_v16 nl = (cr_v16)(v[0] == '\n') & 1, qt = (cr_v16)(v[0] == '"');
+  for (int k = 1; k < 4; k++) {
+    nl += (cr_v16)(v[k] == '\n') & 1;
+    qt |= (cr_v16)(v[k] == '"');
+  }
+  uint64_t q[2];
+  memcpy(q, &qt, 16);
+  *quote = (q[0] | q[1]) != 0;
+  return cr_v16_sum(nl);
+}
+
+/* The number of newlines in [s, s + n). */
+static inline int64_t cr_count_newlines(const char *s, size_t n) {
+  int64_t count = 0;
+  size_t i = 0;
+  bool quote;
+  for (; i + 64 <= n; i += 64) count += cr_block64(s + i, &quote);
+  for (; i < n; i++) count += s[i] == '\n';
+  return count;
+}
 
 /* One field as the scanner read it. */
 typedef struct cr_field {
@@ -61,6 +110,14 @@ int canon__csv_field_general(cr_parser *ps, const canon_schema *schema,
 /* The error for a record with more fields than columns; the cursor is just
  * past the delimiter that ended the last expected field (csv_read.c). */
 int canon__csv_too_many_fields(cr_parser *ps, int ncols);
+
+/* Start parsing buf[0..len) (origin names it in errors); skip a UTF-8
+ * byte-order mark at the cursor; read the header at the cursor, checked
+ * against `schema` or (without one) collected into *names (csv_read.c). */
+int canon__csv_parser_init(cr_parser *ps, const char *origin, const char *buf, size_t len,
+                           char delim, canon_error *err);
+void canon__csv_skip_bom(cr_parser *ps);
+int canon__csv_header(cr_parser *ps, const canon_schema *schema, char ***names, int *nnames);
 
 /* Whether building uses the fast paths (csv_fast.c; tests turn it off to
  * compare them with the general path). */

@@ -1,9 +1,9 @@
 /* csv_read.c — CSV input: whole buffers, byte ranges, schema inference.
  *
- * Sections: input files; UTF-8; counting bytes in blocks; the field
- * scanner; header; records: the general path; building a table; public
- * entry points (parse_buffer, split, read_range, infer,
- * canon_table_from_csv_text).  The record loop is in csv_fast.c.
+ * Sections: input files; UTF-8; the field scanner; header; records: the
+ * general path; building a table; public entry points (parse_buffer,
+ * read_range, infer, canon_table_from_csv_text).  The record loop is in
+ * csv_fast.c, cutting a file into ranges in csv_split.c.
  *
  * Building a table reads each field by a fast path for its column type
  * when the field has a plain shape (csv_fast.c), and by the general path
@@ -45,15 +45,7 @@
 
 /* ---- input files ------------------------------------------------------- */
 
-/* A file's bytes: mapped for regular files, read into memory otherwise. */
-typedef struct cr_file {
-  const char *data;
-  size_t len;
-  void *map;
-  char *heap;
-} cr_file;
-
-static int cr_file_open(const char *path, cr_file *f, canon_error *err) {
+int canon__csv_file_open(const char *path, cr_file *f, canon_error *err) {
   memset(f, 0, sizeof *f);
   int fd = open(path, O_RDONLY | O_CLOEXEC);
   if (fd < 0)
@@ -116,7 +108,7 @@ static int cr_file_open(const char *path, cr_file *f, canon_error *err) {
   return 0;
 }
 
-static void cr_file_close(cr_file *f) {
+void canon__csv_file_close(cr_file *f) {
   if (f->map) munmap(f->map, f->len);
   free(f->heap);
   memset(f, 0, sizeof *f);
@@ -161,46 +153,9 @@ size_t canon__csv_utf8_bad(const char *str, size_t n) {
   return n;
 }
 
-/* ---- counting bytes in blocks ------------------------------------------ */
-
-/* 64 bytes are read as four cr_v16 vectors (csv_internal.h). */
-
-/* Sum of the 16 byte lanes of v (each lane at most 15). */
-static inline unsigned cr_v16_sum(cr_v16 v) {
-  uint64_t w[2];
-  memcpy(w, &v, 16);
-  return (unsigned)(((w[0] + w[1]) * 0x0101010101010101ULL) >> 56);
-}
-
-/* In the 64 bytes at s: the number of newlines, and whether a quote is
- * among them. */
-static inline unsigned cr_block64(const char *s, bool *quote) {
-  cr_v16 v[4];
-  memcpy(v, s, 64);
-  cr_v16 nl = (cr_v16)(v[0] == '\n') & 1, qt = (cr_v16)(v[0] == '"');
-  for (int k = 1; k < 4; k++) {
-    nl += (cr_v16)(v[k] == '\n') & 1;
-    qt |= (cr_v16)(v[k] == '"');
-  }
-  uint64_t q[2];
-  memcpy(q, &qt, 16);
-  *quote = (q[0] | q[1]) != 0;
-  return cr_v16_sum(nl);
-}
-
-/* The number of newlines in [s, s + n). */
-static int64_t cr_count_newlines(const char *s, size_t n) {
-  int64_t count = 0;
-  size_t i = 0;
-  bool quote;
-  for (; i + 64 <= n; i += 64) count += cr_block64(s + i, &quote);
-  for (; i < n; i++) count += s[i] == '\n';
-  return count;
-}
-
 /* ---- the field scanner ------------------------------------------------- */
 
-static int cr_parser_init(cr_parser *ps, const char *origin, const char *buf, size_t len,
+int canon__csv_parser_init(cr_parser *ps, const char *origin, const char *buf, size_t len,
                           char delim, canon_error *err) {
   memset(ps, 0, sizeof *ps);
   if (delim == 0) delim = ',';
@@ -343,7 +298,7 @@ static bool cr_only_breaks(const char *p, const char *end) {
 
 /* ---- header ------------------------------------------------------------ */
 
-static void cr_skip_bom(cr_parser *ps) {
+void canon__csv_skip_bom(cr_parser *ps) {
   if (ps->end - ps->p >= 3 && memcmp(ps->p, "\xEF\xBB\xBF", 3) == 0) cr_seek(ps, ps->p + 3, 1);
 }
 
@@ -394,7 +349,7 @@ static int cr_header_collect(cr_parser *ps, const cr_field *f, int col, char ***
 
 /* Read the header.  With `schema`, check its names against the schema's;
  * otherwise collect them into *names (malloc'd strings, *nnames of them). */
-static int cr_header(cr_parser *ps, const canon_schema *schema, char ***names, int *nnames) {
+int canon__csv_header(cr_parser *ps, const canon_schema *schema, char ***names, int *nnames) {
   if (ps->p >= ps->end)
     return cr_err_at(ps, 1, ps->p, ps->p, "missing header (the input is empty)");
   int ncol = 0, term = CR_DELIM, cap = 0, rc = 0;
@@ -567,123 +522,16 @@ canon_table *canon__csv_parse_buffer(const char *buf, size_t len, const char *or
     return NULL;
   }
   if (!origin) origin = "<csv>";
-  if (cr_parser_init(&ps, origin, buf, len, delim, err) != 0) return NULL;
+  if (canon__csv_parser_init(&ps, origin, buf, len, delim, err) != 0) return NULL;
   canon_table *t = NULL;
   if (has_header) {
-    cr_skip_bom(&ps);
-    if (cr_header(&ps, schema, NULL, NULL) != 0) goto out;
+    canon__csv_skip_bom(&ps);
+    if (canon__csv_header(&ps, schema, NULL, NULL) != 0) goto out;
   }
   t = cr_build(&ps, schema, NULL);
 out:
   free(ps.scratch);
   return t;
-}
-
-/* 0x80 in each byte of w that is zero, 0 in the others (exact: no borrow
- * crosses bytes). */
-static inline uint64_t cr_zero_bytes(uint64_t w) {
-  const uint64_t low7 = 0x7f7f7f7f7f7f7f7fULL;
-  return ~(((w & low7) + low7) | w | low7);
-}
-
-/* Check the header and cut the records into n ranges; see kernels.h. */
-int canon__csv_split(const char *path, char delim, const canon_schema *schema, int n,
-                     canon__csv_range **ranges, canon_error *err) {
-  *ranges = NULL;
-  if (!schema || n < 1)
-    return canon__seterr(err, CANON_ERR_INVALID, "CSV split needs a schema and n >= 1");
-  cr_file f;
-  int rc = cr_file_open(path, &f, err);
-  if (rc) return rc;
-  cr_parser ps;
-  if ((rc = cr_parser_init(&ps, path, f.data, f.len, delim, err)) != 0) goto out;
-  cr_skip_bom(&ps);
-  if ((rc = cr_header(&ps, schema, NULL, NULL)) != 0) goto out;
-  canon__csv_range *r = canon__calloc((size_t)n, sizeof *r);
-  if (!r) {
-    rc = canon__nomem(err);
-    goto out;
-  }
-  int64_t body = ps.p - ps.base, len = (int64_t)f.len, line = ps.line;
-  int k = 0;
-  r[0].begin = body;
-  r[0].first_line = line;
-  if (n > 1) {
-    /* One quote-aware pass: a record starts after a newline outside quotes
-     * (quote parity: "" escapes toggle twice).  Close range k at the first
-     * record start at or past its share of the bytes. */
-    const char *s = f.data;
-    bool inq = false;
-    int64_t target = body + (len - body) / n;
-    for (int64_t i = body; i < len && k < n - 1; i++) {
-      /* Far from the next cut, outside quotes: 64 bytes, then eight at
-       * a time, counting the newlines of blocks without a quote. */
-      while (!inq && i + 64 < target && i + 64 <= len) {
-        bool quote;
-        unsigned nls = cr_block64(s + i, &quote);
-        if (quote) break;
-        line += nls;
-        i += 64;
-      }
-      while (!inq && i + 8 < target && i + 8 <= len) {
-        uint64_t w;
-        memcpy(&w, s + i, 8);
-        uint64_t nl = cr_zero_bytes(w ^ 0x0a0a0a0a0a0a0a0aULL);
-        if (cr_zero_bytes(w ^ 0x2222222222222222ULL)) break;
-        line += (int64_t)(((nl >> 7) * 0x0101010101010101ULL) >> 56); /* bytes set */
-        i += 8;
-      }
-      if (i >= len) break;
-      char c = s[i];
-      if (c == '"') {
-        inq = !inq;
-      } else if (c == '\n') {
-        line++;
-        if (!inq && i + 1 >= target && i + 1 < len) {
-          r[k].end = i + 1;
-          k++;
-          r[k].begin = i + 1;
-          r[k].first_line = line;
-          target = body + (len - body) * (k + 1) / n;
-        }
-      }
-    }
-  }
-  r[k].end = len;
-  for (int j = k + 1; j < n; j++) {  /* ranges with nothing left to hold */
-    r[j].begin = r[j].end = len;
-    r[j].first_line = r[k].first_line;
-  }
-  *ranges = r;
-out:
-  free(ps.scratch);
-  cr_file_close(&f);
-  return rc;
-}
-
-/* Bound the records of each range; see kernels.h. */
-int canon__csv_rows_max(const char *path, const canon__csv_range *ranges, int n,
-                        int64_t *rows_max, canon_error *err) {
-  cr_file f;
-  int rc = cr_file_open(path, &f, err);
-  if (rc) return rc;
-  for (int k = 0; k < n && !rc; k++) {
-    const canon__csv_range *r = &ranges[k];
-    if (r->begin < 0 || r->end < r->begin || (uint64_t)r->end > f.len) {
-      rc = canon__seterr(err, CANON_ERR_INVALID, "%s: range %" PRId64 "..%" PRId64
-                         " is outside the file (%zu bytes)", path, r->begin, r->end, f.len);
-    } else if (r->begin == r->end) {
-      rows_max[k] = 0;
-    } else if (k + 1 < n && ranges[k + 1].begin == r->end && ranges[k + 1].end > r->end &&
-               ranges[k + 1].first_line > r->first_line) {
-      /* The split counted the line breaks up to the next range. */
-      rows_max[k] = ranges[k + 1].first_line - r->first_line;
-    } else {
-      rows_max[k] = 1 + cr_count_newlines(f.data + r->begin, (size_t)(r->end - r->begin));
-    }
-  }
-  cr_file_close(&f);
-  return rc;
 }
 
 /* Parse the records of one range of a file; see kernels.h. */
@@ -695,7 +543,7 @@ canon_table *canon__csv_read_range(const char *path, char delim, const canon_sch
     return NULL;
   }
   cr_file f;
-  if (cr_file_open(path, &f, err) != 0) return NULL;
+  if (canon__csv_file_open(path, &f, err) != 0) return NULL;
   canon_table *t = NULL;
   cr_parser ps;
   if (range->begin < 0 || range->end < range->begin || (uint64_t)range->end > f.len) {
@@ -705,13 +553,13 @@ canon_table *canon__csv_read_range(const char *path, char delim, const canon_sch
                   path, range->begin, range->end, f.len);
     goto out;
   }
-  if (cr_parser_init(&ps, path, f.data, f.len, delim, err) != 0) goto out;
+  if (canon__csv_parser_init(&ps, path, f.data, f.len, delim, err) != 0) goto out;
   cr_seek(&ps, ps.base + range->begin, range->first_line > 0 ? range->first_line : 1);
   ps.end = ps.base + range->end;
   t = cr_build(&ps, schema, dest);
   free(ps.scratch);
 out:
-  cr_file_close(&f);
+  canon__csv_file_close(&f);
   return t;
 }
 
@@ -720,15 +568,15 @@ canon_schema *canon__csv_infer(const char *path, char delim, int64_t sample_rows
                                canon_error *err) {
   if (sample_rows <= 0) sample_rows = 10000;
   cr_file f;
-  if (cr_file_open(path, &f, err) != 0) return NULL;
+  if (canon__csv_file_open(path, &f, err) != 0) return NULL;
   canon_schema *out = NULL, *tmp = NULL;
   char **names = NULL;
   int nnames = 0;
   unsigned *cand = NULL;
   cr_parser ps;
-  if (cr_parser_init(&ps, path, f.data, f.len, delim, err) != 0) goto out;
-  cr_skip_bom(&ps);
-  if (cr_header(&ps, NULL, &names, &nnames) != 0) goto out;
+  if (canon__csv_parser_init(&ps, path, f.data, f.len, delim, err) != 0) goto out;
+  canon__csv_skip_bom(&ps);
+  if (canon__csv_header(&ps, NULL, &names, &nnames) != 0) goto out;
   /* Sample with every column declared float64 (any non-string type would
    * do: it routes fields to the narrowing code) while cand narrows each
    * column's candidate types. */
@@ -767,7 +615,7 @@ out:
   cr_free_names(names, nnames);
   free(cand);
   canon_schema_free(tmp);
-  cr_file_close(&f);
+  canon__csv_file_close(&f);
   return out;
 }
 
