@@ -668,8 +668,9 @@ Test(csv, split_matches_bytewise_rule) {
 /* Documents without a quote before the last cut are cut on every core
  * (csv_split.c): the same ranges and line numbers as the rule, for lines of
  * every length (some longer than a range's share, so that several shares
- * end on one line), quotes only in the last range, and one document big
- * enough for the count to run on several threads. */
+ * end on one line), quotes only in the last range, quotes halfway (the
+ * count gives up for the quote-aware scan), and one document big enough
+ * for the count to run on several threads. */
 Test(csv, split_without_quotes_matches_bytewise_rule) {
   char *dir = tu_tmpdir();
   char path[512];
@@ -687,6 +688,10 @@ Test(csv, split_without_quotes_matches_bytewise_rule) {
     }
     if (iter % 3 == 1) /* a quoted field in the last line only */
       n += (size_t)sprintf(doc + n, "\"x\ny\",1\n");
+    if (iter % 7 == 3) { /* two quotes halfway: the count gives up */
+      char *mid = strchr(doc + n / 2, '\n');
+      if (mid && mid + 2 < doc + n) mid[1] = mid[2] = '"';
+    }
     if (iter % 5 == 2) doc[n - 1] = '7'; /* no newline at the end */
     doc[n] = '\0';
     tu_write_file(path, doc);

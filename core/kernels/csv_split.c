@@ -74,27 +74,32 @@ typedef struct cut_count {
   const canon__csv_range *r;
   int n;
   int64_t *lines;
-  bool *quoted;
-  int next; /* the next range (shared by the counting threads) */
+  int next;   /* the next range (shared by the counting threads) */
+  int quoted; /* set (atomically) on the first quote: the count is over */
 } cut_count;
 
 static void *cut_count_worker(void *arg) {
   cut_count *c = arg;
-  for (int k; (k = __atomic_fetch_add(&c->next, 1, __ATOMIC_RELAXED)) < c->n;) {
+  for (int k; !__atomic_load_n(&c->quoted, __ATOMIC_RELAXED) &&
+              (k = __atomic_fetch_add(&c->next, 1, __ATOMIC_RELAXED)) < c->n;) {
     const char *p = c->s + c->r[k].begin;
     size_t len = (size_t)(c->r[k].end - c->r[k].begin), i = 0;
     int64_t lines = 0;
-    bool quoted = false, q;
-    for (; i + 64 <= len; i += 64) {
-      lines += cr_block64(p + i, &q);
-      quoted |= q;
+    bool q = false;
+    /* (4 KiB between looks at the quote flag keeps the blocks independent) */
+    while (i + 64 <= len && !q) {
+      size_t stop = len - i >= 4096 ? i + 4096 : i + (len - i) / 64 * 64;
+      for (bool b; i < stop; i += 64) {
+        lines += cr_block64(p + i, &b);
+        q |= b;
+      }
     }
-    for (; i < len; i++) {
+    for (; i < len && !q; i++) {
       lines += p[i] == '\n';
-      quoted |= p[i] == '"';
+      q = p[i] == '"';
     }
+    if (q) __atomic_store_n(&c->quoted, 1, __ATOMIC_RELAXED);
     c->lines[k] = lines;
-    c->quoted[k] = quoted;
   }
   return NULL;
 }
@@ -103,9 +108,9 @@ static void *cut_count_worker(void *arg) {
  * core: then every newline ends a record, so range k closes at the first
  * newline at or past its share (and past the previous cut), and the
  * ranges' line breaks, counted in parallel, give their first lines.
- * Returns the last range holding records as cut_scanning does, or -1
- * (r untouched past r[0]) when a quote shows up before the last cut or
- * memory is short. */
+ * Returns the last range holding records as cut_scanning does, or -1 when
+ * a quote shows up before the last cut or memory is short (r[0].end and
+ * r[1..] may then hold anything: cut_scanning and its caller set them). */
 static int cut_unquoted(const char *s, int64_t body, int64_t len, int n, canon__csv_range *r) {
   int k = 0;
   int64_t from = body;
@@ -118,20 +123,16 @@ static int cut_unquoted(const char *s, int64_t body, int64_t len, int n, canon__
   }
   r[k].end = len;
   /* (the last range may hold quotes: they do not move a cut) */
-  cut_count c = {s, r, k, canon__calloc((size_t)k + 1, sizeof(int64_t)),
-                 canon__calloc((size_t)k + 1, sizeof(bool)), 0};
-  int last = c.lines && c.quoted ? k : -1;
+  cut_count c = {s, r, k, canon__calloc((size_t)k + 1, sizeof(int64_t)), 0, 0};
+  int last = c.lines ? k : -1;
   if (last > 0) {
     long cpus = sysconf(_SC_NPROCESSORS_ONLN);
     int threads = cpus < 1 ? 1 : cpus > 8 ? 8 : (int)cpus;
     canon__run_threads(cut_count_worker, &c, r[k].begin - body >= ((int64_t)8 << 20) ? threads : 1);
-    for (int j = 0; j < k && last >= 0; j++) {
-      if (c.quoted[j]) last = -1;
-      else r[j + 1].first_line = r[j].first_line + c.lines[j];
-    }
+    if (c.quoted) last = -1;
+    for (int j = 0; j < k && last >= 0; j++) r[j + 1].first_line = r[j].first_line + c.lines[j];
   }
   free(c.lines);
-  free(c.quoted);
   return last;
 }
 
