@@ -513,7 +513,7 @@ static int encode_output(wstate *w, const canon_table *out, outseg *o, px_msg *r
 }
 
 /* Keep a run task's output for a concatenation its driver plans, and
- * reply with its sketch in a fresh segment. */
+ * reply with its sketch in an output segment. */
 static int hold_output(wstate *w, const px_msg *m, canon_table *out, outseg *o, px_msg *reply,
                        canon_error *err) {
   const canon_host *h = w->h;
@@ -525,12 +525,8 @@ static int hold_output(wstate *w, const px_msg *m, canon_table *out, outseg *o, 
     w->capheld = nc;
   }
   size_t need = h->table_sketch_size(out);
-  memset(o, 0, sizeof *o);
-  if ((o->fd = px_seg_create(need, &o->map)) < 0)
-    return px_err(err, errno == ENOMEM || errno == ENOSPC ? CANON_ERR_NOMEM : CANON_ERR_ENGINE,
-                  "processes: cannot create a shared memory segment: %s", strerror(errno));
-  o->size = need;
-  int rc = h->table_sketch_into(out, o->map, need, err);
+  int rc = out_segment(w, need, o, err);
+  if (rc == 0) rc = h->table_sketch_into(out, o->map, need, err);
   if (rc) return rc;
   drop_held(w, m->part); /* (a task sent again replaces its output) */
   w->held[w->nheld++] = (held){m->job_seq, m->part, out};

@@ -12,7 +12,6 @@
 #include "csv_internal.h"
 
 #include <inttypes.h>
-#include <unistd.h>
 
 /* 0x80 in each byte of w that is zero, 0 in the others (exact: no borrow
  * crosses bytes). */
@@ -126,9 +125,7 @@ static int cut_unquoted(const char *s, int64_t body, int64_t len, int n, canon__
   cut_count c = {s, r, k, canon__calloc((size_t)k + 1, sizeof(int64_t)), 0, 0};
   int last = c.lines ? k : -1;
   if (last > 0) {
-    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
-    int threads = cpus < 1 ? 1 : cpus > 8 ? 8 : (int)cpus;
-    canon__run_threads(cut_count_worker, &c, r[k].begin - body >= ((int64_t)8 << 20) ? threads : 1);
+    canon__run_threads(cut_count_worker, &c, canon__threads_for((size_t)(r[k].begin - body)));
     if (c.quoted) last = -1;
     for (int j = 0; j < k && last >= 0; j++) r[j + 1].first_line = r[j].first_line + c.lines[j];
   }

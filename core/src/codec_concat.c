@@ -16,7 +16,6 @@
  * processes are idle while its driver concatenates). */
 #include "codec_concat.h"
 
-#include <unistd.h>
 
 typedef struct cat_job {
   canon_table *const *parts;
@@ -237,9 +236,7 @@ canon_table *canon__table_concat_encoded(canon_table *const *parts, int n,
   cat_job j = {parts, n, nc, cols, buf, 0};
   cat_put_bits(&j);
   /* Threads pay off once there are megabytes to copy (and fault in). */
-  long cpus = sysconf(_SC_NPROCESSORS_ONLN);
-  int threads = len < ((size_t)8 << 20) || cpus < 2 ? 1 : cpus > 8 ? 8 : (int)cpus;
-  canon__run_threads(cat_worker, &j, threads);
+  canon__run_threads(cat_worker, &j, canon__threads_for(len));
   canon__column **out = canon__calloc((size_t)(nc ? nc : 1), sizeof *out);
   canon_table *t = NULL;
   bool ok = out != NULL;

@@ -254,6 +254,9 @@ void canon__bits_or(uint8_t *dst, int64_t at, const uint8_t *src, int64_t len);
 /* Run fn(arg) on up to `threads` threads (at most 8, the caller's among
  * them); fn takes its items from a shared counter in arg. */
 void canon__run_threads(void *(*fn)(void *), void *arg, int threads);
+/* Threads worth starting for `bytes` of memory-bound work (a copy, a
+ * scan): one below 8 MiB, else one per online CPU, at most 8. */
+int canon__threads_for(size_t bytes);
 canon_table *canon__table_take(const canon_table *t, const int64_t *idx,
                                int64_t n, canon_error *err);
 /* Values idx[0..n) of c, in that order, into a new column (NULL on OOM);

@@ -521,6 +521,12 @@ void canon__run_threads(void *(*fn)(void *), void *arg, int threads) {
   run_threads_after(fn, arg, threads, NULL, NULL);
 }
 
+int canon__threads_for(size_t bytes) {
+  if (bytes < ((size_t)8 << 20)) return 1;
+  long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+  return cpus < 1 ? 1 : cpus > 8 ? 8 : (int)cpus;
+}
+
 /* Releasing column i of every part (a consuming concatenation), and with
  * `trim` giving the memory back to the kernel at once (memtune.c). */
 typedef struct cc_release {
@@ -564,13 +570,13 @@ static canon__buffer *cc_adopt(canon_table *const *parts, int n, int i, int64_t 
                              (size_t)total * w);
 }
 
-/* Concatenate column i of every part; big columns are copied by up to
- * `threads` threads (part by part: the destinations do not overlap),
+/* Concatenate column i of every part; with `parallel`, big columns are
+ * copied by several threads (part by part: the destinations do not overlap),
  * dictionary codes included.  `release` (or NULL): the previous column's
  * release, which the calling thread makes while the others start copying
  * (giving pages back is the kernel's work, as faulting them in is). */
 static canon__column *concat_col(canon_table *const *parts, int n, int i, int64_t total,
-                                 int threads, cc_release *release) {
+                                 bool parallel, cc_release *release) {
   canon__column *out = canon__calloc(1, sizeof *out);
   int64_t *row_at = canon__calloc((size_t)n + 1, sizeof *row_at);
   int64_t *byte_at = canon__calloc((size_t)n + 1, sizeof *byte_at);
@@ -618,7 +624,7 @@ static canon__column *concat_col(canon_table *const *parts, int n, int i, int64_
   cc_copy j = {parts, n, i, out, row_at, byte_at, out->codes ? (uint32_t *)out->codes->data : NULL,
                maps, 0};
   /* Threads pay off once there are megabytes to copy (and fault in). */
-  run_threads_after(cc_worker, &j, out->values->size + bytes >= ((size_t)8 << 20) ? threads : 1,
+  run_threads_after(cc_worker, &j, parallel ? canon__threads_for(out->values->size + bytes) : 1,
                     release ? cc_release_col : NULL, release);
   out->dict = merged;
 done:
@@ -656,7 +662,7 @@ bool canon__table_concat_check(canon_table *const *parts, int n, int code, canon
  * being copied), and `trim`: give the memory it held back to the kernel
  * then. */
 static canon_table *concat_parts(canon_table *const *parts, int n, bool consume, bool trim,
-                                 int threads, canon_error *err) {
+                                 bool parallel, canon_error *err) {
   int64_t total = 0;
   for (int p = 0; p < n; p++) total += parts[p]->nrows;
   int nc = parts[0]->schema->n;
@@ -667,7 +673,7 @@ static canon_table *concat_parts(canon_table *const *parts, int n, bool consume,
   }
   for (int i = 0; i < nc; i++) {
     cc_release prev = {parts, n, i - 1, trim};
-    if (!(cols[i] = concat_col(parts, n, i, total, threads, consume && i > 0 ? &prev : NULL))) {
+    if (!(cols[i] = concat_col(parts, n, i, total, parallel, consume && i > 0 ? &prev : NULL))) {
       for (int j = 0; j < i; j++) canon__column_unref(cols[j]);
       free(cols);
       canon__nomem(err);
@@ -683,7 +689,7 @@ static canon_table *concat_parts(canon_table *const *parts, int n, bool consume,
 canon_table *canon__table_concat(canon_table *const *parts, int n, canon_error *err) {
   if (!canon__table_concat_check(parts, n, CANON_ERR_INTERNAL, err)) return NULL;
   if (n == 1) return canon__table_share(parts[0], err);
-  return concat_parts(parts, n, false, false, 1, err);
+  return concat_parts(parts, n, false, false, false, err);
 }
 
 static canon_table *concat_free(canon_table **parts, int n, bool release, canon_error *err) {
@@ -694,8 +700,7 @@ static canon_table *concat_free(canon_table **parts, int n, bool release, canon_
   } else if (canon__table_concat_check(parts, n, CANON_ERR_INTERNAL, err)) {
     /* Called on the driver once an engine has finished (persist,
      * collect): its cores are idle, so a big copy is shared out. */
-    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
-    out = concat_parts(parts, n, true, release, cpus < 1 ? 1 : cpus > 8 ? 8 : (int)cpus, err);
+    out = concat_parts(parts, n, true, release, true, err);
   }
   for (int p = 0; p < n; p++) canon_table_free(parts[p]), parts[p] = NULL;
   return out;
