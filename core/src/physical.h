@@ -151,6 +151,12 @@ canon_job *canon__job_new_preset(canon_df *root, int nparts, canon__csv_range **
 /* job_codec.c: copy the preset ranges of stage s into the stage. */
 int canon__job_take_preset(canon_job *job, int s, canon_error *err);
 void canon__job_free(canon_job *job);
+/* Plan root for the session's engine and run it (result.c): on success
+ * *parts holds the root stage's outputs in partition order.  `one_table`:
+ * the caller makes one table of them (collect, persist); errors name the
+ * engine when it gave no message. */
+int canon__run_plan(canon_df *root, bool one_table, canon_table ***parts, int *nparts,
+                    canon_error *err);
 /* Print the stages as an indented tree (or Graphviz). */
 void canon__job_print(const canon_job *job, FILE *out, bool dot);
 

@@ -6,7 +6,6 @@
  * column expressions (exprs/bound/names) and output schema, so a task runs
  * them with the select operator, while the node kind keeps plan JSON and
  * explain in the user's terms. */
-#include "observe.h"
 #include "rowops.h"
 
 #include <stdio.h>
@@ -302,25 +301,14 @@ canon_df *canon_persist(canon_df *in, canon_error *err) {
 
 /* Run the plan below persist node d and keep its rows in d->table. */
 static int compute_persist(canon_df *d, canon_error *err) {
-  canon_session *s = d->session;
-  int P = s->backend->default_partitions(s->backend_state);
-  canon_job *job = canon__job_new(d->inputs[0], P, err);
-  if (!job) return err && err->code ? err->code : CANON_ERR_NOMEM;
-  job->one_table = true;
-  canon__load_sink_attach(job, s->backend->capabilities);
   canon_table **parts = NULL;
   int n = 0;
-  int rc = canon__obs_execute(s, job, &parts, &n, err);
-  canon__job_free(job);
-  if (rc == 0 && (!parts || n < 1))
-    rc = canon__seterr(err, CANON_ERR_ENGINE, "engine '%s' returned no result", s->backend->name);
+  int rc = canon__run_plan(d->inputs[0], true, &parts, &n, err);
   if (rc == 0) {
     /* One table in partition order: later plans re-split it like any
      * in-memory table, so results never depend on the layout it had. */
     d->table = canon__table_concat_keep(parts, n, err);
     if (!d->table) rc = err && err->code ? err->code : CANON_ERR_NOMEM;
-  } else if (err && err->code == CANON_OK) {
-    canon__seterr(err, CANON_ERR_ENGINE, "engine '%s' failed without a message", s->backend->name);
   }
   for (int i = 0; i < n; i++) canon_table_free(parts[i]);
   free(parts);

@@ -8,18 +8,14 @@
 
 #include <stdio.h>
 
-/* Run the plan of df; on success *parts holds the ordered outputs. */
-static int run_job(canon_df *df, bool one_table, canon_table ***parts, int *nparts,
-                   canon_error *err) {
+int canon__run_plan(canon_df *root, bool one_table, canon_table ***parts, int *nparts,
+                    canon_error *err) {
   *parts = NULL;
   *nparts = 0;
-  if (!df) return canon__seterr(err, CANON_ERR_INVALID, "no dataframe (an earlier step failed)");
-  canon_session *s = df->session;
+  canon_session *s = root->session;
   int P = s->backend->default_partitions(s->backend_state);
-  /* Persisted inputs are computed (once) before the plan that reads them. */
-  if (canon__persist_materialize(df, err)) return err ? err->code : CANON_ERR_NOMEM;
-  canon_job *job = canon__job_new(df, P, err);
-  if (!job) return err ? err->code : CANON_ERR_NOMEM;
+  canon_job *job = canon__job_new(root, P, err);
+  if (!job) return err && err->code ? err->code : CANON_ERR_NOMEM;
   job->one_table = one_table;
   /* A bare CSV read made into one table is written straight into it. */
   if (one_table) canon__load_sink_attach(job, s->backend->capabilities);
@@ -30,6 +26,18 @@ static int run_job(canon_df *df, bool one_table, canon_table ***parts, int *npar
     canon__seterr(err, CANON_ERR_ENGINE, "engine '%s' failed without a message", s->backend->name);
   canon__job_free(job);
   return rc;
+}
+
+/* Run the plan of df (its persisted inputs computed first); on success
+ * *parts holds the ordered outputs. */
+static int run_job(canon_df *df, bool one_table, canon_table ***parts, int *nparts,
+                   canon_error *err) {
+  *parts = NULL;
+  *nparts = 0;
+  if (!df) return canon__seterr(err, CANON_ERR_INVALID, "no dataframe (an earlier step failed)");
+  /* Persisted inputs are computed (once) before the plan that reads them. */
+  if (canon__persist_materialize(df, err)) return err ? err->code : CANON_ERR_NOMEM;
+  return canon__run_plan(df, one_table, parts, nparts, err);
 }
 
 static void free_parts(canon_table **parts, int n) {
