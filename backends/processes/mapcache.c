@@ -12,7 +12,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-/* Segments below this are not cached (workers keep none that small). */
+/* Segments below this are not cached: mapping a small one again is cheap,
+ * and the cache stays short (workers keep small segments too, see
+ * PX_SMALL_MIN in worker.c). */
 #define MC_MIN ((size_t)1 << 20)
 /* Population is remembered per chunk of this many bytes. */
 #define MC_CHUNK_SHIFT 20

@@ -52,8 +52,16 @@ typedef struct held {
   canon_table *t;
 } held;
 
-/* Outputs smaller than this get fresh segments (cheap enough, and many). */
+/* Outputs of at least this size go in segments rounded up to whole MiB. */
 #define PX_KEEP_MIN ((size_t)1 << 20)
+/* Smaller ones go in small segments of a power of two of at least
+ * PX_SMALL_MIN bytes, each reused only for an output of its own size
+ * class (so a small output never ties up a big segment), with at most
+ * PX_SMALL_FREE of them kept free.  A fresh segment per small output cost
+ * a processes task about half a millisecond in segment creation, page
+ * faults and mapping on both sides. */
+#define PX_SMALL_MIN ((size_t)64 << 10)
+#define PX_SMALL_FREE 32
 
 typedef struct wstate {
   const canon_host *h;
@@ -226,12 +234,34 @@ static void drop_seg(wstate *w, int i) {
   w->segs[i] = w->segs[--w->nsegs];
 }
 
-/* Down to keep_max bytes of free segments, the longest free first. */
+/* The size class of a small output (see PX_SMALL_MIN). */
+static size_t small_class(size_t need) {
+  size_t s = PX_SMALL_MIN;
+  while (s < need) s <<= 1;
+  return s;
+}
+
+static bool is_small(const oseg *e) { return e->size < PX_KEEP_MIN; }
+
+/* The longest free segment (small ones only, when `small`), or -1. */
+static int oldest_free(const wstate *w, bool small) {
+  int old = -1;
+  for (int i = 0; i < w->nsegs; i++)
+    if (!w->segs[i].busy && (!small || is_small(&w->segs[i])) &&
+        (old < 0 || w->segs[i].freed < w->segs[old].freed))
+      old = i;
+  return old;
+}
+
+/* Down to keep_max bytes of free segments and PX_SMALL_FREE free small
+ * ones, the longest free first. */
 static void trim_segs(wstate *w) {
-  while (free_bytes(w) > w->keep_max) {
-    int old = -1;
-    for (int i = 0; i < w->nsegs; i++)
-      if (!w->segs[i].busy && (old < 0 || w->segs[i].freed < w->segs[old].freed)) old = i;
+  for (;;) {
+    int small = 0;
+    for (int i = 0; i < w->nsegs; i++) small += !w->segs[i].busy && is_small(&w->segs[i]);
+    int old = small > PX_SMALL_FREE ? oldest_free(w, true)
+              : free_bytes(w) > w->keep_max ? oldest_free(w, false)
+                                             : -1;
     if (old < 0) return;
     drop_seg(w, old);
   }
@@ -291,18 +321,25 @@ static int grow_free(wstate *w, size_t size, outseg *o) {
   return 0;
 }
 
-/* An output segment of at least `need` bytes mapped read-write: a free
- * kept one (the smallest that fits), else the biggest free one grown,
- * else a new one, kept when big enough.  id: 0 when not kept (unmapped
- * and closed after the reply). */
+/* An output segment of at least `need` bytes mapped read-write.  A small
+ * output: a free small segment of its class, else a new one.  A bigger
+ * one: a free kept one (the smallest that fits), else the biggest free one
+ * grown, else a new one.  Without a segment cache (keep_max 0) always a
+ * new one, not kept: id 0 (unmapped and closed after the reply). */
 
 static int out_segment(wstate *w, size_t need, outseg *o, canon_error *err) {
   memset(o, 0, sizeof *o);
   o->fd = -1;
-  if (need >= PX_KEEP_MIN && w->keep_max > 0) {
+  bool keep = w->keep_max > 0, small = need < PX_KEEP_MIN;
+  /* Kept segments are rounded up (to 1 MiB, or a small one's class), so a
+   * slightly bigger output later still fits. */
+  size_t size = !keep ? need
+                : small ? small_class(need)
+                        : (need + ((size_t)1 << 20) - 1) & ~(((size_t)1 << 20) - 1);
+  if (keep) {
     int best = -1;
     for (int i = 0; i < w->nsegs; i++)
-      if (!w->segs[i].busy && w->segs[i].size >= need &&
+      if (!w->segs[i].busy && (small ? w->segs[i].size == size : w->segs[i].size >= need) &&
           (best < 0 || w->segs[i].size < w->segs[best].size))
         best = i;
     if (best >= 0) {
@@ -312,11 +349,7 @@ static int out_segment(wstate *w, size_t need, outseg *o, canon_error *err) {
       return 0;
     }
   }
-  bool keep = need >= PX_KEEP_MIN && w->keep_max > 0;
-  /* Kept segments are rounded up to 1 MiB, so a slightly bigger output
-   * later still fits. */
-  size_t size = keep ? (need + ((size_t)1 << 20) - 1) & ~(((size_t)1 << 20) - 1) : need;
-  if (keep && grow_free(w, size, o) == 0) return 0;
+  if (keep && !small && grow_free(w, size, o) == 0) return 0;
   if (keep && w->nsegs == w->capsegs) {
     int nc = w->capsegs ? w->capsegs * 2 : 16;
     oseg *n = realloc(w->segs, (size_t)nc * sizeof *n);

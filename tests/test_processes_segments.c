@@ -1,0 +1,125 @@
+/* test_processes_segments.c — the processes engine's workers keep the
+ * shared memory segments of small outputs for reuse, as they keep big ones:
+ * a job of small outputs leaves its segments with the workers instead of
+ * creating and dropping one per task, their number stays bounded however
+ * many partitions a job has, and answers are unchanged. */
+#include "processes_testutil.h"
+
+#include <dirent.h>
+#include <stdio.h>
+#include <string.h>
+
+/* Output segments held (as descriptors) by the children of this process —
+ * the session's workers. */
+static int worker_segments(void) {
+  DIR *proc = opendir("/proc");
+  cr_assert(proc);
+  int n = 0;
+  struct dirent *e;
+  while ((e = readdir(proc))) {
+    char path[300], buf[512];
+    if (e->d_name[0] < '0' || e->d_name[0] > '9') continue;
+    snprintf(path, sizeof path, "/proc/%s/stat", e->d_name);
+    FILE *f = fopen(path, "r");
+    if (!f) continue;
+    size_t len = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[len] = '\0';
+    /* pid (comm) state ppid ...: the command may hold spaces, so go from
+     * its closing parenthesis. */
+    const char *close_paren = strrchr(buf, ')');
+    int ppid = -1;
+    if (!close_paren || sscanf(close_paren + 1, " %*c %d", &ppid) != 1 || ppid != getpid()) continue;
+    snprintf(path, sizeof path, "/proc/%s/fd", e->d_name);
+    DIR *fds = opendir(path);
+    if (!fds) continue;
+    struct dirent *fe;
+    while ((fe = readdir(fds))) {
+      char link[600], target[300];
+      snprintf(link, sizeof link, "%s/%s", path, fe->d_name);
+      ssize_t tl = readlink(link, target, sizeof target - 1);
+      if (tl <= 0) continue;
+      target[tl] = '\0';
+      n += strstr(target, "canon-segment") != NULL;
+    }
+    closedir(fds);
+  }
+  closedir(proc);
+  return n;
+}
+
+/* k = i % groups, v = i: the sum of v by k, made of small outputs at
+ * every stage. */
+static canon_table *numbers(int rows, int groups) {
+  size_t cap = (size_t)rows * 24 + 1, at = 0;
+  char *text = malloc(cap);
+  cr_assert(text);
+  for (int i = 0; i < rows; i++) at += (size_t)snprintf(text + at, cap - at, "%d,%d\n", i % groups, i);
+  text[at] = '\0';
+  canon_error err;
+  canon_table *t = canon_table_from_csv_text("k:int64,v:int64", text, &err);
+  cr_assert(t, "%s", err.message);
+  free(text);
+  return t;
+}
+
+static char *sum_by_k(canon_session *s, const canon_table *t) {
+  canon_error err;
+  const char *keys[] = {"k"};
+  canon_expr *aggs[] = {canon_sum(canon_col("v"))};
+  const char *names[] = {"v"};
+  canon_df *df = canon_aggregate(canon_from_table(s, t, &err), keys, 1, aggs, names, 1, &err);
+  char *csv = try_collect(df, &err);
+  cr_assert(csv, "%s", err.message);
+  return csv;
+}
+
+Test(processes_segments, small_outputs_reuse_their_segments) {
+  canon_table *t = numbers(3000, 40);
+  canon_session *s = tu_open("serial");
+  char *want = sum_by_k(s, t);
+  canon_session_close(s);
+  int fds = count_fds();
+  s = tu_open("processes:workers=2,partitions=4");
+  int most = 0;
+  for (int round = 0; round < 20; round++) {
+    char *got = sum_by_k(s, t);
+    cr_assert_str_eq(got, want, "round %d", round);
+    free(got);
+    int held = worker_segments();
+    /* Fresh segments were closed by their workers after each reply: none
+     * would be left. */
+    cr_assert_gt(held, 0, "round %d: the workers kept no segment", round);
+    most = held > most ? held : most;
+  }
+  /* Twelve small outputs a job (four partial outputs, four splits, four
+   * answers) on two workers: reused job after job, not piling up. */
+  cr_assert_leq(most, 2 * 12, "the workers held %d segments", most);
+  canon_session_close(s);
+  cr_assert_eq(count_fds(), fds, "descriptors leaked");
+  assert_no_children();
+  free(want);
+  canon_table_free(t);
+}
+
+/* A job of many partitions has many small outputs busy at once; once
+ * nobody reads them the workers keep only a bounded number free. */
+Test(processes_segments, free_small_segments_are_bounded) {
+  canon_table *t = numbers(20000, 500);
+  canon_session *s = tu_open("serial");
+  char *want = sum_by_k(s, t);
+  canon_session_close(s);
+  s = tu_open("processes:workers=2,partitions=120");
+  char *got = sum_by_k(s, t);
+  cr_assert_str_eq(got, want);
+  free(got);
+  /* The job's 120 answers stay busy until the next job; its partial
+   * outputs and splits (240 more) were released as they were read, and
+   * each worker keeps at most 32 of those free (PX_SMALL_FREE). */
+  int held = worker_segments();
+  cr_assert_leq(held, 120 + 2 * 32, "the workers held %d segments", held);
+  canon_session_close(s);
+  assert_no_children();
+  free(want);
+  canon_table_free(t);
+}
