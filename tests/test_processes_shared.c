@@ -2,9 +2,9 @@
  * in-memory tables go to shared memory once per session and jobs reference
  * them (share_min=0 shares every table); segments live as long as the
  * session, the least recently used go past 64, and a worker killed while
- * it holds them is replaced and sent them again.  Outputs of a MiB or more
- * go into segments their worker keeps and reuses, never while a result
- * still reads them.  Answers are the serial engine's; nothing leaks. */
+ * it holds them is replaced and sent them again.  Outputs go into
+ * segments their worker keeps and reuses, never while a result still
+ * reads them (small outputs: test_processes_segments.c).  Answers are the serial engine's; nothing leaks. */
 #include "processes_testutil.h"
 
 #include "canon_testing.h"

@@ -18,7 +18,7 @@
  *            split segment, concatenates them in producer order, runs the
  *            task and writes the output into a new segment.
  * Results come back as descriptors; data never goes through a socket.
- * A worker keeps the segments of its bigger outputs mapped and writes its
+ * A worker keeps the segments of its outputs mapped and writes its
  * next outputs into them once the driver has released them (PX_RELEASE):
  * after the phase that read them, or — for the job's results, which the
  * program's tables view — when the last such table is freed.  Rewriting

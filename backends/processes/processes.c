@@ -11,8 +11,8 @@
  * table encoding to at least this many bytes is put in shared memory once
  * per session and jobs reference it, instead of carrying a copy each),
  * segment_cache=BYTES (default: a quarter of the machine's memory, or of
- * its control group's limit, over the workers, at least 1 GiB each: free output segments of a MiB or
- * more a worker keeps to write its next outputs into, instead of fresh
+ * its control group's limit, over the workers, at least 1 GiB each: free output segments
+ * a worker keeps to write its next outputs into, instead of fresh
  * shared memory; 0: none; byte counts take a K, M, G or T suffix),
  * share_ranges=0|1 (default 1: a task output
  * that is a row range of a shared table — a scan of a persisted table —

@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 /* A shared table the driver sent: mapped read-only once, kept until the
@@ -52,15 +53,19 @@ typedef struct held {
   canon_table *t;
 } held;
 
-/* Outputs of at least this size go in segments rounded up to whole MiB. */
-#define PX_KEEP_MIN ((size_t)1 << 20)
-/* Smaller ones go in small segments of a power of two of at least
- * PX_SMALL_MIN bytes, each reused only for an output of its own size
- * class (so a small output never ties up a big segment), with at most
- * PX_SMALL_FREE of them kept free.  A fresh segment per small output cost
- * a processes task about half a millisecond in segment creation, page
- * faults and mapping on both sides. */
+/* Bigger outputs go in segments rounded up to a whole number of these. */
+#define PX_SEG_ROUND ((size_t)1 << 20)
+/* Outputs of up to PX_SMALL_MAX bytes go in small segments of a power of
+ * two from PX_SMALL_MIN to PX_SMALL_MAX bytes, each reused only for an
+ * output of its own size class (so a small output never ties up a big
+ * segment), with at most PX_SMALL_FREE of them kept free.  A fresh segment
+ * per small output cost a processes task about half a millisecond in
+ * segment creation, page faults and mapping on both sides.  Each kept
+ * segment holds a descriptor, busy ones as long as their output is read:
+ * past a quarter of the descriptor limit small outputs get fresh segments
+ * again (seg_max), so many partitions cannot run a worker out of them. */
 #define PX_SMALL_MIN ((size_t)64 << 10)
+#define PX_SMALL_MAX ((size_t)512 << 10)
 #define PX_SMALL_FREE 32
 
 typedef struct wstate {
@@ -76,6 +81,7 @@ typedef struct wstate {
   int nsegs, capsegs;
   uint64_t next_seg, release_seq;
   size_t keep_max;      /* bytes of free segments kept (segment_cache) */
+  int seg_max;          /* kept segments past which small outputs get fresh ones */
   int live_views;       /* views of task inputs not yet released */
   bool ranges;          /* send outputs that are row ranges of shared tables
                            as ranges (share_ranges, when the host can) */
@@ -241,7 +247,7 @@ static size_t small_class(size_t need) {
   return s;
 }
 
-static bool is_small(const oseg *e) { return e->size < PX_KEEP_MIN; }
+static bool is_small(const oseg *e) { return e->size <= PX_SMALL_MAX; }
 
 /* The longest free segment (small ones only, when `small`), or -1. */
 static int oldest_free(const wstate *w, bool small) {
@@ -324,18 +330,20 @@ static int grow_free(wstate *w, size_t size, outseg *o) {
 /* An output segment of at least `need` bytes mapped read-write.  A small
  * output: a free small segment of its class, else a new one.  A bigger
  * one: a free kept one (the smallest that fits), else the biggest free one
- * grown, else a new one.  Without a segment cache (keep_max 0) always a
- * new one, not kept: id 0 (unmapped and closed after the reply). */
+ * grown, else a new one.  Without a segment cache (keep_max 0), and for a
+ * small output once the worker keeps seg_max segments, a new one, not
+ * kept: id 0 (unmapped and closed after the reply). */
 
 static int out_segment(wstate *w, size_t need, outseg *o, canon_error *err) {
   memset(o, 0, sizeof *o);
   o->fd = -1;
-  bool keep = w->keep_max > 0, small = need < PX_KEEP_MIN;
-  /* Kept segments are rounded up (to 1 MiB, or a small one's class), so a
+  bool small = need <= PX_SMALL_MAX;
+  bool keep = w->keep_max > 0 && (!small || w->nsegs < w->seg_max);
+  /* Kept segments are rounded up (to whole MiB, or a small one's class), so a
    * slightly bigger output later still fits. */
   size_t size = !keep ? need
                 : small ? small_class(need)
-                        : (need + ((size_t)1 << 20) - 1) & ~(((size_t)1 << 20) - 1);
+                        : (need + PX_SEG_ROUND - 1) & ~(PX_SEG_ROUND - 1);
   if (keep) {
     int best = -1;
     for (int i = 0; i < w->nsegs; i++)
@@ -376,12 +384,14 @@ static int out_segment(wstate *w, size_t need, outseg *o, canon_error *err) {
 static void out_done(wstate *w, outseg *o, bool handed_out) {
   if (o->fd < 0) return;
   if (o->id) {
-    if (!handed_out)
+    if (!handed_out) {
       for (int i = 0; i < w->nsegs; i++)
         if (w->segs[i].id == o->id) {
           w->segs[i].busy = false;
           w->segs[i].freed = ++w->release_seq;
         }
+      trim_segs(w);
+    }
     return;
   }
   px_seg_unmap(o->map, o->size);
@@ -691,6 +701,11 @@ static void tune_memory(void) {
 void px_worker_main(const canon_host *h, int sock, px_status *status, size_t keep_max,
                     size_t maps_max, bool share_ranges) {
   wstate w = {.h = h, .sock = sock, .status = status, .keep_max = keep_max, .ranges = share_ranges};
+  struct rlimit nofile;
+  w.seg_max = getrlimit(RLIMIT_NOFILE, &nofile) != 0 || nofile.rlim_cur == RLIM_INFINITY ||
+                      nofile.rlim_cur / 4 > 65536
+                  ? 65536
+                  : (int)(nofile.rlim_cur / 4);
   tune_memory();
   /* Without one (out of memory), segments are mapped for each use.  Its
    * idle mappings are bounded by what all workers keep. */
