@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 
 /* Output segments held (as descriptors) by the children of this process —
  * the session's workers. */
@@ -47,6 +48,65 @@ static int worker_segments(void) {
   }
   closedir(proc);
   return n;
+}
+
+/* The (inode, size) of every output segment the workers hold, sorted, as
+ * text ("ino:size ino:size ..."). */
+static char *worker_segment_list(void) {
+  DIR *proc = opendir("/proc");
+  cr_assert(proc);
+  unsigned long long *keys = NULL;
+  size_t n = 0, cap = 0;
+  struct dirent *e;
+  while ((e = readdir(proc))) {
+    char path[300], buf[512];
+    if (e->d_name[0] < '0' || e->d_name[0] > '9') continue;
+    snprintf(path, sizeof path, "/proc/%s/stat", e->d_name);
+    FILE *f = fopen(path, "r");
+    if (!f) continue;
+    size_t len = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[len] = '\0';
+    const char *close_paren = strrchr(buf, ')');
+    int ppid = -1;
+    if (!close_paren || sscanf(close_paren + 1, " %*c %d", &ppid) != 1 || ppid != getpid()) continue;
+    snprintf(path, sizeof path, "/proc/%s/fd", e->d_name);
+    DIR *fds = opendir(path);
+    if (!fds) continue;
+    struct dirent *fe;
+    while ((fe = readdir(fds))) {
+      char link[600], target[300];
+      snprintf(link, sizeof link, "%s/%s", path, fe->d_name);
+      ssize_t tl = readlink(link, target, sizeof target - 1);
+      if (tl <= 0) continue;
+      target[tl] = '\0';
+      struct stat sb;
+      if (!strstr(target, "canon-segment") || stat(link, &sb) != 0) continue;
+      if (n + 2 > cap) {
+        cap = cap ? cap * 2 : 64;
+        keys = realloc(keys, cap * sizeof *keys);
+        cr_assert(keys);
+      }
+      keys[n++] = (unsigned long long)sb.st_ino;
+      keys[n++] = (unsigned long long)sb.st_size;
+    }
+    closedir(fds);
+  }
+  closedir(proc);
+  /* sort the pairs */
+  for (size_t i = 2; i < n; i += 2)
+    for (size_t j = i; j >= 2 && (keys[j - 2] > keys[j] || (keys[j - 2] == keys[j] && keys[j - 1] > keys[j + 1])); j -= 2) {
+      unsigned long long a = keys[j], b = keys[j + 1];
+      keys[j] = keys[j - 2], keys[j + 1] = keys[j - 1];
+      keys[j - 2] = a, keys[j - 1] = b;
+    }
+  size_t tcap = n * 24 + 1, at = 0;
+  char *text = malloc(tcap);
+  cr_assert(text);
+  text[0] = '\0';
+  for (size_t i = 0; i < n; i += 2) at += (size_t)snprintf(text + at, tcap - at, "%llu:%llu ", keys[i], keys[i + 1]);
+  free(keys);
+  return text;
 }
 
 /* k = i % groups, v = i: the sum of v by k, made of small outputs at
@@ -178,4 +238,70 @@ Test(processes_segments, kept_segments_stay_within_the_descriptor_limit) {
   assert_no_children();
   free(want);
   canon_table_free(t);
+}
+
+/* A broadcast join of left (k = i % 1000, v = i) with the first `right`
+ * keys (w = "w" and seven digits): ~400 000 rows out whatever `right` is,
+ * since every left key is below 1000. */
+static canon_table *join_rows(canon_session *s, const canon_table *left, int right) {
+  size_t cap = (size_t)right * 24 + 1, at = 0;
+  char *text = malloc(cap);
+  cr_assert(text);
+  for (int i = 0; i < right; i++) at += (size_t)snprintf(text + at, cap - at, "%d,w%07d\n", i, i);
+  canon_error err;
+  canon_table *r = canon_table_from_csv_text("k:int64,w:string", text, &err);
+  cr_assert(r, "%s", err.message);
+  free(text);
+  const char *keys[] = {"k"};
+  canon_join_options o = {.right_suffix = "_r", .strategy = CANON_JOIN_BROADCAST};
+  canon_df *df = canon_join(canon_from_table(s, left, &err), canon_from_table(s, r, &err),
+                            CANON_JOIN_INNER, keys, NULL, 1, &o, &err);
+  canon_table *got = canon_collect(df, &err);
+  cr_assert(got, "%s", err.message);
+  canon_table_free(r);
+  return got;
+}
+
+/* Segments over 1 MiB the workers hold (in "ino:size" pairs). */
+static int big_segments(const char *list) {
+  int n = 0;
+  for (const char *p = list; (p = strchr(p, ':')) != NULL; p++) n += strtoull(p + 1, NULL, 10) > ((size_t)1 << 20);
+  return n;
+}
+
+/* A small output must not take a free big segment (under the rule for big
+ * outputs, the smallest free one that fits): a big output would then miss
+ * the segment it could have written into and grow or create another.  A
+ * join whose right side is small leaves each worker a big output segment;
+ * the same join with a right side whose broadcast split is between half a
+ * MiB and a MiB (a small output) then writes its big outputs into those
+ * same segments. */
+Test(processes_segments, a_small_output_does_not_take_a_big_segment) {
+  size_t cap = (size_t)400000 * 24 + 1, at = 0;
+  char *text = malloc(cap);
+  cr_assert(text);
+  for (int i = 0; i < 400000; i++) at += (size_t)snprintf(text + at, cap - at, "%d,%d\n", i % 1000, i);
+  canon_error err;
+  canon_table *left = canon_table_from_csv_text("k:int64,v:int64", text, &err);
+  cr_assert(left, "%s", err.message);
+  free(text);
+  canon_session *s = tu_open("processes:workers=2,partitions=2");
+  canon_table *small = numbers(10, 3);
+  canon_table *a = join_rows(s, left, 1000);
+  canon_table_free(a);
+  free(all_rows(s, small)); /* each worker has read the join's releases */
+  char *before = worker_segment_list();
+  canon_table *b = join_rows(s, left, 30000);
+  free(all_rows(s, small));
+  char *after = worker_segment_list();
+  cr_assert_eq(canon_table_num_rows(b), 400000);
+  cr_assert_eq(big_segments(after), big_segments(before), "big segments before: %s; after: %s", before,
+               after);
+  canon_table_free(b);
+  free(before);
+  free(after);
+  canon_session_close(s);
+  assert_no_children();
+  canon_table_free(small);
+  canon_table_free(left);
 }
