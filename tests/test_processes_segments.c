@@ -11,12 +11,25 @@
 #include <sys/resource.h>
 #include <sys/stat.h>
 
-/* Output segments held (as descriptors) by the children of this process —
- * the session's workers. */
-static int worker_segments(void) {
+/* An output segment a worker holds: its inode and size. */
+typedef struct seg_key {
+  unsigned long long ino, size;
+} seg_key;
+
+static int cmp_seg_key(const void *x, const void *y) {
+  const seg_key *a = x, *b = y;
+  if (a->ino != b->ino) return a->ino < b->ino ? -1 : 1;
+  return (a->size > b->size) - (a->size < b->size);
+}
+
+/* The output segments held (as descriptors) by the children of this
+ * process — the session's workers — sorted; their number in *n. */
+static seg_key *worker_segment_keys(size_t *n) {
   DIR *proc = opendir("/proc");
   cr_assert(proc);
-  int n = 0;
+  seg_key *keys = NULL;
+  size_t cap = 0;
+  *n = 0;
   struct dirent *e;
   while ((e = readdir(proc))) {
     char path[300], buf[512];
@@ -42,69 +55,39 @@ static int worker_segments(void) {
       ssize_t tl = readlink(link, target, sizeof target - 1);
       if (tl <= 0) continue;
       target[tl] = '\0';
-      n += strstr(target, "canon-segment") != NULL;
-    }
-    closedir(fds);
-  }
-  closedir(proc);
-  return n;
-}
-
-/* The (inode, size) of every output segment the workers hold, sorted, as
- * text ("ino:size ino:size ..."). */
-static char *worker_segment_list(void) {
-  DIR *proc = opendir("/proc");
-  cr_assert(proc);
-  unsigned long long *keys = NULL;
-  size_t n = 0, cap = 0;
-  struct dirent *e;
-  while ((e = readdir(proc))) {
-    char path[300], buf[512];
-    if (e->d_name[0] < '0' || e->d_name[0] > '9') continue;
-    snprintf(path, sizeof path, "/proc/%s/stat", e->d_name);
-    FILE *f = fopen(path, "r");
-    if (!f) continue;
-    size_t len = fread(buf, 1, sizeof buf - 1, f);
-    fclose(f);
-    buf[len] = '\0';
-    const char *close_paren = strrchr(buf, ')');
-    int ppid = -1;
-    if (!close_paren || sscanf(close_paren + 1, " %*c %d", &ppid) != 1 || ppid != getpid()) continue;
-    snprintf(path, sizeof path, "/proc/%s/fd", e->d_name);
-    DIR *fds = opendir(path);
-    if (!fds) continue;
-    struct dirent *fe;
-    while ((fe = readdir(fds))) {
-      char link[600], target[300];
-      snprintf(link, sizeof link, "%s/%s", path, fe->d_name);
-      ssize_t tl = readlink(link, target, sizeof target - 1);
-      if (tl <= 0) continue;
-      target[tl] = '\0';
       struct stat sb;
       if (!strstr(target, "canon-segment") || stat(link, &sb) != 0) continue;
-      if (n + 2 > cap) {
+      if (*n == cap) {
         cap = cap ? cap * 2 : 64;
         keys = realloc(keys, cap * sizeof *keys);
         cr_assert(keys);
       }
-      keys[n++] = (unsigned long long)sb.st_ino;
-      keys[n++] = (unsigned long long)sb.st_size;
+      keys[(*n)++] = (seg_key){(unsigned long long)sb.st_ino, (unsigned long long)sb.st_size};
     }
     closedir(fds);
   }
   closedir(proc);
-  /* sort the pairs */
-  for (size_t i = 2; i < n; i += 2)
-    for (size_t j = i; j >= 2 && (keys[j - 2] > keys[j] || (keys[j - 2] == keys[j] && keys[j - 1] > keys[j + 1])); j -= 2) {
-      unsigned long long a = keys[j], b = keys[j + 1];
-      keys[j] = keys[j - 2], keys[j + 1] = keys[j - 1];
-      keys[j - 2] = a, keys[j - 1] = b;
-    }
-  size_t tcap = n * 24 + 1, at = 0;
+  if (*n) qsort(keys, *n, sizeof *keys, cmp_seg_key);
+  return keys;
+}
+
+/* How many output segments the workers hold. */
+static int worker_segments(void) {
+  size_t n;
+  free(worker_segment_keys(&n));
+  return (int)n;
+}
+
+/* The workers' output segments as text ("ino:size ino:size ..."). */
+static char *worker_segment_list(void) {
+  size_t n;
+  seg_key *keys = worker_segment_keys(&n);
+  size_t tcap = n * 48 + 1, at = 0;
   char *text = malloc(tcap);
   cr_assert(text);
   text[0] = '\0';
-  for (size_t i = 0; i < n; i += 2) at += (size_t)snprintf(text + at, tcap - at, "%llu:%llu ", keys[i], keys[i + 1]);
+  for (size_t i = 0; i < n; i++)
+    at += (size_t)snprintf(text + at, tcap - at, "%llu:%llu ", keys[i].ino, keys[i].size);
   free(keys);
   return text;
 }
