@@ -67,14 +67,28 @@ static inline unsigned cr_block64(const char *s, bool *quote) {
   return cr_v16_sum(nl);
 }
 
-/* The number of newlines in [s, s + n). */
-static inline int64_t cr_count_newlines(const char *s, size_t n) {
+/* The number of newlines in [s, s + n), and whether a quote is among
+ * them. */
+static inline int64_t cr_count_lines_quotes(const char *s, size_t n, bool *quote) {
   int64_t count = 0;
   size_t i = 0;
-  bool quote;
-  for (; i + 64 <= n; i += 64) count += cr_block64(s + i, &quote);
-  for (; i < n; i++) count += s[i] == '\n';
+  bool q = false;
+  for (bool b; i + 64 <= n; i += 64) {
+    count += cr_block64(s + i, &b);
+    q |= b;
+  }
+  for (; i < n; i++) {
+    count += s[i] == '\n';
+    q |= s[i] == '"';
+  }
+  *quote = q;
   return count;
+}
+
+/* The number of newlines in [s, s + n). */
+static inline int64_t cr_count_newlines(const char *s, size_t n) {
+  bool quote;
+  return cr_count_lines_quotes(s, n, &quote);
 }
 
 /* One field as the scanner read it. */
