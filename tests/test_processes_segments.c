@@ -260,14 +260,7 @@ static int big_segments(const char *list) {
  * MiB and a MiB (a small output) then writes its big outputs into those
  * same segments. */
 Test(processes_segments, a_small_output_does_not_take_a_big_segment) {
-  size_t cap = (size_t)400000 * 24 + 1, at = 0;
-  char *text = malloc(cap);
-  cr_assert(text);
-  for (int i = 0; i < 400000; i++) at += (size_t)snprintf(text + at, cap - at, "%d,%d\n", i % 1000, i);
-  canon_error err;
-  canon_table *left = canon_table_from_csv_text("k:int64,v:int64", text, &err);
-  cr_assert(left, "%s", err.message);
-  free(text);
+  canon_table *left = numbers(400000, 1000);
   canon_session *s = tu_open("processes:workers=2,partitions=2");
   canon_table *small = numbers(10, 3);
   canon_table *a = join_rows(s, left, 1000);
