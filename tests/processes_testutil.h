@@ -8,9 +8,12 @@
 
 #include "testutil.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <stdio.h>
+#include <string.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -47,6 +50,34 @@ static inline void assert_no_children(void) {
   errno = 0;
   cr_assert_eq(waitpid(-1, NULL, WNOHANG), -1, "a child process is left");
   cr_assert_eq(errno, ECHILD);
+}
+
+/* The pids of this process's children (a session's workers) into
+ * pids[0..max); how many there are. */
+static inline int tu_children(pid_t *pids, int max) {
+  DIR *proc = opendir("/proc");
+  cr_assert(proc);
+  int n = 0;
+  struct dirent *e;
+  while ((e = readdir(proc))) {
+    char path[300], buf[512];
+    if (e->d_name[0] < '0' || e->d_name[0] > '9') continue;
+    snprintf(path, sizeof path, "/proc/%s/stat", e->d_name);
+    FILE *f = fopen(path, "r");
+    if (!f) continue;
+    size_t len = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[len] = '\0';
+    /* pid (comm) state ppid ...: the command may hold spaces, so go from
+     * its closing parenthesis. */
+    const char *close_paren = strrchr(buf, ')');
+    int ppid = -1;
+    if (!close_paren || sscanf(close_paren + 1, " %*c %d", &ppid) != 1 || ppid != getpid()) continue;
+    if (n < max) pids[n] = (pid_t)atoi(e->d_name);
+    n++;
+  }
+  closedir(proc);
+  return n;
 }
 
 /* Open descriptors of this process. */

@@ -1,5 +1,6 @@
-/* test_processes_held.c — a one-stage job's one-table result written by
- * the workers straight into its segment (backends/processes/held.c):
+/* test_processes_held.c — a job's one-table result written by the
+ * workers straight into its segment (backends/processes/held.c), after
+ * one stage (a load) or several (a sort, a join, a keyed transform):
  * the same rows, NULLs and dictionary codes as the serial engine's, in
  * the same order; one copy of the table in the driver's memory, not two;
  * a worker that dies holding a finished result makes the job run again
@@ -189,6 +190,112 @@ Test(processes_held, a_holder_that_dies_makes_the_job_run_again, .init = setup) 
   canon_table_free(got);
   canon_table_free(want);
   canon_session_close(s);
+  assert_no_children();
+  tu_rmdir(dir);
+  free(dir);
+}
+
+/* The table's rows as CSV, in sorted order. */
+static char *sorted_csv(const canon_table *t) {
+  char *csv = tu_csv(t), *sorted = tu_sorted_lines(csv);
+  free(csv);
+  return sorted;
+}
+
+/* The rows of the file at path through a job of several stages: sorted
+ * by (s, k) (an exchange by ranges), joined on k with a few of its own
+ * rows (a broadcast), or passed through a transform per key (a hash
+ * exchange; `transform` names it). */
+static canon_table *staged(const char *engine, const char *path, int which, const char *transform) {
+  canon_session *s = tu_open(engine);
+  canon_error err;
+  canon_error_clear(&err);
+  canon_df *df = canon_read_csv(s, path, &OPTS, &err);
+  canon_table *got = NULL;
+  if (which == 0) {
+    canon_sort_key keys[] = {{"s", 0, 0}, {"k", 0, 0}, {"f", 1, 0}};
+    got = canon_collect(canon_sort(df, keys, 3, &err), &err);
+  } else if (which == 1) {
+    canon_expr *few = canon_lt(canon_col("k"), canon_lit_int64(40));
+    canon_expr *cols[] = {canon_col("k"), canon_col("s")};
+    const char *names[] = {"k", "s2"};
+    canon_df *right = canon_select(canon_filter(canon_read_csv(s, path, &OPTS, &err), few, &err),
+                                   cols, names, 2, &err);
+    const char *on[] = {"k"};
+    canon_join_options o = {.right_suffix = "_r", .strategy = CANON_JOIN_BROADCAST};
+    canon_sort_key keys[] = {{"k", 0, 0}, {"s", 0, 0}, {"s2", 0, 0}, {"f", 0, 0}, {"b", 0, 0}};
+    /* Sorted after the join: a join's rows come in no set order. */
+    got = canon_collect(canon_sort(canon_join(df, right, CANON_JOIN_INNER, on, NULL, 1, &o, &err),
+                                   keys, 5, &err), &err);
+  } else {
+    static const char *const by[] = {"k"};
+    canon_partition_spec spec = {.by = by, .num_by = 1};
+    got = canon_collect(canon_transform(df, transform, "k:int64,s:string,f:float64,b:bool", &spec, &err),
+                        &err);
+  }
+  cr_assert(got, "%s: %s", engine, err.message);
+  canon_session_close(s);
+  return got;
+}
+
+/* Per partition: every row passed on. */
+static int pass_rows(const canon_table *t, canon_builder *out, void *u, canon_error *e) {
+  (void)u, (void)e;
+  for (int c = 0; c < 4; c++)
+    for (int64_t r = 0; r < canon_table_num_rows(t); r++)
+      if (canon_builder_append_from(out, c, t, c, r) != 0) return 1;
+  return 0;
+}
+
+static void setup_pass(void) {
+  canon_error err;
+  canon_register_transform("pass_rows", pass_rows, NULL, &err);
+}
+
+/* The result of the last stage of a job of several stages, written by the
+ * workers into one segment: the serial engine's rows bit for bit (the
+ * transform's, whose order is the engine's own, as the same rows). */
+Test(processes_held, results_of_jobs_with_exchanges_are_the_serial_engines, .init = setup_pass) {
+  char path[600];
+  char *dir = csv_in_tmpdir(30011, path);
+  const char *engines[] = {"processes:workers=2,partitions=5", "processes:workers=3,partitions=64",
+                           "processes:workers=2,partitions=5,concat_in_workers=0"};
+  for (int which = 0; which < 3; which++) {
+    canon_table *want = staged("serial", path, which, "pass_rows");
+    char *a = which == 2 ? sorted_csv(want) : tu_csv(want);
+    for (size_t e = 0; e < sizeof engines / sizeof *engines; e++) {
+      canon_table *got = staged(engines[e], path, which, "pass_rows");
+      if (which < 2) ct_assert_same_bits(got, want);
+      char *b = which == 2 ? sorted_csv(got) : tu_csv(got);
+      cr_assert_str_eq(b, a, "%s, job %d", engines[e], which);
+      free(b);
+      canon_table_free(got);
+    }
+    free(a);
+    canon_table_free(want);
+  }
+  assert_no_children();
+  tu_rmdir(dir);
+  free(dir);
+}
+
+/* The same after an exchange: the transform runs per key, in the last
+ * stage of a job of two; its worker dies holding the partitions it
+ * finished before (if any: the scheduler's order decides). */
+Test(processes_held, a_holder_that_dies_after_an_exchange_makes_the_job_run_again, .init = setup) {
+  char path[600];
+  char *dir = csv_in_tmpdir(3001, path);
+  snprintf(marker, sizeof marker, "%s/killed-once", dir);
+  canon_table *want = load("serial", path);
+  canon_table *got = staged("processes:workers=1,partitions=4", path, 2, "kill_once_at_the_end");
+  struct stat sb;
+  cr_assert_eq(stat(marker, &sb), 0, "the transform never killed its worker");
+  char *a = sorted_csv(want), *b = sorted_csv(got);
+  cr_assert_str_eq(b, a);
+  free(a);
+  free(b);
+  canon_table_free(got);
+  canon_table_free(want);
   assert_no_children();
   tu_rmdir(dir);
   free(dir);

@@ -50,10 +50,13 @@ static void setup(void) {
 
 TestSuite(processes_shared, .init = setup);
 
-/* Descriptors of this process on shared tables (memfd "canon-table"). */
-static int shared_table_fds(void) {
+/* The shared-table segments (memfd "canon-table") this process has
+ * descriptors on, each counted once however many it has; their inodes
+ * into ino[0..max) when ino is given. */
+static int table_segments(ino_t *ino, int max) {
   DIR *d = opendir("/proc/self/fd");
   cr_assert(d);
+  ino_t seen[256];
   int n = 0;
   struct dirent *e;
   while ((e = readdir(d))) {
@@ -62,11 +65,18 @@ static int shared_table_fds(void) {
     ssize_t len = readlink(path, target, sizeof target - 1);
     if (len <= 0) continue;
     target[len] = '\0';
-    if (strstr(target, "canon-table")) n++;
+    struct stat sb;
+    if (!strstr(target, "canon-table") || stat(path, &sb) != 0) continue;
+    bool dup = false;
+    for (int i = 0; i < n; i++) dup |= seen[i] == sb.st_ino;
+    if (!dup && n < 256) seen[n++] = sb.st_ino;
   }
   closedir(d);
+  for (int i = 0; ino && i < n && i < max; i++) ino[i] = seen[i];
   return n;
 }
+
+static int shared_table_segments(void) { return table_segments(NULL, 0); }
 
 /* n rows with NULLs, NaN, +-0.0, infinities, huge and tiny magnitudes,
  * empty and long strings, bools and dates; `salt` varies the values. */
@@ -168,11 +178,11 @@ static char *run_shared(const char *engine, shared_plan plan, const canon_table 
   char *csv = try_collect(df, &err);
   cr_assert(csv, "%s: %s", engine, err.message);
   /* A second job over the same tables reuses the segments. */
-  int held = shared_table_fds();
+  int held = shared_table_segments();
   char *again = try_collect(df, &err);
   cr_assert(again, "%s: %s", engine, err.message);
   cr_assert_str_eq(again, csv);
-  cr_assert_eq(shared_table_fds(), held, "%s: a second job made new segments", engine);
+  cr_assert_eq(shared_table_segments(), held, "%s: a second job made new segments", engine);
   free(again);
   canon_session_close(s);
   return csv;
@@ -218,12 +228,12 @@ Test(processes_shared, shared_table_segments_live_as_long_as_the_session) {
   }
   canon_error err;
   canon_df *da = plan_sum_by_k(s, a, NULL), *db = plan_sum_by_k(s, b, NULL);
-  cr_assert_eq(shared_table_fds(), 0);
+  cr_assert_eq(shared_table_segments(), 0);
   char *got = try_collect(da, &err);
   cr_assert(got, "%s", err.message);
   cr_assert_str_eq(got, want_a);
   free(got);
-  cr_assert_eq(shared_table_fds(), 1);
+  cr_assert_eq(shared_table_segments(), 1);
   /* The program frees its tables between collects: the session's nodes
    * keep the rows, and the segments stay valid. */
   canon_table_free(a);
@@ -232,21 +242,21 @@ Test(processes_shared, shared_table_segments_live_as_long_as_the_session) {
   cr_assert(got, "%s", err.message);
   cr_assert_str_eq(got, want_b);
   free(got);
-  cr_assert_eq(shared_table_fds(), 2);
+  cr_assert_eq(shared_table_segments(), 2);
   got = try_collect(da, &err);
   cr_assert(got, "%s", err.message);
   cr_assert_str_eq(got, want_a);
   free(got);
-  cr_assert_eq(shared_table_fds(), 2);
+  cr_assert_eq(shared_table_segments(), 2);
   /* Small tables travel inside the job (default share_min). */
   canon_session_close(s);
-  cr_assert_eq(shared_table_fds(), 0);
+  cr_assert_eq(shared_table_segments(), 0);
   s = tu_open("processes:workers=2,partitions=3");
   canon_table *c = mixed_table(50, 5);
   got = try_collect(plan_sum_by_k(s, c, NULL), &err);
   cr_assert(got, "%s", err.message);
   free(got);
-  cr_assert_eq(shared_table_fds(), 0);
+  cr_assert_eq(shared_table_segments(), 0);
   canon_table_free(c);
   canon_session_close(s);
   free(want_a);
@@ -276,7 +286,7 @@ Test(processes_shared, many_shared_tables_in_one_job) {
     char *got = try_collect(u, &err);
     cr_assert(got, "%s: %s", engines[e], err.message);
     if (e == 1) {
-      cr_assert_eq(shared_table_fds(), N);
+      cr_assert_eq(shared_table_segments(), N);
       cr_assert_str_eq(got, want);
       free(got);
       /* A later job's new table makes room: the session keeps at most 64
@@ -285,12 +295,12 @@ Test(processes_shared, many_shared_tables_in_one_job) {
       char *one = try_collect(plan_sum_by_k(s, extra, NULL), &err);
       cr_assert(one, "%s", err.message);
       free(one);
-      cr_assert_eq(shared_table_fds(), 64);
+      cr_assert_eq(shared_table_segments(), 64);
       /* An evicted table comes back when a job needs it. */
       one = try_collect(plan_sum_by_k(s, t[0], NULL), &err);
       cr_assert(one, "%s", err.message);
       free(one);
-      cr_assert_eq(shared_table_fds(), 64);
+      cr_assert_eq(shared_table_segments(), 64);
       canon_table_free(extra);
     } else {
       want = got;
@@ -299,7 +309,7 @@ Test(processes_shared, many_shared_tables_in_one_job) {
   }
   free(want);
   for (int i = 0; i < N; i++) canon_table_free(t[i]);
-  cr_assert_eq(shared_table_fds(), 0);
+  cr_assert_eq(shared_table_segments(), 0);
   assert_no_children();
 }
 
@@ -780,13 +790,14 @@ static char *ordered(canon_table *t) {
   return csv;
 }
 
-/* The result of at least 1 MiB of a job of one stage (a scan, filtered)
- * comes back as one table written into a segment of the driver (the
- * host's table_concat_encoded), in order and with its NULLs and codes,
- * and is a shared table of the session: a persisted result is not put in
- * shared memory a second time for the jobs that read it, and a collected
- * one goes once the program frees it.  Small results, and results of jobs
- * with exchanges, stay as they were. */
+/* The result of at least 1 MiB of a job (a scan, filtered) comes back as
+ * one table written into a segment of the driver, in order and with its
+ * NULLs and codes, and is a shared table of the session: a persisted
+ * result is not put in shared memory a second time for the jobs that
+ * read it, and a collected one goes once the program frees it.  Its
+ * segment is then kept for the next big result (spares.h), of any job
+ * (here a sort, with exchanges), until a whole job went by without one.
+ * Small results stay as they were. */
 Test(processes_shared, big_results_are_one_table_in_a_shared_segment) {
   canon_error err;
   canon_table *a = mixed_table(40000, 7);
@@ -796,6 +807,8 @@ Test(processes_shared, big_results_are_one_table_in_a_shared_segment) {
   canon_session *ser = tu_open("serial");
   char *want = ordered(canon_collect(plan_filtered(ser, a), &err));
   char *want_sum = try_collect(plan_sum_by_k(ser, a, NULL), &err);
+  canon_sort_key keys[] = {{"i", 0, 0}};
+  char *want_sorted = ordered(canon_collect(canon_sort(canon_from_table(ser, a, &err), keys, 1, &err), &err));
   canon_session_close(ser);
   canon_session *s = tu_open("processes:workers=2,partitions=3");
   cr_assert_eq(shared_table_maps(), 0);
@@ -803,43 +816,110 @@ Test(processes_shared, big_results_are_one_table_in_a_shared_segment) {
   cr_assert(t, "%s", err.message);
   cr_assert_eq(canon_table_num_rows(t), 39999);
   cr_assert_eq(shared_table_maps(), 1, "the result is not in a segment");
-  cr_assert_eq(shared_table_fds(), 2, "a and the result");
+  cr_assert_eq(shared_table_segments(), 2, "a and the result");
   cr_assert(t->cols[1]->dict, "the result's strings have codes");
+  ino_t before[2], after[2];
+  cr_assert_eq(table_segments(before, 2), 2);
   char *got = ordered(t);
   cr_assert_str_eq(got, want);
   free(got);
   /* The session holds it until the next job, which drops it (nobody else
-   * holds its rows); that job's small result stays where it was. */
+   * holds its rows) and keeps its segment: a big result of a job with
+   * exchanges (a sort) is written into it. */
+  t = canon_collect(canon_sort(canon_from_table(s, a, &err), keys, 1, &err), &err);
+  cr_assert(t, "%s", err.message);
+  cr_assert_eq(canon_table_num_rows(t), 40000);
+  cr_assert_eq(shared_table_maps(), 1, "the sorted result is not in a segment");
+  cr_assert_eq(table_segments(after, 2), 2, "the sorted result is in a new segment");
+  cr_assert((after[0] == before[0] && after[1] == before[1]) ||
+            (after[0] == before[1] && after[1] == before[0]), "the sorted result is in a new segment");
+  got = ordered(t);
+  cr_assert_str_eq(got, want_sorted);
+  free(got);
+  /* Its segment comes back at the next job's start, whose result is
+   * small (and stays where it was); once that whole job went by without
+   * a big result, the segment and its mapping are gone. */
   got = try_collect(plan_sum_by_k(s, a, NULL), &err);
   cr_assert(got, "%s", err.message);
   cr_assert_str_eq(got, want_sum);
   free(got);
-  cr_assert_eq(shared_table_fds(), 1, "only a is left");
+  cr_assert_eq(shared_table_segments(), 2, "a and the kept segment");
+  got = try_collect(plan_sum_by_k(s, a, NULL), &err);
+  cr_assert_str_eq(got, want_sum);
+  free(got);
+  cr_assert_eq(shared_table_segments(), 1, "only a is left");
   cr_assert_eq(shared_table_maps(), 0, "the result's segment outlived it");
-  /* A big result of a job with exchanges (here a sort) stays as it was. */
-  canon_sort_key keys[] = {{"i", 0, 0}};
-  t = canon_collect(canon_sort(canon_from_table(s, a, &err), keys, 1, &err), &err);
-  cr_assert(t, "%s", err.message);
-  cr_assert_eq(canon_table_num_rows(t), 40000);
-  cr_assert_eq(shared_table_maps(), 0, "a sorted result is in a segment");
-  canon_table_free(t);
   /* A persisted result lives in its segment, which later jobs share. */
   canon_df *p = canon_persist(plan_filtered(s, a), &err);
   got = ordered(canon_collect(canon_limit(p, 100000, &err), &err));
   cr_assert_str_eq(got, want);
   free(got);
   cr_assert_eq(shared_table_maps(), 1, "the persisted rows are not in a segment");
-  cr_assert_eq(shared_table_fds(), 2);
+  cr_assert_eq(shared_table_segments(), 2);
   got = ordered(canon_collect(canon_limit(p, 100000, &err), &err));
   cr_assert_str_eq(got, want);
   free(got);
-  cr_assert_eq(shared_table_fds(), 2, "the persisted rows were shared again");
+  cr_assert_eq(shared_table_segments(), 2, "the persisted rows were shared again");
   canon_session_close(s);
-  cr_assert_eq(shared_table_fds(), 0);
+  cr_assert_eq(shared_table_segments(), 0);
   cr_assert_eq(shared_table_maps(), 0);
   canon_table_free(a);
   free(want);
   free(want_sum);
+  free(want_sorted);
+  assert_no_children();
+}
+
+/* Read-write mappings of shared-table segments in the workers: the
+ * concatenations they wrote, whose mappings they keep (spares.h). */
+static int worker_rw_table_maps(void) {
+  pid_t pids[64];
+  int n = tu_children(pids, 64), maps = 0;
+  for (int i = 0; i < n && i < 64; i++) {
+    char path[64], line[1024];
+    snprintf(path, sizeof path, "/proc/%d/maps", (int)pids[i]);
+    FILE *f = fopen(path, "r");
+    if (!f) continue;
+    while (fgets(line, sizeof line, f))
+      if (strstr(line, "canon-table") && strstr(line, " rw-s ")) maps++;
+    fclose(f);
+  }
+  return maps;
+}
+
+/* Big results written one after the other go into one segment, which
+ * each worker keeps mapped (read-write) from one to the next instead of
+ * mapping it and faulting in its pages again; the mappings go once a
+ * whole job went by without a big result. */
+Test(processes_shared, workers_keep_their_mapping_of_a_reused_segment) {
+  canon_error err;
+  canon_table *a = mixed_table(40000, 7);
+  canon_session *ser = tu_open("serial");
+  char *want = ordered(canon_collect(plan_filtered(ser, a), &err));
+  canon_session_close(ser);
+  canon_session *s = tu_open("processes:workers=2,partitions=4");
+  ino_t first[2], now[2];
+  for (int round = 0; round < 3; round++) {
+    char *got = ordered(canon_collect(plan_filtered(s, a), &err));
+    cr_assert_str_eq(got, want, "round %d", round);
+    free(got);
+    /* One per worker that wrote a part (which ones do is the scheduler's
+     * choice), the same one each round. */
+    int maps = worker_rw_table_maps();
+    cr_assert(maps >= 1 && maps <= 2, "round %d: %d mappings in the workers", round, maps);
+    cr_assert_eq(table_segments(round ? now : first, 2), 2, "round %d", round);
+  }
+  cr_assert((now[0] == first[0] && now[1] == first[1]) || (now[0] == first[1] && now[1] == first[0]),
+            "the results went to new segments");
+  for (int k = 0; k < 2; k++) {
+    char *got = try_collect(plan_sum_by_k(s, a, NULL), &err);
+    cr_assert(got, "%s", err.message);
+    free(got);
+  }
+  cr_assert_eq(worker_rw_table_maps(), 0, "the workers kept a mapping nothing uses");
+  canon_session_close(s);
+  canon_table_free(a);
+  free(want);
   assert_no_children();
 }
 
@@ -861,7 +941,7 @@ Test(processes_shared, write_csv_does_not_concatenate_big_results) {
   canon_session *s = tu_open("processes:workers=2,partitions=3");
   cr_assert_eq(canon_write_csv(plan_filtered(s, a), got_path, &err), 0, "%s", err.message);
   cr_assert_eq(shared_table_maps(), 0, "write_csv's result went to a segment");
-  cr_assert_eq(shared_table_fds(), 1, "only a is shared");
+  cr_assert_eq(shared_table_segments(), 1, "only a is shared");
   char *want = tu_read_file(want_path), *got = tu_read_file(got_path);
   cr_assert_str_eq(got, want);
   free(want);

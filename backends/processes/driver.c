@@ -698,7 +698,6 @@ static int start_job(px_state *st, canon_job *job, canon_error *err) {
     if (rc) return rc;
   }
   recycle_results(st);
-  px_mapcache_tick(st->maps);
   uint8_t *buf = NULL;
   size_t len = 0;
   int rc;
@@ -709,6 +708,11 @@ static int start_job(px_state *st, canon_job *job, canon_error *err) {
   } else {
     rc = st->host->job_encode(job, &buf, &len, err);
   }
+  /* After the collection: the segments of the tables it dropped came
+   * back (and their mappings went idle), and wait through this job for a
+   * concatenation to take them. */
+  px_mapcache_tick(st->maps);
+  px_spares_tick(st->spares);
   if (rc == 0) rc = px_bytes_write(buf, len, &st->job_fd, err);
   free(buf);
   if (rc) return rc;
@@ -785,7 +789,7 @@ int px_execute(void *state, canon_job *job, canon_table ***results, int *nresult
   /* A one-stage job the program makes one table of (a load it persists
    * or collects): its rows are written once, by the workers, into that
    * table's segment. */
-  bool hold = st->concat_in_workers && S == 1 && h->stage_num_partitions(job, 0) > 1 &&
+  bool hold = st->concat_in_workers && h->stage_num_partitions(job, S - 1) > 1 &&
               PX_HOST_HAS_RCAT(h) && PX_HOST_HAS_OWN(h) && h->job_result_one_table(job);
   int rc = run_job(st, job, hold, results, nresults, err);
   if (rc == PX_AGAIN) rc = run_job(st, job, false, results, nresults, err);

@@ -212,6 +212,52 @@ static void write_parts(writes *wr) {
   free(who);
 }
 
+/* A concatenation's segment lent by the spares: back to them (or closed)
+ * once the table's last view is let go. */
+typedef struct lent {
+  px_spares *pool;
+  int fd;
+} lent;
+
+static void lent_back(void *ctx) {
+  lent *l = ctx;
+  px_spares_give(l->pool, l->fd);
+  free(l);
+}
+
+/* A segment for the concatenation's len bytes, held (px_hold): a spare,
+ * else a new one sealed like a spare, not populated (each worker faults in
+ * the pages it writes, at the same time as the others: the kernel's
+ * allocating and zeroing of fresh shared pages is most of the cost of
+ * writing them).  -1 with err set. */
+static int concat_segment(px_state *st, px_spares *pool, size_t len, canon_error *err) {
+  int fd = px_spares_take(pool, len);
+  if (fd >= 0) return fd;
+  uint8_t *map;
+  if ((fd = px_concat_seg_create(len, &map)) >= 0) {
+    px_seg_unmap(map, len);
+    if (px_hold(st, fd) == 0) return fd;
+    close(fd);
+    errno = ENOMEM;
+  }
+  px_err(err, errno == ENOMEM || errno == ENOSPC ? CANON_ERR_NOMEM : CANON_ERR_ENGINE,
+         "processes: cannot create a shared memory segment of %zu bytes: %s", len, strerror(errno));
+  return -1;
+}
+
+/* The driver's part of the writing: everything but the rows (header,
+ * frames, cleared bitmaps and padding, merged dictionaries), through a
+ * mapping of its own for the call (only the pages it writes come in). */
+static int put_head(px_state *st, const canon_concat_plan *plan, int fd, size_t len, canon_error *err) {
+  uint8_t *map;
+  size_t size;
+  if (px_seg_map_rw(fd, &map, &size) != 0)
+    return px_err(err, CANON_ERR_ENGINE, "processes: cannot map a concatenation: %s", strerror(errno));
+  int rc = st->host->concat_plan_put_head(plan, map, size < len ? size : len, err);
+  px_seg_unmap(map, size);
+  return rc;
+}
+
 int px_concat_held(px_state *st, const canon_job *job, const px_seg *segs, int P, canon_table **one,
                    canon_error *err) {
   const canon_host *h = st->host;
@@ -222,15 +268,11 @@ int px_concat_held(px_state *st, const canon_job *job, const px_seg *segs, int P
   canon_concat_plan *plan = plan_from_sketches(st, job, segs, P, err);
   if (!plan) return err->code ? err->code : CANON_ERR_ENGINE;
   size_t len = h->concat_plan_len(plan);
-  uint8_t *map = NULL;
-  /* Not populated here: each worker faults in the pages it writes, at the
-   * same time as the others (the kernel's allocating and zeroing of fresh
-   * shared pages is most of the cost of writing them). */
-  int fd = px_table_seg_create_bare(len, &map), rc = 0;
-  if (fd < 0)
-    rc = px_err(err, errno == ENOMEM || errno == ENOSPC ? CANON_ERR_NOMEM : CANON_ERR_ENGINE,
-                "processes: cannot create a shared memory segment of %zu bytes: %s", len, strerror(errno));
-  if (rc == 0) rc = h->concat_plan_put_head(plan, map, len, err);
+  /* Once a worker kept a view of a task input, no segment is written
+   * twice: the table's segment is closed with it, not lent again. */
+  px_spares *pool = st->no_reuse ? NULL : st->spares;
+  int fd = concat_segment(st, pool, len, err), rc = fd < 0 ? err->code : 0;
+  if (rc == 0) rc = put_head(st, plan, fd, len, err);
   writes wr = {.st = st, .plan = plan, .segs = segs, .P = P, .fd = fd, .err = err,
                .sent = calloc((size_t)P, sizeof(bool)), .done = calloc((size_t)P, sizeof(bool)),
                .owed = calloc((size_t)st->nworkers, sizeof(int))};
@@ -245,24 +287,39 @@ int px_concat_held(px_state *st, const canon_job *job, const px_seg *segs, int P
   free(wr.sent);
   free(wr.done);
   free(wr.owed);
-  /* Read back with the checks anything a worker wrote gets; its columns
-   * view the driver's mapping of the segment (nothing is copied). */
-  if (rc == 0) {
-    *one = px_table_view(h, map, len, map, len, err);
-    map = NULL; /* the table's now, or unmapped */
-    if (!*one) rc = err->code ? err->code : CANON_ERR_ENGINE;
-  }
-  if (map) px_seg_unmap(map, len);
+  lent *l = rc == 0 ? malloc(sizeof *l) : NULL;
+  if (rc == 0 && !l) rc = px_err(err, CANON_ERR_NOMEM, "out of memory");
   if (rc) {
-    if (fd >= 0) close(fd);
+    px_spares_give(pool, fd);
     return rc;
+  }
+  /* Read back with the checks anything a worker wrote gets; its columns
+   * view the driver's mapping of the segment (nothing is copied), kept
+   * with the segment for its next use.  The segment goes back to the
+   * spares when the table's last view is let go. */
+  *l = (lent){pool, fd};
+  px_mapcache *mc = px_driver_maps(st);
+  const uint8_t *map;
+  size_t size;
+  if (px_mapcache_map(mc, fd, &map, &size) != 0) {
+    px_err(err, CANON_ERR_ENGINE, "processes: cannot map a concatenation: %s", strerror(errno));
+    lent_back(l);
+    return err->code;
+  }
+  int afd = px_worth_sharing(st, len) ? dup(fd) : -1;
+  /* Not populated: the decoding's checks fault in what they read, the
+   * program what it reads (kept in the mapping for the segment's next
+   * use). */
+  if (!(*one = px_table_view_in(h, mc, map, size, map, len < size ? len : size, lent_back, l, NULL, err))) {
+    if (afd >= 0) close(afd);
+    return err->code ? err->code : CANON_ERR_ENGINE;
   }
   /* A small one is not worth a place among the session's shared tables
    * (its mapping lives with the table). */
-  if (!px_worth_sharing(st, len) || px_hold(st, fd) != 0)
-    close(fd); /* the table is fine; it is just not shared */
-  else
-    px_shared_adopt(st, *one, fd);
+  if (afd >= 0 && px_hold(st, afd) != 0)
+    close(afd); /* the table is fine; it is just not shared */
+  else if (afd >= 0)
+    px_shared_adopt(st, *one, afd);
   return 0;
 }
 

@@ -37,6 +37,7 @@ struct px_mapcache {
   uint64_t job_start, prev_job_start; /* the clock at the last two ticks */
   size_t idle_max;    /* bytes of idle mappings kept at most */
   int out;            /* mappings handed out and not yet put */
+  int prot;           /* PROT_READ, or also PROT_WRITE (px_mapcache_new_rw) */
   bool closed;
 };
 
@@ -45,7 +46,14 @@ px_mapcache *px_mapcache_new(size_t idle_max) {
   if (c) {
     pthread_mutex_init(&c->lock, NULL);
     c->idle_max = idle_max;
+    c->prot = PROT_READ;
   }
+  return c;
+}
+
+px_mapcache *px_mapcache_new_rw(size_t idle_max) {
+  px_mapcache *c = px_mapcache_new(idle_max);
+  if (c) c->prot = PROT_READ | PROT_WRITE;
   return c;
 }
 
@@ -150,7 +158,7 @@ int px_mapcache_map(px_mapcache *c, int fd, const uint8_t **map, size_t *size) {
     }
     pthread_mutex_unlock(&c->lock);
   }
-  void *p = mmap(NULL, len, PROT_READ, MAP_SHARED, fd, 0);
+  void *p = mmap(NULL, len, c ? c->prot : PROT_READ, MAP_SHARED, fd, 0);
   if (p == MAP_FAILED) return -1;
   *map = p;
   *size = len;

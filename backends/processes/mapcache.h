@@ -35,7 +35,11 @@ typedef struct px_mapcache px_mapcache;
 /* A new cache keeping at most idle_max bytes of idle mappings, or NULL
  * (out of memory: callers then map directly). */
 px_mapcache *px_mapcache_new(size_t idle_max);
-/* Map segment fd read-only (the whole segment); a kept segment already
+/* The same for read-write mappings (segments this process writes into
+ * that others keep: a concatenation's, spares.h). */
+px_mapcache *px_mapcache_new_rw(size_t idle_max);
+/* Map segment fd read-only (read-write in a cache from
+ * px_mapcache_new_rw) (the whole segment); a kept segment already
  * mapped (same inode and size) is not mapped again.  0 with *map and *size set
  * and the mapping held, or -1 (errno).  c NULL: a plain mapping. */
 int px_mapcache_map(px_mapcache *c, int fd, const uint8_t **map, size_t *size);

@@ -308,6 +308,7 @@ static void px_close(void *state) {
   if (st->rec) px_recycler_unref(st->rec, true);
   /* Results the program still holds keep their mappings until freed. */
   px_mapcache_close(st->maps);
+  px_spares_close(st->spares);
   if (st->pages) munmap(st->pages, st->pages_size);
   pthread_mutex_destroy(&st->lock);
   free(st->w);
@@ -396,6 +397,8 @@ static int px_open(const canon_host *host, const canon_option *opts, int nopts, 
   st->rec = calloc(1, sizeof *st->rec);
   /* Without one (out of memory), segments are mapped for each use. */
   st->maps = px_mapcache_new(px_maps_max(st));
+  /* Without one, every concatenation gets a fresh segment. */
+  st->spares = px_spares_new(st->seg_cache);
   if (st->rec) {
     pthread_mutex_init(&st->rec->lock, NULL);
     st->rec->refs = 1;

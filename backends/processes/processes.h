@@ -5,6 +5,7 @@
 #define CANON_PROCESSES_H
 
 #include "proto.h"
+#include "spares.h"
 
 #include <pthread.h>
 #include <stdbool.h>
@@ -103,6 +104,7 @@ typedef struct px_state {
                            by the workers into the table's segment */
   px_recycler *rec;
   px_mapcache *maps;    /* workers' segments mapped here, kept across jobs */
+  px_spares *spares;    /* concatenation segments kept for the next one */
 } px_state;
 
 /* processes.c: start the process of slot i (sending it the current job

@@ -283,8 +283,8 @@ int px_table_seg_create(size_t size, uint8_t **map) {
   return seg_create("canon-table", size, map, px_driver_threads(), false, true);
 }
 
-int px_table_seg_create_bare(size_t size, uint8_t **map) {
-  return seg_create("canon-table", size, map, 1, false, false);
+int px_concat_seg_create(size_t size, uint8_t **map) {
+  return seg_create("canon-table", size, map, 1, true, false);
 }
 
 static int seg_map(int fd, int prot, int flags, uint8_t **map, size_t *size) {

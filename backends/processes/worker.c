@@ -89,6 +89,7 @@ typedef struct wstate {
   bool ranges;          /* send outputs that are row ranges of shared tables
                            as ranges (share_ranges, when the host can) */
   px_mapcache *maps;    /* other segments' mappings, kept across jobs */
+  px_mapcache *wmaps;   /* the same, read-write: concatenations written here */
   held *held;           /* outputs of the current job kept for PX_CATWRITE */
   int nheld, capheld;
 } wstate;
@@ -126,8 +127,9 @@ static void take_table(wstate *w, uint64_t id, int fd) {
   }
   canon_error de;
   memset(&de, 0, sizeof de);
-  /* The whole segment is the table; the mapping goes with its last buffer. */
-  e->t = px_table_view(w->h, map, size, map, size, &de);
+  /* The segment holds the table (a reused one may be longer); the
+   * mapping goes with its last buffer. */
+  e->t = px_table_view(w->h, map, size, map, px_table_len(map, size), &de);
   if (!e->t)
     px_err(&e->err, de.code ? de.code : CANON_ERR_ENGINE, "processes: shared table %llu: %.900s",
            (unsigned long long)id, de.message);
@@ -190,6 +192,7 @@ static void drop_held(wstate *w, int part) {
 static void take_job(wstate *w, const px_msg *m, int *fds, int nfds) {
   drop_held(w, -1); /* a job nobody will ask to write any more */
   px_mapcache_tick(w->maps);
+  px_mapcache_tick(w->wmaps);
   if (w->job) w->h->job_free(w->job);
   w->job = NULL;
   w->job_seq = m->job_seq;
@@ -309,7 +312,10 @@ static int grow_free(wstate *w, size_t size, outseg *o) {
   int big = -1;
   for (int i = 0; i < w->nsegs; i++)
     if (!w->segs[i].busy && (big < 0 || w->segs[i].size > w->segs[big].size)) big = i;
-  if (big < 0) return -1;
+  /* Only when it holds at least half of the output: growing a small one
+   * saves little and takes it from the outputs of its own size, whose
+   * next job would then grow another one (the pool would never settle). */
+  if (big < 0 || w->segs[big].size < size / 2) return -1;
   oseg *e = &w->segs[big];
   if (ftruncate(e->fd, (off_t)size) != 0) return -1;
   void *p = mremap(e->map, e->size, size, MREMAP_MAYMOVE);
@@ -666,17 +672,22 @@ static void write_held(wstate *w, const px_msg *m, int *fds, int nfds) {
   for (int i = 0; i < w->nheld && m->job_seq == w->job_seq; i++)
     if (w->held[i].part == m->part) t = w->held[i].t;
   snprintf(w->status->what, sizeof w->status->what, "writing partition %d into a concatenation", m->part);
-  const uint8_t *order = NULL;
-  uint8_t *dst = NULL;
+  const uint8_t *order = NULL, *dst = NULL;
   size_t olen = 0, dlen = 0;
   if (!t || nfds != 2 || !PX_HOST_HAS_RCAT(h)) {
     px_err(&reply.err, CANON_ERR_INTERNAL, "processes: no output of partition %d is held here", m->part);
-  } else if (px_seg_map_rw(fds[0], &dst, &dlen) != 0 || px_seg_map(fds[1], &order, &olen) != 0) {
+  } else if ((w->wmaps ? px_mapcache_map(w->wmaps, fds[0], &dst, &dlen)
+                       : px_seg_map_rw(fds[0], (uint8_t **)&dst, &dlen)) != 0) {
+    dst = NULL;
+    px_err(&reply.err, CANON_ERR_ENGINE, "processes: cannot map a concatenation: %s", strerror(errno));
+  } else if (px_seg_map(fds[1], &order, &olen) != 0) {
     px_err(&reply.err, CANON_ERR_ENGINE, "processes: cannot map a concatenation: %s", strerror(errno));
   } else {
-    h->concat_write_part(t, m->part, order, olen, dst, dlen, &reply.err);
+    /* The driver's segments are kept and written again (spares.h): so is
+     * this mapping of them (read-write, from its own cache). */
+    h->concat_write_part(t, m->part, order, olen, (uint8_t *)dst, dlen, &reply.err);
   }
-  px_seg_unmap(dst, dlen);
+  px_mapcache_put(w->wmaps, dst, dlen);
   px_seg_unmap(order, olen);
   if (t && !reply.err.code) drop_held(w, m->part); /* written: let go (else PX_UNHOLD or the next job) */
   close_fds(fds, nfds);
@@ -713,6 +724,7 @@ void px_worker_main(const canon_host *h, int sock, px_status *status, size_t kee
   /* Without one (out of memory), segments are mapped for each use.  Its
    * idle mappings are bounded by what all workers keep. */
   w.maps = px_mapcache_new(maps_max);
+  w.wmaps = px_mapcache_new_rw(maps_max);
   h->set_task_observer(observe, status);
   for (;;) {
     px_msg m;
