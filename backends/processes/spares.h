@@ -12,10 +12,13 @@
  * neither faults nor mappings.
  *
  * A segment is lent only when nobody can read it any more: it comes back
- * when the last view of its table is released (px_spares_give), and the
- * workers have dropped their mappings of it as a shared table by the time
- * a job's concatenation begins (PX_DROP goes before the job).  Once a
- * worker has kept a view of a task input (no_reuse), held.c lends none.
+ * when the last view of its table is released (px_spares_give).  A worker
+ * maps it as a shared table only for a job that reads the table, and a
+ * table a job reads is held by its dataframe (from_table, persist) until
+ * the session closes; the driver may drop it from the shared tables
+ * before (PX_DROP), but its segment comes back only with the session's
+ * last view of it.  Once a worker has kept a view of a task input
+ * (no_reuse), held.c lends none.
  * Spares are bounded in bytes (at most SPARES_MAX of them); one that no
  * concatenation took while a whole job went by is closed.
  *
