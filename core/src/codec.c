@@ -300,6 +300,7 @@ typedef struct coldesc {
   int64_t null_count;
   size_t validity, values, strdata;
   const uint8_t *name;
+  const uint8_t *vp, *wp, *sp; /* its sections in the encoding */
 } coldesc;
 
 static int bad(canon_error *err, const char *what) {
@@ -359,44 +360,16 @@ static canon__buffer *section(canon__buffer *root, const uint8_t *base, const ui
   return root ? canon__buffer_alias(root, (size_t)(src - base), n) : copy_buffer(src, n);
 }
 
-/* Build and validate column d from its buffers at p (copied, or viewed in
- * root when set). */
-static canon__column *decode_column(const coldesc *d, int64_t nrows, const uint8_t *vp,
-                                    const uint8_t *wp, const uint8_t *sp, canon__buffer *root,
-                                    const uint8_t *base, canon_error *err) {
-  /* Every check is one pass without early exits (vectorized); a table
-   * read whole pays it on each decoding. */
-  if (d->validity) {
-    int64_t valid = 0, words = nrows / 64;
-    for (int64_t k = 0; k < words; k++) valid += __builtin_popcountll(get_u64(vp + (size_t)k * 8));
-    for (int64_t i = words * 64; i < nrows; i++) valid += (vp[i >> 3] >> (i & 7)) & 1;
-    if (nrows - valid != d->null_count) {
-      bad(err, "NULL count does not match the validity bitmap");
-      return NULL;
-    }
-  }
-  if (d->type == CANON_BOOL) {
-    unsigned over = 0;
-    for (int64_t i = 0; i < nrows; i++) over |= wp[i] > 1;
-    if (over) {
-      bad(err, "bool value other than 0 or 1");
-      return NULL;
-    }
-  } else if (d->type == CANON_STRING) {
-    /* Offsets from 0, never decreasing, ending at the string bytes. */
-    int64_t first = (int64_t)get_u64(wp), last = (int64_t)get_u64(wp + (size_t)nrows * 8);
-    unsigned down = 0;
-    for (int64_t i = 1; i <= nrows; i++)
-      down |= (int64_t)get_u64(wp + (size_t)i * 8) < (int64_t)get_u64(wp + (size_t)(i - 1) * 8);
-    if (first != 0 || down) {
-      bad(err, "string offsets are not monotone from 0");
-      return NULL;
-    }
-    if ((uint64_t)last != d->strdata) {
-      bad(err, "string offsets do not end at the string bytes");
-      return NULL;
-    }
-  }
+/* The rows of column d at vp (bitmap) and wp (values) to check. */
+static codec_rows rows_of(const coldesc *d, int64_t nrows, const uint8_t *vp, const uint8_t *wp) {
+  return (codec_rows){d->type, nrows, d->null_count, d->validity ? vp : NULL, wp, d->strdata, NULL};
+}
+
+/* Column d from its buffers at p (copied, or viewed in root when set),
+ * its rows checked already. */
+static canon__column *make_column(const coldesc *d, int64_t nrows, const uint8_t *vp,
+                                  const uint8_t *wp, const uint8_t *sp, canon__buffer *root,
+                                  const uint8_t *base, canon_error *err) {
   canon__column *c = canon__calloc(1, sizeof *c);
   if (!c) {
     canon__nomem(err);
@@ -414,6 +387,22 @@ static canon__column *decode_column(const coldesc *d, int64_t nrows, const uint8
     return NULL;
   }
   return c;
+}
+
+/* Build and validate column d (a dictionary's values). */
+static canon__column *decode_column(const coldesc *d, int64_t nrows, const uint8_t *vp,
+                                    const uint8_t *wp, const uint8_t *sp, canon__buffer *root,
+                                    const uint8_t *base, canon_error *err) {
+  codec_rows r = rows_of(d, nrows, vp, wp);
+  if (canon__codec_check_rows(&r, 1) != 0) {
+    canon__nomem(err);
+    return NULL;
+  }
+  if (r.problem) {
+    bad(err, r.problem);
+    return NULL;
+  }
+  return make_column(d, nrows, vp, wp, sp, root, base, err);
 }
 
 /* Column d, a reference (its REF_BYTES at wp), as a view of the rows it
@@ -545,9 +534,10 @@ static canon_table *decode(const uint8_t *buf, size_t len, canon__buffer *root, 
   int nc = (int)ncols;
   coldesc *d = canon__calloc((size_t)nc, sizeof *d);
   canon__column **cols = canon__calloc((size_t)nc, sizeof *cols);
+  codec_rows *rows = canon__calloc((size_t)(nc ? nc : 1), sizeof *rows);
   canon_schema *schema = canon_schema_new();
   canon_table *t = NULL;
-  if (!d || !cols || !schema) {
+  if (!d || !cols || !rows || !schema) {
     canon__nomem(err);
     goto done;
   }
@@ -585,15 +575,32 @@ static canon_table *decode(const uint8_t *buf, size_t len, canon__buffer *root, 
     goto done;
   }
   if (check_names(d, nc, err)) goto done;
-  for (int i = 0; i < nc; i++) {
-    const uint8_t *vp = buf + at;
-    if (!take(&at, d[i].validity, len)) break;
-    const uint8_t *wp = buf + at;
-    if (!take(&at, d[i].values, len)) break;
-    const uint8_t *sp = buf + at;
-    if (!take(&at, d[i].strdata, len)) break;
-    cols[i] = d[i].ref ? resolve_ref(&d[i], nrows, wp, lookup, lctx, err)
-                       : decode_column(&d[i], nrows, vp, wp, sp, root, buf, err);
+  /* Every column's sections first (up to the first that does not fit),
+   * their rows checked together (on several threads when big), then the
+   * columns made in order: the first column at fault, of whatever
+   * fault, is the one reported, as checking them one by one does. */
+  int placed = 0;
+  for (; placed < nc; placed++) {
+    coldesc *c = &d[placed];
+    c->vp = buf + at;
+    if (!take(&at, c->validity, len)) break;
+    c->wp = buf + at;
+    if (!take(&at, c->values, len)) break;
+    c->sp = buf + at;
+    if (!take(&at, c->strdata, len)) break;
+    rows[placed] = c->ref ? (codec_rows){.type = CANON_TYPE_INVALID} : rows_of(c, nrows, c->vp, c->wp);
+  }
+  if (canon__codec_check_rows(rows, placed) != 0) {
+    canon__nomem(err);
+    goto done;
+  }
+  for (int i = 0; i < placed; i++) {
+    if (rows[i].problem) {
+      bad(err, rows[i].problem);
+      goto done;
+    }
+    cols[i] = d[i].ref ? resolve_ref(&d[i], nrows, d[i].wp, lookup, lctx, err)
+                       : make_column(&d[i], nrows, d[i].vp, d[i].wp, d[i].sp, root, buf, err);
     if (!cols[i]) goto done;
   }
   if (nc > 0 && !cols[nc - 1]) {
@@ -629,6 +636,7 @@ done:
   if (!t)
     for (int i = 0; cols && i < nc; i++) canon__column_unref(cols[i]);
   canon_schema_free(schema);
+  free(rows);
   free(cols);
   free(d);
   return t;

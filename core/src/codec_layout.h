@@ -46,6 +46,19 @@ static inline bool codec_ships_codes(int64_t nv, int64_t nrows) {
   return nrows > 0 && nv <= nrows / 4;
 }
 
+/* One column's rows to check (codec_check.c). */
+typedef struct codec_rows {
+  canon_type type;
+  int64_t nrows, null_count;
+  const uint8_t *vp;   /* the bitmap (NULL: none) */
+  const uint8_t *wp;   /* the values */
+  uint64_t strdata;    /* strings: the bytes the offsets end at */
+  const char *problem; /* set by the checks: NULL, or what is wrong */
+} codec_rows;
+/* Check the rows of cols[0..n) (a big table's on a thread per core): each
+ * one's problem set; 0, or CANON_ERR_NOMEM. */
+int canon__codec_check_rows(codec_rows *cols, int n);
+
 /* One column's buffers as encoded: validity, values and string bytes. */
 typedef struct codec_sizes {
   size_t validity, values, strdata;

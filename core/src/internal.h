@@ -136,6 +136,11 @@ int canon__column_dict_encode(canon__column *c);
 /* Tests set this to make the dictionary set's string hash collide (only
  * 16 distinct values), so that its byte comparisons decide every probe. */
 extern bool canon__dict_weak_hash;
+/* The row checks of a decoding (codec_check.c) go to threads from this
+ * many checked bytes on, in chunks of this many rows (a multiple of 64);
+ * tests lower both to check small tables that way. */
+extern size_t canon__check_threads_min;
+extern int64_t canon__check_chunk_rows;
 /* The same for every unshared string column of t, which it takes: t, or
  * NULL (t freed, err set) when out of memory. */
 canon_table *canon__table_dict_encode(canon_table *t, canon_error *err);
