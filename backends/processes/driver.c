@@ -786,9 +786,9 @@ int px_execute(void *state, canon_job *job, canon_table ***results, int *nresult
   const canon_host *h = st->host;
   pthread_mutex_lock(&st->lock);
   int S = h->num_stages(job);
-  /* A one-stage job the program makes one table of (a load it persists
-   * or collects): its rows are written once, by the workers, into that
-   * table's segment. */
+  /* A job the program makes one table of (a load it persists, an answer
+   * it collects): the rows of its last stage are written once, by the
+   * workers, into that table's segment. */
   bool hold = st->concat_in_workers && h->stage_num_partitions(job, S - 1) > 1 &&
               PX_HOST_HAS_RCAT(h) && PX_HOST_HAS_OWN(h) && h->job_result_one_table(job);
   int rc = run_job(st, job, hold, results, nresults, err);

@@ -1,15 +1,15 @@
-/* held.c — the results of a one-stage job written by the workers that
+/* held.c — the results of a job's last stage written by the workers that
  * hold them straight into one table's segment.
  *
- * A program that loads a file and persists (or collects) it wants one
- * table.  Written the usual way, every row is copied twice into fresh
- * shared memory: by its worker into an output segment, then by the driver
- * into the table's segment (px_concat_results).  Instead the run tasks
+ * A program that loads a file and persists it, or collects an answer,
+ * wants one table.  Written the usual way, every row is copied twice: by
+ * its worker into an output segment, then by the driver into the table
+ * (px_concat_results, or the core's concatenation).  Instead the run tasks
  * keep their outputs (PX_F_HOLD) and reply with a sketch of each (its
  * rows; per column its NULLs, string bytes and dictionary: small); the
  * driver plans the concatenation from the sketches (host concat_plan:
- * merged dictionaries, where each part's rows go), creates the segment,
- * writes all of it but the rows, and sends each worker the order of each
+ * merged dictionaries, where each part's rows go), takes a segment (a
+ * freed table's, spares.h, or a new one), writes all of it but the rows, and sends each worker the order of each
  * part it holds (PX_CATWRITE); the workers write their rows into the
  * segment at the same time, each row once.  The driver then decodes the
  * segment with the checks it gives anything a worker wrote, and adopts it

@@ -22,11 +22,13 @@
  * shared table's columns — an assign or select over a persisted table, a
  * left join's left side — as column references in its encoding; 0:
  * outputs are always written out), concat_in_workers=0|1 (default 1: the
- * results of a one-stage job the program makes one table of — a load it
- * persists or collects — stay in the workers, which write them straight
- * into that table's segment, planned by the driver from their sketches;
- * 0: the workers write them into segments of their own, which the driver
- * then copies into one).
+ * outputs of the last stage of a job the program makes one table of — a
+ * load it persists or collects, a join's or a sort's answer — stay in the
+ * workers, which write them straight into that table's segment, planned
+ * by the driver from their sketches; the driver keeps a freed table's
+ * segment for the next one (spares.c); 0: the workers write them into
+ * segments of their own, which the driver or the core then copies into
+ * one).
  * This file holds the options and the pool: forking, replacing
  * and reaping workers.  driver.c runs jobs; worker.c is the workers' loop;
  * proto.c moves messages and shared memory. */

@@ -100,8 +100,8 @@ typedef struct px_state {
                            are never written twice any more */
   bool share_ranges;    /* workers send an output that is a row range of a
                            shared table as (id, first row, rows) */
-  bool concat_in_workers; /* one-table results of one-stage jobs are written
-                           by the workers into the table's segment */
+  bool concat_in_workers; /* one-table results are written by the workers
+                           into the table's segment */
   px_recycler *rec;
   px_mapcache *maps;    /* workers' segments mapped here, kept across jobs */
   px_spares *spares;    /* concatenation segments kept for the next one */
@@ -148,11 +148,12 @@ static inline bool px_worth_sharing(const px_state *st, size_t bytes) {
   return bytes >= st->share_min && bytes >= PX_ADOPT_MIN;
 }
 
-/* held.c: the results segs[0..P) of a one-stage job, held by their
+/* held.c: the results segs[0..P) of a job's last stage, held by their
  * workers (px_seg.held), written by them straight into one segment the
- * driver plans from their sketches, adopted as a shared table of the
- * session when big enough (PX_ADOPT_MIN): 0 with *one set; PX_AGAIN when a worker holding one is gone
- * (run the job again without holding); or an error. */
+ * driver plans from their sketches (a spare, or a new one), adopted as a
+ * shared table of the session when big enough (PX_ADOPT_MIN): 0 with *one
+ * set; PX_AGAIN when a worker holding one is gone (run the job again
+ * without holding); or an error. */
 #define PX_AGAIN (-1)
 int px_concat_held(px_state *st, const canon_job *job, const px_seg *segs, int P, canon_table **one,
                    canon_error *err);
