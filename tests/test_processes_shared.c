@@ -923,6 +923,70 @@ Test(processes_shared, workers_keep_their_mapping_of_a_reused_segment) {
   assert_no_children();
 }
 
+/* The answer's segment of a filter, and then of the same filter again:
+ * whether the second went into the first's (kept for reuse, spares.h). */
+static bool second_answer_reuses_the_first(canon_session *s, const canon_table *a, const char *want) {
+  canon_error err;
+  ino_t first[2], second[2];
+  for (int k = 0; k < 2; k++) {
+    canon_table *t = canon_collect(plan_filtered(s, a), &err);
+    cr_assert(t, "%s", err.message);
+    cr_assert_eq(table_segments(k ? second : first, 2), 2);
+    char *got = ordered(t);
+    cr_assert_str_eq(got, want);
+    free(got);
+  }
+  return (second[0] == first[0] && second[1] == first[1]) ||
+         (second[0] == first[1] && second[1] == first[0]);
+}
+
+/* A last stage whose output is its input as it came (a repartition of
+ * rows from one producer: the task's input, a view of the split segment,
+ * is its output) holds that view until the output is written into the
+ * answer; that is no view kept past its task, and must not stop segment
+ * reuse for the rest of the session. */
+Test(processes_shared, a_held_output_viewing_its_input_keeps_reuse_on) {
+  canon_error err;
+  canon_table *a = mixed_table(40000, 7);
+  canon_session *ser = tu_open("serial");
+  char *want = ordered(canon_collect(plan_filtered(ser, a), &err));
+  char *want_all = try_collect(canon_repartition(canon_repartition(canon_from_table(ser, a, &err), 1, NULL, 0, &err), 3, NULL, 0, &err), &err);
+  canon_session_close(ser);
+  canon_session *s = tu_open("processes:workers=2,partitions=3");
+  char *got = try_collect(canon_repartition(canon_repartition(canon_from_table(s, a, &err), 1, NULL, 0, &err), 3, NULL, 0, &err), &err);
+  cr_assert(got, "%s", err.message);
+  cr_assert_str_eq(got, want_all);
+  free(got);
+  cr_assert(second_answer_reuses_the_first(s, a, want), "segment reuse stopped");
+  canon_session_close(s);
+  canon_table_free(a);
+  free(want);
+  free(want_all);
+  assert_no_children();
+}
+
+/* A kept segment under half of the next answer is not grown for it (a
+ * new one is made): it stays for answers of its own size, as a worker's
+ * small output segments do. */
+Test(processes_shared, a_much_smaller_kept_segment_is_not_grown) {
+  canon_error err;
+  canon_table *a = mixed_table(40000, 7), *b = mixed_table(120000, 3);
+  canon_session *s = tu_open("processes:workers=2,partitions=3");
+  free(ordered(canon_collect(plan_filtered(s, a), &err)));
+  /* The next job drops that answer and keeps its segment; b goes to
+   * shared memory, and b's answer, three times a's, to a segment of its
+   * own: a, b, the kept one and the answer's. */
+  canon_table *big = canon_collect(plan_filtered(s, b), &err);
+  cr_assert(big, "%s", err.message);
+  cr_assert_eq(canon_table_num_rows(big), 119999);
+  cr_assert_eq(shared_table_segments(), 4, "the kept segment was grown for a bigger answer");
+  canon_table_free(big);
+  canon_session_close(s);
+  canon_table_free(a);
+  canon_table_free(b);
+  assert_no_children();
+}
+
 /* write_csv writes a job's results part by part: a big one-stage result is
  * not concatenated into a segment first (a copy nobody would read, kept
  * by the session until its next job), and the file is the same. */

@@ -61,7 +61,9 @@ int px_spares_take(px_spares *s, size_t len) {
   for (int i = 0; i < s->n; i++) {
     size_t z = s->e[i].size;
     if (z >= len && z / 2 <= len + SPARE_MIN / 2 && (best < 0 || z < s->e[best].size)) best = i;
-    if (z < len && (grow < 0 || z > s->e[grow].size)) grow = i;
+    /* Grown only when it holds half or more: a small spare is kept for
+     * small answers, as a worker keeps small output segments. */
+    if (z < len && z >= len / 2 && (grow < 0 || z > s->e[grow].size)) grow = i;
   }
   int fd = -1;
   if (best >= 0) {

@@ -37,8 +37,9 @@ typedef struct px_spares px_spares;
 px_spares *px_spares_new(size_t max_bytes);
 /* A spare segment of at least len bytes, sealed against shrinking (the
  * mark mapcache.h keeps mappings for): the smallest one no bigger than
- * twice len (plus a MiB), else the biggest smaller one grown to len
- * (rounded up to a MiB); or -1: none (or s NULL), make one.  Either way
+ * twice len (plus a MiB), else the biggest smaller one holding at least
+ * half of len grown to len (rounded up to a MiB); or -1: none (or s
+ * NULL), make one.  Either way
  * the caller owes the pool one px_spares_give. */
 int px_spares_take(px_spares *s, size_t len);
 /* Give back segment fd (-1: none), which the pool takes over: kept when

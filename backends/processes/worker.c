@@ -586,24 +586,46 @@ static int hold_output(wstate *w, const px_msg *m, canon_table *out, outseg *o, 
   return 0;
 }
 
+/* A copy of t that views nothing (t is freed), or NULL with err set. */
+static canon_table *own_copy(const canon_host *h, canon_table *t, canon_error *err) {
+  size_t n = h->table_encoded_size(t);
+  uint8_t *buf = malloc(n ? n : 1);
+  canon_table *c = NULL;
+  if (!buf)
+    px_err(err, CANON_ERR_NOMEM, "out of memory");
+  else if (h->table_encode_into(t, buf, n, err) == 0)
+    c = h->table_decode(buf, n, err);
+  free(buf);
+  h->table_free(t);
+  return c;
+}
+
 static int do_run(wstate *w, const px_msg *m, const int *fds, outseg *o, px_msg *reply,
                   canon_error *err) {
   const canon_host *h = w->h;
   canon_table *in[2] = {NULL, NULL}, *out = NULL;
-  int rc = 0, at = m->nstate;
+  int rc = 0, at = m->nstate, views_before = w->live_views;
+  bool hold = (m->flags & PX_F_HOLD) && PX_HOST_HAS_RCAT(h);
   for (int i = 0; i < m->nstate && i < 2 && rc == 0; i++) {
     if (!(in[i] = gather(w, m, fds + at, m->count[i], err))) rc = err->code ? err->code : CANON_ERR_ENGINE;
     at += m->count[i];
   }
   if (rc == 0) rc = h->run_task(w->job, m->stage, m->part, in, &out, err);
   if (rc == 0) reply->nrows = h->table_num_rows(out);
-  if (rc == 0 && (m->flags & PX_F_HOLD) && PX_HOST_HAS_RCAT(h)) {
+  for (int i = 0; i < 2; i++)
+    if (in[i]) h->table_free(in[i]), in[i] = NULL;
+  /* An output to hold that still views an input segment (its input
+   * passed on as it came: a repartition of one producer's rows) is copied
+   * first.  Held, it would be a view kept past its task, which turns
+   * segment reuse off for the rest of the session (views_before: only a
+   * view a transform kept still counts after this). */
+  if (rc == 0 && hold && w->live_views > views_before && !(out = own_copy(h, out, err)))
+    rc = err->code ? err->code : CANON_ERR_NOMEM;
+  if (rc == 0 && hold) {
     if ((rc = hold_output(w, m, out, o, reply, err)) == 0) out = NULL; /* held */
   } else if (rc == 0 && !reply_range(w, out, reply)) {
     rc = encode_output(w, out, o, reply, err);
   }
-  for (int i = 0; i < 2; i++)
-    if (in[i]) h->table_free(in[i]);
   if (out) h->table_free(out);
   return rc;
 }
