@@ -221,7 +221,7 @@ typedef struct lent {
 
 static void lent_back(void *ctx) {
   lent *l = ctx;
-  px_spares_give(l->pool, l->fd);
+  px_spares_give(l->pool, l->fd, px_close_held_fd);
   free(l);
 }
 
@@ -290,7 +290,7 @@ int px_concat_held(px_state *st, const canon_job *job, const px_seg *segs, int P
   lent *l = rc == 0 ? malloc(sizeof *l) : NULL;
   if (rc == 0 && !l) rc = px_err(err, CANON_ERR_NOMEM, "out of memory");
   if (rc) {
-    px_spares_give(pool, fd);
+    px_spares_give(pool, fd, px_close_held_fd);
     return rc;
   }
   /* Read back with the checks anything a worker wrote gets; its columns

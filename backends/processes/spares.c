@@ -1,5 +1,5 @@
 /* spares.c — concatenation segments kept for the next one (see spares.h). */
-#include "processes.h"
+#include "spares.h"
 
 #include <pthread.h>
 #include <stdint.h>
@@ -27,13 +27,15 @@ struct px_spares {
   uint64_t clock, job_start, prev_job_start;
   int out;        /* takes not yet given back */
   bool closed;
+  void (*close_fd)(int fd);
 };
 
-px_spares *px_spares_new(size_t max_bytes) {
+px_spares *px_spares_new(size_t max_bytes, void (*close_fd)(int fd)) {
   px_spares *s = calloc(1, sizeof *s);
   if (s) {
     pthread_mutex_init(&s->lock, NULL);
     s->max_bytes = max_bytes;
+    s->close_fd = close_fd;
   }
   return s;
 }
@@ -44,7 +46,7 @@ static size_t seg_size(int fd) {
 }
 
 static void drop(px_spares *s, int i) {
-  px_close_held(NULL, s->e[i].fd);
+  s->close_fd(s->e[i].fd);
   s->e[i] = s->e[--s->n];
 }
 
@@ -76,7 +78,7 @@ int px_spares_take(px_spares *s, size_t len) {
     /* Grown, its pages so far stay (a fresh segment has to fault in
      * every one); without room for it, a fresh one. */
     if (ftruncate(fd, (off_t)want) != 0) {
-      px_close_held(NULL, fd);
+      s->close_fd(fd);
       fd = -1;
     }
   }
@@ -84,16 +86,16 @@ int px_spares_take(px_spares *s, size_t len) {
   return fd;
 }
 
-void px_spares_give(px_spares *s, int fd) {
+void px_spares_give(px_spares *s, int fd, void (*close_fd)(int fd)) {
   if (!s) {
-    px_close_held(NULL, fd);
+    if (fd >= 0) close_fd(fd);
     return;
   }
   pthread_mutex_lock(&s->lock);
   size_t size = fd >= 0 ? seg_size(fd) : 0;
   if (fd >= 0) {
     if (s->closed || size < SPARE_MIN || size > s->max_bytes) {
-      px_close_held(NULL, fd);
+      s->close_fd(fd);
     } else {
       /* Room for it: the spares that came back first go first. */
       for (;;) {

@@ -32,9 +32,10 @@
 
 typedef struct px_spares px_spares;
 
-/* A pool keeping up to max_bytes of spare segments (NULL: out of memory,
- * then nothing is kept). */
-px_spares *px_spares_new(size_t max_bytes);
+/* A pool keeping up to max_bytes of spare segments, which it lets go with
+ * close_fd (the driver's forgets the descriptor it held, see px_hold)
+ * (NULL: out of memory, then nothing is kept). */
+px_spares *px_spares_new(size_t max_bytes, void (*close_fd)(int fd));
 /* A spare segment of at least len bytes, sealed against shrinking (the
  * mark mapcache.h keeps mappings for): the smallest one no bigger than
  * twice len (plus a MiB), else the biggest smaller one holding at least
@@ -43,9 +44,9 @@ px_spares *px_spares_new(size_t max_bytes);
  * the caller owes the pool one px_spares_give. */
 int px_spares_take(px_spares *s, size_t len);
 /* Give back segment fd (-1: none), which the pool takes over: kept when
- * it is worth keeping and there is room, else closed.  fd must be held
- * (px_hold), as every descriptor of the driver's. */
-void px_spares_give(px_spares *s, int fd);
+ * it is worth keeping and there is room, else closed (with close_fd when
+ * s is NULL, with the pool's own otherwise). */
+void px_spares_give(px_spares *s, int fd, void (*close_fd)(int fd));
 /* A job starts: spares no concatenation took since the previous job
  * started are closed. */
 void px_spares_tick(px_spares *s);
