@@ -59,25 +59,25 @@ Test(spares, a_freed_segment_is_lent_to_the_next_answer_that_fits) {
   cr_assert_eq(px_spares_take(s, 3 * MIB), -1, "a spare out of nothing");
   int fd = segment(4 * MIB);
   ino_t ino = inode(fd);
-  px_spares_give(s, fd, close_counted); /* the first take's debt */
+  px_spares_give(s, fd); /* the first take's debt */
   cr_assert_eq(kept(s), 1);
   /* Too big for an answer of 1 MiB (more than twice it plus a MiB). */
   cr_assert_eq(px_spares_take(s, 1 * MIB), -1);
-  px_spares_give(s, -1, close_counted);
+  px_spares_give(s, -1);
   int got = px_spares_take(s, 3 * MIB);
   cr_assert_geq(got, 0);
   cr_assert_eq(inode(got), ino);
   cr_assert_eq(kept(s), 0);
   /* Grown when it holds half of the answer or more, to whole MiB. */
-  px_spares_give(s, got, close_counted);
+  px_spares_give(s, got);
   got = px_spares_take(s, 7 * MIB + 5);
   cr_assert_geq(got, 0);
   cr_assert_eq(inode(got), ino);
   cr_assert_eq(size_of(got), 8 * MIB);
   /* Not when it holds less: it stays for answers of its size. */
-  px_spares_give(s, got, close_counted);
+  px_spares_give(s, got);
   cr_assert_eq(px_spares_take(s, 20 * MIB), -1);
-  px_spares_give(s, -1, close_counted);
+  px_spares_give(s, -1);
   cr_assert_eq(kept(s), 1);
   cr_assert_eq(closed, 0);
   px_spares_close(s);
@@ -90,7 +90,7 @@ Test(spares, small_segments_are_not_kept_and_the_pool_is_bounded) {
   cr_assert(s);
   /* Under a MiB: closed. */
   cr_assert_eq(px_spares_take(s, MIB / 2), -1);
-  px_spares_give(s, segment(MIB / 2), close_counted);
+  px_spares_give(s, segment(MIB / 2));
   cr_assert_eq(kept(s), 0);
   cr_assert_eq(closed, 1);
   /* Within 10 MiB: of three of 4 MiB, the first given goes. */
@@ -101,7 +101,7 @@ Test(spares, small_segments_are_not_kept_and_the_pool_is_bounded) {
     fds[i] = segment(4 * MIB);
     ino[i] = inode(fds[i]);
   }
-  for (int i = 0; i < 3; i++) px_spares_give(s, fds[i], close_counted);
+  for (int i = 0; i < 3; i++) px_spares_give(s, fds[i]);
   size_t bytes;
   int n;
   px_spares_count(s, &n, &bytes);
@@ -111,12 +111,12 @@ Test(spares, small_segments_are_not_kept_and_the_pool_is_bounded) {
   for (int k = 0; k < 2; k++) {
     int got = px_spares_take(s, 4 * MIB);
     cr_assert(got >= 0 && inode(got) != ino[0] && (inode(got) == ino[1] || inode(got) == ino[2]));
-    px_spares_give(s, got, close_counted);
+    px_spares_give(s, got);
   }
   /* At most four, however many bytes. */
   px_spares *many = px_spares_new(1024 * MIB, close_counted);
   for (int i = 0; i < 5; i++) cr_assert_eq(px_spares_take(many, MIB), -1);
-  for (int i = 0; i < 5; i++) px_spares_give(many, segment(MIB), close_counted);
+  for (int i = 0; i < 5; i++) px_spares_give(many, segment(MIB));
   cr_assert_eq(kept(many), 4);
   px_spares_close(many);
   px_spares_close(s);
@@ -129,11 +129,11 @@ Test(spares, a_spare_unused_for_a_whole_job_goes) {
   closed = 0;
   px_spares *s = px_spares_new(1024 * MIB, close_counted);
   cr_assert_eq(px_spares_take(s, 2 * MIB), -1);
-  px_spares_give(s, segment(2 * MIB), close_counted);
+  px_spares_give(s, segment(2 * MIB));
   px_spares_tick(s); /* a job starts */
   int got = px_spares_take(s, 2 * MIB);
   cr_assert_geq(got, 0);
-  px_spares_give(s, got, close_counted);
+  px_spares_give(s, got);
   px_spares_tick(s); /* the next: the spare was used during the last */
   cr_assert_eq(kept(s), 1);
   px_spares_tick(s); /* and the one after: a whole job went by */
@@ -149,12 +149,9 @@ Test(spares, segments_given_back_after_close_are_closed) {
   px_spares *s = px_spares_new(1024 * MIB, close_counted);
   cr_assert_eq(px_spares_take(s, 2 * MIB), -1);
   cr_assert_eq(px_spares_take(s, 2 * MIB), -1);
-  px_spares_give(s, segment(2 * MIB), close_counted);
+  px_spares_give(s, segment(2 * MIB));
   px_spares_close(s); /* one spare closed, one answer still out */
   cr_assert_eq(closed, 1);
-  px_spares_give(s, segment(2 * MIB), close_counted);
+  px_spares_give(s, segment(2 * MIB));
   cr_assert_eq(closed, 2);
-  /* Without a pool, a segment is just closed. */
-  px_spares_give(NULL, segment(2 * MIB), close_counted);
-  cr_assert_eq(closed, 3);
 }

@@ -9,9 +9,10 @@
  * rows; per column its NULLs, string bytes and dictionary: small); the
  * driver plans the concatenation from the sketches (host concat_plan:
  * merged dictionaries, where each part's rows go), takes a segment (a
- * freed table's, spares.h, or a new one), writes all of it but the rows, and sends each worker the order of each
- * part it holds (PX_CATWRITE); the workers write their rows into the
- * segment at the same time, each row once.  The driver then decodes the
+ * freed table's, spares.h, or a new one), writes all of it but the rows,
+ * and sends each worker the order of each part it holds (PX_CATWRITE);
+ * the workers write their rows into the segment at the same time, each
+ * row once.  The driver then decodes the
  * segment with the checks it gives anything a worker wrote, and adopts it
  * as a shared table of the session when it is big enough, as
  * px_concat_results does.
@@ -219,9 +220,17 @@ typedef struct lent {
   int fd;
 } lent;
 
+/* Segment fd back to the spares (pool NULL: closed). */
+static void give_back(px_spares *pool, int fd) {
+  if (pool)
+    px_spares_give(pool, fd);
+  else
+    px_close_held(NULL, fd);
+}
+
 static void lent_back(void *ctx) {
   lent *l = ctx;
-  px_spares_give(l->pool, l->fd, px_close_held_fd);
+  give_back(l->pool, l->fd);
   free(l);
 }
 
@@ -233,9 +242,7 @@ static void lent_back(void *ctx) {
 static int concat_segment(px_state *st, px_spares *pool, size_t len, canon_error *err) {
   int fd = px_spares_take(pool, len);
   if (fd >= 0) return fd;
-  uint8_t *map;
-  if ((fd = px_concat_seg_create(len, &map)) >= 0) {
-    px_seg_unmap(map, len);
+  if ((fd = px_concat_seg_create(len)) >= 0) {
     if (px_hold(st, fd) == 0) return fd;
     close(fd);
     errno = ENOMEM;
@@ -290,7 +297,7 @@ int px_concat_held(px_state *st, const canon_job *job, const px_seg *segs, int P
   lent *l = rc == 0 ? malloc(sizeof *l) : NULL;
   if (rc == 0 && !l) rc = px_err(err, CANON_ERR_NOMEM, "out of memory");
   if (rc) {
-    px_spares_give(pool, fd, px_close_held_fd);
+    give_back(pool, fd);
     return rc;
   }
   /* Read back with the checks anything a worker wrote gets; its columns

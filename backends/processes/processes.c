@@ -103,7 +103,8 @@ void px_close_held(px_state *st, int fd) {
   close(fd);
 }
 
-void px_close_held_fd(int fd) { px_close_held(NULL, fd); }
+/* The spares' close function (they hold no session). */
+static void close_held_fd(int fd) { px_close_held(NULL, fd); }
 
 /* ---- the pool --------------------------------------------------------------- */
 
@@ -402,7 +403,7 @@ static int px_open(const canon_host *host, const canon_option *opts, int nopts, 
   /* Without one (out of memory), segments are mapped for each use. */
   st->maps = px_mapcache_new(px_maps_max(st));
   /* Without one, every concatenation gets a fresh segment. */
-  st->spares = px_spares_new(st->seg_cache, px_close_held_fd);
+  st->spares = px_spares_new(st->seg_cache, close_held_fd);
   if (st->rec) {
     pthread_mutex_init(&st->rec->lock, NULL);
     st->rec->refs = 1;

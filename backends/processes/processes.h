@@ -120,8 +120,6 @@ void px_reap(px_state *st, int i, bool kill, int *status);
  * process-wide, as fork is. */
 int px_hold(px_state *st, int fd);
 void px_close_held(px_state *st, int fd);
-/* px_close_held for callers without a session (the spares). */
-void px_close_held_fd(int fd);
 
 /* driver.c */
 int px_execute(void *state, canon_job *job, canon_table ***results, int *nresults,

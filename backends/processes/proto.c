@@ -236,8 +236,9 @@ static void populate_wide(uint8_t *map, size_t size, int threads) {
 }
 #endif
 
-static int seg_create(const char *name, size_t size, uint8_t **map, int threads, bool kept,
-                      bool populate) {
+/* A new segment of `size` bytes; with map, mapped read-write there and
+ * populated (map NULL: neither). */
+static int seg_create(const char *name, size_t size, uint8_t **map, int threads, bool kept) {
   int fd = anon_shm(name, kept);
   if (fd < 0) return -1;
   if (ftruncate(fd, (off_t)size) != 0) {
@@ -246,16 +247,16 @@ static int seg_create(const char *name, size_t size, uint8_t **map, int threads,
     errno = e;
     return -1;
   }
+  if (!map) return fd;
   /* Populated at once: the whole segment is about to be written, and one
    * call that allocates and maps every page costs far less than a fault
    * per page (shared memory faults are the dearest kind). */
 #ifdef MADV_POPULATE_WRITE
-  bool wide = populate && threads > 1 && size >= 2 * POPULATE_CHUNK;
+  bool wide = threads > 1 && size >= 2 * POPULATE_CHUNK;
 #else
   bool wide = false; /* one MAP_POPULATE call beats faults on several threads */
 #endif
-  void *p = mmap(NULL, size, PROT_READ | PROT_WRITE,
-                 MAP_SHARED | (wide || !populate ? 0 : MAP_POPULATE), fd, 0);
+  void *p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED | (wide ? 0 : MAP_POPULATE), fd, 0);
   if (p == MAP_FAILED) {
     int e = errno;
     close(fd);
@@ -270,22 +271,20 @@ static int seg_create(const char *name, size_t size, uint8_t **map, int threads,
 }
 
 int px_seg_create(size_t size, uint8_t **map) {
-  return seg_create("canon-segment", size, map, 1, false, true);
+  return seg_create("canon-segment", size, map, 1, false);
 }
 
 int px_seg_create_kept(size_t size, uint8_t **map) {
-  return seg_create("canon-segment", size, map, 1, true, true);
+  return seg_create("canon-segment", size, map, 1, true);
 }
 
 /* A shared table's segment is made by the driver while the workers wait
  * (before a job, or after its last stage): every core is free. */
 int px_table_seg_create(size_t size, uint8_t **map) {
-  return seg_create("canon-table", size, map, px_driver_threads(), false, true);
+  return seg_create("canon-table", size, map, px_driver_threads(), false);
 }
 
-int px_concat_seg_create(size_t size, uint8_t **map) {
-  return seg_create("canon-table", size, map, 1, true, false);
-}
+int px_concat_seg_create(size_t size) { return seg_create("canon-table", size, NULL, 1, true); }
 
 static int seg_map(int fd, int prot, int flags, uint8_t **map, size_t *size) {
   struct stat sb;
@@ -334,7 +333,7 @@ static int table_write(const char *name, int threads, const canon_host *h, const
                        int *fd, canon_error *err) {
   size_t n = h->table_encoded_size(t);
   uint8_t *map;
-  if ((*fd = seg_create(name, n, &map, threads, false, true)) < 0) return seg_error(err, "create");
+  if ((*fd = seg_create(name, n, &map, threads, false)) < 0) return seg_error(err, "create");
   int rc = h->table_encode_into(t, map, n, err);
   px_seg_unmap(map, n);
   if (rc) {

@@ -142,10 +142,10 @@ int px_seg_create(size_t size, uint8_t **map);
 int px_seg_create_kept(size_t size, uint8_t **map);
 /* The same for a segment that will hold a shared table of the session. */
 int px_table_seg_create(size_t size, uint8_t **map);
-/* The same for a concatenation its workers write (held.c): not populated
- * (the processes writing it fault in their pages, several of them at
- * once), and marked as kept (spares.h: it is written again). */
-int px_concat_seg_create(size_t size, uint8_t **map);
+/* The same for a concatenation its workers write (held.c): not mapped
+ * here (the processes writing it fault in their pages, several of them
+ * at once), and marked as kept (spares.h: it is written again). */
+int px_concat_seg_create(size_t size);
 /* Map a segment read-only; 0 or -1 (errno).  px_seg_map_all also faults
  * every page in now (for segments read whole, many times). */
 int px_seg_map(int fd, const uint8_t **map, size_t *size);

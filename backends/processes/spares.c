@@ -86,11 +86,7 @@ int px_spares_take(px_spares *s, size_t len) {
   return fd;
 }
 
-void px_spares_give(px_spares *s, int fd, void (*close_fd)(int fd)) {
-  if (!s) {
-    if (fd >= 0) close_fd(fd);
-    return;
-  }
+void px_spares_give(px_spares *s, int fd) {
   pthread_mutex_lock(&s->lock);
   size_t size = fd >= 0 ? seg_size(fd) : 0;
   if (fd >= 0) {

@@ -40,13 +40,12 @@ px_spares *px_spares_new(size_t max_bytes, void (*close_fd)(int fd));
  * mark mapcache.h keeps mappings for): the smallest one no bigger than
  * twice len (plus a MiB), else the biggest smaller one holding at least
  * half of len grown to len (rounded up to a MiB); or -1: none (or s
- * NULL), make one.  Either way
- * the caller owes the pool one px_spares_give. */
+ * NULL), make one.  Either way the caller owes a pool s one
+ * px_spares_give. */
 int px_spares_take(px_spares *s, size_t len);
 /* Give back segment fd (-1: none), which the pool takes over: kept when
- * it is worth keeping and there is room, else closed (with close_fd when
- * s is NULL, with the pool's own otherwise). */
-void px_spares_give(px_spares *s, int fd, void (*close_fd)(int fd));
+ * it is worth keeping and there is room, else closed. */
+void px_spares_give(px_spares *s, int fd);
 /* A job starts: spares no concatenation took since the previous job
  * started are closed. */
 void px_spares_tick(px_spares *s);
